@@ -1,0 +1,39 @@
+# Convenience steps. Everything runs from a fresh clone: `make demo` or `make test`.
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: all venv c-ref demo demo-headless test test-fast bench clean
+
+all: venv c-ref
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+c-ref:
+	$(MAKE) -s -C c_reference
+
+demo: venv c-ref
+	$(VENV)/bin/nbparity
+
+demo-headless: venv c-ref
+	$(VENV)/bin/nbparity compare --demo --png
+
+test: venv c-ref
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
+
+test-fast: venv c-ref
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -m "not slow"
+
+bench: venv c-ref
+	$(VPY) -m app.bench
+
+clean:
+	$(MAKE) -s -C c_reference clean
+	rm -rf $(VENV) *.egg-info

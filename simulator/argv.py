@@ -1,0 +1,833 @@
+"""The nanoBragg command-line grammar, both ways (torch-free).
+
+`parse_argv` reads an argv list the way the C does (spec/nanobragg.md section 2): flags are applied in order, later
+ones overwrite earlier ones, and the C's side effects that matter are reproduced:
+- `-twotheta_axis x y z` also sets the detector two-theta to x degrees and the pivot to SAMPLE;
+- every custom vector flag (and `-spindle_axis`, `-pix0_vector[_mm]`) switches the convention to CUSTOM;
+- `-Xbeam/-Ybeam/-distance` set the BEAM pivot, `-Xclose/-Yclose/-ORGX/-ORGY/-close_distance/-twotheta` SAMPLE;
+- `-printout_pixel` turns on printout, `-pgmfile/-pgmscale` re-enable PGM, `-noisefile` re-enables noise;
+- `-detector_abs inf|0` switches thickness off (a later `-detector_thick` switches it back on);
+- seeds are stored as typed (the engines negate them as the C does).
+Deliberate improvements (decisions.md D5): unknown flags become warnings instead of being ignored silently, and bad
+values (non-numbers, NaN, missing arguments, negative pixel counts, zero pixel size, missing files) are errors that
+name the flag and what was expected.
+
+`to_argv` writes a configuration back to an argv that the C reads the same way (parse(to_argv(c)) == c).
+`diagnose_argv` reports every problem of a command-line text with character spans, for the editor.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from simulator.config import (
+    BeamConfig,
+    ConfigError,
+    CrystalConfig,
+    DetectorConfig,
+    NanoBraggConfig,
+    OutputConfig,
+    SamplingConfig,
+)
+
+ENGINE_EXTRAS = {"-dtype": ("float32", "float64"), "-device": None}
+
+
+@dataclass
+class Diagnostic:
+    """One problem in a command line: `token` index, character span [start, end) in the text when known."""
+
+    severity: str  # "error" or "warning"
+    message: str
+    token: int = -1
+    start: int = -1
+    end: int = -1
+
+
+@dataclass
+class ParsedArgs:
+    config: NanoBraggConfig
+    warnings: list[str] = field(default_factory=list)
+    extras: dict[str, str] = field(default_factory=dict)  # engine-only options, e.g. dtype, device
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class _Bad(Exception):
+    """Internal: a bad value at token index `token` (relative to the flag's first value when >= 0)."""
+
+    def __init__(self, message: str, token: int):
+        super().__init__(message)
+        self.token = token
+
+
+# --------------------------------------------------------------------------------------------- value readers
+
+def _num(flag: str, text: str, tok: int) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise _Bad(f"{flag}: expected a number, got '{text}'", tok) from None
+    if math.isnan(v):
+        raise _Bad(f"{flag}: expected a number, got NaN", tok)
+    return v
+
+
+def _int(flag: str, text: str, tok: int) -> int:
+    # The C parses counts with atoi; we insist on an integer so that a typo is not silently truncated.
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            v = float(text)
+        except ValueError:
+            raise _Bad(f"{flag}: expected an integer, got '{text}'", tok) from None
+        if not math.isfinite(v) or v != int(v):
+            raise _Bad(f"{flag}: expected an integer, got '{text}'", tok) from None
+        return int(v)
+
+
+def _file(flag: str, text: str, tok: int, check: bool) -> str:
+    if check and not os.path.isfile(text):
+        raise _Bad(f"{flag}: file not found: {text}", tok)
+    return text
+
+
+# --------------------------------------------------------------------------------------------- the flag table
+
+@dataclass
+class _Ctx:
+    check_files: bool
+    extras: dict[str, str]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class _Flag:
+    names: tuple[str, ...]
+    nargs: int
+    apply: Callable  # (cfg, values, first_token_index, ctx) -> None
+
+
+def _set_vec(attr: str):
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        vec = tuple(_num(f"-{attr}", x, t + i) for i, x in enumerate(v))
+        setattr(cfg.detector, attr, vec)
+        cfg.detector.convention = "CUSTOM"
+    return apply
+
+
+def _convention(name: str, pivot: str):
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        cfg.detector.convention = name
+        cfg.detector.pivot = pivot
+    return apply
+
+
+def _scalar(section: str, attr: str, flag: str, *, kind: str = "num", pivot: str | None = None,
+            positive: bool = False, nonneg: bool = False):
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        val = _int(flag, v[0], t) if kind == "int" else _num(flag, v[0], t)
+        if positive and not val > 0:
+            raise _Bad(f"{flag}: expected a value > 0, got {v[0]}", t)
+        if nonneg and val < 0:
+            raise _Bad(f"{flag}: expected a value >= 0, got {v[0]}", t)
+        setattr(getattr(cfg, section), attr, val)
+        if pivot:
+            cfg.detector.pivot = pivot
+    return apply
+
+
+def _flag_true(section: str, attr: str, value=True, **also):
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        setattr(getattr(cfg, section), attr, value)
+        for k, val in also.items():
+            setattr(getattr(cfg, section), k, val)
+    return apply
+
+
+def _filename(section: str, attr: str, flag: str, *, must_exist: bool, **also):
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        setattr(getattr(cfg, section), attr, _file(flag, v[0], t, must_exist and ctx.check_files))
+        for k, val in also.items():
+            setattr(getattr(cfg, section), k, val)
+    return apply
+
+
+def _detpixels(which: str):
+    flag = {"both": "-detpixels", "f": "-detpixels_f", "s": "-detpixels_s"}[which]
+
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        n = _int(flag, v[0], t)
+        if n <= 0:
+            raise _Bad(f"{flag}: expected a pixel count > 0, got {v[0]}", t)
+        if which in ("both", "f"):
+            cfg.detector.fpixels = n
+        if which in ("both", "s"):
+            cfg.detector.spixels = n
+    return apply
+
+
+def _detsize(which: str):
+    flag = {"both": "-detsize", "f": "-detsize_f", "s": "-detsize_s"}[which]
+
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        mm = _num(flag, v[0], t)
+        if mm <= 0:
+            raise _Bad(f"{flag}: expected a size in mm > 0, got {v[0]}", t)
+        if which in ("both", "f"):
+            cfg.detector.detsize_f_mm = mm
+        if which in ("both", "s"):
+            cfg.detector.detsize_s_mm = mm
+    return apply
+
+
+def _cell(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    vals = [_num("-cell", x, t + i) for i, x in enumerate(v)]
+    for i, x in enumerate(vals[:3]):
+        if x <= 0:
+            raise _Bad(f"-cell: expected lengths a b c > 0 (Å), got {v[i]}", t + i)
+    cfg.crystal.cell = tuple(vals)  # type: ignore[assignment]
+
+
+def _misset(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    cfg.crystal.misset_random = False
+    cfg.crystal.misset_deg = tuple(_num("-misset", x, t + i) for i, x in enumerate(v))  # type: ignore[assignment]
+
+
+def _set_N(which: str):
+    flag = "-N" if which == "all" else f"-N{which}"
+
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        n = _int(flag, v[0], t)
+        if n < 0:
+            raise _Bad(f"{flag}: expected a cell count >= 0, got {v[0]}", t)
+        for ax in ("a", "b", "c") if which == "all" else (which,):
+            setattr(cfg.crystal, f"N{ax}", n)
+    return apply
+
+
+def _energy(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    e = _num("-energy", v[0], t)
+    if e <= 0:
+        raise _Bad(f"-energy: expected photon energy in eV > 0, got {v[0]}", t)
+    cfg.beam.lambda_A = 12398.42 / e
+
+
+def _pixel(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    px = _num("-pixel", v[0], t)
+    if px <= 0:
+        raise _Bad(f"-pixel: expected a pixel size in mm > 0, got {v[0]}", t)
+    cfg.detector.pixel_mm = px
+
+
+def _pivot(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    p = v[0].lower()
+    if p not in ("beam", "sample"):
+        raise _Bad(f"-pivot: expected 'beam' or 'sample', got '{v[0]}'", t)
+    cfg.detector.pivot = p.upper()
+
+
+def _twotheta_axis(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    _set_vec("twotheta_axis")(cfg, v, t, ctx)
+    # strstr("-twotheta_axis", "-twotheta") is true in the C: its first number also becomes the 2theta angle.
+    cfg.detector.twotheta_deg = _num("-twotheta_axis", v[0], t)
+    cfg.detector.pivot = "SAMPLE"
+
+
+def _pix0(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    # Stored but never used by the C (spec 3.8); the _mm spelling is matched by the same branch, unconverted.
+    cfg.detector.pix0_vector_m = tuple(_num("-pix0_vector", x, t + i) for i, x in enumerate(v))  # type: ignore
+    cfg.detector.convention = "CUSTOM"
+
+
+def _detector_abs(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    d = _num("-detector_abs", v[0], t)
+    if d < 0:
+        raise _Bad(f"-detector_abs: expected an attenuation depth in µm >= 0 or 'inf', got {v[0]}", t)
+    cfg.detector.abs_um = d
+    if d == 0 or math.isinf(d):
+        cfg.detector.thick_um = 0.0
+
+
+def _detector_thick(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    d = _num("-detector_thick", v[0], t)
+    if d < 0:
+        raise _Bad(f"-detector_thick: expected a thickness in µm >= 0, got {v[0]}", t)
+    cfg.detector.thick_um = d
+
+
+def _roi(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    vals = tuple(_int("-roi", x, t + i) for i, x in enumerate(v))
+    if vals[0] > vals[1] or vals[2] > vals[3]:
+        raise _Bad("-roi: expected xmin xmax ymin ymax with xmin <= xmax and ymin <= ymax", t)
+    cfg.output.roi = vals  # type: ignore[assignment]
+
+
+def _trace_pixel(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    s, f = (_int("-trace_pixel", x, t + i) for i, x in enumerate(v))
+    if s < 0 or f < 0:
+        raise _Bad("-trace_pixel: expected slow fast pixel indices >= 0", t)
+    cfg.output.trace_pixel = (s, f)
+
+
+def _printout_pixel(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    cfg.output.printout_pixel = tuple(_int("-printout_pixel", x, t + i) for i, x in enumerate(v))  # type: ignore
+    cfg.output.printout = True
+
+
+def _divsteps(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    n = _int("-divsteps", v[0], t)
+    cfg.beam.hdivsteps = n
+    cfg.beam.vdivsteps = n
+
+
+def _divergence(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    d = _num("-divergence", v[0], t)
+    cfg.beam.hdivrange_mrad = d
+    cfg.beam.vdivrange_mrad = d
+
+
+def _xtalsize(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    s = _num("-xtalsize", v[0], t)
+    cfg.crystal.sample_x_mm = cfg.crystal.sample_y_mm = cfg.crystal.sample_z_mm = s
+
+
+def _misset_seed(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    cfg.crystal.misset_seed = _int("-misset_seed", v[0], t)
+
+
+def _carryover(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    w = v[0].lower()
+    if w not in ("on", "off"):
+        raise _Bad(f"-phi0_carryover: expected 'on' or 'off', got '{v[0]}'", t)
+    cfg.sampling.phi0_carryover = w == "on"
+
+
+def _extra(name: str, choices):
+    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+        val = v[0]
+        if choices and val not in choices:
+            raise _Bad(f"{name}: expected one of {', '.join(choices)}, got '{val}'", t)
+        if name == "-device" and not re.fullmatch(r"cpu|cuda(:\d+)?|mps", val):
+            raise _Bad(f"-device: expected cpu or cuda[:N], got '{val}'", t)
+        ctx.extras[name.lstrip("-")] = val
+    return apply
+
+
+def _noop(cfg, v, t, ctx):  # flags the C parses and never uses
+    return None
+
+
+def _shape(name: str):
+    return _flag_true("crystal", "shape", name)
+
+
+def _build_table() -> list[_Flag]:
+    F = _Flag
+    d, c, b, s, o = "detector", "crystal", "beam", "sampling", "output"
+    return [
+        # detector size
+        F(("-detpixels",), 1, _detpixels("both")),
+        F(("-detpixels_f", "-detpixels_x"), 1, _detpixels("f")),
+        F(("-detpixels_s", "-detpixels_y"), 1, _detpixels("s")),
+        F(("-detsize",), 1, _detsize("both")),
+        F(("-detsize_f", "-detsize_x"), 1, _detsize("f")),
+        F(("-detsize_s", "-detsize_y"), 1, _detsize("s")),
+        F(("-pixel",), 1, _pixel),
+        F(("-distance",), 1, _scalar(d, "distance_mm", "-distance", positive=True, pivot="BEAM")),
+        F(("-close_distance",), 1, _scalar(d, "close_distance_mm", "-close_distance", positive=True,
+                                             pivot="SAMPLE")),
+        F(("-Xbeam",), 1, _scalar(d, "xbeam_mm", "-Xbeam", pivot="BEAM")),
+        F(("-Ybeam",), 1, _scalar(d, "ybeam_mm", "-Ybeam", pivot="BEAM")),
+        F(("-Xclose",), 1, _scalar(d, "xclose_mm", "-Xclose", pivot="SAMPLE")),
+        F(("-Yclose",), 1, _scalar(d, "yclose_mm", "-Yclose", pivot="SAMPLE")),
+        F(("-ORGX",), 1, _scalar(d, "orgx_px", "-ORGX", pivot="SAMPLE")),
+        F(("-ORGY",), 1, _scalar(d, "orgy_px", "-ORGY", pivot="SAMPLE")),
+        F(("-mosflm",), 0, _convention("MOSFLM", "BEAM")),
+        F(("-denzo",), 0, _convention("DENZO", "BEAM")),
+        F(("-adxv",), 0, _convention("ADXV", "BEAM")),
+        F(("-dials",), 0, _convention("DIALS", "BEAM")),
+        F(("-xds",), 0, _convention("XDS", "SAMPLE")),
+        F(("-fdet_vector",), 3, _set_vec("fdet_vector")),
+        F(("-sdet_vector",), 3, _set_vec("sdet_vector")),
+        F(("-odet_vector",), 3, _set_vec("odet_vector")),
+        F(("-beam_vector",), 3, _set_vec("beam_vector")),
+        F(("-polar_vector",), 3, _set_vec("polar_vector")),
+        F(("-spindle_axis",), 3, _set_vec("spindle_axis")),
+        F(("-twotheta_axis",), 3, _twotheta_axis),
+        F(("-pix0_vector", "-pix0_vector_mm"), 3, _pix0),
+        F(("-pivot",), 1, _pivot),
+        F(("-detector_rotx",), 1, _scalar(d, "rotx_deg", "-detector_rotx")),
+        F(("-detector_roty",), 1, _scalar(d, "roty_deg", "-detector_roty")),
+        F(("-detector_rotz",), 1, _scalar(d, "rotz_deg", "-detector_rotz")),
+        F(("-twotheta",), 1, _scalar(d, "twotheta_deg", "-twotheta", pivot="SAMPLE")),
+        F(("-curved_det",), 0, _flag_true(d, "curved_det")),
+        F(("-flat_det",), 0, _flag_true(d, "curved_det", False)),
+        F(("-point_pixel",), 0, _flag_true(d, "point_pixel")),
+        F(("-detector_thick",), 1, _detector_thick),
+        F(("-detector_thicksteps", "-thicksteps"), 1, _scalar(d, "thicksteps", "-detector_thicksteps", kind="int")),
+        F(("-detector_abs", "-detector_absorption"), 1, _detector_abs),
+        F(("-mask",), 1, _filename(d, "mask_file", "-mask", must_exist=True)),
+        F(("-img",), 1, _filename(d, "img_file", "-img", must_exist=True)),
+        # crystal
+        F(("-cell",), 6, _cell),
+        F(("-mat", "-matrix"), 1, _filename(c, "mat_file", "-mat", must_exist=True)),
+        F(("-misset",), 3, _misset),
+        F(("-misset_seed",), 1, _misset_seed),
+        F(("-N",), 1, _set_N("all")),
+        F(("-Na",), 1, _set_N("a")),
+        F(("-Nb",), 1, _set_N("b")),
+        F(("-Nc",), 1, _set_N("c")),
+        F(("-samplesize", "-sample_size", "-xtalsize", "-xtal_size"), 1, _xtalsize),
+        F(("-sample_thick", "-sample_x", "-xtal_thick", "-xtal_x"), 1, _scalar(c, "sample_x_mm", "-xtal_x")),
+        F(("-sample_width", "-sample_y", "-xtal_width", "-xtal_y", "-width"), 1,
+          _scalar(c, "sample_y_mm", "-xtal_y")),
+        F(("-sample_height", "-sample_z", "-xtal_height", "-xtal_z", "-height", "-sample_heigh", "-xtal_heigh",
+           "-heigh"), 1, _scalar(c, "sample_z_mm", "-xtal_z")),
+        F(("-mosaic", "-mosaici", "-mosaic_spr", "-mosaic_spread"), 1,
+          _scalar(c, "mosaic_spread_deg", "-mosaic", nonneg=True)),
+        F(("-mosaic_dom", "-mosaic_domains"), 1, _scalar(c, "mosaic_domains", "-mosaic_dom", kind="int")),
+        F(("-mosaic_seed",), 1, _scalar(c, "mosaic_seed", "-mosaic_seed", kind="int")),
+        F(("-square_xtal",), 0, _shape("SQUARE")),
+        F(("-round_xtal",), 0, _shape("ROUND")),
+        F(("-gauss_xtal",), 0, _shape("GAUSS")),
+        F(("-tophat_spots", "-binary_spots"), 0, _shape("TOPHAT")),
+        F(("-fudge",), 1, _scalar(c, "fudge", "-fudge")),
+        F(("-hkl",), 1, _filename(c, "hkl_file", "-hkl", must_exist=True)),
+        F(("-default_F",), 1, _scalar(c, "default_F", "-default_F")),
+        F(("-interpolate",), 0, _flag_true(c, "interpolate", True)),
+        F(("-nointerpolate",), 0, _flag_true(c, "interpolate", False)),
+        F(("-dump",), 1, _filename(c, "dump_file", "-dump", must_exist=False)),
+        # beam
+        F(("-lambda", "-wave"), 1, _scalar(b, "lambda_A", "-lambda", positive=True)),
+        F(("-energy",), 1, _energy),
+        F(("-fluence",), 1, _scalar(b, "fluence", "-fluence", nonneg=True)),
+        F(("-flux",), 1, _scalar(b, "flux", "-flux", nonneg=True)),
+        F(("-exposure",), 1, _scalar(b, "exposure_s", "-exposure")),
+        F(("-beamsize",), 1, _scalar(b, "beamsize_mm", "-beamsize")),
+        F(("-polar",), 1, _scalar(b, "polar", "-polar")),
+        F(("-nopolar",), 0, _flag_true(b, "nopolar")),
+        F(("-dispersion",), 1, _scalar(b, "dispersion_pct", "-dispersion", nonneg=True)),
+        F(("-dispsteps",), 1, _scalar(b, "dispsteps", "-dispsteps", kind="int")),
+        F(("-divergence",), 1, _divergence),
+        F(("-hdivrange",), 1, _scalar(b, "hdivrange_mrad", "-hdivrange")),
+        F(("-vdivrange",), 1, _scalar(b, "vdivrange_mrad", "-vdivrange")),
+        F(("-hdivstep",), 1, _scalar(b, "hdivstep_mrad", "-hdivstep")),
+        F(("-vdivstep",), 1, _scalar(b, "vdivstep_mrad", "-vdivstep")),
+        F(("-hdivsteps",), 1, _scalar(b, "hdivsteps", "-hdivsteps", kind="int")),
+        F(("-vdivsteps",), 1, _scalar(b, "vdivsteps", "-vdivsteps", kind="int")),
+        F(("-divsteps",), 1, _divsteps),
+        F(("-round_div",), 0, _flag_true(b, "round_div", True)),
+        F(("-square_div",), 0, _flag_true(b, "round_div", False)),
+        F(("-sourcefile",), 1, _filename(b, "sourcefile", "-sourcefile", must_exist=True)),
+        F(("-dmin",), 1, _scalar(b, "dmin_A", "-dmin", nonneg=True)),
+        F(("-water",), 1, _scalar(b, "water_um", "-water", nonneg=True)),
+        # sampling
+        F(("-phi",), 1, _scalar(s, "phi_deg", "-phi")),
+        F(("-osc",), 1, _scalar(s, "osc_deg", "-osc")),
+        F(("-phistep",), 1, _scalar(s, "phistep_deg", "-phistep")),
+        F(("-phisteps",), 1, _scalar(s, "phisteps", "-phisteps", kind="int")),
+        F(("-oversample",), 1, _scalar(s, "oversample", "-oversample", kind="int")),
+        F(("-oversample_thick",), 0, _flag_true(s, "oversample_thick")),
+        F(("-oversample_polar",), 0, _flag_true(s, "oversample_polar")),
+        F(("-oversample_omega",), 0, _flag_true(s, "oversample_omega")),
+        F(("-phi0_carryover",), 1, _carryover),
+        # output
+        F(("-floatfile", "-floatimage"), 1, _filename(o, "floatfile", "-floatfile", must_exist=False)),
+        F(("-intfile", "-intimage"), 1, _filename(o, "intfile", "-intfile", must_exist=False)),
+        F(("-pgmfile", "-pgmimage"), 1, _filename(o, "pgmfile", "-pgmfile", must_exist=False, nopgm=False)),
+        F(("-noisefile", "-noiseimage"), 1, _filename(o, "noisefile", "-noisefile", must_exist=False,
+                                                       nonoise=False)),
+        F(("-nopgm",), 0, _flag_true(o, "nopgm")),
+        F(("-nonoise",), 0, _flag_true(o, "nonoise")),
+        F(("-scale",), 1, _scalar(o, "scale", "-scale")),
+        F(("-adc",), 1, _scalar(o, "adc", "-adc")),
+        F(("-pgmscale",), 1, _pgmscale),
+        F(("-seed",), 1, _scalar(o, "seed", "-seed", kind="int")),
+        F(("-roi",), 4, _roi),
+        F(("-trace_pixel", "-dump_pixel"), 2, _trace_pixel),
+        F(("-printout",), 0, _flag_true(o, "printout")),
+        F(("-printout_pixel",), 2, _printout_pixel),
+        # parsed by the C without effect
+        F(("-coherent",), 0, _noop),
+        F(("-density", "-MW"), 1, _noop),
+        F(("-stol", "-4stol", "-Q", "-stolout"), 1, _noop),
+        # engine-only options (PyTorch command line); harmless to keep in a config
+        F(("-dtype",), 1, _extra("-dtype", ENGINE_EXTRAS["-dtype"])),
+        F(("-device",), 1, _extra("-device", None)),
+    ]
+
+
+def _pgmscale(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    cfg.output.pgmscale = _num("-pgmscale", v[0], t)
+    cfg.output.nopgm = False  # the C's -pgmscale branch re-enables PGM writing
+
+
+_TABLE = _build_table()
+_BY_NAME: dict[str, _Flag] = {n: f for f in _TABLE for n in f.names}
+KNOWN_FLAGS: tuple[str, ...] = tuple(sorted(_BY_NAME))
+
+
+# --------------------------------------------------------------------------------------------- parsing
+
+def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
+    cfg = NanoBraggConfig()
+    ctx = _Ctx(check_files=check_files, extras={}, warnings=[])
+    diags: list[Diagnostic] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in ("-h", "--help", "-help"):
+            i += 1
+            continue
+        spec = _BY_NAME.get(tok)
+        if spec is None:
+            if tok.startswith("-") and not _looks_numeric(tok):
+                msg = f"unknown flag {tok} (the C ignores it)"
+                ctx.warnings.append(msg)
+                diags.append(Diagnostic("warning", msg, token=i))
+            else:
+                msg = f"unexpected value '{tok}' (not preceded by a flag that takes it)"
+                ctx.warnings.append(msg)
+                diags.append(Diagnostic("warning", msg, token=i))
+            i += 1
+            continue
+        n = spec.nargs
+        if tok == "-misset" and i + 1 < len(tokens) and "rand" in tokens[i + 1]:
+            cfg.crystal.misset_random = True
+            cfg.crystal.misset_deg = None
+            i += 2
+            continue
+        values = tokens[i + 1:i + 1 + n]
+        missing = [k for k, v in enumerate(values) if _is_flag(v)]
+        if len(values) < n or missing:
+            got = missing[0] if missing else len(values)
+            diags.append(Diagnostic("error", f"{tok}: expects {n} value{'s' if n > 1 else ''}, got {got}", token=i))
+            i += 1 + got
+            continue
+        try:
+            spec.apply(cfg, values, i + 1, ctx)
+        except _Bad as bad:
+            diags.append(Diagnostic("error", str(bad), token=bad.token))
+        i += 1 + n
+    _check_consistency(cfg, diags)
+    return ParsedArgs(config=cfg, warnings=ctx.warnings, extras=ctx.extras, diagnostics=diags)
+
+
+def _looks_numeric(tok: str) -> bool:
+    try:
+        float(tok)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_flag(tok: str) -> bool:
+    return tok in _BY_NAME or (tok.startswith("-") and not _looks_numeric(tok) and len(tok) > 1)
+
+
+def _check_consistency(cfg: NanoBraggConfig, diags: list[Diagnostic]) -> None:
+    """Whole-command checks the C makes before rendering (spec 2.3), as errors that say what is missing."""
+    if cfg.crystal.mat_file is None and cfg.crystal.cell is None:
+        diags.append(Diagnostic("error", "no crystal: give -cell a b c alpha beta gamma or -mat FILE"))
+    if cfg.crystal.hkl_file is None and cfg.crystal.default_F == 0:
+        diags.append(Diagnostic("error", "no structure factors: give -hkl FILE or -default_F F (> 0)"))
+
+
+def parse_argv(argv: list[str], *, check_files: bool = True, require_inputs: bool = True) -> ParsedArgs:
+    """Parse a nanoBragg argv (without the program name) into a configuration.
+
+    Raises ConfigError with the first error (flag and what was expected); warnings (unknown flags) are returned.
+    `require_inputs=False` skips the "no crystal / no structure factors" checks (for partial commands).
+    """
+    parsed = _parse_tokens(list(argv), check_files)
+    errors = [d for d in parsed.diagnostics if d.severity == "error"
+              and (require_inputs or d.token >= 0)]
+    if errors:
+        raise ConfigError(errors[0].message)
+    return parsed
+
+
+# --------------------------------------------------------------------------------------------- diagnostics with spans
+
+_TOKEN_RE = re.compile(r"""'[^']*'|"[^"]*"|\S+""")
+
+
+def tokenize(text: str) -> list[tuple[str, int, int]]:
+    """Split a command-line text into (token, start, end); quotes group, a leading program name is kept."""
+    out = []
+    for m in _TOKEN_RE.finditer(text):
+        tok = m.group(0)
+        if len(tok) >= 2 and tok[0] == tok[-1] and tok[0] in "'\"":
+            tok = tok[1:-1]
+        if tok == "\\":
+            continue
+        out.append((tok, m.start(), m.end()))
+    return out
+
+
+def strip_program(tokens: list[str]) -> list[str]:
+    """Drop a leading program name (nanoBragg, ./nanoBragg, nbref, python -m simulator...) if present."""
+    if tokens and not tokens[0].startswith("-"):
+        prog = os.path.basename(tokens[0])
+        if prog.lower().startswith(("nanobragg", "nbref")) or prog in ("nbparity", "simulator"):
+            return tokens[1:]
+    return tokens
+
+
+def diagnose_argv(text: str, *, check_files: bool = True) -> list[Diagnostic]:
+    """Every error and warning of a command-line text, each with the character span of the offending token."""
+    spans = tokenize(text)
+    tokens = [t for t, _, _ in spans]
+    offset = len(tokens) - len(strip_program(tokens))
+    parsed = _parse_tokens(tokens[offset:], check_files)
+    out = []
+    for d in parsed.diagnostics:
+        if d.token >= 0:
+            _, start, end = spans[d.token + offset]
+            out.append(replace(d, start=start, end=end, token=d.token + offset))
+        else:
+            out.append(d)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- writing back
+
+def _fmt(x: float) -> str:
+    if isinstance(x, bool):
+        raise TypeError
+    if isinstance(x, int):
+        return str(x)
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return repr(float(x)) if x != int(x) or abs(x) >= 1e16 else str(int(x))
+
+
+def to_argv(cfg: NanoBraggConfig) -> list[str]:
+    """A nanoBragg argv that the C (and parse_argv) read back as this configuration.
+
+    Order matters in the C: vectors first (they switch to CUSTOM), then the convention flag, then values that set
+    the pivot as a side effect, and an explicit -pivot last; -twotheta after -twotheta_axis (which sets it too).
+    """
+    out: list[str] = []
+    d, c, b, s, o = cfg.detector, cfg.crystal, cfg.beam, cfg.sampling, cfg.output
+    D0, C0, B0, S0, O0 = DetectorConfig(), CrystalConfig(), BeamConfig(), SamplingConfig(), OutputConfig()
+
+    def add(flag: str, *vals) -> None:
+        out.append(flag)
+        out.extend(_fmt(v) if not isinstance(v, str) else v for v in vals)
+
+    def changed(obj, ref, name: str) -> bool:
+        return getattr(obj, name) != getattr(ref, name)
+
+    # crystal and structure factors
+    if c.cell is not None:
+        add("-cell", *c.cell)
+    if c.mat_file is not None:
+        add("-mat", c.mat_file)
+    if c.hkl_file is not None:
+        add("-hkl", c.hkl_file)
+    if changed(c, C0, "default_F"):
+        add("-default_F", c.default_F)
+    if c.interpolate is not None:
+        add("-interpolate" if c.interpolate else "-nointerpolate")
+    if c.dump_file is not None:
+        add("-dump", c.dump_file)
+    if c.misset_random:
+        add("-misset", "random")
+    elif c.misset_deg is not None:
+        add("-misset", *c.misset_deg)
+    if c.misset_seed is not None:
+        add("-misset_seed", c.misset_seed)
+    for ax in ("a", "b", "c"):
+        if changed(c, C0, f"N{ax}"):
+            add(f"-N{ax}", getattr(c, f"N{ax}"))
+    for ax in ("x", "y", "z"):
+        v = getattr(c, f"sample_{ax}_mm")
+        if v is not None:
+            add(f"-xtal_{ax}", v)
+    if c.mosaic_spread_deg is not None:
+        add("-mosaic", c.mosaic_spread_deg)
+    if c.mosaic_domains is not None:
+        add("-mosaic_dom", c.mosaic_domains)
+    if changed(c, C0, "mosaic_seed"):
+        add("-mosaic_seed", c.mosaic_seed)
+    if changed(c, C0, "shape"):
+        add({"ROUND": "-round_xtal", "GAUSS": "-gauss_xtal", "TOPHAT": "-tophat_spots",
+             "SQUARE": "-square_xtal"}[c.shape])
+    if changed(c, C0, "fudge"):
+        add("-fudge", c.fudge)
+
+    # beam
+    if changed(b, B0, "lambda_A"):
+        add("-lambda", b.lambda_A)
+    if changed(b, B0, "fluence"):
+        add("-fluence", b.fluence)
+    for name, flag in (("flux", "-flux"), ("exposure_s", "-exposure"), ("beamsize_mm", "-beamsize"),
+                       ("polar", "-polar"), ("dispersion_pct", "-dispersion"), ("dmin_A", "-dmin"),
+                       ("water_um", "-water")):
+        if changed(b, B0, name):
+            add(flag, getattr(b, name))
+    if b.nopolar:
+        add("-nopolar")
+    for name in ("dispsteps", "hdivrange_mrad", "vdivrange_mrad", "hdivstep_mrad", "vdivstep_mrad", "hdivsteps",
+                 "vdivsteps"):
+        v = getattr(b, name)
+        if v is not None:
+            add("-" + name.replace("_mrad", ""), v)
+    if not b.round_div:
+        add("-square_div")
+    if b.sourcefile is not None:
+        add("-sourcefile", b.sourcefile)
+
+    # detector: vectors, then convention, then the values, then pivot
+    for name in ("fdet_vector", "sdet_vector", "odet_vector", "beam_vector", "polar_vector", "spindle_axis",
+                 "twotheta_axis"):
+        v = getattr(d, name)
+        if v is not None:
+            add("-" + name, *v)
+    if d.pix0_vector_m is not None:
+        add("-pix0_vector", *d.pix0_vector_m)
+    if d.convention == "CUSTOM":
+        if all(getattr(d, n) is None for n in ("fdet_vector", "sdet_vector", "odet_vector", "beam_vector",
+                                               "polar_vector", "spindle_axis", "twotheta_axis", "pix0_vector_m")):
+            add("-fdet_vector", 0.0, 0.0, 1.0)  # the CUSTOM default: selects CUSTOM without changing a vector
+    else:
+        add("-" + d.convention.lower())
+    if changed(d, D0, "pixel_mm"):
+        add("-pixel", d.pixel_mm)
+    if d.fpixels is not None and d.fpixels == d.spixels:
+        add("-detpixels", d.fpixels)
+    else:
+        if d.fpixels is not None:
+            add("-detpixels_f", d.fpixels)
+        if d.spixels is not None:
+            add("-detpixels_s", d.spixels)
+    if changed(d, D0, "detsize_f_mm"):
+        add("-detsize_f", d.detsize_f_mm)
+    if changed(d, D0, "detsize_s_mm"):
+        add("-detsize_s", d.detsize_s_mm)
+    if changed(d, D0, "distance_mm"):
+        add("-distance", d.distance_mm)
+    for name, flag in (("close_distance_mm", "-close_distance"), ("xbeam_mm", "-Xbeam"), ("ybeam_mm", "-Ybeam"),
+                       ("xclose_mm", "-Xclose"), ("yclose_mm", "-Yclose"), ("orgx_px", "-ORGX"),
+                       ("orgy_px", "-ORGY")):
+        v = getattr(d, name)
+        if v is not None:
+            add(flag, v)
+    for ax in ("x", "y", "z"):
+        if changed(d, D0, f"rot{ax}_deg"):
+            add(f"-detector_rot{ax}", getattr(d, f"rot{ax}_deg"))
+    if changed(d, D0, "twotheta_deg") or (d.twotheta_axis is not None and d.twotheta_deg != d.twotheta_axis[0]):
+        add("-twotheta", d.twotheta_deg)
+    if d.curved_det:
+        add("-curved_det")
+    if d.point_pixel:
+        add("-point_pixel")
+    if d.abs_um is not None:
+        add("-detector_abs", d.abs_um)
+    if changed(d, D0, "thick_um"):
+        add("-detector_thick", d.thick_um)
+    if d.thicksteps is not None:
+        add("-detector_thicksteps", d.thicksteps)
+    if d.mask_file is not None:
+        add("-mask", d.mask_file)
+    if d.img_file is not None:
+        add("-img", d.img_file)
+    if d.pivot is not None:
+        add("-pivot", d.pivot.lower())
+
+    # sampling
+    if changed(s, S0, "phi_deg"):
+        add("-phi", s.phi_deg)
+    for name, flag in (("osc_deg", "-osc"), ("phistep_deg", "-phistep"), ("phisteps", "-phisteps"),
+                       ("oversample", "-oversample")):
+        v = getattr(s, name)
+        if v is not None:
+            add(flag, v)
+    for name in ("oversample_thick", "oversample_polar", "oversample_omega"):
+        if getattr(s, name):
+            add("-" + name)
+    if s.phi0_carryover is not None:
+        add("-phi0_carryover", "on" if s.phi0_carryover else "off")
+
+    # output
+    for name in ("floatfile", "intfile", "pgmfile", "noisefile"):
+        v = getattr(o, name)
+        if v is not None:
+            add("-" + name, v)
+    if o.nopgm:
+        add("-nopgm")
+    if o.nonoise:
+        add("-nonoise")
+    for name in ("scale", "adc", "pgmscale"):
+        if changed(o, O0, name):
+            add("-" + name, getattr(o, name))
+    if o.seed is not None:
+        add("-seed", o.seed)
+    if o.roi is not None:
+        add("-roi", *o.roi)
+    if o.trace_pixel is not None:
+        add("-trace_pixel", *o.trace_pixel)
+    if o.printout_pixel is not None:
+        add("-printout_pixel", *o.printout_pixel)
+    elif o.printout:
+        add("-printout")
+    return out
+
+
+def with_flag(argv: list[str], flag: str, *values: str) -> list[str]:
+    """argv with every occurrence of `flag` (and its values) removed and `flag values` appended."""
+    spec = _BY_NAME.get(flag)
+    n = spec.nargs if spec else len(values)
+    names = set(spec.names) if spec else {flag}
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in names:
+            i += 1 + n
+            continue
+        out.append(argv[i])
+        i += 1
+    return out + [flag, *values]
+
+
+def without_flag(argv: list[str], flag: str) -> list[str]:
+    """argv with every occurrence of `flag` (any alias) and its values removed."""
+    spec = _BY_NAME.get(flag)
+    n = spec.nargs if spec else 0
+    names = set(spec.names) if spec else {flag}
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in names:
+            i += 1 + n
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def flag_nargs(flag: str) -> int | None:
+    """Number of values a known flag takes, or None for an unknown flag."""
+    spec = _BY_NAME.get(flag)
+    return spec.nargs if spec else None
+
+
+__all__ = [
+    "KNOWN_FLAGS",
+    "ConfigError",
+    "Diagnostic",
+    "ParsedArgs",
+    "diagnose_argv",
+    "flag_nargs",
+    "parse_argv",
+    "strip_program",
+    "to_argv",
+    "tokenize",
+    "with_flag",
+    "without_flag",
+]

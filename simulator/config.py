@@ -1,0 +1,179 @@
+"""The typed nanoBragg configuration (torch-free).
+
+Every field holds what the nanoBragg command line says, in the command line's units (the suffix of each name says
+which: _mm, _A (Angstrom), _deg, _mrad, _um, _pct, _px). `None` means "not given on the command line"; the engines
+resolve unset values the way the C does (spec/nanobragg.md sections 3-8). Defaults that the C applies
+unconditionally are written here as plain defaults.
+
+Nothing here imports torch: the C driver and the headless tools use it to start fast.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+
+Vec3 = tuple[float, float, float]
+
+CONVENTIONS = ("MOSFLM", "XDS", "DIALS", "ADXV", "DENZO", "CUSTOM")
+PIVOTS = ("BEAM", "SAMPLE")
+SHAPES = ("SQUARE", "ROUND", "GAUSS", "TOPHAT")
+
+DEFAULT_FLUENCE = 125932015286227086360700780544.0  # photons/m^2 (spec 1.3)
+DEFAULT_MOSAIC_SEED = 12345678  # the C stores it negated: -12345678
+
+
+class ConfigError(ValueError):
+    """A bad value: names the flag (or file and line) and what was expected."""
+
+
+@dataclass
+class DetectorConfig:
+    pixel_mm: float = 0.1
+    fpixels: int | None = None          # -detpixels / -detpixels_f|_x
+    spixels: int | None = None          # -detpixels / -detpixels_s|_y
+    detsize_f_mm: float = 102.4            # -detsize / -detsize_f
+    detsize_s_mm: float = 102.4            # -detsize / -detsize_s
+    distance_mm: float = 100.0
+    close_distance_mm: float | None = None
+    xbeam_mm: float | None = None
+    ybeam_mm: float | None = None
+    xclose_mm: float | None = None
+    yclose_mm: float | None = None
+    orgx_px: float | None = None
+    orgy_px: float | None = None
+    convention: str = "MOSFLM"
+    # Vectors as given (CUSTOM); None = convention/default value.
+    fdet_vector: Vec3 | None = None
+    sdet_vector: Vec3 | None = None
+    odet_vector: Vec3 | None = None
+    beam_vector: Vec3 | None = None
+    polar_vector: Vec3 | None = None
+    spindle_axis: Vec3 | None = None
+    twotheta_axis: Vec3 | None = None
+    pix0_vector_m: Vec3 | None = None   # stored but never used by the C (spec 3.8)
+    pivot: str | None = None            # pivot as set by the CLI flags in order; conventions may force it
+    rotx_deg: float = 0.0
+    roty_deg: float = 0.0
+    rotz_deg: float = 0.0
+    twotheta_deg: float = 0.0
+    curved_det: bool = False
+    point_pixel: bool = False
+    thick_um: float = 0.0                  # -detector_thick
+    thicksteps: int | None = None       # -detector_thicksteps / -thicksteps
+    abs_um: float | None = None         # -detector_abs (attenuation depth); math.inf allowed
+    mask_file: str | None = None
+    img_file: str | None = None
+
+
+@dataclass
+class CrystalConfig:
+    cell: tuple[float, float, float, float, float, float] | None = None  # a b c (A) alpha beta gamma (deg)
+    mat_file: str | None = None
+    misset_deg: Vec3 | None = None
+    misset_random: bool = False
+    misset_seed: int | None = None      # as typed; the C stores -N
+    Na: int = 1
+    Nb: int = 1
+    Nc: int = 1
+    sample_x_mm: float | None = None    # crystal size (xtalsize etc.)
+    sample_y_mm: float | None = None
+    sample_z_mm: float | None = None
+    mosaic_spread_deg: float | None = None
+    mosaic_domains: int | None = None
+    mosaic_seed: int = DEFAULT_MOSAIC_SEED  # as typed; the C stores -N
+    shape: str = "SQUARE"
+    fudge: float = 1.0
+    hkl_file: str | None = None
+    default_F: float = 0.0
+    interpolate: bool | None = None     # None = auto (on if any N <= 2)
+    dump_file: str | None = None        # -dump: write the Fdump cache (on request only, decisions D5)
+
+
+@dataclass
+class BeamConfig:
+    lambda_A: float = 1.0                  # -lambda / -wave (or derived from -energy)
+    fluence: float = DEFAULT_FLUENCE       # photons/m^2
+    flux: float = 0.0                      # photons/s
+    exposure_s: float = 1.0
+    beamsize_mm: float = 0.1
+    polar: float = 0.0                     # Kahn factor K (-polar)
+    nopolar: bool = False
+    dispersion_pct: float = 0.0
+    dispsteps: int | None = None
+    hdivrange_mrad: float | None = None
+    vdivrange_mrad: float | None = None
+    hdivstep_mrad: float | None = None
+    vdivstep_mrad: float | None = None
+    hdivsteps: int | None = None
+    vdivsteps: int | None = None
+    round_div: bool = True
+    sourcefile: str | None = None
+    dmin_A: float = 0.0
+    water_um: float = 0.0
+
+
+@dataclass
+class SamplingConfig:
+    phi_deg: float = 0.0
+    osc_deg: float | None = None
+    phistep_deg: float | None = None
+    phisteps: int | None = None
+    oversample: int | None = None       # None = automatic (spec 4.6)
+    oversample_thick: bool = False
+    oversample_polar: bool = False
+    oversample_omega: bool = False
+    phi0_carryover: bool | None = None  # None = the engine's default (C: on, PyTorch: off; decisions D3)
+
+
+@dataclass
+class OutputConfig:
+    floatfile: str | None = None
+    intfile: str | None = None
+    pgmfile: str | None = None
+    noisefile: str | None = None
+    nopgm: bool = False
+    nonoise: bool = False
+    scale: float = 0.0
+    adc: float = 40.0
+    pgmscale: float = 0.0
+    seed: int | None = None             # as typed; the C stores -N; default -time(0)
+    roi: tuple[int, int, int, int] | None = None  # xmin xmax ymin ymax (fast, fast, slow, slow), inclusive
+    trace_pixel: tuple[int, int] | None = None    # (slow, fast)
+    printout: bool = False
+    printout_pixel: tuple[int, int] | None = None  # (fast, slow) as the C takes it
+
+
+@dataclass
+class NanoBraggConfig:
+    """Every parameter of one nanoBragg run, as the command line gives it."""
+
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    crystal: CrystalConfig = field(default_factory=CrystalConfig)
+    beam: BeamConfig = field(default_factory=BeamConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def pixel_counts(self) -> tuple[int, int]:
+        """(spixels, fpixels) as the C resolves them (spec 3.1); img/mask headers are not consulted here."""
+        return detector_shape(self.detector)
+
+
+def detector_shape(det: DetectorConfig) -> tuple[int, int]:
+    """(spixels, fpixels): a given count wins, else ceil(detsize/px - 0.5)."""
+    px = det.pixel_mm
+    f = det.fpixels if det.fpixels is not None else math.ceil(det.detsize_f_mm / px - 0.5)
+    s = det.spixels if det.spixels is not None else math.ceil(det.detsize_s_mm / px - 0.5)
+    return s, f
+
+
+def config_to_dict(cfg: NanoBraggConfig) -> dict:
+    """Plain nested dict (JSON-ready) of a configuration."""
+    def conv(obj):
+        if is_dataclass(obj):
+            return {f.name: conv(getattr(obj, f.name)) for f in fields(obj)}
+        if isinstance(obj, tuple):
+            return list(obj)
+        if isinstance(obj, float) and math.isinf(obj):
+            return "inf"
+        return obj
+    return conv(cfg)

@@ -1,0 +1,32 @@
+"""Shared fixtures: headless Qt, the built C reference, and the real parity data in ../shared (skipped if absent)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+REPO = Path(__file__).resolve().parents[1]
+C_REF_DIR = REPO / "c_reference"
+C_REF_BIN = C_REF_DIR / "build" / "nbref"
+SHARED_DATA = REPO.parent / "shared" / "data" / "cli-flags-003"
+
+
+@pytest.fixture(scope="session")
+def c_binary() -> Path:
+    """Path of our C reference binary, built with its Makefile if it is missing or stale."""
+    subprocess.run(["make", "-s", "-C", str(C_REF_DIR)], check=True)
+    assert C_REF_BIN.exists(), f"make did not produce {C_REF_BIN}"
+    return C_REF_BIN
+
+
+@pytest.fixture(scope="session")
+def cli_flags_003() -> Path:
+    """Folder with A.mat and scaled.hkl of the CLI-FLAGS-003 case; skips where a clone has no ../shared beside it."""
+    if not (SHARED_DATA / "A.mat").exists() or not (SHARED_DATA / "scaled.hkl").exists():
+        pytest.skip(f"CLI-FLAGS-003 data not found at {SHARED_DATA} (needs ../shared beside the clone)")
+    return SHARED_DATA
