@@ -513,7 +513,8 @@ def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
         except _Bad as bad:
             diags.append(Diagnostic("error", str(bad), token=bad.token))
         i += 1 + n
-    _check_consistency(cfg, diags)
+    if not any(dg.severity == "error" for dg in diags):  # avoid a cascade: a bad -cell is not "no crystal"
+        _check_consistency(cfg, diags)
     return ParsedArgs(config=cfg, warnings=ctx.warnings, extras=ctx.extras, diagnostics=diags)
 
 
@@ -695,8 +696,10 @@ def to_argv(cfg: NanoBraggConfig) -> list[str]:
         if all(getattr(d, n) is None for n in ("fdet_vector", "sdet_vector", "odet_vector", "beam_vector",
                                                "polar_vector", "spindle_axis", "twotheta_axis", "pix0_vector_m")):
             add("-fdet_vector", 0.0, 0.0, 1.0)  # the CUSTOM default: selects CUSTOM without changing a vector
-    else:
-        add("-" + d.convention.lower())
+    elif d.convention != "MOSFLM" or any(getattr(d, n) is not None for n in (
+            "fdet_vector", "sdet_vector", "odet_vector", "beam_vector", "polar_vector", "spindle_axis",
+            "twotheta_axis", "pix0_vector_m")):
+        add("-" + d.convention.lower())  # MOSFLM is the default; it needs saying only after a vector flag
     if changed(d, D0, "pixel_mm"):
         add("-pixel", d.pixel_mm)
     if d.fpixels is not None and d.fpixels == d.spixels:
