@@ -1,0 +1,242 @@
+"""Image-level comparison of two engines' float images, and difference maps.
+
+Convention: `a` is the C image, `b` the PyTorch image; both float (slow, fast) arrays in photons/pixel (decisions D6).
+Differences are a − b; ratios are b / a (as nb_compare's sum_ratio = py/c, spec §11.6).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .bundle import json_safe
+
+Roi = tuple[int, int, int, int]  # (xmin, xmax, ymin, ymax): fast, fast, slow, slow; inclusive, like the C's -roi
+
+
+@dataclass
+class PeakMatch:
+    """Peaks of both images and how they pair up. Peak positions are (slow, fast) in full-image pixels."""
+
+    peaks_a: list[tuple[int, int]] = field(default_factory=list)
+    peaks_b: list[tuple[int, int]] = field(default_factory=list)
+    pairs: list[tuple[int, int, float]] = field(default_factory=list)  # (index in a, index in b, distance px)
+    fraction_matched: float = math.nan   # matched / len(peaks_a); NaN when a has no peak
+    mean_distance: float = math.nan      # mean distance of matched pairs, px; NaN when none matched
+    max_distance: float = math.nan
+
+
+@dataclass
+class ImageMetrics:
+    """Figures comparing a (C) with b (PyTorch). Pixels are (slow, fast) in full-image coordinates.
+
+    bright pixels: |a| >= floor_frac * max|a| (the threshold is `bright_threshold`).
+    n_beyond_tol: bright pixels with |a-b| > tol_rel*|a|, plus the other pixels with |a-b| > tol_rel*max|a| (so dim
+        pixels get an absolute tolerance tied to the image's scale rather than a relative one that noise would break).
+    Non-finite pixels (NaN/inf in either image) are excluded from every figure and counted in n_nonfinite.
+    """
+
+    shape: tuple[int, int]
+    roi: Roi | None
+    n_pixels: int
+    n_nonfinite: int
+    correlation: float
+    rms_diff: float
+    max_abs_diff: float
+    max_abs_diff_pixel: tuple[int, int] | None
+    sum_a: float
+    sum_b: float
+    sum_ratio: float
+    max_a: float
+    max_b: float
+    bright_threshold: float
+    n_bright: int
+    max_rel_err: float
+    max_rel_err_pixel: tuple[int, int] | None
+    tol_rel: float
+    n_beyond_tol: int
+    peaks: PeakMatch
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict (NaN and inf become None, tuples lists)."""
+        return json_safe(asdict(self))
+
+
+def _roi_slices(shape: tuple[int, int], roi: Roi | None) -> tuple[slice, slice]:
+    if roi is None:
+        return slice(0, shape[0]), slice(0, shape[1])
+    xmin, xmax, ymin, ymax = (int(v) for v in roi)
+    if xmin < 0 or ymin < 0 or xmin > xmax or ymin > ymax or xmin >= shape[1] or ymin >= shape[0]:
+        raise ValueError(f"roi {roi} (xmin xmax ymin ymax) does not fit an image of shape {shape} (slow, fast)")
+    return slice(ymin, min(ymax, shape[0] - 1) + 1), slice(xmin, min(xmax, shape[1] - 1) + 1)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r of two equal-size arrays (float64); NaN when either has zero spread; identical inputs give 1.0."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.size < 2:
+        return math.nan
+    # Zero spread tested on the values themselves: a constant's mean can be off by an ulp, leaving tiny residuals.
+    if a.min() == a.max() or b.min() == b.max():
+        return math.nan
+    if np.array_equal(a, b):
+        return 1.0
+    da = a - a.mean()
+    db = b - b.mean()
+    va = float(np.dot(da, da))
+    vb = float(np.dot(db, db))
+    den = math.sqrt(va) * math.sqrt(vb)  # not sqrt(va*vb): the product can underflow for faint images
+    return max(-1.0, min(1.0, float(np.dot(da, db)) / den))
+
+
+def local_maxima(img: np.ndarray, percentile: float = 99.5, top_n: int = 25) -> list[tuple[int, int]]:
+    """Top-N (by value) pixels that equal the max of their 3x3 neighbourhood and exceed the image's percentile.
+
+    Returns (slow, fast) indices of `img`, brightest first. Non-finite pixels are never peaks and never block one.
+    Only pixels above the percentile are examined, so this stays cheap on 6-Mpixel detectors.
+    """
+    x = np.asarray(img)
+    finite = np.isfinite(x)
+    if x.size == 0 or not finite.any():
+        return []
+    thr = float(np.percentile(x if finite.all() else x[finite], percentile))
+    cand = np.flatnonzero(x > thr)  # NaN compares False
+    if cand.size == 0:
+        return []
+    h, w = x.shape
+    ss, ff = np.divmod(cand, w)
+    v = x.ravel()[cand]
+    is_max = np.ones(cand.size, dtype=bool)
+    for ds in (-1, 0, 1):
+        for df in (-1, 0, 1):
+            if ds == 0 and df == 0:
+                continue
+            ns, nf = ss + ds, ff + df
+            inside = (ns >= 0) & (ns < h) & (nf >= 0) & (nf < w)
+            nv = x[np.clip(ns, 0, h - 1), np.clip(nf, 0, w - 1)]
+            is_max &= ~inside | ~np.isfinite(nv) | (v >= nv)
+    ss, ff, v = ss[is_max], ff[is_max], v[is_max]
+    order = np.argsort(-v, kind="stable")[:top_n]
+    return [(int(ss[k]), int(ff[k])) for k in order]
+
+
+def match_peaks(pa: list[tuple[int, int]], pb: list[tuple[int, int]], gate: float = 1.0) -> PeakMatch:
+    """Greedy nearest pairing: all (a, b) pairs sorted by distance, accepted while both are free and d <= gate."""
+    out = PeakMatch(peaks_a=list(pa), peaks_b=list(pb))
+    if not pa:
+        return out
+    if pb:
+        A = np.asarray(pa, dtype=np.float64)
+        B = np.asarray(pb, dtype=np.float64)
+        d = np.hypot(A[:, None, 0] - B[None, :, 0], A[:, None, 1] - B[None, :, 1])
+        used_a: set[int] = set()
+        used_b: set[int] = set()
+        for flat in np.argsort(d, axis=None, kind="stable"):
+            i, j = divmod(int(flat), len(pb))
+            if d[i, j] > gate:
+                break
+            if i in used_a or j in used_b:
+                continue
+            used_a.add(i)
+            used_b.add(j)
+            out.pairs.append((i, j, float(d[i, j])))
+    out.fraction_matched = len(out.pairs) / len(pa)
+    if out.pairs:
+        dist = [p[2] for p in out.pairs]
+        out.mean_distance = float(np.mean(dist))
+        out.max_distance = float(np.max(dist))
+    return out
+
+
+def compare_images(a: np.ndarray, b: np.ndarray, *, tol_rel: float = 1e-5, floor_frac: float = 1e-3,
+                   roi: Roi | None = None, top_n: int = 25, peak_percentile: float = 99.5,
+                   peak_gate: float = 1.0) -> ImageMetrics:
+    """Compare a (C) with b (PyTorch), both (slow, fast), over `roi` (C -roi order, inclusive) or the whole image.
+
+    Peaks: 3x3 local maxima above the `peak_percentile` of each image, top `top_n`, greedy-matched within
+    `peak_gate` px (spec §13.3 AT-PARALLEL-007 uses 99.5 / 25 / 1 px).
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"images must be 2-D and of the same shape: {a.shape} vs {b.shape}")
+    sl_s, sl_f = _roi_slices(a.shape, roi)
+    oy, ox = sl_s.start, sl_f.start
+    A = a[sl_s, sl_f].astype(np.float64)
+    B = b[sl_s, sl_f].astype(np.float64)
+    finite = np.isfinite(A) & np.isfinite(B)
+    n_finite = int(np.count_nonzero(finite))
+    n_nonfinite = int(finite.size - n_finite)
+    if n_nonfinite:
+        # Zero both images where either is not finite, so sums and differences skip those pixels.
+        A[~finite] = 0.0
+        B[~finite] = 0.0
+
+    def at(idx) -> tuple[int, int]:
+        s, f = np.unravel_index(int(idx), A.shape)
+        return int(s) + oy, int(f) + ox
+
+    D = (A - B).ravel()
+    sum_a, sum_b = float(A.sum()), float(B.sum())
+    sum_ratio = sum_b / sum_a if sum_a != 0 else math.nan
+    if n_finite:
+        rms = math.sqrt(float(np.dot(D, D)) / n_finite)
+        absD = np.abs(D, out=D)
+        imax = int(np.argmax(absD))
+        max_abs, max_abs_px = float(absD[imax]), at(imax)
+        absA = np.abs(A).ravel()
+        max_a, max_b = float(absA.max()), float(np.abs(B).max())
+        corr = pearson(A, B) if not n_nonfinite else pearson(A[finite], B[finite])
+    else:
+        absD = np.abs(D)
+        absA = np.abs(A).ravel()
+        max_abs, max_abs_px, rms, max_a, max_b, corr = math.nan, None, math.nan, math.nan, math.nan, math.nan
+
+    scale = max_a if (n_finite and max_a > 0) else 0.0
+    bright_thr = floor_frac * scale
+    fin = finite.ravel()
+    bright = fin & (absA >= bright_thr) & (absA > 0)
+    ib = np.flatnonzero(bright)
+    if ib.size:
+        rel = absD[ib] / absA[ib]
+        k = int(np.argmax(rel))
+        max_rel, max_rel_px = float(rel[k]), at(ib[k])
+        n_beyond = int(np.count_nonzero(absD[ib] > tol_rel * absA[ib]))
+    else:
+        max_rel, max_rel_px, n_beyond = math.nan, None, 0
+    n_beyond += int(np.count_nonzero((absD > tol_rel * scale) & fin & ~bright))
+
+    Ap = a[sl_s, sl_f] if not n_nonfinite else np.where(finite, a[sl_s, sl_f], np.nan)
+    Bp = b[sl_s, sl_f] if not n_nonfinite else np.where(finite, b[sl_s, sl_f], np.nan)
+    pa = [(s + oy, f + ox) for s, f in local_maxima(Ap, peak_percentile, top_n)]
+    pb = [(s + oy, f + ox) for s, f in local_maxima(Bp, peak_percentile, top_n)]
+
+    return ImageMetrics(
+        shape=(int(a.shape[0]), int(a.shape[1])), roi=tuple(roi) if roi is not None else None,
+        n_pixels=int(A.size), n_nonfinite=n_nonfinite,
+        correlation=corr, rms_diff=rms, max_abs_diff=max_abs, max_abs_diff_pixel=max_abs_px,
+        sum_a=sum_a, sum_b=sum_b, sum_ratio=sum_ratio, max_a=max_a, max_b=max_b,
+        bright_threshold=bright_thr, n_bright=int(np.count_nonzero(bright)),
+        max_rel_err=max_rel, max_rel_err_pixel=max_rel_px, tol_rel=tol_rel, n_beyond_tol=n_beyond,
+        peaks=match_peaks(pa, pb, peak_gate),
+    )
+
+
+def difference_maps(a: np.ndarray, b: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a − b, (a − b)/max(|a|, floor), log10(max(a, floor)/max(b, floor))) as float32 (slow, fast) arrays.
+
+    `floor` (> 0, photons) keeps dark pixels from dominating the relative and log maps; all three maps are positive
+    where the C (a) is brighter.
+    """
+    if not floor > 0:
+        raise ValueError(f"floor must be > 0, got {floor}")
+    a64 = np.asarray(a, dtype=np.float64)
+    b64 = np.asarray(b, dtype=np.float64)
+    if a64.shape != b64.shape:
+        raise ValueError(f"images differ in shape: {a64.shape} vs {b64.shape}")
+    diff = a64 - b64
+    rel = diff / np.maximum(np.abs(a64), floor)
+    logr = np.log10(np.maximum(a64, floor)) - np.log10(np.maximum(b64, floor))
+    return diff.astype(np.float32), rel.astype(np.float32), logr.astype(np.float32)
