@@ -1,14 +1,18 @@
 """The nanoBragg command-line grammar: quirks of spec section 2, errors of decisions D5, and argv round trips."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from app.known_cases import cli_flags_003_args
 
 from simulator.argv import diagnose_argv, parse_argv, to_argv, with_flag, without_flag
 from simulator.config import ConfigError
 
 BASE = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100"]
 
-CLI_FLAGS_003 = ["-mat", "A.mat", "-floatfile", "img.bin", "-hkl", "scaled.hkl", "-nonoise", "-nointerpolate", "-oversample", "1", "-exposure", "1", "-flux", "1e18", "-beamsize", "1.0", "-spindle_axis", "-1", "0", "0", "-Xbeam", "217.742295", "-Ybeam", "213.907080", "-distance", "231.274660", "-lambda", "0.976800", "-pixel", "0.172", "-detpixels_x", "2463", "-detpixels_y", "2527", "-odet_vector", "-0.000088", "0.004914", "-0.999988", "-sdet_vector", "-0.005998", "-0.999970", "-0.004913", "-fdet_vector", "0.999982", "-0.005998", "-0.000118", "-pix0_vector_mm", "-216.336293", "215.205512", "-230.200866", "-beam_vector", "0.00051387949", "0.0", "-0.99999986", "-Na", "36", "-Nb", "47", "-Nc", "29", "-osc", "0.1", "-phi", "0", "-phisteps", "10", "-detector_rotx", "0", "-detector_roty", "0", "-detector_rotz", "0", "-twotheta", "0"]
+CLI_FLAGS_003 = cli_flags_003_args(Path("data"))  # files are not opened: parse_argv(check_files=False)
 
 
 def parse(*extra: str):
