@@ -1,0 +1,4 @@
+"""`python -m app`: the same as the `nbparity` console script."""
+from app.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,277 @@
+"""ComparisonSession: command lines per engine, engine failures as values, verdict, manifest and bundles.
+
+Engine runs use the real engines on a 32x32 cubic case (a few hundred ms each); failure paths use a fake C binary
+(a shell script that exits 3) and a missing path.
+"""
+from __future__ import annotations
+
+import json
+import stat
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.demo import DemoMissing, demo_argv
+from app.session import (
+    ComparisonSession,
+    EngineOptions,
+    EngineOutcome,
+    ParityThresholds,
+    parity_verdict,
+    with_carryover,
+)
+from simulator.config import ConfigError
+from tracing.metrics import compare_images
+from tracing.records import ImageResult
+
+# 32x32 cubic crystal, 3 phi ticks over 1 degree: a few bright spots, fast on both engines.
+TINY = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100 "
+        "-phi 0 -osc 1 -phisteps 3").split()
+MANIFEST_KEYS = {
+    "nbparity_version", "time_utc", "git_commit", "argv", "c_command", "torch_command", "c_binary",
+    "c_binary_sha256", "c_threads", "torch_version", "torch_dtype", "torch_device", "torch_threads", "python",
+    "platform", "c_carryover", "torch_carryover", "engines", "config", "files",
+}
+
+
+def _fake_binary(folder: Path, exit_code: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "fake_nanobragg"
+    script.write_text(f"#!/bin/sh\necho 'fake nanoBragg: giving up' >&2\nexit {exit_code}\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def _outcome(engine: str, image: np.ndarray) -> EngineOutcome:
+    """A finished render without running an engine (for bundle and verdict tests)."""
+    return EngineOutcome(engine, result=ImageResult(engine=engine, image=image.astype(np.float32), argv=TINY,
+                                                    log=f"{engine} log\n", wall_s=0.25))
+
+
+# ---- command lines and options ---------------------------------------------------------------------------------
+def test_carryover_switch_is_appended_to_each_engines_argv_only_when_set():
+    s = ComparisonSession(TINY, EngineOptions(c_carryover=False, torch_carryover=True))
+    assert s.c_args() == TINY + ["-phi0_carryover", "off"]
+    assert s.torch_config().sampling.phi0_carryover is True
+    assert s.config.sampling.phi0_carryover is None  # the session's own config is not modified
+    plain = ComparisonSession(TINY)
+    assert plain.c_args() == TINY and plain.torch_config().sampling.phi0_carryover is None
+
+
+def test_dtype_on_the_command_line_that_the_engine_options_override_is_a_warning():
+    s = ComparisonSession(TINY + ["-dtype", "float32"], EngineOptions(torch_dtype="float64"))
+    assert s.warnings == ["-dtype float32 on the command line is ignored: the torch engine runs with dtype float64 "
+                          "(engine option)"]
+    assert ComparisonSession(TINY + ["-dtype", "float64"]).warnings == []
+
+
+def test_with_carryover_replaces_a_switch_already_on_the_command_line():
+    assert with_carryover(["-N", "3", "-phi0_carryover", "on", "-osc", "1"], False) == \
+        ["-N", "3", "-osc", "1", "-phi0_carryover", "off"]
+    assert with_carryover(["-phi0_carryover", "on"], None) == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (TINY[:-1], "-phisteps"),                               # a flag without its value
+    (["-default_F", "100", "-N", "3"], "no crystal"),      # nothing to simulate
+    (TINY + ["-hkl", "/nonexistent/x.hkl"], "x.hkl"),      # missing input file
+])
+def test_bad_command_line_raises_config_error_naming_the_problem(argv, needle):
+    with pytest.raises(ConfigError, match=needle.replace("-", r"\-")):
+        ComparisonSession(argv)
+
+
+@pytest.mark.parametrize("opts, needle", [
+    (EngineOptions(torch_dtype="float16"), "dtype"),
+    (EngineOptions(torch_device="gpu"), "device"),
+    (EngineOptions(c_threads=0), "threads"),
+])
+def test_bad_engine_options_raise_config_error(opts, needle):
+    with pytest.raises(ConfigError, match=needle):
+        ComparisonSession(TINY, opts)
+
+
+def test_pixel_off_the_detector_is_a_config_error():
+    s = ComparisonSession(TINY)
+    s.check_pixel(31, 0)
+    with pytest.raises(ConfigError, match="outside the 32 x 32"):
+        s.check_pixel(32, 0)
+
+
+# ---- demo ------------------------------------------------------------------------------------------------------
+def test_demo_argv_makes_input_files_absolute_and_skips_comments(tmp_path):
+    (tmp_path / "x.hkl").write_text("0 0 0 1\n")
+    (tmp_path / "command.txt").write_text("# a comment\nnanoBragg -hkl x.hkl -cell 10 10 10 90 90 90 \\\n"
+                                          "  -floatfile out.bin -N -1  # trailing comment\n")
+    assert demo_argv(tmp_path) == ["-hkl", str(tmp_path / "x.hkl"), "-cell", "10", "10", "10", "90", "90", "90",
+                                   "-floatfile", "out.bin", "-N", "-1"]
+
+
+def test_demo_argv_without_resources_says_where_it_looked(tmp_path):
+    with pytest.raises(DemoMissing, match="command.txt"):
+        demo_argv(tmp_path)
+
+
+def test_shipped_demo_parses():
+    s = ComparisonSession(demo_argv())
+    assert s.warnings == []
+    assert Path(s.config.crystal.hkl_file).is_absolute()
+
+
+# ---- verdict and int image ---------------------------------------------------------------------------------------
+def test_verdict_passes_identical_images_and_fails_a_1e4_relative_change():
+    rng = np.random.default_rng(1)
+    c = rng.uniform(1.0, 100.0, (16, 16)).astype(np.float32)
+    ok = parity_verdict(compare_images(c, c.copy()))
+    assert ok.passed and ok.correlation == 1.0 and ok.max_rel_error == 0.0
+    py = c.copy()
+    py[3, 4] *= 1 + 1e-4  # one bright pixel off by 1e-4: correlation stays > 0.999999, relative error does not
+    bad = parity_verdict(compare_images(c, py))
+    assert not bad.passed
+    assert bad.reasons == [f"max relative error {bad.max_rel_error:.3g} > 1e-05"]
+    assert bad.max_rel_error == pytest.approx(1e-4, rel=1e-2)
+    # The same figures pass looser thresholds (they are parameters).
+    assert parity_verdict(compare_images(c, py), ParityThresholds(max_rel_error=2e-4)).passed
+
+
+# ---- bundles (no engine run) -----------------------------------------------------------------------------------
+def test_bundle_holds_every_file_and_a_second_one_does_not_overwrite_the_first(tmp_path):
+    c_binary = _fake_binary(tmp_path / "bin")  # only hashed here, never run
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(c_binary)))
+    img = np.arange(32 * 32, dtype=np.float32).reshape(32, 32)
+    c, py = _outcome("c", img), _outcome("torch", img * (1 + 1e-7))
+    out = tmp_path / "out"
+    first = s.write_bundle(out, c=c, py=py, extra_files={"window.png": b"\x89PNG fake"})
+    second = s.write_bundle(out, c=c, py=py)  # same second: gets a "-2" name
+    assert first != second and first.parent == second.parent == out
+    names = {p.name for p in first.iterdir()}
+    assert {"c_float.bin", "torch_float.bin", "diff_c_minus_torch.bin", "c.img", "torch.img", "metrics.json",
+            "summary.md", "c_log.txt", "torch_log.txt", "manifest.json", "window.png"} <= names
+    assert (first / "window.png").read_bytes() == b"\x89PNG fake"
+    assert "window.png" not in {p.name for p in second.iterdir()}  # the first bundle was not touched either
+    # float files: raw float32, (slow, fast) row-major, exactly the images
+    back = np.fromfile(first / "c_float.bin", dtype="<f4").reshape(32, 32)
+    assert np.array_equal(back, img)
+    diff = np.fromfile(first / "diff_c_minus_torch.bin", dtype="<f4").reshape(32, 32)
+    assert np.array_equal(diff, img - (img * np.float32(1 + 1e-7)))
+    # SMV as the C's -intfile: 512-byte header with the resolved geometry, then uint16; auto scale 55000/max and
+    # ADC 40, so the brightest pixel reads 55040 and the dark corner (0 photons) reads 40 (spec 9.3).
+    smv = (first / "c.img").read_bytes()
+    assert smv.startswith(b"{\nHEADER_BYTES=512;") and b"SIZE1=32;" in smv[:512] and b"BEAMLINE=fake;" in smv[:512]
+    counts = np.frombuffer(smv[512:], dtype=np.uint16).reshape(32, 32)
+    assert counts[0, 0] == 40 and counts.max() == 55040 and counts[31, 31] == 55040
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert metrics["parity"]["verdict"] == "pass"  # 1e-7 relative change: within 1e-5
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert MANIFEST_KEYS <= set(manifest)
+    assert manifest["c_binary"] == str(c_binary) and len(manifest["c_binary_sha256"]) == 64
+    assert manifest["c_command"] == [str(c_binary)] + TINY
+    assert {f["name"] for f in manifest["files"]} == names - {"manifest.json"}
+    summary = (first / "summary.md").read_text()
+    assert "## Verdict" in summary and "PASS" in summary and "correlation" in summary
+
+
+def test_bundle_with_a_failed_engine_keeps_the_other_image_and_the_error(tmp_path):
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(_fake_binary(tmp_path))))
+    failed = EngineOutcome("c", error="C binary exited with code 3", log_tail="fake nanoBragg: giving up")
+    folder = s.write_bundle(tmp_path / "out", c=failed, py=_outcome("torch", np.ones((32, 32))))
+    names = {p.name for p in folder.iterdir()}
+    assert "torch_float.bin" in names and "c_float.bin" not in names and "diff_c_minus_torch.bin" not in names
+    assert "giving up" in (folder / "c_log.txt").read_text()
+    assert json.loads((folder / "metrics.json").read_text())["parity"] is None
+    assert "FAILED: C binary exited with code 3" in (folder / "summary.md").read_text()
+
+
+def test_bundle_rejects_extra_files_that_would_replace_bundle_files(tmp_path):
+    s = ComparisonSession(TINY)
+    with pytest.raises(ConfigError, match="metrics.json"):
+        s.write_bundle(tmp_path, c=None, py=None, extra_files={"metrics.json": b"{}"})
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+# ---- real engines ----------------------------------------------------------------------------------------------
+def test_run_both_gives_two_matching_images_when_carryover_agrees(c_binary):
+    # Both engines with the carry-over off: the same physics, so parity holds at the default thresholds.
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(c_binary), c_carryover=False, c_threads=1))
+    seen: dict[str, list[float]] = {"c": [], "torch": []}
+    c, py = s.run_both(lambda f: seen["c"].append(f), lambda f: seen["torch"].append(f))
+    assert c.ok and py.ok, (c.error, c.log_tail, py.error, py.log_tail)
+    assert c.result.shape == py.result.shape == (32, 32)
+    assert c.result.image.max() > 0
+    verdict = s.verdict(s.compare(c.result, py.result))
+    assert verdict.passed, verdict.sentence()
+
+
+def test_failing_c_binary_is_an_outcome_error_and_torch_still_renders(tmp_path):
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(_fake_binary(tmp_path))))
+    c, py = s.run_both()
+    assert not c.ok and c.result is None
+    assert "3" in c.error  # the exit code is named
+    assert "giving up" in c.log_tail
+    assert py.ok and py.result.image.shape == (32, 32)
+
+
+def test_missing_c_binary_is_an_outcome_error(tmp_path):
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(tmp_path / "no-such-binary")))
+    out = s.run_c()
+    assert out.error is not None and "no-such-binary" in out.error and not out.cancelled
+
+
+def test_cancel_before_start_is_reported_as_cancelled(c_binary):
+    cancel = threading.Event()
+    cancel.set()
+    c, py = ComparisonSession(TINY, EngineOptions(c_binary=str(c_binary))).run_both(cancel=cancel)
+    assert c.cancelled and py.cancelled
+    assert c.result is None and py.result is None
+
+
+def test_inspect_pixel_traces_both_engines_and_compares_per_phi(c_binary):
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(c_binary), c_carryover=False))
+    insp = s.inspect_pixel(16, 16)
+    assert insp.c_error is None and insp.py_error is None, (insp.c_error, insp.py_error)
+    assert len(insp.c_trace.series()) == 3 and len(insp.py_trace.series()) == 3  # one sample per phi tick
+    assert insp.comparison is not None and insp.comparison.first_divergence is None
+    assert insp.c_curve is None  # our C prints per-phi lines, so no single-tick runs are needed
+
+
+def test_inspect_pixel_with_failing_c_keeps_the_torch_trace(tmp_path):
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(_fake_binary(tmp_path))))
+    insp = s.inspect_pixel(3, 4)
+    assert insp.c_error and insp.py_error is None and insp.py_trace is not None
+    assert insp.comparison is None
+    assert "C failed" in insp.describe()
+
+
+def test_manifest_records_threads_dtype_device_and_versions(tmp_path):
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(_fake_binary(tmp_path)), c_threads=2,
+                                              torch_dtype="float32"))
+    m = s.manifest(None, None)
+    assert m["c_threads"] == 2 and m["torch_dtype"] == "float32" and m["torch_device"] == "cpu"
+    assert m["torch_version"] and m["python"] and m["nbparity_version"] != "unknown"
+    assert m["time_utc"].endswith("+00:00")
+    assert m["git_commit"] is None or len(m["git_commit"]) == 40
+    json.dumps(m)  # JSON-ready
+
+
+def test_binary_without_trace_lines_gets_a_per_tick_curve_from_single_tick_runs(tmp_path, c_binary):
+    # An upstream-like binary: our C with its TRACE lines filtered out. Each single-tick run divides by steps = 1,
+    # so the mean of the 3 tick values is the spec-compliant 3-tick pixel (spec 15), i.e. the torch image value
+    # with the carry-over off, to float32 rounding.
+    wrapper = tmp_path / "upstream_like"
+    wrapper.write_text(f'#!/bin/sh\n"{c_binary}" "$@" | grep -v "^TRACE"\nexit 0\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    s = ComparisonSession(TINY, EngineOptions(c_binary=str(wrapper)))
+    py = s.run_torch()
+    slow, fast = np.unravel_index(int(np.argmax(py.result.image)), py.result.image.shape)
+    insp = s.inspect_pixel(int(slow), int(fast))
+    assert insp.c_error is None and insp.c_trace is not None and not insp.c_trace.samples
+    assert insp.comparison is None and len(insp.c_curve) == 3
+    assert [phi for phi, _ in insp.c_curve] == pytest.approx([0.0, 1 / 3, 2 / 3])
+    mean = sum(v for _, v in insp.c_curve) / 3
+    assert mean == pytest.approx(float(py.result.image[slow, fast]), rel=1e-5)
+    assert "no per-phi trace" in insp.describe()
+    folder = s.write_bundle(tmp_path / "out", c=None, py=None, inspections=[insp], prefix="trace")
+    assert (folder / f"{insp.stem}_c_curve.csv").read_text().startswith("phi_deg,I_pixel_c\n")
+    assert (folder / f"{insp.stem}.csv").is_file()  # the torch side's per-phi table is still written
