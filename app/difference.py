@@ -1,0 +1,66 @@
+"""Difference-panel modes (Qt-free): what the third panel shows, and which pixels count as "beyond tolerance".
+
+Modes:
+    diff      C − PyTorch, photons
+    relative  (C − PyTorch) / max(|C|, floor)
+    logratio  log10(max(C, floor) / max(PyTorch, floor))
+
+All three are signed and centred on zero, so the panel uses a diverging colour map with symmetric levels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MODES: dict[str, str] = {
+    "diff": "C − PyTorch",
+    "relative": "relative (C − PyTorch)/|C|",
+    "logratio": "log10 ratio C/PyTorch",
+}
+UNITS: dict[str, str] = {"diff": "photons", "relative": "fraction", "logratio": "decades"}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The rule of tracing.metrics.compare_images, so the overlay and the metrics count the same pixels:
+    a bright pixel (|C| >= floor_frac·max|C|) is beyond when |C − Py| > rtol·|C|; a dim one when
+    |C − Py| > rtol·max|C|."""
+
+    rtol: float = 1e-5
+    floor_frac: float = 1e-3
+
+
+def default_floor(c: np.ndarray, py: np.ndarray) -> float:
+    """Floor for relative and ratio modes: 1e-6 of the brightest pixel, so faint noise does not dominate."""
+    peak = max(float(np.nanmax(np.abs(c))) if c.size else 0.0, float(np.nanmax(np.abs(py))) if py.size else 0.0)
+    return peak * 1e-6 if peak > 0 else 1e-30
+
+
+def difference(c: np.ndarray, py: np.ndarray, mode: str, floor: float | None = None) -> np.ndarray:
+    """The difference map of `mode` (float32, same shape). Shapes must match; raise ValueError otherwise."""
+    if c.shape != py.shape:
+        raise ValueError(f"the images differ in shape: C {c.shape} vs PyTorch {py.shape} (slow, fast)")
+    if mode not in MODES:
+        raise ValueError(f"unknown difference mode {mode!r}; expected one of {', '.join(MODES)}")
+    fl = floor if floor is not None and floor > 0 else default_floor(c, py)
+    c64 = c.astype(np.float64)
+    p64 = py.astype(np.float64)
+    if mode == "diff":
+        out = c64 - p64
+    elif mode == "relative":
+        out = (c64 - p64) / np.maximum(np.abs(c64), fl)
+    else:
+        out = np.log10(np.maximum(c64, fl) / np.maximum(p64, fl))
+    return out.astype(np.float32)
+
+
+def beyond_tolerance(c: np.ndarray, py: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """Boolean mask of pixels beyond `tol` (see Tolerance); non-finite pixels are not counted, as in the metrics."""
+    a = np.abs(c.astype(np.float64))
+    d = np.abs(c.astype(np.float64) - py.astype(np.float64))
+    finite = np.isfinite(a) & np.isfinite(d)
+    peak = float(a[finite].max()) if finite.any() else 0.0
+    bright = a >= tol.floor_frac * peak
+    limit = np.where(bright & (a > 0), tol.rtol * a, tol.rtol * peak)
+    return finite & (d > limit)

@@ -1,0 +1,715 @@
+"""Three linked image panels: C reference, PyTorch, and their difference.
+
+- Pan and zoom are linked (ViewBox X/Y links); a crosshair follows the cursor in all three panels.
+- C and PyTorch share one colour scale driven by one colour bar (linear / log / sqrt, percentile auto-contrast or
+  manual levels). The difference panel has its own diverging colour bar with symmetric levels centred on zero.
+- Orientation: image row = slow index (down), column = fast index (right); pixel (s, f) covers [f, f+1) x [s, s+1)
+  in view coordinates, so its centre is at (f+0.5, s+0.5) px.
+- Zoomed out, each panel shows a MAX-aggregated copy of its image (scaling.downsample_max) so single-pixel Bragg
+  peaks stay visible; readouts always come from the raw arrays.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: F401  (PySide6 before pyqtgraph)
+from PySide6.QtCore import Qt, Signal, Slot
+
+import pyqtgraph as pg
+
+from app import difference as diffmod
+from app.scaling import (DEFAULT_PERCENTILE, SCALES, Levels, downsample_factor, downsample_max, inverse_value,
+                         log_floor, percentile_levels, symmetric_levels, transform, transform_value)
+
+IMAGE_COLORMAPS: tuple[str, ...] = ("viridis", "inferno", "magma", "plasma", "CET-L1")
+DIVERGING_COLORMAP = "CET-D1"
+# Above this many pixels, percentiles are estimated from a strided sample (keeps the GUI thread under ~20 ms).
+_PERCENTILE_SAMPLE = 1_000_000
+
+
+def _sample(a: np.ndarray) -> np.ndarray:
+    """A strided sample of at most ~_PERCENTILE_SAMPLE pixels (the whole array when small)."""
+    if a.size <= _PERCENTILE_SAMPLE:
+        return a
+    step = int(math.ceil(a.size / _PERCENTILE_SAMPLE))
+    return a.ravel()[::step]
+
+
+@dataclass
+class DisplayPlan:
+    """Everything the panels need to show two raw images, computed off the GUI thread (plan_display).
+
+    Display arrays are in the display units of `scale`; `pyramids` maps a panel key ('c', 'py', 'diff', 'mask')
+    to {factor: max-aggregated array} for the zoom factors asked for, so the GUI thread only hands arrays over.
+    """
+
+    c: np.ndarray | None
+    py: np.ndarray | None
+    scale: str
+    floor: float
+    c_display: np.ndarray | None
+    py_display: np.ndarray | None
+    levels: Levels | None
+    mode: str
+    diff: np.ndarray | None = None
+    diff_levels: Levels | None = None
+    mask: np.ndarray | None = None
+    n_beyond: int | None = None
+    diff_error: str | None = None
+    pyramids: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+
+
+def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, percentile: float, mode: str,
+                 tolerance: diffmod.Tolerance, factors: tuple[int, ...] = (),
+                 view_px: tuple[float, float] | None = None) -> DisplayPlan:
+    """Scale, auto-contrast, difference, tolerance mask and zoomed-out copies of two images (Qt-free, any thread).
+
+    factors: aggregation factors to pre-compute; view_px: (height, width) of a panel's view in screen pixels, so
+    the factor of a whole-detector view is pre-computed too (that is what a new image is first shown at).
+    """
+    present = [a for a in (c, py) if a is not None]
+    if view_px is not None and present and min(view_px) > 0:
+        s_n, f_n = present[0].shape
+        full = downsample_factor(max(s_n / view_px[0], f_n / view_px[1]))
+        # Every power of two up to the whole-detector factor: zooming in then needs no per-pixel work here.
+        # (One more level than the estimate: padding and the aspect lock can tip the view over a power of two.)
+        factors = tuple(factors) + tuple(1 << k for k in range(1, full.bit_length() + 1))
+    floor = log_floor(*present)
+    c_disp = transform(c, scale, floor) if c is not None else None
+    py_disp = transform(py, scale, floor) if py is not None else None
+    levels = percentile_levels([_sample(a) for a in present], percentile, scale, floor) if present else None
+    plan = DisplayPlan(c, py, scale, floor, c_disp, py_disp, levels, mode)
+    if c is not None and py is not None:
+        if c.shape != py.shape:
+            plan.diff_error = (f"Cannot compare: the images differ in shape (slow, fast): C {c.shape}, "
+                               f"PyTorch {py.shape}.")
+        else:
+            plan.diff = diffmod.difference(c, py, mode)
+            plan.diff_levels = symmetric_levels(_sample(plan.diff), percentile)
+            mask = diffmod.beyond_tolerance(c, py, tolerance)
+            plan.n_beyond = int(mask.sum())
+            plan.mask = mask.astype(np.float32)
+    for f in sorted(set(factors)):
+        if f <= 1:
+            continue
+        for key, arr, signed in (("c", c_disp, False), ("py", py_disp, False), ("diff", plan.diff, True),
+                                 ("mask", plan.mask, False)):
+            if arr is not None:
+                plan.pyramids.setdefault(key, {})[f] = downsample_max(arr, f, f, signed=signed)
+    return plan
+
+
+class ImagePanel(QtWidgets.QWidget):
+    """One image with crosshair, optional overlay and an error page; reports cursor and clicks in (slow, fast)."""
+
+    cursorMoved = Signal(int, int)
+    cursorLeft = Signal()
+    pixelClicked = Signal(int, int)
+
+    def __init__(self, title: str, signed: bool = False, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName(f"panel_{title.split()[0].lower()}")
+        self._title = title
+        self.signed = signed
+        self.raw: np.ndarray | None = None         # raw values (photons or the difference), for readouts
+        self._display: np.ndarray | None = None    # scaled values, full resolution
+        self._pyramid: dict[int, np.ndarray] = {}  # factor -> max-aggregated display image
+        self._factor = 1
+        self._mask: np.ndarray | None = None
+        self._mask_pyramid: dict[int, np.ndarray] = {}
+
+        self.title_label = QtWidgets.QLabel()
+        self.title_label.setTextFormat(Qt.TextFormat.RichText)
+        # The title never forces the panel wider: long notes are clipped, the full text is in the tooltip.
+        self.title_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self._set_title_text("")
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plot = self.graphics.addPlot()
+        self.plot.setLabel("bottom", "fast (px)")
+        self.plot.setLabel("left", "slow (px)")
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.vb: pg.ViewBox = self.plot.getViewBox()
+        self.vb.invertY(True)
+        self.vb.setAspectLocked(True)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image_item)
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item.setZValue(5)
+        self.plot.addItem(self.overlay_item)
+        pen = pg.mkPen((255, 60, 60, 200), width=1, style=Qt.PenStyle.DashLine)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        for line in (self.vline, self.hline):
+            line.setZValue(10)
+            line.setVisible(False)
+            self.plot.addItem(line, ignoreBounds=True)
+        self.marker = pg.ScatterPlotItem(size=14, pen=pg.mkPen("r", width=2), brush=None, symbol="s")
+        self.marker.setZValue(11)
+        self.plot.addItem(self.marker, ignoreBounds=True)
+
+        self.error_view = QtWidgets.QPlainTextEdit()
+        self.error_view.setReadOnly(True)
+        self.error_view.setObjectName("error_view")
+        self.error_label = QtWidgets.QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        error_page = QtWidgets.QWidget()
+        el = QtWidgets.QVBoxLayout(error_page)
+        el.addWidget(self.error_label)
+        el.addWidget(QtWidgets.QLabel("Log tail:"))
+        el.addWidget(self.error_view, 1)
+
+        self.stack = QtWidgets.QStackedWidget()
+        self.stack.addWidget(self.graphics)
+        self.stack.addWidget(error_page)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.stack, 1)
+
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.graphics.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.vb.sigRangeChanged.connect(self._update_downsampling)
+        self.vb.sigResized.connect(self._update_downsampling)
+        self.graphics.installEventFilter(self)
+
+    @property
+    def title(self) -> str:
+        return self._title
+
+    # ---- content -------------------------------------------------------------------------------------------------
+    def _set_title_text(self, note: str) -> None:
+        extra = f" &nbsp;<span style='color:#1f5fbf'>{note}</span>" if note else ""
+        self.title_label.setText(f"<b>{self._title}</b>{extra}<br><span style='color:#555'>slow ↓, fast →; "
+                                 f"pixel (s, f) centre at (s+0.5, f+0.5) px</span>")
+        self.title_label.setToolTip("Row = slow index (down), column = fast index (right); pixel (s, f) covers "
+                                    "[f, f+1) × [s, s+1) in the view, centre (s+0.5, f+0.5) px")
+
+    def set_note(self, note: str) -> None:
+        """A short note after the title (e.g. the run time, or 'loaded from file.cbf')."""
+        self._set_title_text(note)
+
+    def set_image(self, raw: np.ndarray | None, display: np.ndarray | None = None,
+                  pyramid: dict[int, np.ndarray] | None = None) -> None:
+        """Show `raw` (display = the scaled version; defaults to raw; pyramid = pre-computed zoomed-out copies of
+        display). None clears the panel."""
+        self.stack.setCurrentIndex(0)
+        first = self.raw is None or (raw is not None and self.raw.shape != raw.shape)
+        self.raw = raw
+        self._pyramid.clear()
+        if pyramid:
+            self._pyramid.update(pyramid)
+        if raw is None:
+            self._display = None
+            self.image_item.clear()
+            self.set_mask(None)
+            return
+        self._display = np.asarray(display if display is not None else raw, dtype=np.float32)
+        self._factor = 0  # force the next update to push an image
+        if first:
+            # Frame the whole detector before the first push, so a large image is never drawn at full
+            # resolution for a view that shows it in a few hundred screen pixels.
+            s_n, f_n = raw.shape
+            self.vb.setRange(QtCore.QRectF(0, 0, f_n, s_n), padding=0.01)
+        self._update_downsampling()
+
+    def view_factor(self) -> int:
+        """The aggregation factor the current view needs (for planning off the GUI thread)."""
+        try:
+            px = self.vb.viewPixelSize()
+            return downsample_factor(max(abs(px[0]), abs(px[1])))
+        except Exception:  # noqa: BLE001 - not laid out yet
+            return 1
+
+    def set_display(self, display: np.ndarray, pyramid: dict[int, np.ndarray] | None = None) -> None:
+        """Replace the scaled image only (after a scale change), keeping the raw values and the view."""
+        if self.raw is None:
+            return
+        self._display = np.asarray(display, dtype=np.float32)
+        self._pyramid.clear()
+        if pyramid:
+            self._pyramid.update(pyramid)
+        self._factor = 0
+        self._update_downsampling()
+
+    def set_mask(self, mask: np.ndarray | None, pyramid: dict[int, np.ndarray] | None = None) -> None:
+        """Highlight True pixels in magenta over the image (None removes the overlay)."""
+        self._mask = None if mask is None else mask.astype(np.float32, copy=False)
+        self._mask_pyramid.clear()
+        if pyramid:
+            self._mask_pyramid.update(pyramid)
+        if self._mask is None:
+            self.overlay_item.clear()
+            return
+        self._factor = 0
+        self._update_downsampling()
+
+    def show_error(self, message: str, log_tail: str = "") -> None:
+        """Replace the image with the engine's error and log tail (the other panels keep theirs)."""
+        self.raw = None
+        self._display = None
+        self.image_item.clear()
+        self.error_label.setText(message)
+        self.error_view.setPlainText(log_tail or "(no output)")
+        self.stack.setCurrentIndex(1)
+
+    def showing_error(self) -> bool:
+        return self.stack.currentIndex() == 1
+
+    def show_marker(self, slow: int | None, fast: int | None) -> None:
+        """Square marker on the inspected pixel (None hides it)."""
+        if slow is None or fast is None:
+            self.marker.setData([], [])
+        else:
+            self.marker.setData([fast + 0.5], [slow + 0.5])
+
+    def set_crosshair(self, slow: float | None, fast: float | None) -> None:
+        visible = slow is not None and fast is not None
+        self.vline.setVisible(visible)
+        self.hline.setVisible(visible)
+        if visible:
+            self.vline.setPos(fast + 0.5)
+            self.hline.setPos(slow + 0.5)
+
+    def value_at(self, slow: int, fast: int) -> float | None:
+        if self.raw is None or not (0 <= slow < self.raw.shape[0] and 0 <= fast < self.raw.shape[1]):
+            return None
+        return float(self.raw[slow, fast])
+
+    def center_on(self, slow: int, fast: int, half_width: float = 25.0) -> None:
+        """Zoom the (linked) view onto a pixel."""
+        self.vb.setRange(xRange=(fast + 0.5 - half_width, fast + 0.5 + half_width),
+                         yRange=(slow + 0.5 - half_width, slow + 0.5 + half_width), padding=0)
+
+    # ---- max-aggregated display ------------------------------------------------------------------------------------
+    def current_factor(self) -> int:
+        return self._factor
+
+    @Slot()
+    def _update_downsampling(self, *args) -> None:
+        if self._display is None:
+            return
+        try:
+            px = self.vb.viewPixelSize()
+            per_screen = max(abs(px[0]), abs(px[1]))
+        except Exception:  # view not laid out yet (no size): show full resolution
+            per_screen = 1.0
+        factor = downsample_factor(per_screen)
+        if factor == self._factor:
+            return
+        self._factor = factor
+        img = self._pyramid.get(factor)
+        if img is None:
+            img = downsample_max(self._display, factor, factor, signed=self.signed)
+            self._pyramid[factor] = img
+        s_pad, f_pad = img.shape[0] * factor, img.shape[1] * factor
+        levels = self.image_item.getLevels()
+        self.image_item.setImage(img, autoLevels=False, levels=levels if levels is not None else (0, 1),
+                                 rect=QtCore.QRectF(0, 0, f_pad, s_pad), autoDownsample=False)
+        if self._mask is not None:
+            m = self._mask_pyramid.get(factor)
+            if m is None:
+                m = downsample_max(self._mask, factor, factor)
+                self._mask_pyramid[factor] = m
+            rgba = np.zeros(m.shape + (4,), dtype=np.uint8)
+            rgba[m > 0] = (255, 0, 255, 200)
+            self.overlay_item.setImage(rgba, autoLevels=False, rect=QtCore.QRectF(0, 0, f_pad, s_pad))
+
+    # ---- mouse -----------------------------------------------------------------------------------------------------
+    def _pixel_at_scene(self, scene_pos) -> tuple[int, int] | None:
+        if self.raw is None or not self.plot.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.vb.mapSceneToView(scene_pos)
+        f, s = int(math.floor(p.x())), int(math.floor(p.y()))
+        if 0 <= s < self.raw.shape[0] and 0 <= f < self.raw.shape[1]:
+            return s, f
+        return None
+
+    @Slot(object)
+    def _on_mouse_moved(self, scene_pos) -> None:
+        hit = self._pixel_at_scene(scene_pos)
+        if hit is None:
+            self.cursorLeft.emit()
+        else:
+            self.cursorMoved.emit(*hit)
+
+    @Slot(object)
+    def _on_mouse_clicked(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or ev.double():
+            return
+        hit = self._pixel_at_scene(ev.scenePos())
+        if hit is not None:
+            self.pixelClicked.emit(*hit)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if obj is self.graphics and event.type() == QtCore.QEvent.Type.Leave:
+            self.cursorLeft.emit()
+        return super().eventFilter(obj, event)
+
+
+class ColorBarView(pg.GraphicsLayoutWidget):
+    """A stand-alone vertical colour bar that drives the levels of one or more panels' images."""
+
+    def __init__(self, colormap: str, label: str, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setFixedWidth(100)
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(colormap), label=None,
+                                   interactive=True, rounding=1e-9, pen="k")
+        self.addItem(self.bar)
+        self.set_label(label)
+
+    def attach(self, items: list[pg.ImageItem]) -> None:
+        self.bar.setImageItem(items)
+
+    def set_levels(self, levels: Levels) -> None:
+        self.bar.rounding = max((levels.high - levels.low) / 1000.0, 1e-30)
+        self.bar.setLevels((levels.low, levels.high))
+
+    def levels(self) -> Levels:
+        lo, hi = self.bar.levels()
+        return Levels(float(lo), float(hi))
+
+    def set_colormap(self, name: str) -> None:
+        self.bar.setColorMap(pg.colormap.get(name))
+
+    def set_label(self, text: str) -> None:
+        self.bar.axis.setLabel(text)
+        self.setToolTip(f"Colour scale ({text}); drag the handles to change the levels")
+
+
+class ImagePanels(QtWidgets.QWidget):
+    """C, PyTorch and difference panels with shared scaling controls.
+
+    Signals (view coordinates are image indices):
+        hovered(slow, fast)   the cursor is over pixel (slow, fast) of any panel
+        unhovered()           the cursor left the images
+        pixelClicked(s, f)    a left click on a pixel of any panel
+    """
+
+    hovered = Signal(int, int)
+    unhovered = Signal()
+    pixelClicked = Signal(int, int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.c_panel = ImagePanel("C reference")
+        self.py_panel = ImagePanel("PyTorch")
+        self.diff_panel = ImagePanel("Difference", signed=True)
+        self.panels = (self.c_panel, self.py_panel, self.diff_panel)
+        for p in (self.py_panel, self.diff_panel):
+            p.vb.setXLink(self.c_panel.vb)
+            p.vb.setYLink(self.c_panel.vb)
+        self.image_bar = ColorBarView(IMAGE_COLORMAPS[0], "photons")
+        self.image_bar.attach([self.c_panel.image_item, self.py_panel.image_item])
+        self.diff_bar = ColorBarView(DIVERGING_COLORMAP, "C − PyTorch")
+        self.diff_bar.attach([self.diff_panel.image_item])
+        self.tolerance = diffmod.Tolerance()
+        self._floor = 1e-30
+        self.diff_raw: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
+        self._mask_pyramid: dict[int, np.ndarray] | None = None
+
+        # Controls.
+        self.scale_combo = QtWidgets.QComboBox()
+        self.scale_combo.addItems(list(SCALES))
+        self.scale_combo.setToolTip("Colour scale for the C and PyTorch images (readouts stay raw)")
+        self.cmap_combo = QtWidgets.QComboBox()
+        self.cmap_combo.addItems(list(IMAGE_COLORMAPS))
+        self.percentile_spin = QtWidgets.QDoubleSpinBox()
+        self.percentile_spin.setRange(50.0, 100.0)
+        self.percentile_spin.setDecimals(2)
+        self.percentile_spin.setSingleStep(0.1)
+        self.percentile_spin.setValue(DEFAULT_PERCENTILE)
+        self.percentile_spin.setSuffix(" %")
+        self.percentile_spin.setToolTip("Auto-contrast: the top of the colour scale is this percentile of both images")
+        self.auto_button = QtWidgets.QPushButton("Auto")
+        self.auto_button.setToolTip("Reset the levels to the auto-contrast percentile")
+        self.low_edit = QtWidgets.QLineEdit()
+        self.high_edit = QtWidgets.QLineEdit()
+        for e, tip in ((self.low_edit, "Lower level (photons)"), (self.high_edit, "Upper level (photons)")):
+            e.setValidator(QtGui.QDoubleValidator())
+            e.setMaximumWidth(90)
+            e.setToolTip(tip + "; press Enter to apply")
+        self.mode_combo = QtWidgets.QComboBox()
+        for key, text in diffmod.MODES.items():
+            self.mode_combo.addItem(text, key)
+        self.overlay_check = QtWidgets.QCheckBox("Highlight beyond tol.")
+        self.rtol_edit = QtWidgets.QLineEdit(f"{self.tolerance.rtol:g}")
+        self.rtol_edit.setValidator(QtGui.QDoubleValidator(0.0, 1e6, 12))
+        self.rtol_edit.setMaximumWidth(70)
+        self.rtol_edit.setToolTip("Relative tolerance, the metrics' rule: beyond when |C−Py| > rtol·|C| (bright "
+                                  "pixels, |C| ≥ 1e-3·max) or > rtol·max|C| (dim pixels)")
+        self.beyond_label = QtWidgets.QLabel("")
+
+        # Controls sit above the columns they act on: scaling over C + PyTorch, modes over the difference.
+        img_row1, img_row2 = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
+        for w in (QtWidgets.QLabel("Scale"), self.scale_combo, QtWidgets.QLabel("Colours"), self.cmap_combo,
+                  QtWidgets.QLabel("Auto-contrast"), self.percentile_spin, self.auto_button):
+            img_row1.addWidget(w)
+        img_row1.addStretch(1)
+        for w in (QtWidgets.QLabel("Levels (photons)"), self.low_edit, QtWidgets.QLabel("–"), self.high_edit):
+            img_row2.addWidget(w)
+        img_row2.addStretch(1)
+        diff_row1, diff_row2 = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
+        for w in (QtWidgets.QLabel("Difference"), self.mode_combo):
+            diff_row1.addWidget(w)
+        diff_row1.addStretch(1)
+        for w in (self.overlay_check, QtWidgets.QLabel("rtol"), self.rtol_edit, self.beyond_label):
+            diff_row2.addWidget(w)
+        diff_row2.addStretch(1)
+
+        left = QtWidgets.QGridLayout()
+        left.setContentsMargins(0, 0, 0, 0)
+        left.setSpacing(2)
+        left.addLayout(img_row1, 0, 0, 1, 3)
+        left.addLayout(img_row2, 1, 0, 1, 3)
+        left.addWidget(self.c_panel, 2, 0)
+        left.addWidget(self.py_panel, 2, 1)
+        left.addWidget(self.image_bar, 2, 2)
+        left.setColumnStretch(0, 1)
+        left.setColumnStretch(1, 1)
+        right = QtWidgets.QGridLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(2)
+        right.addLayout(diff_row1, 0, 0, 1, 2)
+        right.addLayout(diff_row2, 1, 0, 1, 2)
+        right.addWidget(self.diff_panel, 2, 0)
+        right.addWidget(self.diff_bar, 2, 1)
+        right.setColumnStretch(0, 1)
+        row = QtWidgets.QHBoxLayout()
+        row.setSpacing(6)
+        row.addLayout(left, 2)
+        row.addLayout(right, 1)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row, 1)
+
+        for p in self.panels:
+            p.cursorMoved.connect(self._on_cursor)
+            p.cursorLeft.connect(self._on_cursor_left)
+            p.pixelClicked.connect(self.pixelClicked)
+        self.scale_combo.currentTextChanged.connect(self._on_scale_changed)
+        self.cmap_combo.currentTextChanged.connect(self.set_colormap)
+        self.percentile_spin.valueChanged.connect(self.auto_levels)
+        self.auto_button.clicked.connect(self.auto_levels)
+        self.low_edit.editingFinished.connect(self._on_manual_levels)
+        self.high_edit.editingFinished.connect(self._on_manual_levels)
+        self.image_bar.bar.sigLevelsChangeFinished.connect(self._on_bar_levels)
+        self.mode_combo.currentIndexChanged.connect(self.refresh_difference)
+        self.overlay_check.toggled.connect(self.refresh_difference)
+        self.rtol_edit.editingFinished.connect(self._on_rtol)
+
+    # ---- public API ----------------------------------------------------------------------------------------------
+    @property
+    def scale(self) -> str:
+        return self.scale_combo.currentText()
+
+    def set_scale(self, scale: str) -> None:
+        self.scale_combo.setCurrentText(scale)
+
+    def set_colormap(self, name: str) -> None:
+        if self.cmap_combo.currentText() != name:
+            self.cmap_combo.setCurrentText(name)
+        self.image_bar.set_colormap(name)
+
+    def colormap(self) -> str:
+        return self.cmap_combo.currentText()
+
+    def mode(self) -> str:
+        return self.mode_combo.currentData()
+
+    def set_mode(self, key: str) -> None:
+        idx = self.mode_combo.findData(key)
+        if idx >= 0:
+            self.mode_combo.setCurrentIndex(idx)
+
+    def c_image(self) -> np.ndarray | None:
+        return self.c_panel.raw
+
+    def py_image(self) -> np.ndarray | None:
+        return self.py_panel.raw
+
+    def set_images(self, c: np.ndarray | None = None, py: np.ndarray | None = None, *, which: str = "both") -> None:
+        """Show new raw images ('c', 'py' or 'both') at once, on this thread (small images, tests)."""
+        c2, py2 = self.images_for(c, py, which)
+        self.apply_plan(self.plan(c2, py2))
+
+    def images_for(self, c: np.ndarray | None, py: np.ndarray | None, which: str):
+        """(C, PyTorch) after replacing the side(s) named by `which` ('c', 'py', 'both')."""
+        c2 = c if which in ("c", "both") else self.c_panel.raw
+        py2 = py if which in ("py", "both") else self.py_panel.raw
+        return c2, py2
+
+    def plan(self, c: np.ndarray | None, py: np.ndarray | None) -> DisplayPlan:
+        """plan_display with the current controls; safe to call from a worker with values read here first."""
+        return plan_display(c, py, **self.plan_options())
+
+    def plan_options(self) -> dict:
+        """The controls' state as plan_display keyword arguments (read on the GUI thread)."""
+        rect = self.c_panel.vb.boundingRect()
+        return dict(scale=self.scale, percentile=self.percentile_spin.value(), mode=self.mode(),
+                    tolerance=self.tolerance, factors=(self.c_panel.view_factor(),),
+                    view_px=(rect.height(), rect.width()))
+
+    def apply_plan(self, plan: DisplayPlan) -> None:
+        """Hand a DisplayPlan's arrays to the panels (cheap: no per-pixel work unless the zoom changed since)."""
+        self._floor = plan.floor
+        pyr = plan.pyramids
+        for panel, raw, disp, key in ((self.c_panel, plan.c, plan.c_display, "c"),
+                                      (self.py_panel, plan.py, plan.py_display, "py")):
+            if raw is None and panel.showing_error():
+                continue  # keep the engine's error on show
+            if raw is not None and raw is panel.raw:
+                panel.set_display(disp, pyr.get(key))  # same image, new scale: keep the view
+            else:
+                panel.set_image(raw, disp, pyr.get(key))
+        unit = {"linear": "photons", "log": "log10(photons)", "sqrt": "√photons"}[plan.scale]
+        self.image_bar.set_label(unit)
+        if plan.levels is not None:
+            self.image_bar.set_levels(plan.levels)
+            self._show_level_fields()
+        self._apply_difference(plan)
+
+    def _apply_difference(self, plan: DisplayPlan) -> None:
+        self.diff_bar.set_label(f"{diffmod.MODES[plan.mode]} ({diffmod.UNITS[plan.mode]})")
+        if plan.c is None or plan.py is None:
+            self.diff_raw = None
+            self.diff_panel.set_image(None)
+            self.diff_panel.set_note("needs both images")
+            self.beyond_label.setText("")
+            return
+        if plan.diff_error:
+            self.diff_raw = None
+            self.diff_panel.show_error(plan.diff_error)
+            self.beyond_label.setText("")
+            return
+        self.diff_raw = plan.diff
+        self.diff_panel.set_image(plan.diff, None, plan.pyramids.get("diff"))
+        self.diff_panel.set_note("")
+        self.diff_bar.set_levels(plan.diff_levels)
+        self.beyond_label.setText(f"{plan.n_beyond} px beyond")
+        self._mask = plan.mask
+        self._mask_pyramid = plan.pyramids.get("mask")
+        self.diff_panel.set_mask(plan.mask if self.overlay_check.isChecked() else None, self._mask_pyramid)
+
+    def clear(self) -> None:
+        for p in self.panels:
+            p.set_image(None)
+        self.diff_raw = None
+
+    def levels(self) -> Levels:
+        return self.image_bar.levels()
+
+    def set_raw_levels(self, low: float, high: float) -> None:
+        """Manual levels in photons (converted to the current scale)."""
+        lo = transform_value(low, self.scale, self._floor)
+        hi = transform_value(high, self.scale, self._floor)
+        if not hi > lo:
+            raise ValueError(f"the upper level ({high:g}) must be above the lower level ({low:g})")
+        self.image_bar.set_levels(Levels(lo, hi))
+        self._show_level_fields()
+
+    # ---- scaling ---------------------------------------------------------------------------------------------------
+    def _rescale(self) -> None:
+        c, py = self.c_panel.raw, self.py_panel.raw
+        self._floor = log_floor(c, py)
+        for p in (self.c_panel, self.py_panel):
+            if p.raw is not None:
+                p.set_display(transform(p.raw, self.scale, self._floor))
+        unit = {"linear": "photons", "log": "log10(photons)", "sqrt": "√photons"}[self.scale]
+        self.image_bar.set_label(unit)
+
+    @Slot()
+    def auto_levels(self, *args) -> None:
+        c, py = self.c_panel.raw, self.py_panel.raw
+        arrays = [_sample(a) for a in (c, py) if a is not None]
+        if not arrays:
+            return
+        lv = percentile_levels(arrays, self.percentile_spin.value(), self.scale, self._floor)
+        self.image_bar.set_levels(lv)
+        self._show_level_fields()
+
+    @Slot(str)
+    def _on_scale_changed(self, _scale: str) -> None:
+        self._rescale()
+        self.auto_levels()
+
+    def _show_level_fields(self) -> None:
+        lv = self.image_bar.levels()
+        self.low_edit.setText(f"{inverse_value(lv.low, self.scale):.4g}")
+        self.high_edit.setText(f"{inverse_value(lv.high, self.scale):.4g}")
+
+    @Slot(object)
+    def _on_bar_levels(self, _bar) -> None:
+        self._show_level_fields()
+
+    @Slot()
+    def _on_manual_levels(self) -> None:
+        try:
+            self.set_raw_levels(float(self.low_edit.text()), float(self.high_edit.text()))
+        except ValueError:
+            self._show_level_fields()  # restore the fields rather than leave a bad value shown
+
+    @Slot()
+    def _on_rtol(self) -> None:
+        try:
+            self.tolerance = diffmod.Tolerance(rtol=float(self.rtol_edit.text()), floor_frac=self.tolerance.floor_frac)
+        except ValueError:
+            self.rtol_edit.setText(f"{self.tolerance.rtol:g}")
+        self.refresh_difference()
+
+    # ---- difference ----------------------------------------------------------------------------------------------
+    @Slot()
+    def refresh_difference(self, *args) -> None:
+        c, py = self.c_panel.raw, self.py_panel.raw
+        mode = self.mode()
+        self.diff_bar.set_label(f"{diffmod.MODES[mode]} ({diffmod.UNITS[mode]})")
+        if c is None or py is None:
+            self.diff_raw = None
+            self.diff_panel.set_image(None)
+            self.diff_panel.set_note("needs both images")
+            self.beyond_label.setText("")
+            return
+        if c.shape != py.shape:
+            self.diff_raw = None
+            self.diff_panel.show_error(f"Cannot compare: the images differ in shape (slow, fast): C {c.shape}, "
+                                       f"PyTorch {py.shape}.")
+            return
+        if self.sender() is self.overlay_check and self._mask is not None:
+            # Only the overlay switched: reuse the mask.
+            self.diff_panel.set_mask(self._mask if self.overlay_check.isChecked() else None, self._mask_pyramid)
+            return
+        d = diffmod.difference(c, py, mode)
+        self.diff_raw = d
+        self.diff_panel.set_image(d)
+        self.diff_panel.set_note("")
+        self.diff_bar.set_levels(symmetric_levels(_sample(d), self.percentile_spin.value()))
+        bad = diffmod.beyond_tolerance(c, py, self.tolerance)
+        self._mask, self._mask_pyramid = bad.astype(np.float32), None
+        self.beyond_label.setText(f"{int(bad.sum())} px beyond")
+        self.diff_panel.set_mask(self._mask if self.overlay_check.isChecked() else None)
+
+    # ---- cursor ----------------------------------------------------------------------------------------------------
+    @Slot(int, int)
+    def _on_cursor(self, slow: int, fast: int) -> None:
+        for p in self.panels:
+            p.set_crosshair(slow, fast)
+        self.hovered.emit(slow, fast)
+
+    @Slot()
+    def _on_cursor_left(self) -> None:
+        for p in self.panels:
+            p.set_crosshair(None, None)
+        self.unhovered.emit()
+
+    def show_marker(self, slow: int | None, fast: int | None) -> None:
+        for p in self.panels:
+            p.show_marker(slow, fast)

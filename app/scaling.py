@@ -1,0 +1,195 @@
+"""Display scaling for detector images (Qt-free numpy).
+
+Everything here maps raw photon values to display values and back. Readouts never use these numbers: the panels
+keep the raw arrays and show raw values under the cursor.
+
+Scales:
+    linear  display = raw
+    sqrt    display = sqrt(max(raw, 0))            (negative pixels show as 0)
+    log     display = log10(max(raw, floor))       (floor > 0: zero and negative pixels show as the floor)
+
+Downsampling for zoomed-out views uses MAX aggregation (or signed max-|value| for difference maps), so that a Bragg
+peak one pixel wide is still visible when many image pixels share one screen pixel; averaging would dilute it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+SCALES: tuple[str, ...] = ("linear", "log", "sqrt")
+DEFAULT_PERCENTILE = 99.5
+
+
+@dataclass(frozen=True)
+class Levels:
+    """A (low, high) pair in display units (after the scale transform)."""
+
+    low: float
+    high: float
+
+    def as_tuple(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    return flat[np.isfinite(flat)]
+
+
+def log_floor(*arrays: np.ndarray | None) -> float:
+    """The value that zero and negative pixels take on a log scale.
+
+    Half the smallest positive pixel over all arrays, so every real signal stays above the floor; 1e-30 when no pixel
+    is positive (an all-zero image still displays, as a flat field).
+    """
+    smallest = math.inf
+    for a in arrays:
+        if a is None or a.size == 0:
+            continue
+        pos = a[np.isfinite(a) & (a > 0)]
+        if pos.size:
+            smallest = min(smallest, float(pos.min()))
+    return smallest / 2.0 if math.isfinite(smallest) else 1e-30
+
+
+def transform(raw: np.ndarray, scale: str, floor: float | None = None) -> np.ndarray:
+    """Raw values -> display values (float32) for `scale`; never NaN for finite input, never raises on zeros."""
+    a = np.asarray(raw, dtype=np.float32)
+    if scale == "linear":
+        return a
+    if scale == "sqrt":
+        return np.sqrt(np.clip(a, 0.0, None))
+    if scale == "log":
+        fl = floor if floor is not None and floor > 0 else log_floor(a)
+        with np.errstate(invalid="ignore"):
+            return np.log10(np.maximum(a, np.float32(fl))).astype(np.float32)
+    raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
+
+
+def transform_value(value: float, scale: str, floor: float) -> float:
+    """One raw value -> display value (the same rule as `transform`)."""
+    if scale == "linear":
+        return float(value)
+    if scale == "sqrt":
+        return math.sqrt(max(value, 0.0))
+    if scale == "log":
+        return math.log10(max(value, floor))
+    raise ValueError(f"unknown scale {scale!r}")
+
+
+def inverse_value(display: float, scale: str) -> float:
+    """Display value -> raw value (for labelling colour bars in photons)."""
+    if scale == "linear":
+        return float(display)
+    if scale == "sqrt":
+        return float(display) ** 2 if display > 0 else 0.0
+    if scale == "log":
+        return 10.0 ** float(display)
+    raise ValueError(f"unknown scale {scale!r}")
+
+
+def percentile_levels(arrays: list[np.ndarray | None], percentile: float = DEFAULT_PERCENTILE,
+                      scale: str = "linear", floor: float | None = None) -> Levels:
+    """Auto-contrast levels in display units, shared by all `arrays`.
+
+    high = the `percentile` of the display values of all finite pixels together; low = their minimum (linear/sqrt) or
+    the 1st percentile of positive pixels (log), so a few zero pixels do not stretch the log range to the floor.
+    Always returns low < high.
+    """
+    present = [a for a in arrays if a is not None and a.size]
+    if not present:
+        return Levels(0.0, 1.0)
+    fl = floor if floor is not None else log_floor(*present)
+    vals = np.concatenate([_finite(transform(a, scale, fl)) for a in present])
+    if vals.size == 0:
+        return Levels(0.0, 1.0)
+    p = float(np.clip(percentile, 0.0, 100.0))
+    high = float(np.percentile(vals, p))
+    if scale == "log":
+        raw = np.concatenate([_finite(a) for a in present])
+        pos = raw[raw > 0]
+        low = math.log10(float(np.percentile(pos, 1.0))) if pos.size else float(vals.min())
+    else:
+        low = float(vals.min())
+    if not high > low:
+        high = float(vals.max())
+    if not high > low:
+        high = low + (abs(low) * 1e-3 if low else 1.0)
+    return Levels(low, high)
+
+
+def symmetric_levels(values: np.ndarray | None, percentile: float = DEFAULT_PERCENTILE) -> Levels:
+    """(-m, m) with m the `percentile` of |values| (finite pixels); m > 0 always, so zero sits in the middle."""
+    if values is None or values.size == 0:
+        return Levels(-1.0, 1.0)
+    mag = np.abs(_finite(values))
+    if mag.size == 0:
+        return Levels(-1.0, 1.0)
+    m = float(np.percentile(mag, float(np.clip(percentile, 0.0, 100.0))))
+    if not m > 0:
+        m = float(mag.max())
+    if not m > 0:
+        m = 1.0
+    return Levels(-m, m)
+
+
+def downsample_factor(data_px_per_screen_px: float) -> int:
+    """Power-of-two aggregation factor for a view where one screen pixel spans that many image pixels (>= 1)."""
+    if not math.isfinite(data_px_per_screen_px) or data_px_per_screen_px < 2.0:
+        return 1
+    return 1 << int(math.floor(math.log2(data_px_per_screen_px)))
+
+
+def downsample_max(a: np.ndarray, fs: int, ff: int, signed: bool = False) -> np.ndarray:
+    """Aggregate blocks of fs x ff pixels (slow, fast) by their maximum.
+
+    signed=True keeps, per block, the value of largest magnitude with its sign (for difference maps, where the most
+    negative pixel matters as much as the most positive). The edges are padded so no pixel is dropped; the result
+    has shape (ceil(S/fs), ceil(F/ff)). NaN pixels are ignored unless a whole block is NaN.
+    """
+    if fs <= 1 and ff <= 1:
+        return a
+    fs, ff = max(1, int(fs)), max(1, int(ff))
+    s, f = a.shape
+    ns, nf = -(-s // fs), -(-f // ff)
+    src = np.asarray(a, dtype=np.float32)
+    if not signed:
+        return _block_max(src, ns, nf, fs, ff)
+    hi = _block_max(src, ns, nf, fs, ff)
+    lo = -_block_max(-src, ns, nf, fs, ff)
+    return np.where(np.abs(lo) > np.abs(hi), lo, hi).astype(np.float32)
+
+
+def _block_max(src: np.ndarray, ns: int, nf: int, fs: int, ff: int) -> np.ndarray:
+    """Block maxima; NaN counts as missing (fmax), blocks with nothing but NaN stay NaN.
+
+    fmax over the ff strided column views, then over the fs strided row views: fs + ff whole-array operations
+    and no padded copy (a large np.full holds the GIL, which would stall the GUI thread while this runs on a worker).
+    """
+    cols = src[:, 0::ff].copy()                      # (S, nf): the first column of every block
+    for j in range(1, ff):
+        view = src[:, j::ff]                         # the last block may be narrower: nf or nf - 1 columns
+        n = view.shape[1]
+        np.fmax(cols[:, :n], view, out=cols[:, :n])
+    out = cols[0::fs].copy()                         # (ns, nf)
+    for i in range(1, fs):
+        view = cols[i::fs]
+        n = view.shape[0]
+        np.fmax(out[:n], view, out=out[:n])
+    return out.astype(np.float32, copy=False)
+
+
+def to_uint8(display: np.ndarray, levels: Levels) -> np.ndarray:
+    """Display values -> 0..255 indices into a 256-entry LUT (NaN -> 0)."""
+    span = levels.high - levels.low
+    span = span if span > 0 else 1.0
+    x = (np.asarray(display, dtype=np.float64) - levels.low) / span
+    x = np.nan_to_num(np.clip(x, 0.0, 1.0), nan=0.0)
+    return np.round(x * 255.0).astype(np.uint8)
+
+
+def colorize(display: np.ndarray, levels: Levels, lut: np.ndarray) -> np.ndarray:
+    """Display values -> RGB(A) uint8 image (S, F, channels) through a (256, channels) LUT."""
+    return np.asarray(lut, dtype=np.uint8)[to_uint8(display, levels)]

@@ -1,0 +1,298 @@
+"""GUI widgets with synthetic data (no engines): panels, inspector, editor, workers, settings, error hook."""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+from tracing.records import PathKey, PhiSample, PixelTrace  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+# ---- synthetic traces ----------------------------------------------------------------------------------------------
+def make_trace(engine: str, n: int = 10, dk0: float = 0.0, dialect: str = "rich", mos: int = 1) -> PixelTrace:
+    samples = []
+    for m in range(mos):
+        for i in range(n):
+            k = -0.6 + 0.002 * i + (dk0 if i == 0 else 0.0)
+            vals = {"k_frac": k, "F_latt_b": 1.0 + 0.1 * i, "F_latt": 2.0 + 0.1 * i + m}
+            if dialect != "golden":
+                vals.update({"h_frac": 1.0 + 0.001 * i, "l_frac": 2.0, "F_latt_a": 3.0, "F_latt_c": 4.0,
+                             "F_cell": 100.0, "I_contrib": 5.0 + i, "h0": 1, "k0": -1, "l0": 2})
+            samples.append(PhiSample(i, 0.1 * i, PathKey(mos=m), vals))
+    return PixelTrace(engine, 5, 7, samples=samples, dialect=dialect)
+
+
+class FakeInspection:
+    def __init__(self, c, py, slow=5, fast=7, c_curve=None):
+        self.slow, self.fast, self.c_trace, self.py_trace = slow, fast, c, py
+        self.c_error = self.py_error = None
+        self.c_log_tail = self.py_log_tail = ""
+        self.c_curve = c_curve
+        self.comparison = None
+
+    def describe(self):
+        return "fake"
+
+
+# ---- image panels --------------------------------------------------------------------------------------------------
+def test_panels_show_arrays_link_views_and_readouts(qtbot):
+    from app.image_panels import ImagePanels
+    panels = ImagePanels()
+    qtbot.addWidget(panels)
+    panels.resize(1200, 500)
+    panels.show()
+    c = np.zeros((200, 300), np.float32)
+    c[50, 60] = 1000.0
+    py = c.copy()
+    py[50, 60] = 900.0
+    panels.set_images(c, py)
+    assert panels.c_image() is c and panels.py_image() is py
+    assert np.array_equal(panels.diff_raw, c - py)
+    assert panels.c_panel.value_at(50, 60) == 1000.0 and panels.py_panel.value_at(50, 60) == 900.0
+    # linked views: zooming one moves the others
+    panels.py_panel.vb.setRange(xRange=(10, 40), yRange=(20, 50), padding=0)
+    qtbot.wait(20)
+    (x0, x1), _ = panels.c_panel.vb.viewRange()
+    (dx0, dx1), _ = panels.diff_panel.vb.viewRange()
+    # aspect-locked views of slightly different sizes share the centre (and zoom) of the linked range
+    assert (x0 + x1) / 2 == pytest.approx((dx0 + dx1) / 2, abs=0.01) and abs(x1 - x0) < 60
+    # shared colour bar drives both images' levels
+    panels.set_raw_levels(1.0, 500.0)
+    assert panels.c_panel.image_item.getLevels() == pytest.approx(panels.py_panel.image_item.getLevels())
+    # log scale on zero pixels stays finite
+    panels.set_scale("log")
+    assert np.all(np.isfinite(panels.c_panel._display))
+    # difference modes and tolerance overlay
+    panels.set_mode("relative")
+    assert panels.diff_raw[50, 60] == pytest.approx(0.1)
+    panels.overlay_check.setChecked(True)
+    assert panels.beyond_label.text().startswith("1 ")
+
+
+def test_zoomed_out_panel_uses_max_aggregation(qtbot):
+    from app.image_panels import ImagePanel
+    p = ImagePanel("C reference")
+    qtbot.addWidget(p)
+    p.resize(300, 300)
+    p.show()
+    a = np.zeros((2000, 2000), np.float32)
+    a[1234, 567] = 50.0
+    p.set_image(a)
+    p.vb.autoRange(padding=0)
+    qtbot.waitUntil(lambda: p.current_factor() > 1, timeout=2000)
+    shown = p.image_item.image
+    assert shown.shape[0] < 2000 and shown.max() == 50.0
+
+
+def test_panel_click_and_crosshair(qtbot):
+    from app.image_panels import ImagePanels
+    panels = ImagePanels()
+    qtbot.addWidget(panels)
+    panels.resize(1200, 500)
+    panels.show()
+    qtbot.waitExposed(panels)
+    panels.set_images(np.ones((20, 30), np.float32), np.ones((20, 30), np.float32))
+    panels.c_panel.vb.setRange(xRange=(0, 30), yRange=(0, 20), padding=0)
+    qtbot.wait(50)
+    view = panels.c_panel.graphics
+    scene_pt = panels.c_panel.vb.mapViewToScene(QtCore.QPointF(12.5, 7.5))
+    widget_pt = view.mapFromScene(scene_pt)
+    with qtbot.waitSignal(panels.pixelClicked, timeout=2000) as blocker:
+        qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=widget_pt)
+    assert blocker.args == [7, 12]
+    with qtbot.waitSignal(panels.hovered, timeout=2000) as blocker:
+        panels.c_panel._on_mouse_moved(scene_pt)
+    assert blocker.args == [7, 12]
+    assert panels.diff_panel.vline.isVisible() and panels.diff_panel.vline.value() == 12.5
+
+
+def test_panel_error_page(qtbot):
+    from app.image_panels import ImagePanels
+    panels = ImagePanels()
+    qtbot.addWidget(panels)
+    panels.c_panel.show_error("C reference failed: boom", "line 1\nline 2")
+    panels.set_images(py=np.ones((4, 4), np.float32), which="py")
+    assert panels.c_panel.showing_error() and "boom" in panels.c_panel.error_label.text()
+    assert panels.py_image() is not None and panels.diff_raw is None
+
+
+# ---- inspector -----------------------------------------------------------------------------------------------------
+def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
+    from app.inspector import PhiInspector
+    insp_w = PhiInspector()
+    qtbot.addWidget(insp_w)
+    c = make_trace("c", dk0=0.018, mos=2)
+    py = make_trace("torch", mos=2)
+    insp_w.show_inspection(FakeInspection(c, py))
+    for eng in ("c", "py"):
+        x, y = insp_w.curve_data("k_frac", eng)
+        assert x.tolist() == list(range(10))
+    assert insp_w.divergence_tick() == 0
+    assert "first divergence at φ tick 0" in insp_w.summary.text()
+    assert insp_w.div_lines[0].isVisible() and insp_w.div_lines[0].value() == 0
+    mos = insp_w.path_combos["mos"]
+    assert not mos.isHidden() and mos.count() == 2 and insp_w.path_combos["src"].isHidden()
+    insp_w.path_combos["mos"].setCurrentIndex(1)
+    assert insp_w.curve_data("F_latt", "c")[1][0] == pytest.approx(3.0)
+    # table + TSV copy
+    assert insp_w.table.rowCount() == 10
+    tsv = insp_w.table.to_tsv()
+    assert tsv.splitlines()[0].startswith("φ tick\tφ (deg)") and len(tsv.splitlines()) == 11
+    insp_w.table.setFocus()
+    insp_w.table.selectAll()
+    QtWidgets.QApplication.clipboard().clear()
+    qtbot.keyClick(insp_w.table, QtCore.Qt.Key.Key_C, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert QtWidgets.QApplication.clipboard().text().count("\n") == 11
+    assert insp_w.history.count() == 1
+
+
+def test_inspector_golden_and_curve_only(qtbot):
+    from app.inspector import PhiInspector
+    w = PhiInspector()
+    qtbot.addWidget(w)
+    golden = make_trace("c", dialect="golden")
+    w.show_inspection(FakeInspection(golden, make_trace("torch")))
+    assert w.curve_data("h_frac", "c")[0].size == 0 and w.curve_data("h_frac", "py")[0].size == 10
+    assert "golden dialect" in w.summary.text() and "not in C trace" in w.plots["h_frac"].titleLabel.text
+    none_trace = PixelTrace("c", 1, 2, dialect="none")
+    w.show_inspection(FakeInspection(none_trace, make_trace("torch"), slow=1, fast=2,
+                                     c_curve=[(0.1 * i, float(i)) for i in range(10)]))
+    assert "single-tick runs" in w.summary.text()
+    assert len(w.c_curve_item.getData()[0]) == 10
+    assert w.history.count() == 2
+
+
+# ---- command-line editor -------------------------------------------------------------------------------------------
+def test_editor_underlines_bad_flag_and_syncs_form(qtbot, tmp_path):
+    from app.params_editor import ParamsEditor, replace_flags
+    hkl = tmp_path / "x.hkl"
+    hkl.write_text("1 2 3 10\n")
+    ed = ParamsEditor()
+    qtbot.addWidget(ed)
+    ed.set_text(f"-hkl {hkl} -cell 10 20 30 90 90 90 -N 5 -lambda 1 -distance 100 -detpixels 64 -bogus 3 "
+                "-pixel abc")
+    errs = ed.errors()
+    assert not ed.is_valid() and errs and "-pixel" in errs[0].message
+    sels = ed.edit.extraSelections()
+    assert len(sels) >= 2
+    assert all(s.format.underlineStyle() == QtGui.QTextCharFormat.UnderlineStyle.WaveUnderline for s in sels)
+    assert "unknown flag -bogus" in ed.message.text()
+    bad = ed.text().index("abc")
+    assert ed.edit.diagnostic_at(bad).severity == "error"
+    # fix it by typing: debounced validation
+    ed.set_text(ed.text().replace("abc", "0.1"))
+    assert ed.is_valid()
+    assert ed.lambda_field.text() == "1" and ed.n_fields[0].text() == "5" and ed.fpix_field.text() == "64"
+    # form -> text, in place
+    ed.distance_field.setText("250")
+    ed.distance_field.editingFinished.emit()
+    assert "-distance 250" in ed.text() and "-distance 100" not in ed.text()
+    ed.n_fields[2].setText("7")
+    ed.n_fields[2].editingFinished.emit()
+    assert "-Na 5 -Nb 5 -Nc 7" in ed.text() and "-N 5" not in ed.text()
+    ed.convention_combo.setCurrentText("XDS")
+    ed.convention_combo.activated.emit(1)
+    assert "-xds" in ed.text()
+    # text -> form, debounced
+    cursor = ed.edit.textCursor()
+    cursor.movePosition(QtGui.QTextCursor.MoveOperation.End)
+    ed.edit.setTextCursor(cursor)
+    qtbot.keyClicks(ed.edit, " -lambda 1.5")
+    qtbot.waitUntil(lambda: ed.lambda_field.text() == "1.5", timeout=2000)
+    assert replace_flags("-a 1 -b 2 3 -a 4", ("-a",), ["-a", "9"]) == "-a 9 -b 2 3 "
+    opts = ed.engine_options()
+    assert opts.torch_dtype == "float64" and opts.c_carryover is None
+
+
+# ---- workers -------------------------------------------------------------------------------------------------------
+class Receiver(QtCore.QObject):
+    def __init__(self):
+        super().__init__()
+        self.results, self.errors, self.progress, self.threads = [], [], [], []
+
+    @QtCore.Slot(str, object)
+    def on_result(self, tag, value):
+        self.threads.append(QtCore.QThread.currentThread())
+        self.results.append((tag, value))
+
+    @QtCore.Slot(str, str, str)
+    def on_error(self, tag, msg, details):
+        self.errors.append((tag, msg, details))
+
+    @QtCore.Slot(str, float)
+    def on_progress(self, tag, f):
+        self.progress.append(f)
+
+
+def test_worker_signals_arrive_on_gui_thread_and_cancel(qtbot):
+    from app.workers import JobKeeper, Worker, start_job
+    keeper = JobKeeper()
+    rec = Receiver()
+
+    def work(progress, cancel):
+        for i in range(200):
+            if cancel.is_set():
+                return "cancelled"
+            progress(i / 200)
+            time.sleep(0.005)
+        return "done"
+    job = start_job(Worker("w", work), keeper=keeper, on_result=rec.on_result, on_error=rec.on_error,
+                    on_progress=rec.on_progress)
+    qtbot.wait(100)
+    job.cancel()
+    qtbot.waitUntil(lambda: bool(rec.results), timeout=3000)
+    assert rec.results == [("w", "cancelled")] and rec.progress
+    assert rec.threads[0] is QtWidgets.QApplication.instance().thread()
+
+    def boom(progress, cancel):
+        raise ValueError("bad pixel")
+    start_job(Worker("b", boom), keeper=keeper, on_error=rec.on_error)
+    qtbot.waitUntil(lambda: bool(rec.errors), timeout=3000)
+    assert rec.errors[0][1] == "ValueError: bad pixel" and "Traceback" in rec.errors[0][2]
+    assert keeper.wait_all(3000)
+
+
+# ---- settings and errors -------------------------------------------------------------------------------------------
+def test_settings_versioned_and_reset(tmp_path):
+    from app.settings import SCHEMA_VERSION, AppSettings
+    qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    qs.setValue("schema_version", SCHEMA_VERSION - 1)
+    qs.setValue("view/colormap", "magma")
+    s = AppSettings(qs)
+    assert s.get_str("view/colormap", "viridis") == "viridis"  # old schema dropped
+    s.set("view/colormap", "magma")
+    s.set_last_dir("images", "/data")
+    assert AppSettings(qs).get_str("view/colormap") == "magma" and s.last_dir("images") == "/data"
+    s.reset()
+    assert s.get_str("view/colormap", "viridis") == "viridis" and s.last_dir("images") == ""
+
+
+def test_exception_hook_shows_readable_dialog_and_logs(qtbot, tmp_path, monkeypatch):
+    from app import errors
+    monkeypatch.setattr(errors, "log_dir", lambda: tmp_path)
+    parent = QtWidgets.QWidget()
+    qtbot.addWidget(parent)
+    hook = errors.install_excepthook(parent)
+    try:
+        try:
+            raise KeyError("slow")
+        except KeyError:
+            sys.excepthook(*sys.exc_info())
+        qtbot.waitUntil(lambda: hook.last_dialog is not None, timeout=2000)
+        box = hook.last_dialog
+        assert "Traceback" not in box.text() and "KeyError" in box.text()
+        assert "Traceback" in box.detailedText()
+        assert "errors.log" in box.informativeText()
+        assert "KeyError" in (tmp_path / "errors.log").read_text()
+        box.close()
+    finally:
+        hook.uninstall()
+    assert sys.excepthook is not hook
+
