@@ -8,15 +8,10 @@ Both engines get the same -phi0_carryover setting, so the images must agree what
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import pytest
-from simulator.engine import render
 
 from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args, roi_around
-from c_reference.driver import run_c
-from simulator.argv import parse_argv
+from parity_util import both, parity
 
 CUBIC = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5", "-lambda", "6.2", "-distance", "100", "-pixel", "0.1"]
 TRICLINIC = ["-cell", "70", "80", "90", "75", "85", "95", "-misset", "-89.968546", "-31.328953", "177.753396", "-default_F", "100", "-N", "5", "-lambda", "1.0", "-distance", "100", "-pixel", "0.1", "-detpixels", "512"]
@@ -40,34 +35,6 @@ CASES: dict[str, list[str]] = {
     "phi_10_steps_carryover_on": SMALL + ["-phi", "0", "-osc", "1", "-phisteps", "10", "-phi0_carryover", "on"],
     "mosaic_10_domains": SMALL + ["-mosaic", "0.5", "-mosaic_dom", "10", "-phi", "0", "-osc", "0.5", "-phisteps", "3", "-phi0_carryover", "on"],
 }
-
-
-@dataclass
-class Parity:
-    corr: float
-    max_rel: float
-    n_bright: int
-
-
-def parity(c: np.ndarray, t: np.ndarray) -> Parity:
-    """Correlation over the whole image and max |t-c|/|c| over pixels above 1e-3 of max(c)."""
-    c64, t64 = c.astype(np.float64).ravel(), t.astype(np.float64).ravel()
-    corr = float(np.corrcoef(c64, t64)[0, 1])
-    bright = c64 > 1e-3 * c64.max()
-    rel = np.abs(t64[bright] - c64[bright]) / np.abs(c64[bright])
-    return Parity(corr, float(rel.max()), int(bright.sum()))
-
-
-def both(c_binary, args: list[str], dtype: str, roi=None) -> tuple[np.ndarray, np.ndarray]:
-    cfg = parse_argv(args).config
-    c_img = run_c(args, binary=c_binary, threads=2).image
-    t_img = render(cfg, dtype=dtype).image
-    assert c_img.shape == t_img.shape == cfg.pixel_counts()
-    if roi is not None:
-        x0, x1, y0, y1 = roi
-        c_img, t_img = c_img[y0:y1 + 1, x0:x1 + 1], t_img[y0:y1 + 1, x0:x1 + 1]
-    assert c_img.max() > 0, "the C image is empty: the case tests nothing"
-    return c_img, t_img
 
 
 @pytest.mark.parametrize("name", list(CASES))
