@@ -365,7 +365,6 @@ def _build_table() -> list[_Flag]:
         F(("-detector_rotz",), 1, _scalar(d, "rotz_deg", "-detector_rotz")),
         F(("-twotheta",), 1, _scalar(d, "twotheta_deg", "-twotheta", pivot="SAMPLE")),
         F(("-curved_det",), 0, _flag_true(d, "curved_det")),
-        F(("-flat_det",), 0, _flag_true(d, "curved_det", False)),
         F(("-point_pixel",), 0, _flag_true(d, "point_pixel")),
         F(("-detector_thick",), 1, _detector_thick),
         F(("-detector_thicksteps", "-thicksteps"), 1, _scalar(d, "thicksteps", "-detector_thicksteps", kind="int")),
@@ -408,7 +407,7 @@ def _build_table() -> list[_Flag]:
         F(("-flux",), 1, _scalar(b, "flux", "-flux", nonneg=True)),
         F(("-exposure",), 1, _scalar(b, "exposure_s", "-exposure")),
         F(("-beamsize",), 1, _scalar(b, "beamsize_mm", "-beamsize")),
-        F(("-polar",), 1, _scalar(b, "polar", "-polar")),
+        F(("-polar",), 1, _polar),
         F(("-nopolar",), 0, _flag_true(b, "nopolar")),
         F(("-dispersion",), 1, _scalar(b, "dispersion_pct", "-dispersion", nonneg=True)),
         F(("-dispsteps",), 1, _scalar(b, "dispsteps", "-dispsteps", kind="int")),
@@ -459,6 +458,11 @@ def _build_table() -> list[_Flag]:
         F(("-dtype",), 1, _extra("-dtype", ENGINE_EXTRAS["-dtype"])),
         F(("-device",), 1, _extra("-device", None)),
     ]
+
+
+def _polar(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
+    cfg.beam.polar = _num("-polar", v[0], t)
+    cfg.beam.nopolar = False  # the C's -polar branch also clears -nopolar given earlier
 
 
 def _pgmscale(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
