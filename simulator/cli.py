@@ -1,0 +1,123 @@
+"""`python -m simulator <nanoBragg args> [-dtype float32|float64] [-device cpu|cuda]`: the PyTorch engine with the
+C program's command line, outputs and console statistics (spec 10).
+
+Writes -floatfile (default floatimage.bin), -intfile (intimage.img), -pgmfile (image.pgm unless -nopgm) and
+-noisefile (noiseimage.img unless -nonoise; Poisson noise from numpy's generator, not the C's stream, decisions D2)
+into the current directory. Exit status 0 on success, 9 for a bad command line (like the C's usage exit).
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from simulator.config import ConfigError
+
+USAGE = """\
+usage: python -m simulator [options]   (the nanoBragg command line)
+  crystal:    -cell a b c alpha beta gamma | -mat A.mat   -misset rx ry rz | -misset random
+              -N n | -Na n -Nb n -Nc n   -mosaic deg -mosaic_dom n -mosaic_seed n
+              -square_xtal | -round_xtal | -gauss_xtal | -tophat_spots   -fudge f
+  structure:  -hkl file.hkl  -default_F F  -nointerpolate
+  beam:       -lambda A | -energy eV  -fluence | -flux -exposure -beamsize  -polar K -nopolar  -dmin A
+              -divergence mrad -dispersion %  -hdivrange -vdivrange -hdivstep -vdivstep -dispsteps
+  detector:   -pixel mm -detpixels n | -detpixels_f n -detpixels_s n | -detsize mm  -distance mm
+              -close_distance mm  -Xbeam -Ybeam -Xclose -Yclose -ORGX -ORGY  -pivot beam|sample
+              -mosflm -xds -dials -adxv -denzo  -fdet_vector -sdet_vector -odet_vector -beam_vector
+              -polar_vector -spindle_axis -twotheta_axis  -detector_rotx -detector_roty -detector_rotz
+              -twotheta deg  -curved_det -point_pixel  -detector_thick um -detector_thicksteps n
+              -detector_abs um
+  sampling:   -phi deg -osc deg -phistep deg -phisteps n  -oversample n  -oversample_thick
+              -oversample_polar -oversample_omega  -roi xmin xmax ymin ymax  -phi0_carryover on|off
+  output:     -floatfile f -intfile f -pgmfile f -noisefile f  -nopgm -nonoise  -scale s -adc a
+              -pgmscale s -seed n  -trace_pixel slow fast
+  engine:     -dtype float32|float64 (default float64)  -device cpu|cuda (default cpu)
+"""
+
+
+def _print_progress(frac: float) -> None:
+    sys.stderr.write(f"\r{100 * frac:.0f}% done")
+    if frac >= 1:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _warn(msg: str | None) -> None:
+    if msg:
+        print(msg, file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run like the C program; returns the exit status."""
+    from simulator import io_files
+    from simulator.argv import parse_argv
+    from simulator.engine import format_trace, render, trace_pixel
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help", "-help") for a in args):
+        print(USAGE, end="")
+        return 0
+    try:
+        parsed = parse_argv(args)
+    except ConfigError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        print(USAGE, file=sys.stderr, end="")
+        return 9
+    for w in parsed.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    cfg = parsed.config
+    dtype = parsed.extras.get("dtype", "float64")
+    device = parsed.extras.get("device", "cpu")
+    out = cfg.output
+    try:
+        res = render(cfg, dtype=dtype, device=device,
+                     progress=_print_progress if sys.stderr.isatty() else None)
+        trace_text = ""
+        if out.trace_pixel is not None:
+            trace_text = format_trace(trace_pixel(cfg, out.trace_pixel[0], out.trace_pixel[1], dtype=dtype,
+                                                  device=device))
+    except ConfigError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 9
+    image = res.image
+    meta = res.meta
+    stats, roi = meta["stats"], tuple(meta["roi"])
+    header = io_files.SMVHeader.from_dict(meta["smv_header"])
+    lines = res.log.rstrip("\n").split("\n")
+    # Setup lines first, the statistics block last (spec 10.5 order).
+    body = [ln for ln in lines if not ln.startswith(("max_I", "mean=", "solid angle", "torch render"))]
+    print("\n".join(body))
+    if trace_text:
+        print(f"TRACE_CONFIG: tracing pixel (spixel={out.trace_pixel[0]}, fpixel={out.trace_pixel[1]})")
+        print(trace_text, end="")
+    print(next(ln for ln in lines if ln.startswith("solid angle")))
+    floatfile = out.floatfile or "floatimage.bin"
+    print(f"writing {floatfile} as {image.size} 4-byte floats")
+    io_files.write_float(floatfile, image)
+    print(next(ln for ln in lines if ln.startswith("max_I")))
+    print(next(ln for ln in lines if ln.startswith("mean=")))
+    iscale = io_files.int_scale(image, roi, out.scale)
+    print(f"intfile_scale = {iscale:g}")
+    intfile = out.intfile or "intimage.img"
+    print(f"writing {intfile} as 2-byte integers")
+    _warn(io_files.write_smv(intfile, header, io_files.int_image(image, roi, iscale, out.adc)))
+    if not out.nopgm:
+        pscale = io_files.pgm_scale(image, roi, iscale, stats["rmsd"], out.pgmscale)
+        print(f"pgm_scale = {pscale:g}")
+        pgmfile = out.pgmfile or "image.pgm"
+        print(f"writing {pgmfile} as 1-byte integers")
+        io_files.write_pgm(pgmfile, image, roi, pscale)
+    if not out.nonoise:
+        seed = out.seed if out.seed is not None else int(time.time())
+        rng = np.random.default_rng(abs(seed))
+        noisy = rng.poisson(np.maximum(image.astype(np.float64), 0.0)).astype(np.float64) + out.adc
+        overloads = int(np.count_nonzero((noisy > 65535) & io_files.roi_mask(image.shape, roi)))
+        photons = float(np.sum((noisy - out.adc)[io_files.roi_mask(image.shape, roi)]))
+        noise_img = np.where(io_files.roi_mask(image.shape, roi), np.minimum(noisy, 65535), 0).astype(np.uint16)
+        noisefile = out.noisefile or "noiseimage.img"
+        print(f"writing {noisefile} as 2-byte integers")
+        _warn(io_files.write_smv(noisefile, header, noise_img))
+        print(f"{photons:.0f} photons on noise image ({overloads} overloads)")
+    print(lines[-1])
+    return 0

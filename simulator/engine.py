@@ -1,0 +1,279 @@
+"""Public API of the PyTorch engine: render(), trace_pixel(), format_trace().
+
+render() evaluates the ROI in raster order in chunks of pixels. The chunk size comes from an element budget:
+P·J·S·T·M·3 <= `ELEMENT_BUDGET` (P pixels, J sub-paths, S sources, T phi ticks, M mosaic domains), and the kernel
+keeps about 12 live tensors of that many elements, so peak working memory is about
+12 · ELEMENT_BUDGET · 8 bytes = 100 MB (the Miller-index stage is float64 in both dtypes) on top of the image
+itself (4 bytes per pixel) and the setup (structure-factor grid, padded up to 2^23 cells). 2^20 elements keep each
+float64 chunk tensor at 8 MB, a good point on a 2-core CPU; a GPU would prefer larger chunks (pass `budget`).
+Measured peak RSS: 0.43 GB for the 2463 x 2527, 10-tick CLI-FLAGS-003 image.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from simulator.config import ConfigError, NanoBraggConfig
+from simulator.io_files import header_from_setup
+from simulator.kernel import KernelConsts, evaluate, make_consts, positions
+from simulator.setup import Setup, build_setup
+from tracing.records import Cancelled, ImageResult, PixelTrace
+
+ELEMENT_BUDGET = 1 << 20
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# The PyTorch engine's default for the phi=0 carry-over (decisions D3): off.
+CARRYOVER_DEFAULT = False
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return DTYPES[str(dtype)]
+    except KeyError:
+        raise ConfigError(f"-dtype: expected float32 or float64, got {dtype!r}") from None
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(f"-device: not a torch device: {device!r}") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("-device cuda: CUDA is not available on this machine")
+    return dev
+
+
+def chunk_pixels(setup: Setup, budget: int = ELEMENT_BUDGET) -> int:
+    """Pixels per chunk so that P·J·S·T·M·3 <= budget (at least 1)."""
+    per_pixel = setup.n_paths * setup.beam.n_sources * setup.phi.steps * setup.crystal.n_mosaic * 3
+    return max(1, budget // per_pixel)
+
+
+class PixelOrder:
+    """The rendered pixels (ROI minus masked ones) in the C's raster order; position r in this order is the
+    "render index" used for chunking, the carry-over's first path and the interpolation switch-off."""
+
+    def __init__(self, setup: Setup):
+        xmin, xmax, ymin, ymax = setup.roi
+        self.xmin, self.ymin = xmin, ymin
+        self.w, self.h = max(0, xmax - xmin + 1), max(0, ymax - ymin + 1)
+        self.s_abs: np.ndarray | None = None
+        self.f_abs: np.ndarray | None = None
+        if setup.mask is not None:
+            ss, ff = np.nonzero(setup.mask[ymin:ymax + 1, xmin:xmax + 1])   # row-major: raster order
+            self.s_abs, self.f_abs = ss + ymin, ff + xmin
+            self.n = int(len(ss))
+        else:
+            self.n = self.w * self.h
+
+    def indices(self, start: int, stop: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(slow, fast) int64 tensors of render indices start..stop-1."""
+        if self.s_abs is not None:
+            return (torch.as_tensor(self.s_abs[start:stop], device=device),
+                    torch.as_tensor(self.f_abs[start:stop], device=device))
+        r = torch.arange(start, stop, device=device, dtype=torch.int64)
+        return self.ymin + r // self.w, self.xmin + r % self.w
+
+    def index_of(self, slow: int, fast: int) -> int | None:
+        """Render index of pixel (slow, fast), or None when it is not rendered."""
+        if not (self.xmin <= fast < self.xmin + self.w and self.ymin <= slow < self.ymin + self.h):
+            return None
+        if self.s_abs is None:
+            return (slow - self.ymin) * self.w + (fast - self.xmin)
+        key = slow * (1 << 32) + fast
+        keys = self.s_abs.astype(np.int64) * (1 << 32) + self.f_abs
+        i = int(np.searchsorted(keys, key))
+        return i if i < self.n and keys[i] == key else None
+
+    def place(self, image: np.ndarray, values: np.ndarray) -> None:
+        """Write values (n,) into image (slow, fast) at the rendered pixels."""
+        if self.s_abs is not None:
+            image[self.s_abs, self.f_abs] = values
+        elif self.n:
+            image[self.ymin:self.ymin + self.h, self.xmin:self.xmin + self.w] = values.reshape(self.h, self.w)
+
+
+def find_first_path(setup: Setup, k: KernelConsts, chunk: int, order: PixelOrder) -> tuple[int, int, int] | None:
+    """(ROI-flat pixel, sub-path j, source) of the run's first path that reaches the phi loop (raster order,
+    then layer/sub-pixel/source order), or None when no path survives the dmin cut. Only needed for the carry-over."""
+    n = order.n
+    if n == 0:
+        return None
+    if k.dmin <= 0:
+        return 0, 0, 0
+    S = k.incident.shape[0]
+    for start in range(0, n, chunk):
+        s_idx, f_idx = order.indices(start, min(n, start + chunk), k.device)
+        pos = positions(k, s_idx, f_idx)
+        d = pos / torch.linalg.vector_norm(pos, dim=-1, keepdim=True)
+        q = (d[:, :, None, :] - k.incident[None, None]) / k.lambdas[None, None, :, None]
+        stol = 0.5 * torch.linalg.vector_norm(q, dim=-1)
+        keep = ~((stol > 0) & (k.dmin > 0.5 / stol))
+        flat = keep.reshape(-1)
+        if bool(flat.any()):
+            i = int(torch.nonzero(flat)[0, 0])
+            per_pix = keep.shape[1] * S
+            return start + i // per_pix, (i % per_pix) // S, i % S
+    return None
+
+
+def _interp_warning(k: KernelConsts, s_idx, f_idx, fp, flat: int) -> list[str]:
+    """The C's two warning lines for the first out-of-range interpolation (h, k, l and h0, k0, l0 of it)."""
+    res = evaluate(k, s_idx, f_idx, first=fp, detail=True)
+    hkl = res["hkl"].reshape(-1, 3)[flat].tolist()
+    h0 = res["h0"].reshape(-1, 3)[flat].tolist()
+    return ["WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: "
+            f"{hkl[0]:g},{hkl[1]:g},{hkl[2]:g},{int(h0[0])},{int(h0[1])},{int(h0[2])}",
+            "WARNING: further warnings will not be printed!"]
+
+
+def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrder) -> bool:
+    """Whether tricubic interpolation is still on when pixel `roi_index` (ROI-flat) starts: False once an earlier
+    pixel had an out-of-range evaluation. Scans the earlier pixels (about the cost of rendering them)."""
+    if not setup.interpolate:
+        return False
+    chunk = chunk_pixels(setup)
+    first = find_first_path(setup, k, chunk, order) if k.mat_first is not None else None
+    with torch.inference_mode():
+        for start in range(0, roi_index, chunk):
+            stop = min(roi_index, start + chunk)
+            s_idx, f_idx = order.indices(start, stop, k.device)
+            fp = None
+            if first is not None and start <= first[0] < stop:
+                fp = (first[0] - start, first[1], first[2])
+            if evaluate(k, s_idx, f_idx, first=fp, interp_on=True)["interp_fail"] >= 0:
+                return False
+    return True
+
+
+def image_stats(image: np.ndarray, setup: Setup) -> dict:
+    """max_I (first maximum in raster order) with the last sub-pixel's Fdet/Sdet (m), mean and rms over the
+    rendered pixels; rmsd sums over every ROI pixel (masked ones included, as the C's second loop) but divides by
+    the rendered count minus one (spec 7.4)."""
+    xmin, xmax, ymin, ymax = setup.roi
+    roi = image[ymin:ymax + 1, xmin:xmax + 1].astype(np.float64)
+    rendered = roi if setup.mask is None else roi[setup.mask[ymin:ymax + 1, xmin:xmax + 1]]
+    if rendered.size == 0:
+        return dict(max_I=0.0, max_F=0.0, max_S=0.0, mean=0.0, rms=0.0, rmsd=0.0, n=0)
+    n = max(rendered.size, 2)
+    masked_roi = roi if setup.mask is None else np.where(setup.mask[ymin:ymax + 1, xmin:xmax + 1], roi, -np.inf)
+    flat = int(np.argmax(masked_roi))
+    ms, mf = divmod(flat, roi.shape[1])
+    N, sub = setup.oversample, setup.geometry.px / setup.oversample
+    mean = float(rendered.sum() / n)
+    return dict(
+        max_I=float(rendered.max()), max_F=sub * ((xmin + mf) * N + N - 1) + sub / 2,
+        max_S=sub * ((ymin + ms) * N + N - 1) + sub / 2, mean=mean,
+        rms=math.sqrt(float((rendered ** 2).sum()) / (n - 1)),
+        rmsd=math.sqrt(float(((roi - mean) ** 2).sum()) / (n - 1)), n=int(rendered.size),
+    )
+
+
+def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cpu",
+           progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
+           budget: int = ELEMENT_BUDGET) -> ImageResult:
+    """Render the float image of `config`: ImageResult with image float32 (slow, fast) photons/pixel.
+
+    progress(done_fraction) is called after every chunk; `cancel` is checked between chunks (raises Cancelled).
+    Raises ConfigError for values the engine cannot use.
+    """
+    t0 = time.perf_counter()
+    tdt, dev = resolve_dtype(dtype), resolve_device(device)
+    setup = build_setup(config, carryover_default=CARRYOVER_DEFAULT)
+    k = make_consts(setup, tdt, dev)
+    g = setup.geometry
+    image = np.zeros((g.spixels, g.fpixels), dtype=np.float32)
+    order = PixelOrder(setup)
+    n = order.n
+    chunk = chunk_pixels(setup, budget)
+    first = find_first_path(setup, k, chunk, order) if k.mat_first is not None else None
+    out_flat = torch.empty(n, dtype=torch.float32, device=dev)
+    omega_sum = 0.0
+    interp_on, interp_log = setup.interpolate, []
+    n_chunks = max(1, -(-n // chunk))
+    with torch.inference_mode():
+        for ci, start in enumerate(range(0, n, chunk)):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("render cancelled")
+            stop = min(n, start + chunk)
+            s_idx, f_idx = order.indices(start, stop, dev)
+            fp = None
+            if first is not None and start <= first[0] < stop:
+                fp = (first[0] - start, first[1], first[2])
+            res = evaluate(k, s_idx, f_idx, first=fp, interp_on=interp_on)
+            if interp_on and res["interp_fail"] >= 0:
+                # The C switches interpolation off for the rest of the run at the first out-of-range evaluation.
+                interp_on = False
+                interp_log = _interp_warning(k, s_idx, f_idx, fp, res["interp_fail"])
+            out_flat[start:stop] = res["S"].to(torch.float32)
+            omega_sum += float(res["omega_sum_w"].sum())
+            if progress is not None:
+                progress((ci + 1) / n_chunks)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("render cancelled")
+    if n == 0 and progress is not None:
+        progress(1.0)            # an empty ROI: nothing to render, but report completion
+    order.place(image, out_flat.cpu().numpy())
+    wall = time.perf_counter() - t0
+    stats = image_stats(image, setup)
+    log = list(setup.warnings) + list(setup.log) + interp_log
+    log.append(f"{setup.steps} initialized steps (sources {setup.beam.n_sources} x mosaic {setup.crystal.n_mosaic}"
+               f" x phi {setup.phi.steps} x oversample {setup.oversample}^2)")
+    sa = omega_sum / setup.steps
+    log.append(f"solid angle subtended by detector = {sa:g} steradian ( {100 * sa / 4 / math.pi:g}% sphere)")
+    log.append(f"max_I = {stats['max_I']:g}  at {stats['max_F']:g} {stats['max_S']:g}")
+    log.append(f"mean= {stats['mean']:g} rms= {stats['rms']:g} rmsd= {stats['rmsd']:g}")
+    log.append(f"torch render: {wall:.3f} s on {dev} in {str(tdt).replace('torch.', '')}, {n_chunks} chunks")
+    meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
+            "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
+            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks,
+            "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
+            "smv_header": header_from_setup(setup).to_dict()}
+    return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
+                       returncode=0)
+
+
+def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "float64",
+                device: str = "cpu") -> PixelTrace:
+    """Trace of pixel (slow, fast): what render() computes for it with the same config (decisions D4)."""
+    from simulator.trace import build_trace
+
+    tdt, dev = resolve_dtype(dtype), resolve_device(device)
+    setup = build_setup(config, carryover_default=CARRYOVER_DEFAULT)
+    g = setup.geometry
+    if not (0 <= slow < g.spixels and 0 <= fast < g.fpixels):
+        raise ConfigError(f"-trace_pixel: ({slow}, {fast}) is outside the {g.spixels} x {g.fpixels} detector")
+    k = make_consts(setup, tdt, dev)
+    order = PixelOrder(setup)
+    roi_index = order.index_of(slow, fast)
+    if roi_index is None:
+        tr = PixelTrace(engine="torch", slow=slow, fast=fast, dialect="py")
+        tr.notes.append("pixel outside the ROI or masked: not rendered (image value 0)")
+        tr.scalars["floatimage_accumulated"] = [0.0]
+        tr.scalars_all["floatimage_accumulated"] = [[0.0]]
+        return tr
+    fp = None
+    if k.mat_first is not None:
+        first = find_first_path(setup, k, chunk_pixels(setup), order)
+        if first is not None and first[0] == roi_index:
+            fp = (0, first[1], first[2])
+    interp_on = interp_on_at(setup, k, roi_index, order)
+    with torch.inference_mode():
+        res = evaluate(k, torch.tensor([slow], device=dev), torch.tensor([fast], device=dev), first=fp, detail=True,
+                       interp_on=interp_on)
+    res["_first"] = fp
+    return build_trace(setup, k, res, slow, fast)
+
+
+def format_trace(trace: PixelTrace) -> str:
+    """TRACE_PY lines (see simulator.trace.format_trace)."""
+    from simulator.trace import format_trace as _fmt
+
+    return _fmt(trace)

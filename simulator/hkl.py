@@ -1,0 +1,99 @@
+"""Structure factors: the HKL text reader (decisions D5) and the C's grid with default_F (spec 5.1, 5.3).
+
+Torch-free. The grid covers h_min..h_max (and k, l) with every cell prefilled by default_F; a lookup outside it gives
+default_F, which is what the C's padded grid plus range test amounts to for nearest-neighbour lookup.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simulator.config import ConfigError
+
+
+@dataclass
+class HKLGrid:
+    """F on an integer grid. grid shape (h_range, k_range, l_range) float64; hkls = records read (0 = none)."""
+
+    h_min: int
+    k_min: int
+    l_min: int
+    grid: np.ndarray
+    default_F: float
+    hkls: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.grid.shape)  # type: ignore[return-value]
+
+    def lookup(self, h0: int, k0: int, l0: int) -> float:
+        """Nearest-neighbour F for integer indices (default_F outside the grid)."""
+        i, j, k = h0 - self.h_min, k0 - self.k_min, l0 - self.l_min
+        hr, kr, lr = self.grid.shape
+        if self.hkls > 0 and 0 <= i < hr and 0 <= j < kr and 0 <= k < lr:
+            return float(self.grid[i, j, k])
+        return self.default_F
+
+
+def _index(tok: str, path: str, lineno: int, what: str) -> int:
+    try:
+        v = float(tok)
+    except ValueError:
+        raise ConfigError(f"{path}, line {lineno}: expected an integer {what}, got {tok!r}") from None
+    if v != int(v):
+        raise ConfigError(f"{path}, line {lineno}: expected an integer {what}, got {tok!r}")
+    return int(v)
+
+
+def read_hkl(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(hkl int64 (n, 3), F float64 (n,)) from a text file of `h k l F [more columns]` lines.
+
+    Lines starting with `#` and blank lines are skipped; 4 to 6 columns are accepted, only the first four used.
+    A malformed line raises ConfigError naming the file, the line number and what was expected.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(f"-hkl: cannot read {path}: {e.strerror or e}") from e
+    hkl: list[tuple[int, int, int]] = []
+    fs: list[float] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        toks = s.split()
+        if not 4 <= len(toks) <= 6:
+            raise ConfigError(f"{path}, line {lineno}: expected 4 to 6 columns (h k l F ...), found {len(toks)}")
+        h = _index(toks[0], path, lineno, "h")
+        k = _index(toks[1], path, lineno, "k")
+        ll = _index(toks[2], path, lineno, "l")
+        try:
+            F = float(toks[3])
+        except ValueError:
+            raise ConfigError(f"{path}, line {lineno}: expected a number for F, got {toks[3]!r}") from None
+        hkl.append((h, k, ll))
+        fs.append(F)
+    return np.asarray(hkl, dtype=np.int64).reshape(-1, 3), np.asarray(fs, dtype=np.float64)
+
+
+def build_grid(path: str | None, default_F: float) -> HKLGrid:
+    """The grid for `-hkl path` (or an empty one using default_F everywhere when path is None)."""
+    if path is None:
+        if default_F == 0:
+            raise ConfigError("no structure factors: give -hkl FILE or a non-zero -default_F")
+        return HKLGrid(0, 0, 0, np.zeros((0, 0, 0)), float(default_F), 0)
+    hkl, F = read_hkl(path)
+    if len(F) == 0:
+        if default_F == 0:
+            raise ConfigError(f"{path}: no reflections found and -default_F is 0")
+        return HKLGrid(0, 0, 0, np.zeros((0, 0, 0)), float(default_F), 0)
+    lo = hkl.min(axis=0)
+    hi = hkl.max(axis=0)
+    shape = tuple(int(x) for x in hi - lo + 1)
+    grid = np.full(shape, float(default_F))
+    idx = hkl - lo
+    grid[idx[:, 0], idx[:, 1], idx[:, 2]] = F  # later duplicates win, as the C's second pass
+    return HKLGrid(int(lo[0]), int(lo[1]), int(lo[2]), grid, float(default_F), int(len(F)))

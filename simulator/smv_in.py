@@ -1,0 +1,116 @@
+"""Reading SMV files given with -mask and -img (spec 3.14), numpy only (torch-free).
+
+The C applies the mask header first, then the img header, before the main pass over the command line; the
+argv grammar is the place to call `apply_smv_headers` (so later flags still win). The engine itself only needs the
+mask pixels (`read_mask`): a pixel whose mask value is 0 is not rendered.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.config import ConfigError, NanoBraggConfig
+
+_MAGIC = b"{\nHEADER_BYT"
+
+
+@dataclass
+class SMVFile:
+    """Raw bytes of an SMV file with its header text and size (bytes)."""
+
+    data: bytes
+    header: str
+    header_size: int
+
+
+def load_smv(path: str, flag: str) -> SMVFile | None:
+    """The file, or None when it does not start with '{\\nHEADER_BYT' (the C then ignores it)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise ConfigError(f"{flag}: cannot read {path}: {e.strerror or e}") from e
+    if not data.startswith(_MAGIC):
+        return None
+    text = data.decode("latin-1")
+    m = re.search(r"HEADER_BYTES=\s*(\d+)", text)
+    size = int(m.group(1)) if m else 512
+    if size <= 0 or size > len(data):
+        size = min(512, len(data))
+    return SMVFile(data=data, header=text[:size], header_size=size)
+
+
+def header_value(header: str, key: str) -> float | None:
+    """The C's lookup: the LAST occurrence of the key as a substring, atof of the text after the next '='.
+    (So "DISTANCE" finds CLOSE_DISTANCE in a nanoBragg header, and "ORGX" finds XDS_ORGX.)"""
+    pos = header.rfind(key)
+    if pos < 0:
+        return None
+    eq = header.find("=", pos)
+    if eq < 0:
+        return None
+    m = re.match(r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?)", header[eq + 1:])
+    return float(m.group(0)) if m else 0.0
+
+
+def apply_smv_headers(cfg: NanoBraggConfig) -> list[str]:
+    """Apply the -mask header, then the -img header, to `cfg` (in place) as the C's pre-pass does; returns
+    warnings. Call before the command line's own flags are applied."""
+    warnings: list[str] = []
+    for flag, path, is_mask in (("-mask", cfg.detector.mask_file, True), ("-img", cfg.detector.img_file, False)):
+        if path is None:
+            continue
+        smv = load_smv(path, flag)
+        if smv is None:
+            warnings.append(f"{flag}: {path} is not an SMV image; ignored")
+            continue
+        d, h = cfg.detector, smv.header
+        v = header_value(h, "SIZE1")
+        if v is not None:
+            d.fpixels = int(v)
+        v = header_value(h, "SIZE2")
+        if v is not None:
+            d.spixels = int(v)
+        v = header_value(h, "PIXEL_SIZE")
+        if v is not None:
+            d.pixel_mm = v
+        if d.fpixels is not None:
+            d.detsize_f_mm = d.pixel_mm * d.fpixels
+        if d.spixels is not None:
+            d.detsize_s_mm = d.pixel_mm * d.spixels
+        for key, attr in (("DISTANCE", "distance_mm"), ("CLOSE_DISTANCE", "close_distance_mm"),
+                          ("BEAM_CENTER_X", "xbeam_mm"), ("ORGX", "orgx_px"), ("ORGY", "orgy_px")):
+            v = header_value(h, key)
+            if v is not None:
+                setattr(d, attr, v)
+        v = header_value(h, "BEAM_CENTER_Y")
+        if v is not None:
+            d.ybeam_mm = d.detsize_s_mm - v if is_mask else v
+        v = header_value(h, "WAVELENGTH")
+        if v is not None:
+            cfg.beam.lambda_A = v
+        v = header_value(h, "PHI")
+        if v is not None:
+            cfg.sampling.phi_deg = v
+        v = header_value(h, "OSC_RANGE")
+        if v is not None:
+            cfg.sampling.osc_deg = v
+    return warnings
+
+
+def read_mask(path: str, spixels: int, fpixels: int) -> np.ndarray | None:
+    """Bool (slow, fast): True where the mask value is non-zero (rendered). Native uint16 after the header, no
+    byte swap (as the C); missing data reads as 0. None when the file is not SMV (the C ignores it)."""
+    smv = load_smv(path, "-mask")
+    if smv is None:
+        return None
+    n = spixels * fpixels
+    raw = np.zeros(n, dtype=np.uint16)
+    body = smv.data[smv.header_size:smv.header_size + 2 * n]
+    got = np.frombuffer(body[:len(body) // 2 * 2], dtype=np.uint16)
+    raw[:len(got)] = got
+    return (raw != 0).reshape(spixels, fpixels)
+
+
