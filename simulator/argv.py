@@ -481,6 +481,7 @@ def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
     cfg = NanoBraggConfig()
     ctx = _Ctx(check_files=check_files, extras={}, warnings=[])
     diags: list[Diagnostic] = []
+    _header_prepass(cfg, tokens, ctx, diags)
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -520,6 +521,22 @@ def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
     if not any(dg.severity == "error" for dg in diags):  # avoid a cascade: a bad -cell is not "no crystal"
         _check_consistency(cfg, diags)
     return ParsedArgs(config=cfg, warnings=ctx.warnings, extras=ctx.extras, diagnostics=diags)
+
+
+def _header_prepass(cfg: NanoBraggConfig, tokens: list[str], ctx: _Ctx, diags: list[Diagnostic]) -> None:
+    """The C's pre-pass (spec 2.1): the -mask header, then the -img header, whatever their order; the main pass then
+    overwrites whatever the command line sets itself."""
+    for i, tok in enumerate(tokens[:-1]):
+        if tok in ("-mask", "-img") and os.path.isfile(tokens[i + 1]):
+            setattr(cfg.detector, "mask_file" if tok == "-mask" else "img_file", tokens[i + 1])
+    if cfg.detector.mask_file is None and cfg.detector.img_file is None:
+        return
+    from simulator.smv_in import apply_smv_headers  # numpy only; keeps plain command lines free of it
+
+    try:
+        ctx.warnings.extend(apply_smv_headers(cfg))
+    except ConfigError as err:
+        diags.append(Diagnostic("error", str(err)))
 
 
 def _looks_numeric(tok: str) -> bool:
