@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from simulator.argv import without_flag
 from tracing.parse import TraceParseError, parse_trace
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
@@ -34,7 +35,6 @@ from .locate import binary_sha256, check_binary, default_binary  # noqa: F401  (
 # Flags whose value is an input file the C opens (relative paths are rewritten against the caller's folder).
 INPUT_FILE_FLAGS: frozenset[str] = frozenset(
     {"-hkl", "-mat", "-matrix", "-sourcefile", "-mask", "-img", "-stol", "-4stol", "-Q"})
-FLOAT_FLAGS: tuple[str, ...] = ("-floatfile", "-floatimage")
 TRACE_FLAGS: tuple[str, ...] = ("-trace_pixel", "-dump_pixel")
 PHI_FLAGS: tuple[str, ...] = ("-phi", "-osc", "-phistep", "-phisteps")
 LOG_TAIL_LINES = 40
@@ -48,16 +48,11 @@ ProgressFn = Callable[[float], None]
 
 # -- command-line editing -----------------------------------------------------------------------------------------
 
-def remove_flag(args: Sequence[str], names: Sequence[str], n_values: int) -> list[str]:
-    """args without every occurrence of the flags `names` (exact match) and the `n_values` arguments after each."""
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        if args[i] in names:
-            i += 1 + n_values
-            continue
-        out.append(args[i])
-        i += 1
+def remove_flags(args: Sequence[str], *flags: str) -> list[str]:
+    """args without every occurrence of each flag (any alias) and its values (simulator.argv's flag table)."""
+    out = list(args)
+    for flag in flags:
+        out = without_flag(out, flag)
     return out
 
 
@@ -82,7 +77,7 @@ def absolutize_inputs(args: Sequence[str], cwd: str | Path) -> list[str]:
 
 def prepare_args(args: Sequence[str], float_path: Path, cwd: str | Path) -> list[str]:
     """The argv the binary gets: inputs absolute, any -floatfile/-floatimage replaced by `float_path`."""
-    return absolutize_inputs(remove_flag(args, FLOAT_FLAGS, 1), cwd) + ["-floatfile", str(float_path)]
+    return absolutize_inputs(remove_flags(args, "-floatfile"), cwd) + ["-floatfile", str(float_path)]
 
 
 # -- image size ---------------------------------------------------------------------------------------------------
@@ -471,7 +466,7 @@ def trace_c_run(args: Sequence[str], slow: int, fast: int, **kw) -> CRunResult:
     """
     shape = image_shape(args)
     roi = trace_roi(slow, fast, shape, _user_roi(args))
-    a = remove_flag(remove_flag(args, TRACE_FLAGS, 2), ("-roi",), 4)
+    a = remove_flags(args, "-trace_pixel", "-roi")
     a += ["-trace_pixel", str(slow), str(fast), "-roi", *map(str, roi), "-nonoise", "-nopgm"]
     kw["threads"] = 1
     return run_c(a, **kw)
@@ -509,7 +504,7 @@ def phi_intensity_curve(args: Sequence[str], slow: int, fast: int, *, progress: 
     s_n, f_n = image_shape(args)
     if not (0 <= slow < s_n and 0 <= fast < f_n):
         raise EngineError(f"pixel (slow {slow}, fast {fast}) is outside the {s_n} x {f_n} detector")
-    base = remove_flag(remove_flag(remove_flag(args, PHI_FLAGS, 1), ("-roi",), 4), TRACE_FLAGS, 2)
+    base = remove_flags(args, *PHI_FLAGS, "-roi", "-trace_pixel")
     out: list[tuple[float, float]] = []
     for i in range(n):
         phi_i = phi0 + i * step

@@ -156,31 +156,21 @@ def _filename(section: str, attr: str, flag: str, *, must_exist: bool, **also):
     return apply
 
 
-def _detpixels(which: str):
-    flag = {"both": "-detpixels", "f": "-detpixels_f", "s": "-detpixels_s"}[which]
+def _fast_slow(kind: str, which: str):
+    """-detpixels[_f|_s] (kind "pixels", integer counts) and -detsize[_f|_s] (kind "size", mm): both > 0."""
+    base = "-detpixels" if kind == "pixels" else "-detsize"
+    flag = base if which == "both" else f"{base}_{which}"
+    attrs = ("fpixels", "spixels") if kind == "pixels" else ("detsize_f_mm", "detsize_s_mm")
+    what = "a pixel count" if kind == "pixels" else "a size in mm"
 
     def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
-        n = _int(flag, v[0], t)
-        if n <= 0:
-            raise _Bad(f"{flag}: expected a pixel count > 0, got {v[0]}", t)
+        val = _int(flag, v[0], t) if kind == "pixels" else _num(flag, v[0], t)
+        if val <= 0:
+            raise _Bad(f"{flag}: expected {what} > 0, got {v[0]}", t)
         if which in ("both", "f"):
-            cfg.detector.fpixels = n
+            setattr(cfg.detector, attrs[0], val)
         if which in ("both", "s"):
-            cfg.detector.spixels = n
-    return apply
-
-
-def _detsize(which: str):
-    flag = {"both": "-detsize", "f": "-detsize_f", "s": "-detsize_s"}[which]
-
-    def apply(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
-        mm = _num(flag, v[0], t)
-        if mm <= 0:
-            raise _Bad(f"{flag}: expected a size in mm > 0, got {v[0]}", t)
-        if which in ("both", "f"):
-            cfg.detector.detsize_f_mm = mm
-        if which in ("both", "s"):
-            cfg.detector.detsize_s_mm = mm
+            setattr(cfg.detector, attrs[1], val)
     return apply
 
 
@@ -330,12 +320,12 @@ def _build_table() -> list[_Flag]:
     d, c, b, s, o = "detector", "crystal", "beam", "sampling", "output"
     return [
         # detector size
-        F(("-detpixels",), 1, _detpixels("both")),
-        F(("-detpixels_f", "-detpixels_x"), 1, _detpixels("f")),
-        F(("-detpixels_s", "-detpixels_y"), 1, _detpixels("s")),
-        F(("-detsize",), 1, _detsize("both")),
-        F(("-detsize_f", "-detsize_x"), 1, _detsize("f")),
-        F(("-detsize_s", "-detsize_y"), 1, _detsize("s")),
+        F(("-detpixels",), 1, _fast_slow("pixels", "both")),
+        F(("-detpixels_f", "-detpixels_x"), 1, _fast_slow("pixels", "f")),
+        F(("-detpixels_s", "-detpixels_y"), 1, _fast_slow("pixels", "s")),
+        F(("-detsize",), 1, _fast_slow("size", "both")),
+        F(("-detsize_f", "-detsize_x"), 1, _fast_slow("size", "f")),
+        F(("-detsize_s", "-detsize_y"), 1, _fast_slow("size", "s")),
         F(("-pixel",), 1, _pixel),
         F(("-distance",), 1, _scalar(d, "distance_mm", "-distance", positive=True, pivot="BEAM")),
         F(("-close_distance",), 1, _scalar(d, "close_distance_mm", "-close_distance", positive=True,
