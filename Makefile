@@ -22,8 +22,9 @@ c-ref:
 demo: venv c-ref
 	$(VENV)/bin/nbparity
 
+# Exit 1 means "the engines differ", which the demo shows on purpose (the C's phi=0 carry-over); 2 or 3 are failures.
 demo-headless: venv c-ref
-	$(VENV)/bin/nbparity compare --demo --png
+	$(VENV)/bin/nbparity compare --demo --png; rc=$$?; [ $$rc -le 1 ]
 
 test: venv c-ref
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
