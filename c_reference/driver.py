@@ -427,13 +427,18 @@ def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int
 # -- per-pixel traces ---------------------------------------------------------------------------------------------
 
 def trace_roi(slow: int, fast: int, shape: tuple[int, int],
-              user_roi: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
+              user_roi: tuple[int, int, int, int] | None = None, *,
+              prefix: bool = False) -> tuple[int, int, int, int]:
     """-roi (xmin, xmax, ymin, ymax) for tracing (slow, fast): the pixel and the one rendered just before it.
 
     With one thread the C renders in raster order, and its φ=0 carry-over state (C-PARITY-001, decisions D3/D4)
     comes from the previously rendered pixel; including that pixel makes the trace see the state of the full-image
     run. The region rendered in the full run is the user's -roi (clipped to the detector) or the whole detector; if
     the traced pixel is the first pixel of that region, it is rendered alone, as in the full run.
+
+    prefix=True: every row of that region from its first through the traced one, so that the run also sees every
+    evaluation that comes before the pixel in raster order (the C switches tricubic interpolation off for the rest
+    of the run at the first out-of-range one, spec 5.4, which two pixels alone cannot know).
     """
     s_n, f_n = shape
     if not (0 <= slow < s_n and 0 <= fast < f_n):
@@ -444,6 +449,8 @@ def trace_roi(slow: int, fast: int, shape: tuple[int, int],
                               max(0, user_roi[2]), min(s_n - 1, user_roi[3]))
         if ux0 <= fast <= ux1 and uy0 <= slow <= uy1:
             x0, x1, y0 = ux0, ux1, uy0
+    if prefix:
+        return x0, x1, y0, slow
     if fast > x0:
         return fast - 1, fast, slow, slow
     if slow > y0:
@@ -459,13 +466,31 @@ def _user_roi(args: Sequence[str]) -> tuple[int, int, int, int] | None:
         return None
 
 
+def may_interpolate(args: Sequence[str]) -> bool:
+    """Whether the C may use tricubic interpolation for this command line (spec 5.4): an -hkl file, and
+    -interpolate, or the automatic choice with some N <= 2 (or a crystal size that decides N later). True when the
+    line cannot be parsed (the safe answer)."""
+    cfg = _parsed_config(args)
+    if cfg is None:
+        return True
+    c = cfg.crystal
+    if c.hkl_file is None or c.interpolate is False:
+        return False
+    if c.interpolate is True:
+        return True
+    sized = any(v is not None for v in (c.sample_x_mm, c.sample_y_mm, c.sample_z_mm))
+    return sized or min(c.Na, c.Nb, c.Nc) <= 2
+
+
 def trace_c_run(args: Sequence[str], slow: int, fast: int, **kw) -> CRunResult:
     """Run with `-trace_pixel slow fast`, restricted by -roi (see trace_roi), one thread, no noise/PGM output.
 
-    The user's -roi, -trace_pixel and -dump_pixel are replaced. Keyword arguments as run_c (threads is forced to 1).
+    When interpolation may be on, the -roi covers every row up to the traced one (trace_roi prefix=True), so the
+    trace sees the run-wide interpolation switch-off of the full image (decisions D4). The user's -roi,
+    -trace_pixel and -dump_pixel are replaced. Keyword arguments as run_c (threads is forced to 1).
     """
     shape = image_shape(args)
-    roi = trace_roi(slow, fast, shape, _user_roi(args))
+    roi = trace_roi(slow, fast, shape, _user_roi(args), prefix=may_interpolate(args))
     a = remove_flags(args, "-trace_pixel", "-roi")
     a += ["-trace_pixel", str(slow), str(fast), "-roi", *map(str, roi), "-nonoise", "-nopgm"]
     kw["threads"] = 1

@@ -121,10 +121,15 @@ def build_beam(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: np.ndarr
 _SEPARATORS = re.compile(r"[ \t,;:!]+")
 
 
-def _atof(tok: str) -> float:
-    """C atof: the longest numeric prefix, 0.0 if none."""
-    m = re.match(r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf|nan)", tok, re.IGNORECASE)
-    return float(m.group(0)) if m else 0.0
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf(inity)?|nan)", re.IGNORECASE)
+
+
+def _number(tok: str, path: str, lineno: int) -> float:
+    """A whole token as a number (the decimal forms of C's strtod); ConfigError naming the file and line
+    otherwise (decisions D5: nanoBragg's atof would silently read it as 0; our C reference stops the same way)."""
+    if not _NUMBER.fullmatch(tok):
+        raise ConfigError(f"-sourcefile: {path}, line {lineno}: expected a number (X Y Z weight lambda), got '{tok}'")
+    return float(tok)
 
 
 def read_sourcefile(path: str, b: np.ndarray, lambda0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -138,13 +143,16 @@ def read_sourcefile(path: str, b: np.ndarray, lambda0: float) -> tuple[np.ndarra
         raise ConfigError(f"-sourcefile: cannot read {path}: {e.strerror or e}") from e
     dirs, lams = [], []
     default_pos = -10.0 * np.asarray(b, dtype=np.float64)
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         toks = [t for t in _SEPARATORS.split(line.strip()) if t]
-        vals = [_atof(t) for t in toks[:5]]
-        pos = np.array([vals[i] if i < len(vals) else default_pos[i] for i in range(3)])
-        lam = vals[4] if len(vals) > 4 else lambda0
+        if not toks:
+            continue
+        vals = [_number(t, path, lineno) for t in toks[:5]]
+        vals += [math.nan] * (5 - len(vals))   # a missing (or nan) column takes its default, as in the C
+        pos = np.array([default_pos[i] if math.isnan(vals[i]) else vals[i] for i in range(3)])
+        lam = lambda0 if math.isnan(vals[4]) else vals[4]
         dirs.append(unit(pos))
         lams.append(lam)
     if not dirs:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
-
 from simulator.config import ConfigError
 
 USAGE = """\
@@ -19,7 +17,7 @@ usage: python -m simulator [options]   (the nanoBragg command line)
   crystal:    -cell a b c alpha beta gamma | -mat A.mat   -misset rx ry rz | -misset random
               -N n | -Na n -Nb n -Nc n   -mosaic deg -mosaic_dom n -mosaic_seed n
               -square_xtal | -round_xtal | -gauss_xtal | -tophat_spots   -fudge f
-  structure:  -hkl file.hkl  -default_F F  -nointerpolate
+  structure:  -hkl file.hkl  -default_F F  -nointerpolate  -dump Fdump.bin
   beam:       -lambda A | -energy eV  -fluence | -flux -exposure -beamsize  -polar K -nopolar  -dmin A
               -divergence mrad -dispersion %  -hdivrange -vdivrange -hdivstep -vdivstep -dispsteps
   detector:   -pixel mm -detpixels n | -detpixels_f n -detpixels_s n | -detsize mm  -distance mm
@@ -53,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     from simulator import io_files
     from simulator.argv import parse_argv
     from simulator.engine import format_trace, render, trace_pixel
+    from simulator.fdump import maybe_write_fdump
+    from simulator.noise import noise_image
 
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "-help") for a in args):
@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     device = parsed.extras.get("device", "cpu")
     out = cfg.output
     try:
+        dump_line = maybe_write_fdump(cfg)   # the C writes its cache while setting up, before rendering
+        if dump_line:
+            print(dump_line)
         res = render(cfg, dtype=dtype, device=device,
                      progress=_print_progress if sys.stderr.isatty() else None)
         trace_text = ""
@@ -110,11 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         io_files.write_pgm(pgmfile, image, roi, pscale)
     if not out.nonoise:
         seed = out.seed if out.seed is not None else int(time.time())
-        rng = np.random.default_rng(abs(seed))
-        noisy = rng.poisson(np.maximum(image.astype(np.float64), 0.0)).astype(np.float64) + out.adc
-        overloads = int(np.count_nonzero((noisy > 65535) & io_files.roi_mask(image.shape, roi)))
-        photons = float(np.sum((noisy - out.adc)[io_files.roi_mask(image.shape, roi)]))
-        noise_img = np.where(io_files.roi_mask(image.shape, roi), np.minimum(noisy, 65535), 0).astype(np.uint16)
+        noise_img, photons, overloads = noise_image(image, roi, out.adc, seed)
         noisefile = out.noisefile or "noiseimage.img"
         print(f"writing {noisefile} as 2-byte integers")
         _warn(io_files.write_smv(noisefile, header, noise_img))

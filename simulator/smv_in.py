@@ -64,6 +64,8 @@ def apply_smv_headers(cfg: NanoBraggConfig) -> list[str]:
             continue
         smv = load_smv(path, flag)
         if smv is None:
+            if is_mask:  # decisions D5: an error (nanoBragg ignores such a mask silently)
+                raise ConfigError(_not_smv(path))
             warnings.append(f"{flag}: {path} is not an SMV image; ignored")
             continue
         d, h = cfg.detector, smv.header
@@ -100,17 +102,31 @@ def apply_smv_headers(cfg: NanoBraggConfig) -> list[str]:
     return warnings
 
 
-def read_mask(path: str, spixels: int, fpixels: int) -> np.ndarray | None:
+def _not_smv(path: str) -> str:
+    return f"-mask: '{path}' is not an SMV image (it must start with \"{{\\nHEADER_BYTES=\")"
+
+
+def read_mask(path: str, spixels: int, fpixels: int) -> np.ndarray:
     """Bool (slow, fast): True where the mask value is non-zero (rendered). Native uint16 after the header, no
-    byte swap (as the C); missing data reads as 0. None when the file is not SMV (the C ignores it)."""
+    byte swap (as the C).
+
+    Decisions D5 (improvements on nanoBragg, the same in our C reference): ConfigError when the file is not SMV,
+    when its header gives no size or a size other than the detector's (`spixels` x `fpixels`, as resolved after
+    the whole command line), or when it holds fewer pixels of data than its header says."""
     smv = load_smv(path, "-mask")
     if smv is None:
-        return None
+        raise ConfigError(_not_smv(path))
+    f_m, s_m = header_value(smv.header, "SIZE1"), header_value(smv.header, "SIZE2")
+    mf, ms = int(f_m or 0), int(s_m or 0)
+    if mf <= 0 or ms <= 0:
+        raise ConfigError(f"-mask: '{path}': its header gives no image size (SIZE1={mf}, SIZE2={ms})")
+    have = (len(smv.data) - smv.header_size) // 2
+    if have < mf * ms:
+        raise ConfigError(f"-mask: '{path}' is {mf} x {ms} pixels (fast x slow) by its header but holds only "
+                          f"{have} pixels of data")
+    if (mf, ms) != (fpixels, spixels):
+        raise ConfigError(f"-mask: '{path}' is {mf} x {ms} pixels (fast x slow) but the detector is "
+                          f"{fpixels} x {spixels}")
     n = spixels * fpixels
-    raw = np.zeros(n, dtype=np.uint16)
-    body = smv.data[smv.header_size:smv.header_size + 2 * n]
-    got = np.frombuffer(body[:len(body) // 2 * 2], dtype=np.uint16)
-    raw[:len(got)] = got
+    raw = np.frombuffer(smv.data[smv.header_size:smv.header_size + 2 * n], dtype=np.uint16)
     return (raw != 0).reshape(spixels, fpixels)
-
-

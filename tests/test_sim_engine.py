@@ -140,7 +140,8 @@ def test_format_trace_lines():
     assert len(phi) == 2
     keys = [kv.split("=")[0] for kv in phi[0].split()[1:]]
     assert keys == ["phi_tic", "phi_deg", "k_frac", "F_latt_b", "F_latt", "h_frac", "l_frac", "h0", "k0", "l0",
-                    "F_latt_a", "F_latt_c", "F_cell", "I_contrib", "layer", "sub_s", "sub_f", "src", "mos"]
+                    "F_latt_a", "F_latt_c", "F_cell", "I_contrib", "layer", "sub_s", "sub_f", "src", "mos",
+                    "lambda_A", "capture", "polar"]
     assert lines.index(next(ln for ln in lines if ln.startswith("TRACE_PY: floatimage_accumulated"))) < \
         lines.index(phi[0])
 

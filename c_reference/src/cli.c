@@ -337,7 +337,11 @@ void nb_parse(NB *g, int argc, char **argv)
         }
         if (H("-detector_thick") && strlen(A) == 15) {
             st = 1;
-            if (need(argc, i, 1, st, A)) g->detector_thick = NUM(1) * 1e-6;
+            if (need(argc, i, 1, st, A)) {
+                g->detector_thick = NUM(1) * 1e-6;
+                if (g->detector_thick < 0.0)
+                    nb_die(9, "-detector_thick: expected a thickness in um >= 0, got '%s'", argv[i + 1]);
+            }
         }
         if ((h1 = H("-detector_thicksteps")) && need(argc, i, 1, st = (h1 == 2), A)) g->detector_thicksteps = INT(1);
         if ((h1 = H("-thicksteps")) && need(argc, i, 1, st = (h1 == 2), A)) g->detector_thicksteps = INT(1);

@@ -233,9 +233,10 @@ static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, P
                                 }
                                 printf("TRACE_C_PHI phi_tic=%d phi_deg=%.15g k_frac=%.15g F_latt_b=%.15g F_latt=%.15g "
                                        "h_frac=%.15g l_frac=%.15g h0=%d k0=%d l0=%d F_latt_a=%.15g F_latt_c=%.15g "
-                                       "F_cell=%.15g I_contrib=%.15g layer=%d sub_s=%d sub_f=%d src=%d mos=%d\n",
+                                       "F_cell=%.15g I_contrib=%.15g layer=%d sub_s=%d sub_f=%d src=%d mos=%d "
+                                       "lambda_A=%.15g capture=%.15g polar=%.15g\n",
                                        tic, c->phi[tic] * NB_RTD, kk, Fb, F_latt, h, l, h0, k0, l0, Fa, Fc, F_cell,
-                                       contrib, t, ss, sf, src, mos);
+                                       contrib, t, ss, sf, src, mos, lam * 1e10, cap, polar);
                                 if (tic == 0 && mos == 0 && src == 0 && !skipped) printf("TRACE_C: F_cell %.15g\n", F_cell);
                             }
                         }

@@ -45,6 +45,9 @@ static int smv_load(const char *flag, const char *path, SmvFile *out)
     out->data[n] = 0;
     out->size = n;
     if (n < 12 || memcmp(out->data, "{\nHEADER_BYT", 12) != 0) {
+        /* decisions D5: a mask that is not SMV is an error (nanoBragg ignores it silently) */
+        if (!strcmp(flag, "-mask"))
+            nb_die(9, "-mask: '%s' is not an SMV image (it must start with \"{\\nHEADER_BYTES=\")", path);
         nb_warn("%s: '%s' is not an SMV image; ignored", flag, path);
         return 0;
     }
@@ -91,7 +94,7 @@ static void apply_header(NB *g, const SmvFile *s, int is_mask)
     /* TWOTHETA goes to a scratch variable in nanoBragg: no effect */
 }
 
-static long mask_pixels = 0;
+static int mask_f = 0, mask_s = 0;
 
 void nb_read_headers(NB *g)
 {
@@ -101,6 +104,14 @@ void nb_read_headers(NB *g)
             long i, np;
             apply_header(g, &s, 1);
             np = (long)g->fpixels * g->spixels;
+            if (g->fpixels <= 0 || g->spixels <= 0)
+                nb_die(9, "-mask: '%s': its header gives no image size (SIZE1=%d, SIZE2=%d)", g->maskfile,
+                       g->fpixels, g->spixels);
+            if (s.size - s.header_size < 2 * np)
+                nb_die(9, "-mask: '%s' is %d x %d pixels (fast x slow) by its header but holds only %ld pixels of "
+                       "data", g->maskfile, g->fpixels, g->spixels, (s.size - s.header_size) / 2);
+            mask_f = g->fpixels;
+            mask_s = g->spixels;
             g->mask = (unsigned short *)calloc(np + 10, sizeof(unsigned short));
             for (i = 0; i < np; i++) {
                 long off = s.header_size + 2 * i;
@@ -108,7 +119,6 @@ void nb_read_headers(NB *g)
                 if (off + 1 < s.size) memcpy(&v, s.data + off, 2);
                 g->mask[i] = v;
             }
-            mask_pixels = np;
         }
         free(s.data); free(s.header);
     }
@@ -696,7 +706,16 @@ static void read_sources(NB *g)
         while (*p && isspace((unsigned char)*p)) p++;
         if (*p == '\0' || *p == '#') continue;
         v[0] = v[1] = v[2] = v[3] = v[4] = NAN;
-        for (t = strtok_r(p, " \t,;:!\r\n", &save); t && c < 5; t = strtok_r(NULL, " \t,;:!\r\n", &save)) v[c++] = atof(t);
+        for (t = strtok_r(p, " \t,;:!\r\n", &save); t && c < 5; t = strtok_r(NULL, " \t,;:!\r\n", &save)) {
+            /* decisions D5: a column that is not a number is an error naming the file and line (the C's atof
+               would read it as 0) */
+            char *end;
+            v[c] = strtod(t, &end);
+            if (end == t || *end != '\0' || strpbrk(t, "xX") != NULL)
+                nb_die(9, "-sourcefile: %s, line %d: expected a number (X Y Z weight lambda), got '%s'",
+                       g->sourcefile, lineno, t);
+            c++;
+        }
         if (c == 0) continue;
         if (n == cap) { cap *= 2; X = realloc(X, cap * 5 * sizeof(double)); }
         memcpy(X + 5 * n, v, sizeof v);
@@ -790,6 +809,9 @@ void nb_setup(NB *g)
     g->spixels = (int)ceil(g->detsize_s / g->pixel - 0.5);
     if (g->fpixels <= 0 || g->spixels <= 0)
         nb_die(9, "detector has no pixels (%d x %d); check -detpixels/-detsize/-pixel", g->fpixels, g->spixels);
+    if (g->mask && (g->fpixels != mask_f || g->spixels != mask_s))
+        nb_die(9, "-mask: '%s' is %d x %d pixels (fast x slow) but the detector is %d x %d", g->maskfile, mask_f,
+               mask_s, g->fpixels, g->spixels);
 
     if (g->flux != 0.0 && g->exposure > 0.0 && g->beamsize >= 0) g->fluence = g->flux * g->exposure / g->beamsize / g->beamsize;
     if (g->beamsize >= 0) {
@@ -908,16 +930,6 @@ void nb_setup(NB *g)
         printf("\n  noise image paramters:\n");
         printf("  seed: %ld\n", g->seed);
         printf("  water droplet size: %g m\n", g->water);
-    }
-    if (g->mask && mask_pixels != (long)g->fpixels * g->spixels) {
-        nb_warn("-mask: mask size differs from the detector; pixels beyond the mask are not masked");
-        {
-            long np = (long)g->fpixels * g->spixels, i;
-            unsigned short *m = calloc(np + 10, sizeof(unsigned short));
-            for (i = 0; i < np; i++) m[i] = i < mask_pixels ? g->mask[i] : 1;
-            free(g->mask);
-            g->mask = m;
-        }
     }
     fflush(stdout);
 }
