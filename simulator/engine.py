@@ -1,16 +1,19 @@
 """Public API of the PyTorch engine: render(), trace_pixel(), format_trace().
 
 render() evaluates the ROI in raster order in chunks of pixels. The chunk size comes from an element budget:
-P·J·S·T·M·3 <= `ELEMENT_BUDGET` (P pixels, J sub-paths, S sources, T phi ticks, M mosaic domains), and the kernel
-keeps about 12 live tensors of that many elements, so peak working memory is about
-12 · ELEMENT_BUDGET · 8 bytes = 100 MB (the Miller-index stage is float64 in both dtypes) on top of the image
-itself (4 bytes per pixel) and the setup (structure-factor grid, padded up to 2^23 cells). 2^20 elements keep each
-float64 chunk tensor at 8 MB, a good point on a 2-core CPU; a GPU would prefer larger chunks (pass `budget`).
-Measured peak RSS: 0.43 GB for the 2463 x 2527, 10-tick CLI-FLAGS-003 image.
+P·J·S·T·M·3 <= `ELEMENT_BUDGET` (P pixels, J sub-paths, S sources, T phi ticks, M mosaic domains). Renders of the
+usual case (SQUARE shape, no interpolation, no oversample_* flags) keep about five buffers of that many elements in
+the working dtype, reused from chunk to chunk (kernel.Workspace), plus two (T·M per path) index buffers with an
+HKL file: at most 5 · ELEMENT_BUDGET · 8 + 2 · ELEMENT_BUDGET / 3 · 8 bytes ≈ 48 MB; the other cases (and traces)
+keep about 12 live tensors of that many elements, 12 · ELEMENT_BUDGET · 8 bytes = 100 MB. On top of that: the image
+itself (4 bytes per pixel) and the setup (structure-factor grid, padded up to 2^23 cells). The budget was swept
+from 2^16 to 2^22 elements on 2 CPU cores (float32 and float64): 2^18 to 2^20 were equally fast, smaller chunks
+lose to per-operation overhead, larger ones to cache misses; a GPU would prefer larger chunks (pass `budget`).
 """
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +23,7 @@ import torch
 
 from simulator.config import ConfigError, NanoBraggConfig
 from simulator.io_files import header_from_setup
-from simulator.kernel import KernelConsts, evaluate, make_consts, positions
+from simulator.kernel import KernelConsts, Workspace, evaluate, make_consts, positions
 from simulator.setup import Setup, build_setup
 from tracing.records import Cancelled, ImageResult, PixelTrace
 
@@ -155,30 +158,36 @@ def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrde
 def image_stats(image: np.ndarray, setup: Setup) -> dict:
     """max_I (first maximum in raster order) with the last sub-pixel's Fdet/Sdet (m), mean and rms over the
     rendered pixels; rmsd sums over every ROI pixel (masked ones included, as the C's second loop) but divides by
-    the rendered count minus one (spec 7.4)."""
+    the rendered count minus one (spec 7.4). Computed with torch ops (float64), which release the GIL: numpy's
+    whole-image passes held it for tens of ms each on a 2463 x 2527 image (a GUI thread renders meanwhile)."""
     xmin, xmax, ymin, ymax = setup.roi
-    roi = image[ymin:ymax + 1, xmin:xmax + 1].astype(np.float64)
-    rendered = roi if setup.mask is None else roi[setup.mask[ymin:ymax + 1, xmin:xmax + 1]]
-    if rendered.size == 0:
+    roi = torch.from_numpy(image)[ymin:ymax + 1, xmin:xmax + 1].to(torch.float64)
+    mask = None if setup.mask is None else torch.from_numpy(setup.mask[ymin:ymax + 1, xmin:xmax + 1]).to(torch.bool)
+    rendered = roi if mask is None else roi[mask]
+    if rendered.numel() == 0:
         return dict(max_I=0.0, max_F=0.0, max_S=0.0, mean=0.0, rms=0.0, rmsd=0.0, n=0)
-    n = max(rendered.size, 2)
-    masked_roi = roi if setup.mask is None else np.where(setup.mask[ymin:ymax + 1, xmin:xmax + 1], roi, -np.inf)
-    flat = int(np.argmax(masked_roi))
+    n = max(rendered.numel(), 2)
+    masked_roi = roi if mask is None else torch.where(mask, roi, -math.inf)
+    flat = int(torch.argmax(masked_roi))       # first maximum, as np.argmax
     ms, mf = divmod(flat, roi.shape[1])
     N, sub = setup.oversample, setup.geometry.px / setup.oversample
     mean = float(rendered.sum() / n)
     return dict(
         max_I=float(rendered.max()), max_F=sub * ((xmin + mf) * N + N - 1) + sub / 2,
         max_S=sub * ((ymin + ms) * N + N - 1) + sub / 2, mean=mean,
-        rms=math.sqrt(float((rendered ** 2).sum()) / (n - 1)),
-        rmsd=math.sqrt(float(((roi - mean) ** 2).sum()) / (n - 1)), n=int(rendered.size),
+        rms=math.sqrt(float(rendered.square().sum()) / (n - 1)),
+        rmsd=math.sqrt(float((roi - mean).square_().sum()) / (n - 1)), n=int(rendered.numel()),
     )
 
 
 def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cpu",
            progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
-           budget: int = ELEMENT_BUDGET) -> ImageResult:
+           budget: int = ELEMENT_BUDGET, fused: bool | None = None) -> ImageResult:
     """Render the float image of `config`: ImageResult with image float32 (slow, fast) photons/pixel.
+
+    fused: float32 only, opt-in: run the lattice sums through torch.compile (one fused loop; needs a working
+    inductor backend, and the first render of a process compiles for seconds). None = the environment variable
+    NBPARITY_FUSED=1. Results agree with the eager float32 path to float32 rounding; traces use the eager path.
 
     progress(done_fraction) is called after every chunk; `cancel` is checked between chunks (raises Cancelled).
     Raises ConfigError for values the engine cannot use.
@@ -186,7 +195,9 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     t0 = time.perf_counter()
     tdt, dev = resolve_dtype(dtype), resolve_device(device)
     setup = build_setup(config, carryover_default=CARRYOVER_DEFAULT)
-    k = make_consts(setup, tdt, dev)
+    if fused is None:
+        fused = os.environ.get("NBPARITY_FUSED") == "1"
+    k = make_consts(setup, tdt, dev, fused=fused)
     g = setup.geometry
     image = np.zeros((g.spixels, g.fpixels), dtype=np.float32)
     order = PixelOrder(setup)
@@ -197,6 +208,7 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     omega_sum = 0.0
     interp_on, interp_log = setup.interpolate, []
     n_chunks = max(1, -(-n // chunk))
+    ws = Workspace(dev)            # per-chunk buffers, reused by every chunk of this render
     with torch.inference_mode():
         for ci, start in enumerate(range(0, n, chunk)):
             if cancel is not None and cancel.is_set():
@@ -206,7 +218,7 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
             fp = None
             if first is not None and start <= first[0] < stop:
                 fp = (first[0] - start, first[1], first[2])
-            res = evaluate(k, s_idx, f_idx, first=fp, interp_on=interp_on)
+            res = evaluate(k, s_idx, f_idx, first=fp, interp_on=interp_on, ws=ws)
             if interp_on and res["interp_fail"] >= 0:
                 # The C switches interpolation off for the rest of the run at the first out-of-range evaluation.
                 interp_on = False
@@ -233,7 +245,7 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
             "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
-            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks,
+            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks, "fused": k.fused,
             "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
             "smv_header": header_from_setup(setup).to_dict()}
     return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
