@@ -15,6 +15,8 @@ INT_KEYS = {"hkl_rounded", "steps", "oversample_thick", "oversample_polar", "ove
 PHI_LINE_FIELDS = ("k_frac", "F_latt_b", "F_latt", "h_frac", "l_frac", "h0", "k0", "l0", "F_latt_a", "F_latt_c",
                    "F_cell", "I_contrib")
 INT_PHI_FIELDS = {"h0", "k0", "l0"}
+# Printed after the path fields: the source's wavelength (A), the capture fraction and polarisation in force.
+PATH_EXTRA_FIELDS = ("lambda_A", "capture", "polar")
 
 
 def _add(tr: PixelTrace, key: str, values) -> None:
@@ -40,6 +42,8 @@ def build_trace(setup: Setup, k: KernelConsts, res: dict, slow: int, fast: int) 
     if Fc is None:
         Fc = np.sqrt(F2)
     omega_all = np_["omega_all"]
+    cap_all, polar_all = np_["cap_all"], np_.get("polar_all")
+    sc = setup.config.sampling
     lambdas, incident = setup.beam.lambdas, setup.beam.incident
     mats = {}  # effective lattice per (is_first) for rot_* lines
     rtd = 180.0 / math.pi
@@ -83,7 +87,6 @@ def build_trace(setup: Setup, k: KernelConsts, res: dict, slow: int, fast: int) 
     _add(tr, "r_e_sqr", R_E_SQR)
     _add(tr, "fluence_photons_per_m2", setup.beam.fluence)
     _add(tr, "steps", setup.steps)
-    sc = setup.config.sampling
     _add(tr, "oversample_thick", int(sc.oversample_thick))
     _add(tr, "oversample_polar", int(sc.oversample_polar))
     _add(tr, "oversample_omega", int(sc.oversample_omega))
@@ -105,6 +108,15 @@ def build_trace(setup: Setup, k: KernelConsts, res: dict, slow: int, fast: int) 
                 continue
             for m in range(M):
                 path = PathKey(layer=t_layer, sub_s=sub_s, sub_f=sub_f, src=s, mos=m)
+                # The factors in force on this path (C loop, spec 7.1): capture of this layer's first sub-pixel
+                # (every sub-pixel with -oversample_thick); polarisation of the pixel's first surviving path
+                # (every path with -oversample_polar; 1 with -nopolar).
+                path_extra = {
+                    "lambda_A": float(lambdas[s]) * 1e10,
+                    "capture": float(cap_all[j] if sc.oversample_thick else cap_all[t_layer * N * N]),
+                    "polar": float(polar_all[j, s] if (sc.oversample_polar and polar_all is not None)
+                                   else scal["polar"][0]),
+                }
                 for t in range(T):
                     hh = hkl[j, s, t, m]
                     vals = {
@@ -116,6 +128,7 @@ def build_trace(setup: Setup, k: KernelConsts, res: dict, slow: int, fast: int) 
                     if fa is not None:
                         vals.update(F_latt_a=fa[j, s, t, m, 0], F_latt_b=fa[j, s, t, m, 1],
                                     F_latt_c=fa[j, s, t, m, 2])
+                    vals.update(path_extra)
                     tr.samples.append(PhiSample(phi_tic=t, phi_deg=float(angles[t] * rtd), path=path,
                                                 values={kk: float(v) for kk, v in vals.items()}))
     return tr
@@ -160,6 +173,10 @@ def format_trace(trace: PixelTrace) -> str:
             parts.append(f"{name}=" + (str(int(v)) if name in INT_PHI_FIELDS else f"{v:.15g}"))
         p = smp.path
         parts += [f"layer={p.layer}", f"sub_s={p.sub_s}", f"sub_f={p.sub_f}", f"src={p.src}", f"mos={p.mos}"]
+        for name in PATH_EXTRA_FIELDS:
+            v = smp.values.get(name)
+            if v is not None:
+                parts.append(f"{name}={v:.15g}")
         lines.append("TRACE_PY_PHI " + " ".join(parts))
     return "\n".join(lines) + ("\n" if lines else "")
 
