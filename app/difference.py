@@ -19,6 +19,9 @@ MODES: dict[str, str] = {
     "logratio": "log10 ratio C/PyTorch",
 }
 UNITS: dict[str, str] = {"diff": "photons", "relative": "fraction", "logratio": "decades"}
+# Colour-bar axis labels: short, so that the axis's own multiplier ("(x1e-06)") still fits beside them.
+BAR_LABELS: dict[str, str] = {"diff": "C − PyTorch (photons)", "relative": "(C − PyTorch)/|C|",
+                              "logratio": "log10(C/PyTorch)"}
 
 
 @dataclass(frozen=True)

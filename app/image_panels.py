@@ -101,6 +101,11 @@ def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, per
     return plan
 
 
+def _identical_note(diff: np.ndarray | None) -> str:
+    """The difference panel's note: say so when C and PyTorch agree exactly (the panel is then one flat colour)."""
+    return "identical: zero everywhere" if diff is not None and diff.size and not np.any(diff) else ""
+
+
 class ImagePanel(QtWidgets.QWidget):
     """One image with crosshair, optional overlay and an error page; reports cursor and clicks in (slow, fast)."""
 
@@ -133,6 +138,12 @@ class ImagePanel(QtWidgets.QWidget):
         self.plot.setLabel("left", "slow (px)")
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
+        # Pixel axes: no SI prefix, and a fixed width/height, so a zoom or a new detector size never relayouts the
+        # three linked panels (pyqtgraph re-measures every axis label on each range change otherwise: ~100 ms).
+        for name in ("left", "bottom"):
+            self.plot.getAxis(name).enableAutoSIPrefix(False)
+        self.plot.getAxis("left").setWidth(56)
+        self.plot.getAxis("bottom").setHeight(38)
         self.vb: pg.ViewBox = self.plot.getViewBox()
         self.vb.invertY(True)
         self.vb.setAspectLocked(True)
@@ -396,9 +407,14 @@ class ImagePanels(QtWidgets.QWidget):
     hovered = Signal(int, int)
     unhovered = Signal()
     pixelClicked = Signal(int, int)
+    replanRequested = Signal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        # Images of at least this many pixels are not rescaled or re-differenced here, on the GUI thread, when a
+        # control changes: replanRequested("scale" | "diff") asks the owner to compute a DisplayPlan on a worker
+        # and hand it back (apply_plan / apply_difference). None: always compute here (small images, tests).
+        self.async_threshold: int | None = None
         self.c_panel = ImagePanel("C reference")
         self.py_panel = ImagePanel("PyTorch")
         self.diff_panel = ImagePanel("Difference", signed=True)
@@ -578,8 +594,22 @@ class ImagePanels(QtWidgets.QWidget):
             self._show_level_fields()
         self._apply_difference(plan)
 
+    def _defer(self, kind: str) -> bool:
+        """Ask for a worker-side re-plan instead of computing here; True when asked (see async_threshold)."""
+        if self.async_threshold is None:
+            return False
+        n = max((a.size for a in (self.c_panel.raw, self.py_panel.raw) if a is not None), default=0)
+        if n < self.async_threshold:
+            return False
+        self.replanRequested.emit(kind)
+        return True
+
+    def apply_difference(self, plan: DisplayPlan) -> None:
+        """Hand only the difference part of a DisplayPlan to the difference panel (after a mode or rtol change)."""
+        self._apply_difference(plan)
+
     def _apply_difference(self, plan: DisplayPlan) -> None:
-        self.diff_bar.set_label(f"{diffmod.MODES[plan.mode]} ({diffmod.UNITS[plan.mode]})")
+        self.diff_bar.set_label(diffmod.BAR_LABELS[plan.mode])
         if plan.c is None or plan.py is None:
             self.diff_raw = None
             self.diff_panel.set_image(None)
@@ -593,7 +623,7 @@ class ImagePanels(QtWidgets.QWidget):
             return
         self.diff_raw = plan.diff
         self.diff_panel.set_image(plan.diff, None, plan.pyramids.get("diff"))
-        self.diff_panel.set_note("")
+        self.diff_panel.set_note(_identical_note(plan.diff))
         self.diff_bar.set_levels(plan.diff_levels)
         self.beyond_label.setText(f"{plan.n_beyond} px beyond")
         self._mask = plan.mask
@@ -639,6 +669,8 @@ class ImagePanels(QtWidgets.QWidget):
 
     @Slot(str)
     def _on_scale_changed(self, _scale: str) -> None:
+        if self._defer("scale"):
+            return
         self._rescale()
         self.auto_levels()
 
@@ -671,7 +703,7 @@ class ImagePanels(QtWidgets.QWidget):
     def refresh_difference(self, *args) -> None:
         c, py = self.c_panel.raw, self.py_panel.raw
         mode = self.mode()
-        self.diff_bar.set_label(f"{diffmod.MODES[mode]} ({diffmod.UNITS[mode]})")
+        self.diff_bar.set_label(diffmod.BAR_LABELS[mode])
         if c is None or py is None:
             self.diff_raw = None
             self.diff_panel.set_image(None)
@@ -687,10 +719,13 @@ class ImagePanels(QtWidgets.QWidget):
             # Only the overlay switched: reuse the mask.
             self.diff_panel.set_mask(self._mask if self.overlay_check.isChecked() else None, self._mask_pyramid)
             return
+        if self._defer("diff"):
+            self.diff_panel.set_note("updating…")
+            return
         d = diffmod.difference(c, py, mode)
         self.diff_raw = d
         self.diff_panel.set_image(d)
-        self.diff_panel.set_note("")
+        self.diff_panel.set_note(_identical_note(d))
         self.diff_bar.set_levels(symmetric_levels(_sample(d), self.percentile_spin.value()))
         bad = diffmod.beyond_tolerance(c, py, self.tolerance)
         self._mask, self._mask_pyramid = bad.astype(np.float32), None

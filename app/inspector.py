@@ -87,6 +87,7 @@ class PhiInspector(QtWidgets.QWidget):
 
     inspectRequested = Signal(int, int)
     gotoMaxRequested = Signal()
+    HINT = "Click a pixel in an image (or type slow, fast and press Inspect) to trace it on both engines."
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -105,8 +106,7 @@ class PhiInspector(QtWidgets.QWidget):
         self.inspect_button.setToolTip("Trace this pixel on both engines (or click a pixel in an image)")
         self.max_button = QtWidgets.QPushButton("Go to max |Δ|")
         self.busy_label = QtWidgets.QLabel("")
-        self.summary = QtWidgets.QLabel("Click a pixel in an image (or type slow, fast and press Inspect) to "
-                                        "trace it on both engines.")
+        self.summary = QtWidgets.QLabel(self.HINT)
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -265,6 +265,28 @@ class PhiInspector(QtWidgets.QWidget):
 
     def set_idle(self, message: str = "") -> None:
         self.busy_label.setText(message)
+
+    def reset(self, message: str = "") -> None:
+        """Forget every inspection (a new command line was run): empty plots, table and history."""
+        self.inspection = None
+        self.comparison = None
+        self._cache.clear()
+        self._history.clear()
+        self.history.clear()
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self.c_curve_item.setData([], [])
+        self.delta_curve.setData([], [])
+        for line in self.div_lines + [self.delta_line]:
+            line.setVisible(False)
+        for key, combo in self.path_combos.items():
+            combo.setVisible(False)
+            self.path_labels[key].setVisible(False)
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self.busy_label.setText("")
+        self.summary.setText(message or self.HINT)
 
     def inspections(self) -> list:
         """Every inspection shown so far, in history order (for the snapshot)."""

@@ -30,6 +30,8 @@ from simulator.config import ConfigError, NanoBraggConfig
 from tracing.records import ImageResult
 
 APP_NAME = "nbparity"
+# From this many pixels on, a scale or difference-mode change is computed on a worker (it takes 0.1–0.5 s).
+ASYNC_REPLAN_PIXELS = 1_000_000
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+R", "Run both engines"),
     ("Ctrl+Enter", "Run (from the command-line editor)"),
@@ -115,10 +117,12 @@ class MetricsPanel(QtWidgets.QGroupBox):
                 self.jump_button.setToolTip("Zoom to this pixel and trace it (Ctrl+M)")
                 self.jump_button.setEnabled(False)
                 self.jump_button.clicked.connect(self._jump)
-                form.addRow("  at pixel", self.jump_button)
+                form.addRow(self.jump_button)  # a row of its own: the pixel never widens the panel
         self._max_pixel: tuple[int, int] | None = None
+        self.identical = False
 
     def clear(self) -> None:
+        self.identical = False
         for v in self.values.values():
             v.setText("—")
         self.jump_button.setText("")
@@ -133,6 +137,8 @@ class MetricsPanel(QtWidgets.QGroupBox):
     def set_metrics(self, m, verdict=None) -> None:
         """Fill from tracing.metrics.ImageMetrics (None clears the numbers but keeps run times)."""
         if m is None:
+            self.identical = False
+            self._max_pixel = None
             for k in ("correlation", "rms", "max_abs", "sum_ratio", "max_rel", "beyond", "peaks", "verdict"):
                 self.values[k].setText("—")
             self.jump_button.setText("")
@@ -142,8 +148,15 @@ class MetricsPanel(QtWidgets.QGroupBox):
         self.values["rms"].setText(f"{m.rms_diff:.4g}")
         self.values["max_abs"].setText(f"{m.max_abs_diff:.4g}")
         self._max_pixel = tuple(m.max_abs_diff_pixel) if m.max_abs_diff_pixel is not None else None
+        self.identical = m.max_abs_diff == 0
+        if self.identical:
+            # No pixel differs: a "largest difference" at pixel (0, 0) would only mislead.
+            self._max_pixel = None
+            self.values["max_abs"].setText("0 (identical images)")
+            self.jump_button.setText("")
+            self.jump_button.setEnabled(False)
         if self._max_pixel is not None:
-            self.jump_button.setText(f"(slow {self._max_pixel[0]}, fast {self._max_pixel[1]}) →")
+            self.jump_button.setText(f"at (slow {self._max_pixel[0]}, fast {self._max_pixel[1]}) →")
             self.jump_button.setEnabled(True)
         self.values["sum_ratio"].setText(f"{m.sum_ratio:.8f}")
         self.values["max_rel"].setText(f"{m.max_rel_err:.3g}")
@@ -184,7 +197,7 @@ class EngineBar(QtWidgets.QWidget):
         self.bar.setFixedWidth(160)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Fixed, QtWidgets.QSizePolicy.Policy.Fixed)
         lay = QtWidgets.QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setContentsMargins(4, 0, 12, 0)  # a gap before the next engine's name
         lay.addWidget(self.label)
         lay.addWidget(self.bar)
 
@@ -214,12 +227,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_bundle: Path | None = None
         self.last_error: str | None = None
         self._pending_inspect: tuple[int, int] | None = None
+        self._run_gen = 0                   # bumped by every run: traces of an older command line are dropped
+        self._reinspect: tuple[int, int] | None = None  # the pixel to trace again when the new run is done
         self._run_started = 0.0
         self._running_engines: set[str] = set()
         self._shown: tuple = (None, None)    # raw (C, PyTorch) arrays most recently sent to the panels
         self._display_gen = 0
+        self._full_plan_pending = False    # a plan with new images is being computed
         self.display_ready = False
         self._run_note = ""                 # said once in the status bar when the next run starts
+        self._run_warnings = 0              # warnings of the running command line (repeated when it finishes)
 
         preload_engines()
         self.editor = ParamsEditor(last_dir_getter=lambda: self.settings.last_dir("files"),
@@ -326,7 +343,9 @@ class MainWindow(QtWidgets.QMainWindow):
         metrics_scroll = QtWidgets.QScrollArea()
         metrics_scroll.setWidgetResizable(True)
         metrics_scroll.setWidget(self.metrics_panel)
-        metrics_scroll.setMinimumWidth(230)
+        # Vertical scrolling only: the long values wrap to the panel's width instead of running off its edge.
+        metrics_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        metrics_scroll.setMinimumWidth(250)
         bottom.addWidget(metrics_scroll)
         bottom.addWidget(self.inspector)
         bottom.setStretchFactor(0, 0)
@@ -359,6 +378,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.inspector.gotoMaxRequested.connect(self.goto_max)
         self.metrics_panel.jumpRequested.connect(self.jump_to)
         self.panels.cmap_combo.currentTextChanged.connect(self._save_view_settings)
+        # Multi-megapixel images (CLI-FLAGS-003 is 6.2 Mpx) are rescaled and re-differenced on a worker.
+        self.panels.async_threshold = ASYNC_REPLAN_PIXELS
+        self.panels.replanRequested.connect(self._replan)
         self.panels.scale_combo.currentTextChanged.connect(self._save_view_settings)
 
     def _restore_settings(self, c_binary: str | None) -> None:
@@ -451,6 +473,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = session
         self.geometry_info = PixelGeometry.from_config(session.config)
         s_n, f_n = session.config.pixel_counts()
+        # The inspector's traces belong to the previous command line: forget them (a snapshot must not mix runs),
+        # and trace the same pixel again once this run is done.
+        self._run_gen += 1
+        shown = self.inspector.inspection
+        busy = self.jobs.get("inspect")
+        if busy is not None:
+            busy.cancel()
+        target = self._pending_inspect or ((shown.slow, shown.fast) if shown is not None else None)
+        self._pending_inspect = None
+        self._reinspect = target if target is not None and target[0] < s_n and target[1] < f_n else None
+        self.inspector.reset("Tracing pixel (slow {}, fast {}) again when the run is done…".format(*self._reinspect)
+                             if self._reinspect else "")
         self.inspector.set_detector_shape(s_n, f_n)
         self.c_outcome = self.py_outcome = None
         self.metrics = self.verdict = None
@@ -458,6 +492,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panels.clear()
         self._shown = (None, None)
         self._display_gen += 1
+        self._full_plan_pending = False
         self.display_ready = False
         self.panels.show_marker(None, None)
         for p in (self.panels.c_panel, self.panels.py_panel):
@@ -468,7 +503,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.c_bar.set_state("running", 0.0)
         self.py_bar.set_state("running", 0.0)
         self._set_running_ui(True)
-        warn = f" ({len(session.warnings)} warning(s): {session.warnings[0]})" if session.warnings else ""
+        # The editor's wording of the warnings adds "did you mean …?" to a mistyped flag.
+        warnings = [d.message for d in self.editor.diagnostics if d.severity == "warning"] or list(session.warnings)
+        self._run_warnings = len(warnings)
+        warn = f" ({len(warnings)} warning(s): {warnings[0]})" if warnings else ""
         self.status(f"{self._run_note}Running C and PyTorch on {s_n} x {f_n} pixels…{warn}")
         self._run_note = ""
         cancel = self.run_cancel
@@ -528,27 +566,42 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self._running_engines:
             self._run_finished()
 
-    def show_images(self, c=None, py=None, *, which: str) -> None:
+    def show_images(self, c=None, py=None, *, which: str, kind: str = "full") -> None:
         """Display new raw images: scaling, levels, difference and zoomed-out copies are computed on a worker
-        (they take a while for multi-megapixel images) and handed to the panels when ready."""
+        (they take a while for multi-megapixel images) and handed to the panels when ready.
+
+        which: the side(s) replaced, 'c', 'py', 'both', or 'keep' (re-plan the images shown, after a control
+        changed); kind 'diff' hands over only the difference (a mode change keeps the images' manual levels)."""
         cur_c, cur_py = self._shown
         c2 = c if which in ("c", "both") else cur_c
         py2 = py if which in ("py", "both") else cur_py
         self._shown = (c2, py2)
+        if kind != "full" and self._full_plan_pending:
+            kind = "full"  # a newer plan supersedes the pending one, which carried new images: keep them
+        if kind == "full":
+            self._full_plan_pending = True
         self._display_gen += 1
         gen, opts = self._display_gen, self.panels.plan_options()
         from app.image_panels import plan_display
 
         def work(_progress, _cancel):
-            return gen, plan_display(c2, py2, **opts)
+            return gen, kind, plan_display(c2, py2, **opts)
         self._start(f"display{gen}", work, self._on_display_plan)
+
+    @Slot(str)
+    def _replan(self, kind: str) -> None:
+        self.show_images(which="keep", kind="full" if kind == "scale" else "diff")
 
     @Slot(str, object)
     def _on_display_plan(self, _tag: str, value) -> None:
-        gen, plan = value
+        gen, kind, plan = value
         if gen != self._display_gen:
-            return  # a newer image arrived meanwhile; its plan follows
-        self.panels.apply_plan(plan)
+            return  # a newer image or setting arrived meanwhile; its plan follows
+        if kind == "full":
+            self._full_plan_pending = False
+            self.panels.apply_plan(plan)
+        else:
+            self.panels.apply_difference(plan)
         self.display_ready = True
 
     def _times(self) -> None:
@@ -565,9 +618,16 @@ class MainWindow(QtWidgets.QMainWindow):
             if o is None:
                 continue
             parts.append(f"{name} {'ok' if o.ok else ('cancelled' if o.cancelled else 'failed: ' + str(o.error))}")
-        self.status("Run finished: " + "; ".join(parts) + (". Click a pixel to trace it." if c_ok and p_ok else ""))
+        warn = (f" The command line has {self._run_warnings} warning(s) (ignored flags?): see the editor."
+                if self._run_warnings else "")
+        self.status("Run finished: " + "; ".join(parts) + (". Click a pixel to trace it." if c_ok and p_ok else ".")
+                    + warn)
         if c_ok and p_ok:
             self._compute_metrics()
+        if self._reinspect is not None and (c_ok or p_ok):
+            s, f = self._reinspect
+            self._reinspect = None
+            self.inspect_pixel(s, f)
 
     def _compute_metrics(self) -> None:
         """Image metrics on a worker (they take a while for multi-megapixel images)."""
@@ -746,6 +806,7 @@ class MainWindow(QtWidgets.QMainWindow):
     @Slot(int, int)
     def inspect_pixel(self, slow: int, fast: int) -> bool:
         """Trace pixel (slow, fast) on both engines in the background; the inspector shows the result."""
+        self._reinspect = None  # a pixel asked for now wins over the one to trace again after a run
         session = self.session or self._session_for_loaded()
         if session is None:
             self.refuse("Cannot trace: the command line is not valid (the traces rerun it for one pixel).")
@@ -762,14 +823,17 @@ class MainWindow(QtWidgets.QMainWindow):
             return True
         self.inspector.set_busy(slow, fast)
         self.status(f"Tracing pixel (slow {slow}, fast {fast}) on both engines…")
-        self._start("inspect", lambda _p, cancel: session.inspect_pixel(slow, fast, cancel), self._on_inspection)
+        gen = self._run_gen
+        self._start("inspect", lambda _p, cancel: (gen, session.inspect_pixel(slow, fast, cancel)),
+                    self._on_inspection)
         self.cancel_action.setEnabled(True)
         return True
 
     @Slot(str, object)
-    def _on_inspection(self, _tag: str, insp) -> None:
-        if self._pending_inspect is not None:
-            return  # superseded by a newer click
+    def _on_inspection(self, _tag: str, value) -> None:
+        gen, insp = value
+        if self._pending_inspect is not None or gen != self._run_gen:
+            return  # superseded by a newer click, or traced for an earlier command line
         self.inspector.show_inspection(insp)
         self.panels.show_marker(insp.slow, insp.fast)
         self.status(insp.describe())
@@ -777,6 +841,9 @@ class MainWindow(QtWidgets.QMainWindow):
     @Slot()
     def goto_max(self) -> None:
         px = self.metrics_panel.max_pixel()
+        if px is None and self.metrics_panel.identical:
+            self.status("C and PyTorch are identical: no pixel differs. Click a pixel to trace it anyway.")
+            return
         if px is None:
             self.status("No max |Δ| yet: run both engines (or load both images) first.")
             return
@@ -796,7 +863,17 @@ class MainWindow(QtWidgets.QMainWindow):
     # ---- export ----------------------------------------------------------------------------------------------------
     @Slot()
     def export_dialog(self) -> None:
-        start = self.settings.last_dir("export") or str(Path.home() / "nbparity-snapshots")
+        start = self.settings.last_dir("export")
+        if not start:
+            # The suggested default must exist, or the dialog opens elsewhere with its Choose button greyed out.
+            default = Path.home() / "nbparity-snapshots"
+            try:
+                default.mkdir(parents=True, exist_ok=True)
+                start = str(default)
+            except OSError:
+                start = str(Path.home())
+        while start and not Path(start).is_dir() and Path(start).parent != Path(start):
+            start = str(Path(start).parent)  # a remembered folder that has gone: its nearest parent
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for the snapshot (a new timestamped "
                                                             "folder is created inside)", start)
         if folder:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal, Slot
 
-from simulator.argv import Diagnostic, diagnose_argv, parse_argv, strip_program, tokenize
+from simulator.argv import KNOWN_FLAGS, Diagnostic, diagnose_argv, parse_argv, strip_program, tokenize
 from simulator.config import ConfigError, NanoBraggConfig
 
 DEBOUNCE_MS = 300
@@ -137,6 +137,7 @@ class _NumField(QtWidgets.QLineEdit):
 
     def set_value(self, value: float | int | None) -> None:
         self.setText("" if value is None else _fmt(value))
+        self.setCursorPosition(0)  # a long number shows its leading digits, not its tail
 
     def value(self) -> float | None:
         t = self.text().strip()
@@ -187,7 +188,8 @@ class ParamsEditor(QtWidgets.QWidget):
         self.edit.textChanged.connect(self._timer.start)
         QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Return"), self.edit, activated=self.runRequested.emit)
 
-        form_box = QtWidgets.QGroupBox("Common parameters (edit here or in the command line)")
+        form_box = QtWidgets.QGroupBox("Common parameters")
+        form_box.setToolTip("Edit here or in the command line: each follows the other")
         form = QtWidgets.QFormLayout(form_box)
         form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         # Crystal.
@@ -221,7 +223,7 @@ class ParamsEditor(QtWidgets.QWidget):
         pix_row.addWidget(QtWidgets.QLabel("slow"))
         pix_row.addStretch(1)
         form.addRow("pixels", pix_row)
-        self.xbeam_field, self.ybeam_field = _NumField("centre", 65), _NumField("centre", 65)
+        self.xbeam_field, self.ybeam_field = _NumField("centre", 85), _NumField("centre", 85)
         beam_row = QtWidgets.QHBoxLayout()
         for lab, f in (("X", self.xbeam_field), ("Y", self.ybeam_field)):
             beam_row.addWidget(QtWidgets.QLabel(lab))
@@ -257,17 +259,23 @@ class ParamsEditor(QtWidgets.QWidget):
         self.c_binary_edit, c_row = self._file_row("default: NB_C_BIN or c_reference/build/nbref", binary=True)
         eng.addRow("C binary", c_row)
         self.c_carry_combo = QtWidgets.QComboBox()
-        self.c_carry_combo.addItems(["binary default", "on", "off"])
+        self.c_carry_combo.addItems(["binary default (on)", "on", "off"])
         self.c_carry_combo.setToolTip("-phi0_carryover for the C run (decisions D3: the C's default is on)")
         self.c_threads_spin = QtWidgets.QSpinBox()
         self.c_threads_spin.setRange(0, 256)
         self.c_threads_spin.setSpecialValueText("default")
+        # One short row per setting group, so that the dock stays narrow: the carry-over switches get rows of
+        # their own, under each engine.
         c_opts = QtWidgets.QHBoxLayout()
-        for lab, w in (("threads", self.c_threads_spin), ("carry-over", self.c_carry_combo)):
-            c_opts.addWidget(QtWidgets.QLabel(lab))
-            c_opts.addWidget(w)
+        c_opts.addWidget(QtWidgets.QLabel("threads"))
+        c_opts.addWidget(self.c_threads_spin)
         c_opts.addStretch(1)
         eng.addRow("C", c_opts)
+        c_carry = QtWidgets.QHBoxLayout()
+        c_carry.addWidget(QtWidgets.QLabel("carry-over"))
+        c_carry.addWidget(self.c_carry_combo)
+        c_carry.addStretch(1)
+        eng.addRow("", c_carry)
         self.dtype_combo = QtWidgets.QComboBox()
         self.dtype_combo.addItems(["float64", "float32"])
         self.device_combo = QtWidgets.QComboBox()
@@ -297,6 +305,11 @@ class ParamsEditor(QtWidgets.QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
         scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        # The form scrolls vertically only: the dock may not get narrower than the form (with room for the vertical
+        # scroll bar), so nothing at its right edge (the "…" buttons) is ever cut off.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(inner.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 2)
+        self.form_scroll = scroll
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -398,6 +411,7 @@ class ParamsEditor(QtWidgets.QWidget):
             diags = [Diagnostic("error", f"could not read the command line: {exc}")]
         if not text.strip():
             diags = [Diagnostic("error", "the command line is empty")]
+        diags = with_suggestions(diags, text)
         self.diagnostics = diags
         self.edit.diagnostics = diags
         self._underline(diags)
@@ -458,8 +472,9 @@ class ParamsEditor(QtWidgets.QWidget):
         c, d, b, s = cfg.crystal, cfg.detector, cfg.beam, cfg.sampling
         for i, f in enumerate(self.cell_fields):
             f.set_value(c.cell[i] if c.cell else None)
-        self.mat_edit.setText(c.mat_file or "")
-        self.hkl_edit.setText(c.hkl_file or "")
+        for edit, path in ((self.mat_edit, c.mat_file), (self.hkl_edit, c.hkl_file)):
+            edit.setText(path or "")  # the cursor ends up at the end: the file name shows
+            edit.setToolTip(path or "")
         for f, v in zip(self.n_fields, (c.Na, c.Nb, c.Nc), strict=True):
             f.set_value(v)
         self.lambda_field.set_value(b.lambda_A)
@@ -573,6 +588,42 @@ class ParamsEditor(QtWidgets.QWidget):
 
     def set_c_binary(self, path: str | None) -> None:
         self.c_binary_edit.setText(path or "")
+
+
+def suggest_flag(flag: str) -> str | None:
+    """The known flag closest to a mistyped one ('-lamda' -> '-lambda'), or None when nothing is close."""
+    import difflib
+    lower = flag.lower()
+    for known in KNOWN_FLAGS:  # a wrong case first: '-Lambda' -> '-lambda'
+        if known.lower() == lower and known != flag:
+            return known
+    close = difflib.get_close_matches(flag, KNOWN_FLAGS, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def with_suggestions(diags: list[Diagnostic], text: str) -> list[Diagnostic]:
+    """Diagnostics with "did you mean -X?" added to unknown flags, and the values stranded by an unknown flag
+    said to belong to it (the grammar reports both; a typo is the usual cause)."""
+    import dataclasses
+    out: list[Diagnostic] = []
+    last_unknown: str | None = None
+    last_token = -2
+    prefix = "unknown flag "
+    for d in diags:
+        if d.message.startswith(prefix):
+            flag = d.message[len(prefix):].split(" ", 1)[0]
+            last_unknown, last_token = flag, d.token
+            hint = suggest_flag(flag)
+            if hint:
+                d = dataclasses.replace(d, message=f"{d.message}; did you mean {hint}?")
+        elif (d.message.startswith("unexpected value") and last_unknown is not None and d.token >= 0
+              and d.token == last_token + 1):
+            last_token = d.token  # the values right after the unknown flag
+            d = dataclasses.replace(d, message=f"{d.message}; probably a value of {last_unknown}")
+        else:
+            last_unknown = None
+        out.append(d)
+    return out
 
 
 def available_devices() -> list[str]:

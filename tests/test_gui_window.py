@@ -264,3 +264,74 @@ def test_run_gui_opens_the_demo_and_runs_it(qtbot, c_binary, monkeypatch, tmp_pa
     assert main_window.run_gui(None, str(c_binary)) == 0
     assert "nbparity" in seen["title"] and "Demo scenario" in seen["status"]
     assert seen["ok"] == (True, True)
+
+
+def test_mistyped_flag_gets_a_suggestion_and_the_run_says_so(qtbot, make_window, c_binary):
+    w = make_window(None, c_binary)
+    text = w.editor.text().replace("-lambda", "-lamda")
+    w.editor.edit.setPlainText(text)
+    qtbot.waitUntil(lambda: "-lamda" in w.editor.message.text(), timeout=2000)
+    msg = w.editor.message.text()
+    assert "did you mean -lambda?" in msg and "probably a value of -lamda" in msg, msg
+    d = w.editor.edit.diagnostic_at(text.index("-lamda"))
+    assert d.severity == "warning" and "did you mean -lambda?" in d.message
+    assert w.editor.is_valid()  # an unknown flag is a warning, as in the C (which ignores it)
+    assert w.run()
+    assert "did you mean -lambda?" in w.statusBar().currentMessage()
+    wait_run(qtbot, w)
+    assert "warning" in w.statusBar().currentMessage()
+
+
+def test_carryover_off_makes_the_engines_identical(qtbot, make_window, c_binary, tmp_path):
+    """README step 5: C carry-over off → the difference vanishes, the verdict is PASS, no 'max |Δ|' pixel; the
+    pixel inspected before the rerun is traced again on the new command line (old traces are forgotten)."""
+    w = make_window(None, c_binary)
+    assert w.run()
+    wait_run(qtbot, w)
+    s, f = w.metrics.max_abs_diff_pixel
+    w.goto_max()
+    qtbot.waitUntil(lambda: w.inspector.inspection is not None and w.idle(), timeout=RUN_TIMEOUT_MS)
+    assert w.inspector.divergence_tick() == 0
+    w.editor.c_carry_combo.setCurrentText("off")
+    assert w.editor.engine_options().c_carryover is False
+    assert w.run()
+    assert w.inspector.inspection is None and w.inspector.history.count() == 0
+    assert "again" in w.inspector.summary.text()
+    wait_run(qtbot, w)
+    qtbot.waitUntil(lambda: w.inspector.inspection is not None and w.idle(), timeout=RUN_TIMEOUT_MS)
+    insp = w.inspector.inspection
+    assert (insp.slow, insp.fast) == (s, f) and w.inspector.divergence_tick() is None
+    assert "no divergence" in w.inspector.summary.text() and w.inspector.history.count() == 1
+    assert w.inspector.inspections() == [insp]  # a snapshot now holds only this run's trace
+    assert w.metrics.max_abs_diff == 0 and w.verdict.passed
+    assert not np.any(w.panels.diff_raw)
+    assert "identical" in w.panels.diff_panel.title_label.text()
+    assert "identical" in w.metrics_panel.values["max_abs"].text()
+    assert not w.metrics_panel.jump_button.isEnabled() and w.metrics_panel.max_pixel() is None
+    assert "PASS" in w.metrics_panel.values["verdict"].text()
+    w.goto_max()
+    assert "identical" in w.statusBar().currentMessage() and "inspect" not in w.jobs
+
+
+def test_large_images_are_replanned_on_a_worker(qtbot, make_window, c_binary):
+    """Scale and difference-mode changes of multi-megapixel images go to a worker (async_threshold); the
+    result equals the synchronous one, and a mode change keeps manual image levels."""
+    from app import difference as diffmod
+    from app.scaling import transform
+    w = make_window(None, c_binary)
+    assert w.run()
+    wait_run(qtbot, w)
+    w.panels.async_threshold = 1  # treat the demo's 256 x 256 images as large
+    c, py = w.panels.c_image(), w.panels.py_image()
+    w.panels.set_raw_levels(1e-3, 10.0)
+    levels = w.panels.levels()
+    w.panels.set_mode("relative")
+    assert "updating" in w.panels.diff_panel.title_label.text()
+    qtbot.waitUntil(w.idle, timeout=RUN_TIMEOUT_MS)
+    assert np.array_equal(w.panels.diff_raw, diffmod.difference(c, py, "relative"))
+    assert "updating" not in w.panels.diff_panel.title_label.text()
+    assert w.panels.levels() == levels
+    w.panels.set_scale("sqrt")
+    qtbot.waitUntil(w.idle, timeout=RUN_TIMEOUT_MS)
+    assert np.array_equal(w.panels.c_panel._display, transform(c, "sqrt", w.panels._floor))
+    assert w.panels.c_image() is c  # the same raw image: the view was kept
