@@ -21,13 +21,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.known_cases import cli_flags_003_args
+from app.known_cases import argv, cli_flags_003_args
 
 REPO = Path(__file__).resolve().parents[1]
 
 CASES: dict[str, list[str]] = {
-    "cubic_1024_phi10": ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5", "-lambda", "6.2", "-detpixels", "1024", "-distance", "100", "-phi", "0", "-osc", "1", "-phisteps", "10", "-phi0_carryover", "off"],
-    "triclinic_512_mosaic": ["-cell", "70", "80", "90", "75", "85", "95", "-misset", "10", "5", "3", "-default_F", "100", "-N", "8", "-lambda", "1.5", "-detpixels", "512", "-distance", "100", "-mosaic", "0.3", "-mosaic_dom", "5", "-phi0_carryover", "off"],
+    "cubic_1024_phi10": argv(
+        "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 6.2 -detpixels 1024 -distance 100 -phi 0 "
+        "-osc 1 -phisteps 10 -phi0_carryover off"
+    ),
+    "triclinic_512_mosaic": argv(
+        "-cell 70 80 90 75 85 95 -misset 10 5 3 -default_F 100 -N 8 -lambda 1.5 -detpixels 512 -distance "
+        "100 -mosaic 0.3 -mosaic_dom 5 -phi0_carryover off"
+    ),
 }
 
 
@@ -128,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             proc = measure_torch_process(args, dtype, ns.threads)
             inproc = measure_torch_inprocess(args, dtype, ns.threads, ns.repeat)
             ratio = inproc.wall_s / c.wall_s
+            torch_rss = max(proc.peak_rss_mb, inproc.peak_rss_mb)
             print(f"{name:24s} {dtype:8s} {c.wall_s:8.3f} {proc.wall_s:13.3f} {inproc.wall_s:15.3f} "
-                  f"{ratio:8.3f} {1 / ratio:8.2f} {c.peak_rss_mb:9.1f} {max(proc.peak_rss_mb, inproc.peak_rss_mb):13.1f}",
-                  flush=True)
+                  f"{ratio:8.3f} {1 / ratio:8.2f} {c.peak_rss_mb:9.1f} {torch_rss:13.1f}", flush=True)
             rows.append({"case": name, "dtype": dtype, "c_s": c.wall_s, "torch_process_s": proc.wall_s,
                          "torch_inprocess_s": inproc.wall_s, "torch_over_c": ratio, "c_rss_mb": c.peak_rss_mb,
                          "torch_process_rss_mb": proc.peak_rss_mb, "torch_inprocess_rss_mb": inproc.peak_rss_mb})

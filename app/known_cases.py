@@ -16,6 +16,11 @@ CLI_FLAGS_003 = (
 CLI_FLAGS_003_PIXEL = (685, 1039)
 
 
+def argv(text: str) -> list[str]:
+    """A command line written as one string, split on whitespace (no quoting needed for these cases)."""
+    return text.split()
+
+
 def cli_flags_003_args(data_dir: Path, roi: tuple[int, int, int, int] | None = None) -> list[str]:
     """The CLI-FLAGS-003 argv with absolute input paths from `data_dir`; roi = (xmin, xmax, ymin, ymax) inclusive."""
     d = Path(data_dir).resolve()

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import pytest
 
-from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args, roi_around
+from app.known_cases import CLI_FLAGS_003_PIXEL, argv, cli_flags_003_args, roi_around
 from parity_util import both, parity
 
-CUBIC = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5", "-lambda", "6.2", "-distance", "100", "-pixel", "0.1"]
-TRICLINIC = ["-cell", "70", "80", "90", "75", "85", "95", "-misset", "-89.968546", "-31.328953", "177.753396", "-default_F", "100", "-N", "5", "-lambda", "1.0", "-distance", "100", "-pixel", "0.1", "-detpixels", "512"]
+CUBIC = argv("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 6.2 -distance 100 -pixel 0.1")
+TRICLINIC = argv(
+    "-cell 70 80 90 75 85 95 -misset -89.968546 -31.328953 177.753396 -default_F 100 -N 5 -lambda 1.0 "
+    "-distance 100 -pixel 0.1 -detpixels 512"
+)
 ROT = ["-detector_rotx", "5", "-detector_roty", "3", "-detector_rotz", "2", "-twotheta", "10"]
-SMALL = ["-cell", "40", "50", "60", "85", "95", "100", "-default_F", "100", "-N", "4", "-lambda", "1.2", "-distance", "80", "-pixel", "0.2", "-detpixels", "160"]
-CUSTOM_VECTORS = ["-fdet_vector", "0.999", "0.0447", "0", "-sdet_vector", "0.0447", "-0.999", "0", "-odet_vector", "0", "0", "1", "-beam_vector", "0", "0", "1", "-spindle_axis", "0", "1", "0", "-polar_vector", "1", "0", "0"]
+SMALL = argv("-cell 40 50 60 85 95 100 -default_F 100 -N 4 -lambda 1.2 -distance 80 -pixel 0.2 -detpixels 160")
+CUSTOM_VECTORS = argv(
+    "-fdet_vector 0.999 0.0447 0 -sdet_vector 0.0447 -0.999 0 -odet_vector 0 0 1 -beam_vector 0 0 1 "
+    "-spindle_axis 0 1 0 -polar_vector 1 0 0"
+)
 
 # 128x128 ROI around (slow 685, fast 1039): fast 975..1102, slow 621..748 (inclusive)
 CLI_FLAGS_003_ROI = roi_around(*CLI_FLAGS_003_PIXEL)
@@ -33,7 +39,7 @@ CASES: dict[str, list[str]] = {
     "oversample_2": SMALL + ["-oversample", "2", "-polar", "0.9"],
     "phi_10_steps_carryover_off": SMALL + ["-phi", "0", "-osc", "1", "-phisteps", "10", "-phi0_carryover", "off"],
     "phi_10_steps_carryover_on": SMALL + ["-phi", "0", "-osc", "1", "-phisteps", "10", "-phi0_carryover", "on"],
-    "mosaic_10_domains": SMALL + ["-mosaic", "0.5", "-mosaic_dom", "10", "-phi", "0", "-osc", "0.5", "-phisteps", "3", "-phi0_carryover", "on"],
+    "mosaic_10_domains": SMALL + argv("-mosaic 0.5 -mosaic_dom 10 -phi 0 -osc 0.5 -phisteps 3 -phi0_carryover on"),
 }
 
 
