@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal, Slot
 
-from simulator.argv import KNOWN_FLAGS, Diagnostic, diagnose_argv, parse_argv, strip_program, tokenize
+from simulator.argv import (
+    KNOWN_FLAGS,
+    Diagnostic,
+    diagnose_argv,
+    format_value,
+    is_flag_token,
+    parse_argv,
+    strip_program,
+    tokenize,
+)
 from simulator.config import ConfigError, NanoBraggConfig
 
 DEBOUNCE_MS = 300
@@ -23,23 +32,9 @@ CONVENTION_FLAGS: dict[str, str] = {"MOSFLM": "-mosflm", "XDS": "-xds", "DIALS":
                                     "DENZO": "-denzo"}
 
 
-def _looks_numeric(tok: str) -> bool:
-    try:
-        float(tok)
-        return True
-    except ValueError:
-        return False
-
-
-def _is_flag(tok: str) -> bool:
-    return tok.startswith("-") and len(tok) > 1 and not _looks_numeric(tok)
-
-
 def _fmt(x: float) -> str:
     """Shortest text that reads back as x (integers without a decimal point)."""
-    if float(x).is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return repr(float(x))
+    return format_value(int(x) if float(x).is_integer() and abs(x) < 1e15 else float(x))
 
 
 @dataclass
@@ -68,7 +63,7 @@ def replace_flags(text: str, aliases: tuple[str, ...], new_tokens: list[str]) ->
     while i < len(spans):
         if spans[i].text in aliases:
             j = i + 1
-            while j < len(spans) and not _is_flag(spans[j].text):
+            while j < len(spans) and not is_flag_token(spans[j].text):
                 j += 1
             cuts.append((spans[i].start, spans[j - 1].end))
             i = j

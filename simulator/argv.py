@@ -461,6 +461,8 @@ def _pgmscale(cfg: NanoBraggConfig, v: list[str], t: int, ctx: _Ctx) -> None:
 
 
 _TABLE = _build_table()
+VECTOR_FIELDS = ("fdet_vector", "sdet_vector", "odet_vector", "beam_vector", "polar_vector", "spindle_axis",
+                 "twotheta_axis")
 _BY_NAME: dict[str, _Flag] = {n: f for f in _TABLE for n in f.names}
 KNOWN_FLAGS: tuple[str, ...] = tuple(sorted(_BY_NAME))
 
@@ -497,7 +499,7 @@ def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
             i += 2
             continue
         values = tokens[i + 1:i + 1 + n]
-        missing = [k for k, v in enumerate(values) if _is_flag(v)]
+        missing = [k for k, v in enumerate(values) if is_flag_token(v)]
         if len(values) < n or missing:
             got = missing[0] if missing else len(values)
             diags.append(Diagnostic("error", f"{tok}: expects {n} value{'s' if n > 1 else ''}, got {got}", token=i))
@@ -537,7 +539,8 @@ def _looks_numeric(tok: str) -> bool:
         return False
 
 
-def _is_flag(tok: str) -> bool:
+def is_flag_token(tok: str) -> bool:
+    """True for a token that reads as a flag (known or not), False for a value such as -0.5."""
     return tok in _BY_NAME or (tok.startswith("-") and not _looks_numeric(tok) and len(tok) > 1)
 
 
@@ -608,9 +611,10 @@ def diagnose_argv(text: str, *, check_files: bool = True) -> list[Diagnostic]:
 
 # --------------------------------------------------------------------------------------------- writing back
 
-def _fmt(x: float) -> str:
+def format_value(x: float) -> str:
+    """Shortest text that reads back as x: integers without a decimal point, 'inf' for infinity."""
     if isinstance(x, bool):
-        raise TypeError
+        raise TypeError("a flag value cannot be a bool")
     if isinstance(x, int):
         return str(x)
     if math.isinf(x):
@@ -630,7 +634,7 @@ def to_argv(cfg: NanoBraggConfig) -> list[str]:
 
     def add(flag: str, *vals) -> None:
         out.append(flag)
-        out.extend(_fmt(v) if not isinstance(v, str) else v for v in vals)
+        out.extend(format_value(v) if not isinstance(v, str) else v for v in vals)
 
     def changed(obj, ref, name: str) -> bool:
         return getattr(obj, name) != getattr(ref, name)
@@ -696,20 +700,17 @@ def to_argv(cfg: NanoBraggConfig) -> list[str]:
         add("-sourcefile", b.sourcefile)
 
     # detector: vectors, then convention, then the values, then pivot
-    for name in ("fdet_vector", "sdet_vector", "odet_vector", "beam_vector", "polar_vector", "spindle_axis",
-                 "twotheta_axis"):
+    for name in VECTOR_FIELDS:
         v = getattr(d, name)
         if v is not None:
             add("-" + name, *v)
     if d.pix0_vector_m is not None:
         add("-pix0_vector", *d.pix0_vector_m)
+    any_vector = any(getattr(d, n) is not None for n in (*VECTOR_FIELDS, "pix0_vector_m"))
     if d.convention == "CUSTOM":
-        if all(getattr(d, n) is None for n in ("fdet_vector", "sdet_vector", "odet_vector", "beam_vector",
-                                               "polar_vector", "spindle_axis", "twotheta_axis", "pix0_vector_m")):
+        if not any_vector:
             add("-fdet_vector", 0.0, 0.0, 1.0)  # the CUSTOM default: selects CUSTOM without changing a vector
-    elif d.convention != "MOSFLM" or any(getattr(d, n) is not None for n in (
-            "fdet_vector", "sdet_vector", "odet_vector", "beam_vector", "polar_vector", "spindle_axis",
-            "twotheta_axis", "pix0_vector_m")):
+    elif d.convention != "MOSFLM" or any_vector:
         add("-" + d.convention.lower())  # MOSFLM is the default; it needs saying only after a vector flag
     if changed(d, D0, "pixel_mm"):
         add("-pixel", d.pixel_mm)
@@ -833,11 +834,14 @@ def flag_nargs(flag: str) -> int | None:
 
 __all__ = [
     "KNOWN_FLAGS",
+    "VECTOR_FIELDS",
     "ConfigError",
     "Diagnostic",
     "ParsedArgs",
     "diagnose_argv",
     "flag_nargs",
+    "format_value",
+    "is_flag_token",
     "parse_argv",
     "strip_program",
     "to_argv",

@@ -91,7 +91,8 @@ def _read_hkl_fast(text: str) -> tuple[np.ndarray, np.ndarray] | None:
         table = np.loadtxt(io.StringIO(text), comments="#", ndmin=2, dtype=np.float64)
     except (ValueError, IndexError):
         return None  # includes rows of differing column counts: the slow reader handles and checks those
-    if not 4 <= table.shape[1] <= 6 or table.size == 0 or not np.all(np.isfinite(table[:, :3])) or np.any(table[:, :3] != np.round(table[:, :3])):
+    idx = table[:, :3]
+    if not 4 <= table.shape[1] <= 6 or table.size == 0 or not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)):
         return None
     return table[:, :3].astype(np.int64), table[:, 3].copy()
 
