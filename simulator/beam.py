@@ -81,12 +81,20 @@ def build_beam(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: np.ndarr
     if cfg.sourcefile is not None:
         incident, lambdas = read_sourcefile(cfg.sourcefile, b, lambda0)
         log.append(f"created a total of {len(lambdas)} sources:")
-        water = cfg.water_um * 1e-6
-        I_bg = F_BG_WATER ** 2 * R_E_SQR * fluence * water ** 3 * 1e6 * AVOGADRO / 18.0
-        return Beam(lambda0=lambda0, incident=incident, lambdas=lambdas, fluence=fluence, flux=flux,
-                    exposure=exposure, beamsize=beamsize, polar_K=cfg.polar, nopolar=cfg.nopolar,
-                    dmin=cfg.dmin_A * 1e-10, water=water, I_bg=I_bg, log=log)
+    else:
+        incident, lambdas = _generated_sources(cfg, b, p, vertical, lambda0)
+        if len(lambdas) > 1:
+            log.append(f"created a total of {len(lambdas)} sources:")
+    water = cfg.water_um * 1e-6
+    I_bg = F_BG_WATER ** 2 * R_E_SQR * fluence * water ** 3 * 1e6 * AVOGADRO / 18.0
+    return Beam(lambda0=lambda0, incident=incident, lambdas=lambdas, fluence=fluence, flux=flux,
+                exposure=exposure, beamsize=beamsize, polar_K=cfg.polar, nopolar=cfg.nopolar,
+                dmin=cfg.dmin_A * 1e-10, water=water, I_bg=I_bg, log=log)
 
+
+def _generated_sources(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: np.ndarray,
+                       lambda0: float) -> tuple[np.ndarray, np.ndarray]:
+    """The divergence x dispersion source grid of spec 6.2: incident unit vectors (n, 3) and wavelengths (n,) m."""
     hs, hr, hst = _resolve_div(cfg.hdivsteps, _mr(cfg.hdivrange_mrad), _mr(cfg.hdivstep_mrad), 1.0)
     vs, vr, vst = _resolve_div(cfg.vdivsteps, _mr(cfg.vdivrange_mrad), _mr(cfg.vdivstep_mrad), 1.0)
     disp = cfg.dispersion_pct / 100.0
@@ -107,15 +115,7 @@ def build_beam(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: np.ndarr
             for di in range(ds):
                 dirs.append(unit(d))
                 lams.append(lambda0 * (1.0 + dst * di - dr / 2.0))
-    incident = -np.asarray(dirs).reshape(-1, 3)
-    lambdas = np.asarray(lams, dtype=np.float64)
-    if len(lambdas) > 1:
-        log.append(f"created a total of {len(lambdas)} sources:")
-    water = cfg.water_um * 1e-6
-    I_bg = F_BG_WATER ** 2 * R_E_SQR * fluence * water ** 3 * 1e6 * AVOGADRO / 18.0
-    return Beam(lambda0=lambda0, incident=incident, lambdas=lambdas, fluence=fluence, flux=flux,
-                exposure=exposure, beamsize=beamsize, polar_K=cfg.polar, nopolar=cfg.nopolar,
-                dmin=cfg.dmin_A * 1e-10, water=water, I_bg=I_bg, log=log)
+    return -np.asarray(dirs).reshape(-1, 3), np.asarray(lams, dtype=np.float64)
 
 
 _SEPARATORS = re.compile(r"[ \t,;:!]+")
