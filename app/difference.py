@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracing.metrics import beyond_tolerance_mask, difference_map
+
 MODES: dict[str, str] = {
     "diff": "C − PyTorch",
     "relative": "relative (C − PyTorch)/|C|",
@@ -44,26 +46,10 @@ def difference(c: np.ndarray, py: np.ndarray, mode: str, floor: float | None = N
     """The difference map of `mode` (float32, same shape). Shapes must match; raise ValueError otherwise."""
     if c.shape != py.shape:
         raise ValueError(f"the images differ in shape: C {c.shape} vs PyTorch {py.shape} (slow, fast)")
-    if mode not in MODES:
-        raise ValueError(f"unknown difference mode {mode!r}; expected one of {', '.join(MODES)}")
     fl = floor if floor is not None and floor > 0 else default_floor(c, py)
-    c64 = c.astype(np.float64)
-    p64 = py.astype(np.float64)
-    if mode == "diff":
-        out = c64 - p64
-    elif mode == "relative":
-        out = (c64 - p64) / np.maximum(np.abs(c64), fl)
-    else:
-        out = np.log10(np.maximum(c64, fl) / np.maximum(p64, fl))
-    return out.astype(np.float32)
+    return difference_map(c, py, mode, fl)
 
 
 def beyond_tolerance(c: np.ndarray, py: np.ndarray, tol: Tolerance) -> np.ndarray:
-    """Boolean mask of pixels beyond `tol` (see Tolerance); non-finite pixels are not counted, as in the metrics."""
-    a = np.abs(c.astype(np.float64))
-    d = np.abs(c.astype(np.float64) - py.astype(np.float64))
-    finite = np.isfinite(a) & np.isfinite(d)
-    peak = float(a[finite].max()) if finite.any() else 0.0
-    bright = a >= tol.floor_frac * peak
-    limit = np.where(bright & (a > 0), tol.rtol * a, tol.rtol * peak)
-    return finite & (d > limit)
+    """Boolean mask of pixels beyond `tol` (see Tolerance): the same pixels the metrics panel counts."""
+    return beyond_tolerance_mask(c, py, tol.rtol, tol.floor_frac)

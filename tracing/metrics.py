@@ -203,10 +203,9 @@ def compare_images(a: np.ndarray, b: np.ndarray, *, tol_rel: float = 1e-5, floor
         rel = absD[ib] / absA[ib]
         k = int(np.argmax(rel))
         max_rel, max_rel_px = float(rel[k]), at(ib[k])
-        n_beyond = int(np.count_nonzero(absD[ib] > tol_rel * absA[ib]))
     else:
-        max_rel, max_rel_px, n_beyond = math.nan, None, 0
-    n_beyond += int(np.count_nonzero((absD > tol_rel * scale) & fin & ~bright))
+        max_rel, max_rel_px = math.nan, None
+    n_beyond = int(np.count_nonzero(beyond_tolerance_mask(A, B, tol_rel, floor_frac)))
 
     Ap = a[sl_s, sl_f] if not n_nonfinite else np.where(finite, a[sl_s, sl_f], np.nan)
     Bp = b[sl_s, sl_f] if not n_nonfinite else np.where(finite, b[sl_s, sl_f], np.nan)
@@ -224,19 +223,43 @@ def compare_images(a: np.ndarray, b: np.ndarray, *, tol_rel: float = 1e-5, floor
     )
 
 
-def difference_maps(a: np.ndarray, b: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a − b, (a − b)/max(|a|, floor), log10(max(a, floor)/max(b, floor))) as float32 (slow, fast) arrays.
+DIFFERENCE_MODES: tuple[str, ...] = ("diff", "relative", "logratio")
 
-    `floor` (> 0, photons) keeps dark pixels from dominating the relative and log maps; all three maps are positive
-    where the C (a) is brighter.
-    """
+
+def difference_map(a: np.ndarray, b: np.ndarray, mode: str, floor: float) -> np.ndarray:
+    """One difference map as float32 (slow, fast): "diff" a − b, "relative" (a − b)/max(|a|, floor), "logratio"
+    log10(max(a, floor)/max(b, floor)). `floor` (> 0, photons) keeps dark pixels from dominating the last two;
+    all three are positive where the C (a) is brighter."""
     if not floor > 0:
         raise ValueError(f"floor must be > 0, got {floor}")
+    if mode not in DIFFERENCE_MODES:
+        raise ValueError(f"unknown difference mode {mode!r}; expected one of {', '.join(DIFFERENCE_MODES)}")
     a64 = np.asarray(a, dtype=np.float64)
     b64 = np.asarray(b, dtype=np.float64)
     if a64.shape != b64.shape:
         raise ValueError(f"images differ in shape: {a64.shape} vs {b64.shape}")
-    diff = a64 - b64
-    rel = diff / np.maximum(np.abs(a64), floor)
-    logr = np.log10(np.maximum(a64, floor)) - np.log10(np.maximum(b64, floor))
-    return diff.astype(np.float32), rel.astype(np.float32), logr.astype(np.float32)
+    if mode == "diff":
+        out = a64 - b64
+    elif mode == "relative":
+        out = (a64 - b64) / np.maximum(np.abs(a64), floor)
+    else:
+        out = np.log10(np.maximum(a64, floor)) - np.log10(np.maximum(b64, floor))
+    return out.astype(np.float32)
+
+
+def difference_maps(a: np.ndarray, b: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(diff, relative, logratio) maps of `difference_map`, float32 (slow, fast)."""
+    diff, rel, logr = (difference_map(a, b, mode, floor) for mode in DIFFERENCE_MODES)
+    return diff, rel, logr
+
+
+def beyond_tolerance_mask(a: np.ndarray, b: np.ndarray, tol_rel: float, floor_frac: float) -> np.ndarray:
+    """Pixels beyond tolerance, the rule `compare_images` counts: a bright pixel (|a| >= floor_frac·max|a|, |a| > 0)
+    when |a − b| > tol_rel·|a|, any other when |a − b| > tol_rel·max|a|. Non-finite pixels are never beyond."""
+    A = np.abs(np.asarray(a, dtype=np.float64))
+    D = np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+    finite = np.isfinite(A) & np.isfinite(D)
+    peak = float(A[finite].max()) if finite.any() else 0.0
+    bright = (A >= floor_frac * peak) & (A > 0)
+    with np.errstate(invalid="ignore"):
+        return finite & (D > np.where(bright, tol_rel * A, tol_rel * peak))
