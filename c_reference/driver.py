@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from simulator.argv import without_flag
+from simulator.config import SamplingConfig, resolve_phi
 from tracing.parse import TraceParseError, parse_trace
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
@@ -149,29 +150,10 @@ def smv_size(path: Path) -> tuple[int, int] | None:
 
 def resolve_phi_grid(phi0: float, osc: float | None, phistep: float | None,
                      phisteps: int | None) -> tuple[float, float, float, int]:
-    """(phi0, osc, phistep, N) in degrees as the C resolves them (spec §8.2); ticks are phi0 + i*phistep.
-
-    None (or a negative value, the C's "unset") means not given; phisteps 0 counts as 1.
-    """
-    n_given = phisteps is not None and phisteps >= 0
-    o_given = osc is not None and osc >= 0
-    s_given = phistep is not None and phistep >= 0
-    n = max(1, int(phisteps)) if n_given else None
-    if not n_given:
-        if not o_given and not s_given:
-            return phi0, 0.0, 0.0, 1
-        if not o_given:
-            return phi0, phistep, phistep, 2
-        if not s_given:
-            return phi0, osc, osc / 2, 2
-        return phi0, osc, phistep, max(1, int(math.ceil(osc / phistep))) if phistep > 0 else 1
-    if not o_given and not s_given:
-        return phi0, 1.0, 1.0 / n, n
-    if not o_given:
-        return phi0, phistep, phistep, 2
-    if not s_given:
-        return phi0, osc, osc / n, n
-    return phi0, osc, phistep, n
+    """(phi0, osc, phistep, N) in degrees as the C resolves them (spec §8.2, simulator.config.resolve_phi);
+    ticks are phi0 + i*phistep. None means not given; phisteps 0 counts as 1."""
+    osc_r, step_r, n = resolve_phi(SamplingConfig(phi_deg=phi0, osc_deg=osc, phistep_deg=phistep, phisteps=phisteps))
+    return phi0, osc_r, step_r, n
 
 
 def _phi_settings(args: Sequence[str]) -> tuple[float, float | None, float | None, int | None]:

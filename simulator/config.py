@@ -166,6 +166,32 @@ def detector_shape(det: DetectorConfig) -> tuple[int, int]:
     return s, f
 
 
+def resolve_phi(cfg: SamplingConfig) -> tuple[float, float, int]:
+    """(osc deg, phistep deg, steps) by the table of spec 8.2 (None = unset)."""
+    n, osc, step = cfg.phisteps, cfg.osc_deg, cfg.phistep_deg
+    if n is not None and n == 0:
+        n = 1
+    if n is not None and n < 0:
+        raise ConfigError(f"-phisteps: expected a non-negative count, got {n}")
+    if n is None:
+        if osc is None and step is None:
+            return 0.0, 0.0, 1
+        if osc is None:
+            return step, step, 2
+        if step is None:
+            return osc, osc / 2.0, 2
+        if step == 0:
+            raise ConfigError("-phistep 0 with -osc: cannot derive the number of phi steps")
+        return osc, step, int(math.ceil(osc / step))
+    if osc is None and step is None:
+        return 1.0, 1.0 / n, n
+    if osc is None:
+        return step, step, 2
+    if step is None:
+        return osc, osc / n, n
+    return osc, step, n
+
+
 def config_to_dict(cfg: NanoBraggConfig) -> dict:
     """Plain nested dict (JSON-ready) of a configuration."""
     def conv(obj):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.config import ConfigError, SamplingConfig
+from simulator.config import SamplingConfig, resolve_phi
 
 
 @dataclass
@@ -31,32 +31,6 @@ class PhiGrid:
     def carry_changes(self) -> bool:
         """True when the carry-over changes any tick of any path."""
         return bool(np.any(self.eff_rest != self.angles) or np.any(self.eff_first != self.angles))
-
-
-def resolve_phi(cfg: SamplingConfig) -> tuple[float, float, int]:
-    """(osc deg, phistep deg, steps) by the table of spec 8.2 (None = unset)."""
-    n, osc, step = cfg.phisteps, cfg.osc_deg, cfg.phistep_deg
-    if n is not None and n == 0:
-        n = 1
-    if n is not None and n < 0:
-        raise ConfigError(f"-phisteps: expected a non-negative count, got {n}")
-    if n is None:
-        if osc is None and step is None:
-            return 0.0, 0.0, 1
-        if osc is None:
-            return step, step, 2
-        if step is None:
-            return osc, osc / 2.0, 2
-        if step == 0:
-            raise ConfigError("-phistep 0 with -osc: cannot derive the number of phi steps")
-        return osc, step, int(math.ceil(osc / step))
-    if osc is None and step is None:
-        return 1.0, 1.0 / n, n
-    if osc is None:
-        return step, step, 2
-    if step is None:
-        return osc, osc / n, n
-    return osc, step, n
 
 
 def _scan(angles: np.ndarray, start: float) -> np.ndarray:
