@@ -7,7 +7,11 @@ ones overwrite earlier ones, and the C's side effects that matter are reproduced
 - `-Xbeam/-Ybeam/-distance` set the BEAM pivot, `-Xclose/-Yclose/-ORGX/-ORGY/-close_distance/-twotheta` SAMPLE;
 - `-printout_pixel` turns on printout, `-pgmfile/-pgmscale` re-enable PGM, `-noisefile` re-enables noise;
 - `-detector_abs inf|0` switches thickness off (a later `-detector_thick` switches it back on);
-- seeds are stored as typed (the engines negate them as the C does).
+- seeds are stored as typed (the engines negate them as the C does);
+- upstream main's substring matching (decisions D8, spec 2.2): an argument that contains another flag's name also
+  triggers that flag (`-misset_seed N a b` also sets the misset angles N, atof(a), atof(b) when three arguments
+  follow), with the C's length guards (`-phi`, `-detpixels`, ...) and argument-count guards (`-curved_det` as the
+  very last argument is ignored); such side effects use the C's lenient atof and are reported as warnings.
 Deliberate improvements (decisions.md D5): unknown flags become warnings instead of being ignored silently, and bad
 values (non-numbers, NaN, missing arguments, negative pixel counts, zero pixel size, missing files) are errors that
 name the flag and what was expected.
@@ -102,6 +106,7 @@ class _Ctx:
     check_files: bool
     extras: dict[str, str]
     warnings: list[str]
+    where: dict[str, int] = field(default_factory=dict)  # flag name -> token index of its last occurrence
 
 
 @dataclass(frozen=True)
@@ -467,6 +472,87 @@ _BY_NAME: dict[str, _Flag] = {n: f for f in _TABLE for n in f.names}
 KNOWN_FLAGS: tuple[str, ...] = tuple(sorted(_BY_NAME))
 
 
+# --------------------------------------------------------------------------------------------- upstream substring rules
+
+# Flags upstream compares with a length check or exactly (spec 2.2); every other name is found with strstr.
+_EXACT_LEN = {"-phi": 4, "-phistep": 8, "-detpixels": 10, "-detsize": 8, "-detector_thick": 15, "-polar": 6,
+              "-hdivstep": 9, "-vdivstep": 9, "-stol": 5, "-4stol": 6, "-Q": 2, "-mosaic": 7}
+_EXACT_ONLY = {"-N", "-MW"}
+# Our own flags (and the golden build's -dump_pixel alias), which upstream does not look for.
+_NOT_UPSTREAM = {"-trace_pixel", "-dump_pixel", "-phi0_carryover", "-dtype", "-device"}
+# Upstream reads these only when more arguments follow than our grammar takes (its argument-count guards).
+_UPSTREAM_NEEDS = {"-curved_det": 1}
+# Side matches whose effect our own flag already has (no warning needed).
+_QUIET_SIDES = {("-printout_pixel", "-printout")}
+_STRING_VALUED = {"-mat", "-hkl", "-dump", "-sourcefile", "-floatfile", "-intfile", "-pgmfile", "-noisefile",
+                  "-mask", "-img", "-pivot", "-stol", "-density"}
+_INT_VALUED = {"-detpixels", "-detpixels_f", "-detpixels_s", "-N", "-Na", "-Nb", "-Nc", "-mosaic_dom", "-mosaic_seed",
+               "-misset_seed", "-seed", "-detector_thicksteps", "-dispsteps", "-hdivsteps", "-vdivsteps", "-divsteps",
+               "-phisteps", "-oversample", "-roi", "-printout_pixel"}
+_C_FLOAT_RE = re.compile(r"\s*[+-]?(inf(inity)?|nan|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)", re.I)
+_C_INT_RE = re.compile(r"\s*[+-]?\d+")
+
+
+def _c_number(text: str, integer: bool) -> float | int:
+    """The C's atoi/atof: the longest numeric prefix, 0 when there is none ("-default_F" reads as 0)."""
+    m = (_C_INT_RE if integer else _C_FLOAT_RE).match(text)
+    if not m:
+        return 0 if integer else 0.0
+    return int(m.group(0)) if integer else float(m.group(0))
+
+
+def _upstream_hits(tok: str, needle: str) -> bool:
+    """Does upstream's branch for `needle` fire on the argument `tok`? (strstr plus the few length checks)"""
+    if needle in _EXACT_ONLY:
+        return tok == needle
+    if needle not in tok:
+        return False
+    if needle in _EXACT_LEN:
+        return len(tok) == _EXACT_LEN[needle]
+    if needle == "-stolout":
+        return len(tok) > 7
+    if needle == "-oversample":  # the -oversample_thick/_polar/_omega branches end the argument first
+        return not any(x in tok for x in ("-oversample_thick", "-oversample_polar", "-oversample_omega"))
+    return True
+
+
+_UPSTREAM_NEEDLES: tuple[str, ...] = tuple(n for f in _TABLE for n in f.names if n not in _NOT_UPSTREAM)
+
+
+def _side_matches(tok: str, own: _Flag | None) -> list[_Flag]:
+    """The other flags upstream's substring matching triggers for the argument `tok`, in table order."""
+    if not tok.startswith("-") or tok in _NOT_UPSTREAM or _looks_numeric(tok):
+        return []
+    out: list[_Flag] = []
+    for needle in _UPSTREAM_NEEDLES:
+        spec = _BY_NAME[needle]
+        if spec is own or spec in out:
+            continue
+        if _upstream_hits(tok, needle):
+            out.append(spec)
+    return out
+
+
+def _upstream_surprises(cfg: NanoBraggConfig, tokens: list[str], ctx: _Ctx, warn) -> None:
+    """Warnings where a command line means something the reader may not expect (decisions D8)."""
+    d = cfg.detector
+    if "-pix0_vector" in ctx.where:
+        warn("-pix0_vector is ignored by nanoBragg (upstream and the golden build): pix0 is recomputed from the beam "
+             "centre and distance (spec 3.8); the flag only switches to the CUSTOM convention",
+             ctx.where["-pix0_vector"])
+    if "-odet_vector" in ctx.where and d.odet_vector is not None and d.convention == "CUSTOM":
+        x, y, z = d.odet_vector
+        length = math.sqrt(x * x + y * y + z * z)
+        if length != 1.0:
+            warn(f"-odet_vector {x:g} {y:g} {z:g} has length {length:.17g}, not exactly 1: nanoBragg (upstream and the "
+                 "golden build) replaces it by unit(fdet x sdet) and prints 'WARNING: auto-generating odet_vector'",
+                 ctx.where["-odet_vector"])
+    for i, tok in enumerate(tokens):
+        if tok == "-dump_pixel":
+            warn("-dump_pixel is the golden build's alias of -trace_pixel (our engines trace this pixel); upstream "
+                 "nanoBragg has no trace and reads it as -dump (its Fdump cache file name is the next argument)", i)
+
+
 # --------------------------------------------------------------------------------------------- parsing
 
 def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
@@ -474,6 +560,11 @@ def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
     ctx = _Ctx(check_files=check_files, extras={}, warnings=[])
     diags: list[Diagnostic] = []
     _header_prepass(cfg, tokens, ctx, diags)
+
+    def warn(msg: str, token: int) -> None:
+        ctx.warnings.append(msg)
+        diags.append(Diagnostic("warning", msg, token=token))
+
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -481,38 +572,95 @@ def _parse_tokens(tokens: list[str], check_files: bool) -> ParsedArgs:
             i += 1
             continue
         spec = _BY_NAME.get(tok)
-        if spec is None:
-            if tok.startswith("-") and not _looks_numeric(tok):
-                msg = f"unknown flag {tok} (the C ignores it)"
-                ctx.warnings.append(msg)
-                diags.append(Diagnostic("warning", msg, token=i))
-            else:
-                msg = f"unexpected value '{tok}' (not preceded by a flag that takes it)"
-                ctx.warnings.append(msg)
-                diags.append(Diagnostic("warning", msg, token=i))
-            i += 1
-            continue
-        n = spec.nargs
-        if tok == "-misset" and i + 1 < len(tokens) and "rand" in tokens[i + 1]:
+        if tok.startswith("-") and _upstream_hits(tok, "-misset") and i + 1 < len(tokens) \
+                and "rand" in tokens[i + 1]:
+            # upstream: "-misset ...rand..." and nothing else of this argument (its branch ends with `continue`)
             cfg.crystal.misset_random = True
             cfg.crystal.misset_deg = None
+            ctx.where["-misset"] = i
+            if tok != "-misset":
+                warn(f"upstream nanoBragg reads {tok} {tokens[i + 1]} as -misset random (substring match); "
+                     f"{tok} itself is not applied. The golden build matches -misset exactly.", i)
             i += 2
             continue
-        values = tokens[i + 1:i + 1 + n]
-        missing = [k for k, v in enumerate(values) if is_flag_token(v)]
-        if len(values) < n or missing:
-            got = missing[0] if missing else len(values)
-            diags.append(Diagnostic("error", f"{tok}: expects {n} value{'s' if n > 1 else ''}, got {got}", token=i))
-            i += 1 + got
+        sides = _side_matches(tok, spec)
+        if spec is None and not sides:
+            if tok.startswith("-") and not _looks_numeric(tok):
+                warn(f"unknown flag {tok} (the C ignores it)", i)
+            else:
+                warn(f"unexpected value '{tok}' (not preceded by a flag that takes it)", i)
+            i += 1
             continue
-        try:
-            spec.apply(cfg, values, i + 1, ctx)
-        except _Bad as bad:
-            diags.append(Diagnostic("error", str(bad), token=bad.token))
-        i += 1 + n
+        step = 1
+        if spec is not None:
+            step = _apply_own(cfg, tokens, i, spec, ctx, diags, warn)
+        for side in sides:
+            _apply_side(cfg, tokens, i, side, ctx, diags, warn, unknown=spec is None)
+            if spec is None:
+                step = max(step, 1 + _leading_values(tokens, i, side.nargs))
+        i += step
     if not any(dg.severity == "error" for dg in diags):  # avoid a cascade: a bad -cell is not "no crystal"
         _check_consistency(cfg, diags)
+        _upstream_surprises(cfg, tokens, ctx, warn)
     return ParsedArgs(config=cfg, warnings=ctx.warnings, extras=ctx.extras, diagnostics=diags)
+
+
+def _apply_own(cfg: NanoBraggConfig, tokens: list[str], i: int, spec: _Flag, ctx: _Ctx,
+               diags: list[Diagnostic], warn) -> int:
+    """Apply the flag typed exactly at token i (strict values); returns how many tokens it used."""
+    tok, n = tokens[i], spec.nargs
+    need = _UPSTREAM_NEEDS.get(spec.names[0], n)
+    if need > n and len(tokens) <= i + need:
+        # upstream's argument-count guard: e.g. -curved_det as the very last argument does nothing
+        warn(f"{tok} is the last argument: upstream nanoBragg (and the golden build) ignore it, because they only "
+             f"read it when {need} more argument{'s' if need > 1 else ''} follow{'s' if need == 1 else ''}; "
+             f"move it before another flag to switch it on (nanoBragg's fix/curved-det-flag-guard branch would "
+             f"switch it on here)", i)
+        return 1
+    values = tokens[i + 1:i + 1 + n]
+    missing = [k for k, v in enumerate(values) if is_flag_token(v)]
+    if len(values) < n or missing:
+        got = missing[0] if missing else len(values)
+        diags.append(Diagnostic("error", f"{tok}: expects {n} value{'s' if n > 1 else ''}, got {got}", token=i))
+        return 1 + got
+    try:
+        spec.apply(cfg, values, i + 1, ctx)
+        ctx.where[spec.names[0]] = i
+    except _Bad as bad:
+        diags.append(Diagnostic("error", str(bad), token=bad.token))
+    return 1 + n
+
+
+def _apply_side(cfg: NanoBraggConfig, tokens: list[str], i: int, side: _Flag, ctx: _Ctx,
+                diags: list[Diagnostic], warn, *, unknown: bool) -> None:
+    """Apply `side`, triggered by upstream's substring match of token i, with the C's lenient atof/atoi values."""
+    tok, name, n = tokens[i], side.names[0], side.nargs
+    if len(tokens) <= i + max(n, _UPSTREAM_NEEDS.get(name, n)):
+        return  # upstream's argument-count guard: not enough arguments follow, the branch is skipped
+    raw = tokens[i + 1:i + 1 + n]
+    vals = raw if name in _STRING_VALUED else [format_value(_c_number(v, name in _INT_VALUED)) for v in raw]
+    try:
+        side.apply(cfg, vals, i + 1, ctx)
+        ctx.where[name] = i
+    except _Bad as bad:
+        diags.append(Diagnostic("error", f"{tok} (read by upstream nanoBragg as {name}): {bad}", token=i))
+        return
+    shown = " ".join(vals)
+    if unknown:
+        warn(f"{tok} is not a nanoBragg flag, but upstream nanoBragg matches flags by substring and reads it as "
+             f"{name}{' ' + shown if shown else ''}", i)
+    elif (tok, name) not in _QUIET_SIDES:
+        golden = ("the golden build matches -misset exactly and ignores this" if name == "-misset"
+                  else "the golden build does the same")
+        warn(f"upstream nanoBragg also reads {tok} as {name}{' ' + shown if shown else ''} (substring match; "
+             f"{golden})", i)
+
+
+def _leading_values(tokens: list[str], i: int, n: int) -> int:
+    k = 0
+    while k < n and i + 1 + k < len(tokens) and not is_flag_token(tokens[i + 1 + k]):
+        k += 1
+    return k
 
 
 def _header_prepass(cfg: NanoBraggConfig, tokens: list[str], ctx: _Ctx, diags: list[Diagnostic]) -> None:
@@ -639,6 +787,8 @@ def to_argv(cfg: NanoBraggConfig) -> list[str]:
     def changed(obj, ref, name: str) -> bool:
         return getattr(obj, name) != getattr(ref, name)
 
+    if d.curved_det:
+        add("-curved_det")  # first, so never the very last argument (upstream ignores a trailing -curved_det)
     # crystal and structure factors
     if c.cell is not None:
         add("-cell", *c.cell)
@@ -652,12 +802,15 @@ def to_argv(cfg: NanoBraggConfig) -> list[str]:
         add("-interpolate" if c.interpolate else "-nointerpolate")
     if c.dump_file is not None:
         add("-dump", c.dump_file)
+    # -misset_seed is also read as -misset when three arguments follow it (upstream substring matching): written
+    # just before a -misset, which then overrides those angles; without a -misset it goes last (see the end).
+    misset_seed_last = c.misset_seed is not None and not c.misset_random and c.misset_deg is None
+    if c.misset_seed is not None and not misset_seed_last:
+        add("-misset_seed", c.misset_seed)
     if c.misset_random:
         add("-misset", "random")
     elif c.misset_deg is not None:
         add("-misset", *c.misset_deg)
-    if c.misset_seed is not None:
-        add("-misset_seed", c.misset_seed)
     for ax in ("a", "b", "c"):
         if changed(c, C0, f"N{ax}"):
             add(f"-N{ax}", getattr(c, f"N{ax}"))
@@ -738,8 +891,6 @@ def to_argv(cfg: NanoBraggConfig) -> list[str]:
             add(f"-detector_rot{ax}", getattr(d, f"rot{ax}_deg"))
     if changed(d, D0, "twotheta_deg") or (d.twotheta_axis is not None and d.twotheta_deg != d.twotheta_axis[0]):
         add("-twotheta", d.twotheta_deg)
-    if d.curved_det:
-        add("-curved_det")
     if d.point_pixel:
         add("-point_pixel")
     if d.abs_um is not None:
@@ -791,6 +942,8 @@ def to_argv(cfg: NanoBraggConfig) -> list[str]:
         add("-printout_pixel", *o.printout_pixel)
     elif o.printout:
         add("-printout")
+    if misset_seed_last:
+        add("-misset_seed", c.misset_seed)
     return out
 
 

@@ -64,7 +64,9 @@ def test_energy_converts_to_angstrom():
 
 
 def test_misset_random_and_seeds_stored_as_typed():
-    cfg = parse("-misset", "random", "-misset_seed", "12345", "-seed", "7")
+    # -misset_seed last: fewer than three arguments follow, so upstream's substring match of -misset does not fire
+    # (decisions D8; this test used "-misset_seed 12345 -seed 7", which upstream reads as angles 12345, 0, 7).
+    cfg = parse("-seed", "7", "-misset", "random", "-misset_seed", "12345")
     assert cfg.crystal.misset_random and cfg.crystal.misset_deg is None
     assert cfg.crystal.misset_seed == 12345 and cfg.output.seed == 7
 

@@ -1,6 +1,6 @@
 /* Command-line handling with nanoBragg's matching rules: every argument that starts with '-' is tested
    against every flag by substring (a few flags need an exact length), so one argument can trigger several
-   flags (-twotheta_axis also sets -twotheta), values are never consumed, and later flags overwrite earlier
+   flags (-twotheta_axis also sets -twotheta, -misset_seed also sets -misset), values are never consumed, and later flags overwrite earlier
    ones.  Deliberate improvement (decisions D5): numeric values of a flag typed exactly are checked with
    strtod and rejected when malformed; substring side-matches keep nanoBragg's lenient atof/atoi. */
 #include <errno.h>
@@ -246,10 +246,13 @@ void nb_parse(NB *g, int argc, char **argv)
                 else g->cell[k - 1] = v / NB_RTD;
             }
         }
-        if (!strcmp(A, "-misset")) {
-            any_hit = 1; st = 1;
+        /* substring, as upstream main (decisions D8): -misset_seed N a b also sets the angles N, atof(a), atof(b);
+           "-misset ...rand..." ends this argument's matching, as upstream's `continue` does */
+        if ((h1 = H("-misset"))) {
+            st = (h1 == 2);
             if (argc > i + 1 && strstr(argv[i + 1], "rand")) {
                 g->misset_mode = -1;
+                continue;
             } else if (need(argc, i, 3, st, A)) {
                 g->misset_mode = 1;
                 g->misset[0] = NUM(1) / NB_RTD;

@@ -101,7 +101,7 @@ void nb_umat2misset(const double *U, double *angles);
 double nb_sincg(double x, double N);
 double nb_sinc3(double x);
 double nb_polarization(double kahn, const double *incident, const double *diffracted, const double *axis);
-double nb_gammln(double xx);
+float nb_gammln(float xx);
 float nb_gaussdev(long *idum);
 float nb_poidev(float xm, long *idum);
 void nb_polint(const double *xa, const double *ya, double x, double *y);

@@ -115,7 +115,8 @@ void nb_write_outputs(NB *g, float *img)
             v = img[j] * g->intfile_scale + g->adc;
             if (v < 0.0) v = 0.0;
             if (v > 65535.0) v = 65535.0;
-            u16[j] = (unsigned short)floor(v + 0.5);
+            /* floorf, as nanoBragg: v + 0.5 is rounded to float before the floor (spec 9.3, corrected) */
+            u16[j] = (unsigned short)floorf((float)(v + 0.5));
         }
     write_smv(g, "-intfile", g->intfile, u16);
 

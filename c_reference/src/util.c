@@ -208,7 +208,8 @@ double nb_polarization(double kahn, const double *incident, const double *diffra
     return 0.5 * (1.0 + c2sq - kahn * cos(2.0 * psi) * s2sq);
 }
 
-double nb_gammln(double xx)
+/* ln Gamma(xx): single-precision argument and result around a double body, as nanoBragg's (spec 9.4) */
+float nb_gammln(float xx)
 {
     static const double cof[6] = {76.18009172947146, -86.50532032941677, 24.01409824083091,
                                   -1.231739572450155, 0.1208650973866179e-2, -0.5395239384953e-5};
@@ -251,7 +252,7 @@ float nb_poidev(float xm, long *idum)
             oldm = xm;
             sq = (float)sqrt(2.0 * xm);
             alxm = (float)log(xm);
-            g = (float)(xm * alxm - nb_gammln(xm + 1.0));
+            g = xm * alxm - nb_gammln((float)(xm + 1.0));   /* float arithmetic throughout */
         }
         do {
             do {
@@ -259,7 +260,7 @@ float nb_poidev(float xm, long *idum)
                 em = sq * y + xm;
             } while (em < 0.0f);
             em = (float)floor(em);
-            t = (float)(0.9 * (1.0 + y * y) * exp(em * alxm - nb_gammln(em + 1.0) - g));
+            t = (float)(0.9 * (1.0 + y * y) * exp(em * alxm - nb_gammln((float)(em + 1.0)) - g));
         } while (nb_ran1(idum) > t);
     }
     return em;
