@@ -86,9 +86,12 @@ def int_scale(image: np.ndarray, roi: tuple[int, int, int, int], scale: float = 
 
 
 def int_image(image: np.ndarray, roi: tuple[int, int, int, int], scale: float, adc: float = 40.0) -> np.ndarray:
-    """uint16 (slow, fast): floor(clamp(v*scale + adc, 0, 65535) + 0.5) inside the ROI, 0 outside (spec 9.3)."""
-    v = image.astype(np.float64) * scale + adc
-    v = np.floor(np.clip(v, 0.0, 65535.0) + 0.5)
+    """uint16 (slow, fast): floorf(clamp(v*scale + adc, 0, 65535) + 0.5) inside the ROI, 0 outside (spec 9.3).
+
+    As nanoBragg's `floorf`: the double v + 0.5 is rounded to float32 first, then floored (spec 9.3, corrected), so
+    a value just below k - 0.5 that rounds to k - 0.5 in float gives k, not k - 1."""
+    v = image.astype(np.float32).astype(np.float64) * scale + adc
+    v = np.floor((np.clip(v, 0.0, 65535.0) + 0.5).astype(np.float32)).astype(np.float64)
     out = np.where(roi_mask(image.shape, roi), v, 0.0)
     return np.minimum(out, 65535).astype(np.uint16)
 
