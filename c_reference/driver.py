@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from simulator.argv import without_flag
+from simulator.argv import drop_ignored_trailing, without_flag
 from simulator.config import SamplingConfig, resolve_phi
 from tracing.parse import TraceParseError, parse_trace
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
@@ -50,8 +50,11 @@ ProgressFn = Callable[[float], None]
 # -- command-line editing -----------------------------------------------------------------------------------------
 
 def remove_flags(args: Sequence[str], *flags: str) -> list[str]:
-    """args without every occurrence of each flag (any alias) and its values (simulator.argv's flag table)."""
-    out = list(args)
+    """args without every occurrence of each flag (any alias) and its values (simulator.argv's flag table).
+
+    A trailing flag that nanoBragg ignores (`-curved_det` as the last argument, spec 2.2) is dropped as well, so
+    that the flags the driver appends next do not switch it on."""
+    out = drop_ignored_trailing(list(args))
     for flag in flags:
         out = without_flag(out, flag)
     return out

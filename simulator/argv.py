@@ -960,7 +960,7 @@ def with_flag(argv: list[str], flag: str, *values: str) -> list[str]:
             continue
         out.append(argv[i])
         i += 1
-    return out + [flag, *values]
+    return drop_ignored_trailing(out) + [flag, *values]  # appending must not switch on an ignored trailing flag
 
 
 def without_flag(argv: list[str], flag: str) -> list[str]:
@@ -979,6 +979,14 @@ def without_flag(argv: list[str], flag: str) -> list[str]:
     return out
 
 
+def drop_ignored_trailing(argv: list[str]) -> list[str]:
+    """argv without a last argument that nanoBragg ignores because it is last (a trailing `-curved_det`, whose
+    branch needs one more argument): same meaning, and safe to append flags to."""
+    if argv and argv[-1].startswith("-") and _upstream_hits(argv[-1], "-curved_det"):
+        return list(argv[:-1])
+    return list(argv)
+
+
 def flag_nargs(flag: str) -> int | None:
     """Number of values a known flag takes, or None for an unknown flag."""
     spec = _BY_NAME.get(flag)
@@ -992,6 +1000,7 @@ __all__ = [
     "Diagnostic",
     "ParsedArgs",
     "diagnose_argv",
+    "drop_ignored_trailing",
     "flag_nargs",
     "format_value",
     "is_flag_token",
