@@ -37,7 +37,7 @@ def run(binary: Path, args, cwd: Path, threads: int = 1, check: bool = True) -> 
 
 
 def vector_line(stdout: str, key: str) -> np.ndarray:
-    m = re.search(rf"^{key} (\S+) (\S+) (\S+)$", stdout, re.M)
+    m = re.search(rf"^(?:nbref: )?{key} (\S+) (\S+) (\S+)$", stdout, re.M)  # our own lines carry "nbref: "
     assert m, f"no {key} line"
     return np.array([float(x) for x in m.groups()])
 

@@ -19,7 +19,9 @@ int main(int argc, char **argv)
     if (!img) nb_die(9, "out of memory for a %d x %d image", g.fpixels, g.spixels);
 
     nb_render(&g, img, &omega_sum);
-    printf("solid angle subtended by detector = %g sr\n", omega_sum / g.steps);
+    printf("\n");  /* upstream ends its progress meter with a blank line */
+    printf("solid angle subtended by detector = %g steradian ( %g%% sphere)\n", omega_sum / g.steps,
+           100.0 * omega_sum / g.steps / 4.0 / NB_PI);
     nb_write_outputs(&g, img);
     fflush(stdout);
     free(img);

@@ -62,7 +62,7 @@ typedef struct {
     int round_div;
     const char *sourcefile;
     double dmin;
-    int sources;
+    int sources, divsteps;       /* divsteps: generated divergence points (-1 with -sourcefile) */
     double *src_dir;             /* 3 per source: unit vector sample->source */
     double *src_lambda, *src_weight;
     double water;

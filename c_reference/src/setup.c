@@ -222,7 +222,7 @@ static void resolve_steps(NB *g)
     }
     if (g->detector_thick > 0.0 && !g->mu_set) {
         g->detector_mu = 1.0 / g->detector_thick;
-        printf("WARNING: detector attenuation depth not specified, using %g um\n", g->detector_thick * 1e6);
+        printf("WARNING: setting detector attenuation depth to %g m\n", g->detector_mu);  /* upstream's words and value (1/thick) */
     }
 }
 
@@ -371,9 +371,9 @@ static void detector_geometry(NB *g)
         tv("twotheta_axis", g->twotheta_axis);
         tv("fdet_after_twotheta", g->fdet); tv("sdet_after_twotheta", g->sdet); tv("odet_after_twotheta", g->odet);
     }
-    printf("DETECTOR_FAST_AXIS %.15g %.15g %.15g\n", g->fdet[0], g->fdet[1], g->fdet[2]);
-    printf("DETECTOR_SLOW_AXIS %.15g %.15g %.15g\n", g->sdet[0], g->sdet[1], g->sdet[2]);
-    printf("DETECTOR_NORMAL_AXIS %.15g %.15g %.15g\n", g->odet[0], g->odet[1], g->odet[2]);
+    printf("nbref: DETECTOR_FAST_AXIS %.15g %.15g %.15g\n", g->fdet[0], g->fdet[1], g->fdet[2]);
+    printf("nbref: DETECTOR_SLOW_AXIS %.15g %.15g %.15g\n", g->sdet[0], g->sdet[1], g->sdet[2]);
+    printf("nbref: DETECTOR_NORMAL_AXIS %.15g %.15g %.15g\n", g->odet[0], g->odet[1], g->odet[2]);
     if (g->pivot == PIVOT_BEAM) {
         double tf[3], ts[3], tb[3];
         printf("pivoting detector around direct beam spot\n");
@@ -400,7 +400,7 @@ static void detector_geometry(NB *g)
             tv("pix0_vector", g->pix0);
         }
     }
-    printf("DETECTOR_PIX0_VECTOR %.15g %.15g %.15g\n", g->pix0[0], g->pix0[1], g->pix0[2]);
+    printf("nbref: DETECTOR_PIX0_VECTOR %.15g %.15g %.15g\n", g->pix0[0], g->pix0[1], g->pix0[2]);
 
     g->Fclose = -nb_dot(g->pix0, g->fdet);
     g->Sclose = -nb_dot(g->pix0, g->sdet);
@@ -596,6 +596,9 @@ static void crystal_setup(NB *g)
             printf("         intensity may vary significantly across a pixel!\n");
             printf("         recommend -oversample %d to work around this\n", rec);
         }
+        /* upstream's rough estimate (density 1.2e6 g/m^3, one molecule per cell); it has no effect */
+        printf("approximate MW = %g\n", la * g->Na * lb * g->Nb * lc * g->Nc * 1.2e6 * 6.02214179e23
+                                          / (g->Na * g->Nb * g->Nc));
     }
 }
 
@@ -611,7 +614,7 @@ static void read_hkl(NB *g)
     if (!f) nb_die(9, "-hkl: cannot open file '%s'", g->hklfile);
     H = malloc(cap * sizeof(int)); K = malloc(cap * sizeof(int)); L = malloc(cap * sizeof(int));
     F = malloc(cap * sizeof(double));
-    printf("reading %s\n", g->hklfile);
+    printf("counting entries in %s\n", g->hklfile);
     while (fgets(line, sizeof line, f)) {
         char *p = line, *tok[8], *save = NULL;
         int nt = 0;
@@ -665,12 +668,14 @@ static void read_hkl(NB *g)
             for (h = 0; h < g->h_range; h++)
                 for (k = 0; k < g->k_range; k++)
                     for (l = 0; l < g->l_range; l++) g->Fhkl[(h * nk + k) * nl + l] = g->default_F;
+            printf("done initializing:\n");
         }
+        printf("re-reading %s\n", g->hklfile);
         for (i = 0; i < n; i++)
             g->Fhkl[((long)(H[i] - g->h_min) * nk + (K[i] - g->k_min)) * nl + (L[i] - g->l_min)] = F[i];
     }
     free(H); free(K); free(L); free(F);
-    printf("read %d reflections from %s\n", n, g->hklfile);
+    printf("nbref: read %d reflections from %s\n", n, g->hklfile);
 }
 
 static void write_dump(NB *g)
@@ -680,7 +685,7 @@ static void write_dump(NB *g)
     if (!g->dumpfile || !g->Fhkl) return;
     f = fopen(g->dumpfile, "wb");
     if (!f) { nb_warn("-dump: unable to open dump file '%s'", g->dumpfile); return; }
-    printf("writing dump file: %s\n", g->dumpfile);
+    printf("writing dump file for next time: %s\n", g->dumpfile);
     fprintf(f, "%d %d %d %d %d %d\n\f", g->h_min, g->h_max, g->k_min, g->k_max, g->l_min, g->l_max);
     for (h = 0; h <= g->h_range; h++)
         for (k = 0; k <= g->k_range; k++)
@@ -744,6 +749,7 @@ static void read_sources(NB *g)
 static void make_sources(NB *g)
 {
     int pass, hi, vi, di, n = 0, divsteps = 0;
+    g->divsteps = -1;  /* upstream reports -1 divergence steps for a -sourcefile */
     if (g->sourcefile) read_sources(g);
     if (g->sources == 0) {
         for (pass = 0; pass < 2; pass++) {
@@ -785,6 +791,7 @@ static void make_sources(NB *g)
             }
         }
         g->sources = n;
+        g->divsteps = divsteps;
     }
     printf("  created a total of %d sources:\n", g->sources);
     {
@@ -833,7 +840,9 @@ void nb_setup(NB *g)
 
     apply_convention(g);
 
-    printf("nbref: nanoBragg-compatible reference engine (nbparity)\n");
+    /* upstream's banner line (scripts grep for it); our own lines carry the "nbref: " prefix */
+    printf("nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17\n");
+    printf("nbref: clean-room reference engine of nbparity, reproducing nanoBragg (bl831/nanoBragg main)\n");
     if ((g->hklfile == NULL && g->default_F == 0.0) || (g->matfile == NULL && g->cell[0] == 0.0)) {
         nb_usage(stdout);
         fflush(stdout);
@@ -901,6 +910,8 @@ void nb_setup(NB *g)
     printf("  incident fluence: %lg photons/m^2\n", g->fluence);
     printf("  distance=%lg detsize=%lgx%lg  pixel=%lg meters (%dx%d pixels)\n", g->distance, g->detsize_f, g->detsize_s,
            g->pixel, g->fpixels, g->spixels);
+    printf("  sensor is %lg m thick in %d layers with mu= %lg\n", g->detector_thick, g->detector_thicksteps,
+           (g->mu_set || g->detector_thick > 0.0) ? g->detector_mu : -1.0);  /* upstream's unset mu is -1 */
     printf("  Xbeam=%lg Ybeam=%lg\n", g->Xbeam, g->Ybeam);
     printf("  Fbeam=%lg Sbeam=%lg\n", g->Fbeam, g->Sbeam);
     printf("  Xclose=%lg Yclose=%lg\n", g->Xclose, g->Yclose);
@@ -919,12 +930,14 @@ void nb_setup(NB *g)
     printf("  roi: %d < x < %d && %d < y < %d\n", g->roi_xmin, g->roi_xmax, g->roi_ymin, g->roi_ymax);
     printf("  hdivrange=%g hdivstep=%g  radians\n", g->hdivrange, g->hdivstep);
     printf("  vdivrange=%g vdivstep=%g  radians\n", g->vdivrange, g->vdivstep);
+    printf("  %d divergence steps\n", g->divsteps);
     printf("  %d sources\n", g->sources);
     printf("  %d mosaic domains over mosaic spread of %g degrees\n", g->mosaic_domains, g->mosaic_spread * NB_RTD);
     printf("  %d phi steps from %g to %g degrees\n", g->phisteps, g->phi0 * NB_RTD, (g->phi0 + g->osc) * NB_RTD);
-    printf("  %dx%d pixel oversample steps\n", g->oversample, g->oversample);
-    printf("  steps = %ld\n", g->steps);
-    printf("  convention %s, phi0 carry-over %s\n", conv_name(g->convention), g->phi0_carryover ? "on" : "off");
+    printf("  %dx%d pixel oversample steps%s%s%s\n", g->oversample, g->oversample, g->oversample_thick ? " +thick" : "",
+           g->oversample_polar ? " +polar" : "", g->oversample_omega ? " +omega" : "");
+    printf("nbref: steps = %ld\n", g->steps);
+    printf("nbref: convention %s, phi0 carry-over %s\n", conv_name(g->convention), g->phi0_carryover ? "on" : "off");
     if (g->mask) printf("  skipping zero-flagged pixels in %s\n", g->maskfile);
     if (g->calc_noise) {
         printf("\n  noise image paramters:\n");
