@@ -47,12 +47,20 @@ def _warn(msg: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run like the C program; returns the exit status."""
+    """Run like the C program; returns the exit status.
+
+    stdout carries upstream nanoBragg's lines in its words and order (simulator.console): the set-up report, any
+    -printout lines, a blank line, then the statistics and file lines. Our own lines carry the "simulator: " prefix
+    (TRACE lines keep their trace dialect); warnings of our parser and engine go to stderr.
+    """
     from simulator import io_files
     from simulator.argv import parse_argv
-    from simulator.engine import format_trace, render, trace_pixel
+    from simulator.console import setup_report
+    from simulator.engine import CARRYOVER_DEFAULT, format_trace, render, trace_pixel
     from simulator.fdump import maybe_write_fdump
     from simulator.noise import noise_image
+    from simulator.printout import printout_lines, printout_pixels
+    from simulator.setup import build_setup
 
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "-help") for a in args):
@@ -65,21 +73,26 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr, end="")
         return 9
     for w in parsed.warnings:
-        print(f"WARNING: {w}", file=sys.stderr)
+        _warn(f"simulator: WARNING: {w}")
     cfg = parsed.config
     dtype = parsed.extras.get("dtype", "float64")
     device = parsed.extras.get("device", "cpu")
     out = cfg.output
+    seed = None if out.nonoise else (out.seed if out.seed is not None else int(time.time()))
     try:
-        dump_line = maybe_write_fdump(cfg)   # the C writes its cache while setting up, before rendering
-        if dump_line:
-            print(dump_line)
+        setup = build_setup(cfg, carryover_default=CARRYOVER_DEFAULT)
+        for w in setup.warnings:
+            _warn(f"simulator: {w}" if w.startswith("WARNING") else f"simulator: WARNING: {w}")
+        to_print = printout_pixels(cfg, setup) if out.printout else []   # bounded before any work
+        print("\n".join(setup_report(setup, seed)), flush=True)
+        maybe_write_fdump(cfg)   # the C writes its cache while setting up, before rendering (line in the report)
         res = render(cfg, dtype=dtype, device=device,
                      progress=_print_progress if sys.stderr.isatty() else None)
         trace_text = ""
         if out.trace_pixel is not None:
             trace_text = format_trace(trace_pixel(cfg, out.trace_pixel[0], out.trace_pixel[1], dtype=dtype,
                                                   device=device))
+        printout = printout_lines(cfg, setup, res.image, to_print, dtype=dtype, device=device)
     except ConfigError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 9
@@ -88,12 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     stats, roi = meta["stats"], tuple(meta["roi"])
     header = io_files.SMVHeader.from_dict(meta["smv_header"])
     lines = res.log.rstrip("\n").split("\n")
-    # Setup lines first, the statistics block last (spec 10.5 order).
-    body = [ln for ln in lines if not ln.startswith(("max_I", "mean=", "solid angle", "torch render"))]
-    print("\n".join(body))
+    for ln in lines:
+        if ln.startswith("WARNING: out of range") or ln.startswith("WARNING: further"):
+            print(ln)   # upstream prints these two during the render
+    if printout:
+        print("\n".join(printout))
     if trace_text:
         print(f"TRACE_CONFIG: tracing pixel (spixel={out.trace_pixel[0]}, fpixel={out.trace_pixel[1]})")
         print(trace_text, end="")
+    print()   # upstream ends its progress meter with a blank line
     print(next(ln for ln in lines if ln.startswith("solid angle")))
     floatfile = out.floatfile or "floatimage.bin"
     print(f"writing {floatfile} as {image.size} 4-byte floats")
@@ -111,12 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         pgmfile = out.pgmfile or "image.pgm"
         print(f"writing {pgmfile} as 1-byte integers")
         io_files.write_pgm(pgmfile, image, roi, pscale)
-    if not out.nonoise:
-        seed = out.seed if out.seed is not None else int(time.time())
+    if seed is not None:
         noise_img, photons, overloads = noise_image(image, roi, out.adc, seed)
+        print(f"{photons:.0f} photons on noise image ({overloads} overloads)")
         noisefile = out.noisefile or "noiseimage.img"
         print(f"writing {noisefile} as 2-byte integers")
         _warn(io_files.write_smv(noisefile, header, noise_img))
-        print(f"{photons:.0f} photons on noise image ({overloads} overloads)")
-    print(lines[-1])
+    print(f"simulator: phi0 carry-over {'on' if setup.phi.carryover else 'off'}")
+    print("simulator: " + lines[-1])
     return 0

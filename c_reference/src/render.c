@@ -25,6 +25,9 @@ typedef struct {
     int interp_failed;        /* interpolation went out of range in this pixel */
     double fail_hkl[3];
     int fail_hkl0[3];
+    /* -printout (spec 11.2): the values nanoBragg's loop variables hold when the pixel is finished */
+    double p_stol, p_P[3], p_hkl[3], p_Fcell, p_Flatt, p_I, p_L[9], p_polar, p_omega, p_cap;
+    int p_hkl0[3];
 } PixOut;
 
 static void pixel_position(const NB *g, int s, int f, int t, int ss, int sf, double *P)
@@ -97,7 +100,7 @@ static double F_tricubic(const NB *g, double h, double k, double l)
 
 /* ------------------------------------------------------------------ one pixel */
 
-static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, PixOut *out)
+static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, int record, PixOut *out)
 {
     const NB *g = c->g;
     long pix = (long)s * g->fpixels + f;
@@ -140,6 +143,10 @@ static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, P
                     {
                         int cut = path_cut(g, d, src, q, &stol);
                         for (k = 0; k < 3; k++) { last_inc[k] = inc[k]; last_d[k] = d[k]; }
+                        if (record) {
+                            out->p_stol = stol;
+                            for (k = 0; k < 3; k++) out->p_P[k] = P[k];
+                        }
                         if (trace && src == 0) {
                             printf("TRACE_C: pix0_vector_meters %.15g %.15g %.15g\n", g->pix0[0], g->pix0[1], g->pix0[2]);
                             printf("TRACE_C: fdet_vec %.15g %.15g %.15g\n", g->fdet[0], g->fdet[1], g->fdet[2]);
@@ -171,6 +178,11 @@ static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, P
                             int h0 = (int)ceil(h - 0.5), k0 = (int)ceil(kk - 0.5), l0 = (int)ceil(l - 0.5);
                             double Fa = 1.0, Fb = 1.0, Fc = 1.0, F_latt, F_cell = 0.0, contrib = 0.0;
                             int skipped = 0;
+                            if (record) {
+                                out->p_hkl[0] = h; out->p_hkl[1] = kk; out->p_hkl[2] = l;
+                                out->p_hkl0[0] = h0; out->p_hkl0[1] = k0; out->p_hkl0[2] = l0;
+                                memcpy(out->p_L, L, 9 * sizeof(double));
+                            }
                             if (g->xtal_shape == SHAPE_SQUARE) {
                                 if (g->Na > 1) Fa = nb_sincg(NB_PI * h, g->Na);
                                 if (g->Nb > 1) Fb = nb_sincg(NB_PI * kk, g->Nb);
@@ -190,6 +202,7 @@ static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, P
                                 else F_latt = (rho2 * g->fudge < 0.3969) ? Nabc : 0.0;
                                 Fa = Fb = Fc = NAN;
                             }
+                            if (record) out->p_Flatt = F_latt;
                             if (F_latt == 0.0 && g->water == 0.0) {
                                 skipped = 1;
                                 if (trace) {
@@ -211,6 +224,7 @@ static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, P
                                 }
                                 if (!interp) F_cell = F_nearest(g, h0, k0, l0);
                                 contrib = F_cell * F_cell * F_latt * F_latt;
+                                if (record) out->p_Fcell = F_cell;
                                 I += contrib;
                                 if (g->oversample_thick) I *= cap;
                                 if (g->oversample_polar) I *= polar;
@@ -251,6 +265,7 @@ static void render_pixel(const Ctx *c, int s, int f, int interp_on, int trace, P
         if (!g->oversample_polar) S *= polar;
         if (!g->oversample_omega) S *= omega;
         out->S = S;
+        out->p_I = I; out->p_polar = polar; out->p_omega = omega; out->p_cap = cap;
         if (trace) {
             printf("TRACE_C: I_before_scaling %.15g\n", I);
             printf("TRACE_C: r_e_meters %.15g\n", sqrt(g->r_e_sqr));
@@ -398,7 +413,7 @@ static void render_rows(const Ctx *c, float *img, double *row_omega, int interp_
             PixOut out;
             if (pix <= from_pix) continue;
             if (!pixel_rendered(g, s, f)) continue;
-            render_pixel(c, s, f, interp_on, 0, &out);
+            render_pixel(c, s, f, interp_on, 0, 0, &out);
             img[pix] = (float)out.S;
             osum += out.omega_sum;
             if (out.interp_failed) {
@@ -421,6 +436,32 @@ static void render_rows(const Ctx *c, float *img, double *row_omega, int interp_
         }
     }
     if (progress) progress_report(nrows, nrows, &printed);
+}
+
+/* upstream's -printout block for one pixel (spec 11.2), from the loop values its last path left */
+static void print_pixel(const Ctx *c, int s, int f, int interp_on, float value)
+{
+    const NB *g = c->g;
+    PixOut o;
+    const double *P = o.p_P, *L = o.p_L;
+    double twotheta;
+    render_pixel(c, s, f, interp_on, 0, 1, &o);
+    twotheta = atan2(sqrt(P[1] * P[1] + P[2] * P[2]), P[0]);
+    printf("%4d %4d : stol = %g or %g\n", f, s, o.p_stol, sin(twotheta / 2.0) / (g->lambda0 * 1e10));
+    printf("at %g %g %g\n", P[0], P[1], P[2]);
+    printf("hkl= %f %f %f  hkl0= %d %d %d\n", o.p_hkl[0], o.p_hkl[1], o.p_hkl[2], o.p_hkl0[0], o.p_hkl0[1],
+           o.p_hkl0[2]);
+    printf(" F_cell=%g  F_latt=%g   I = %g\n", o.p_Fcell, o.p_Flatt, o.p_I);
+    printf("I/steps %15.10g\n", o.p_I / g->steps);
+    printf("polar   %15.10g\n", o.p_polar);
+    printf("omega   %15.10g\n", o.p_omega);
+    printf("capfrac %15.10g\n", o.p_cap);
+    printf("pixel   %15.10g\n", (double)value);
+    printf("real-space cell vectors (Angstrom):\n");
+    printf("     %-10s  %-10s  %-10s\n", "a", "b", "c");
+    printf("X: %11.8f %11.8f %11.8f\n", L[0] * 1e10, L[3] * 1e10, L[6] * 1e10);
+    printf("Y: %11.8f %11.8f %11.8f\n", L[1] * 1e10, L[4] * 1e10, L[7] * 1e10);
+    printf("Z: %11.8f %11.8f %11.8f\n", L[2] * 1e10, L[5] * 1e10, L[8] * 1e10);
 }
 
 void nb_render(NB *g, float *img, double *omega_sum_out)
@@ -458,7 +499,7 @@ void nb_render(NB *g, float *img, double *omega_sum_out)
             PixOut out;
             int interp_on = g->interpolate && !(fail_pix >= 0 && pix > fail_pix);
             printf("TRACE_CONFIG: tracing pixel (spixel=%d, fpixel=%d)\n", g->trace_s, g->trace_f);
-            render_pixel(&c, g->trace_s, g->trace_f, interp_on, 1, &out);
+            render_pixel(&c, g->trace_s, g->trace_f, interp_on, 1, 0, &out);
             printf("TRACE_C: floatimage_accumulated %.15g\n", (double)img[pix]);
             fflush(stdout);
         } else {
@@ -466,13 +507,14 @@ void nb_render(NB *g, float *img, double *omega_sum_out)
                     g->trace_s, g->trace_f);
         }
     }
-    if (g->printout || g->printout_f >= 0) {
+    if (g->printout) {
         int f;
         for (s = 0; s < g->spixels; s++)
             for (f = 0; f < g->fpixels; f++) {
+                long pix = (long)s * g->fpixels + f;
                 if (!pixel_rendered(g, s, f)) continue;
                 if (g->printout_f >= 0 && !(f == g->printout_f && s == g->printout_s)) continue;
-                printf("%4d %4d : pixel %15.10g\n", f, s, (double)img[(long)s * g->fpixels + f]);
+                print_pixel(&c, s, f, g->interpolate && !(fail_pix >= 0 && pix > fail_pix), img[pix]);
             }
     }
     free(row_omega);
