@@ -453,7 +453,7 @@ def test_dump_layout_and_engines_byte_identical(c_binary, tmp_path, monkeypatch,
     (tmp_path / "t").mkdir()
     run_c(c_binary, args, tmp_path / "c")
     out = run_torch_cli(args, tmp_path / "t", monkeypatch, capsys)
-    assert "writing dump file: dump.bin" in out
+    assert "writing dump file for next time: dump.bin" in out  # upstream main's words (issue 10)
     c_raw, t_raw = (tmp_path / "c" / "dump.bin").read_bytes(), (tmp_path / "t" / "dump.bin").read_bytes()
     assert c_raw == t_raw
     # spec §5.2: header, then (h_range+1)(k_range+1)(l_range+1) native doubles, padding planes 0, default_F on
