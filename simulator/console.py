@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from simulator.beam import _mr, _resolve_div
+from simulator.beam import _SEPARATORS, _mr, _number, _resolve_div
 from simulator.setup import Setup
 
 BANNER = "nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17"
@@ -161,6 +161,23 @@ def _dispersion(setup: Setup) -> tuple[int, float, float]:
     return _resolve_div(b.dispsteps, disp if disp != 0 else None, None, 1.0)
 
 
+def _file_sources(setup: Setup) -> list[tuple[float, float, float, float]]:
+    """(X, Y, Z, weight) of each -sourcefile row as the C lists them: the file's numbers, missing ones defaulted
+    (position -10 m * beam, weight 1), with the file reading rules of simulator.beam.read_sourcefile."""
+    default = [-10.0 * float(x) for x in setup.geometry.beam]
+    rows = []
+    path = setup.config.beam.sourcefile
+    with open(path) as fh:
+        for lineno, line in enumerate(fh.read().splitlines(), start=1):
+            toks = [t for t in _SEPARATORS.split(line.strip()) if t] if not line.lstrip().startswith("#") else []
+            if not toks:
+                continue
+            vals = [_number(t, path, lineno) for t in toks[:5]] + [math.nan] * 5
+            pos = [default[i] if math.isnan(vals[i]) else vals[i] for i in range(3)]
+            rows.append((pos[0], pos[1], pos[2], 1.0 if math.isnan(vals[3]) else vals[3]))
+    return rows
+
+
 def _source_lines(setup: Setup) -> tuple[list[str], int]:
     """Divergence deviations and wavelengths (generated sources only), the source table; and the divergence-step
     count (-1 with -sourcefile, as upstream leaves it)."""
@@ -190,11 +207,12 @@ def _source_lines(setup: Setup) -> tuple[list[str], int]:
             out.append(f"lambda{di} = {beam.lambda0 * (1.0 + step * di - disp / 2.0):.15g}")
     n = beam.n_sources
     out.append(f"  created a total of {n} sources:")
-    weight = 1.0 / n if n else 0.0
-    if len(positions) != n:   # -sourcefile: from the unit directions (upstream prints the file's own numbers)
-        positions = [[-10.0 * float(t) for t in inc] for inc in beam.incident]
-    for (x, y, z), lam in zip(positions, beam.lambdas, strict=True):
-        out.append(f"{x:g} {y:g} {z:g}   {weight:g} {float(lam):g}")
+    if b.sourcefile is None:
+        rows = [(x, y, z, 1.0 / n) for x, y, z in positions]
+    else:
+        rows = _file_sources(setup)
+    for (x, y, z, w), lam in zip(rows, beam.lambdas, strict=True):
+        out.append(f"{x:g} {y:g} {z:g}   {w:g} {float(lam):g}")
     return out, divsteps
 
 
