@@ -3,7 +3,9 @@ C program's command line, outputs and console statistics (spec 10).
 
 Writes -floatfile (default floatimage.bin), -intfile (intimage.img), -pgmfile (image.pgm unless -nopgm) and
 -noisefile (noiseimage.img unless -nonoise; Poisson noise from numpy's generator, not the C's stream, decisions D2)
-into the current directory. Exit status 0 on success, 9 for a bad command line (like the C's usage exit).
+into the current directory; stdout is upstream nanoBragg's report (simulator.console), -printout blocks
+(simulator.printout) and statistics, our own lines prefixed "simulator: ". Exit status 0 on success, 9 for a bad
+command line (like the C's usage exit).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ usage: python -m simulator [options]   (the nanoBragg command line)
   sampling:   -phi deg -osc deg -phistep deg -phisteps n  -oversample n  -oversample_thick
               -oversample_polar -oversample_omega  -roi xmin xmax ymin ymax  -phi0_carryover on|off
   output:     -floatfile f -intfile f -pgmfile f -noisefile f  -nopgm -nonoise  -scale s -adc a
-              -pgmscale s -seed n  -trace_pixel slow fast
+              -pgmscale s -seed n  -trace_pixel slow fast  -printout  -printout_pixel fast slow
   engine:     -dtype float32|float64 (default float64)  -device cpu|cuda (default cpu)
 """
 

@@ -195,6 +195,12 @@ static void resolve_steps(NB *g)
         }
     }
 
+    /* before the mosaic warnings and the sanity checks, as upstream */
+    if (g->detector_thick > 0.0 && !g->mu_set) {
+        g->detector_mu = 1.0 / g->detector_thick;
+        printf("WARNING: setting detector attenuation depth to %g m\n", g->detector_mu);  /* upstream's words and value (1/thick) */
+    }
+
     /* mosaic domains */
     if (g->mosaic_domains <= 0) {
         if (g->mosaic_spread < 0.0) { g->mosaic_domains = 1; g->mosaic_spread = 0.0; }
@@ -219,10 +225,6 @@ static void resolve_steps(NB *g)
     if (g->dispersion <= 0.0 || g->dispstep <= 0.0 || g->dispsteps <= 0) { g->dispsteps = 1; g->dispersion = 0.0; g->dispstep = 0.0; }
     if (g->detector_thick <= 0.0 || g->detector_thickstep <= 0.0 || g->detector_thicksteps <= 0) {
         g->detector_thicksteps = 1; g->detector_thick = 0.0; g->detector_thickstep = 0.0;
-    }
-    if (g->detector_thick > 0.0 && !g->mu_set) {
-        g->detector_mu = 1.0 / g->detector_thick;
-        printf("WARNING: setting detector attenuation depth to %g m\n", g->detector_mu);  /* upstream's words and value (1/thick) */
     }
 }
 
