@@ -108,6 +108,12 @@ FILE_CASES = {
     "mosaic-roi-adc": ["-cell", "70", "80", "90", "85", "95", "105", "-default_F", "30", "-N", "4",
                        "-detpixels", "64", "-pixel", "0.4", "-distance", "120", "-mosaic", "0.5",
                        "-mosaic_dom", "3", "-roi", "8", "50", "4", "60", "-adc", "25", "-scale", "3e4"],
+    "xds-twotheta-thick-layers": ["-cell", "70", "80", "90", "90", "90", "90", "-default_F", "20", "-N", "5",
+                                  "-detpixels", "64", "-pixel", "0.4", "-distance", "100", "-xds", "-twotheta", "10",
+                                  "-detector_thick", "100", "-detector_thicksteps", "2", "-pgmscale", "40"],
+    "curved-point-pixel-nopolar": ["-cell", "70", "80", "90", "90", "90", "90", "-default_F", "20", "-N", "5",
+                                   "-detpixels", "64", "-pixel", "0.4", "-distance", "100", "-curved_det",
+                                   "-point_pixel", "-nopolar", "-adc", "0"],
 }
 
 
