@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from simulator.argv import drop_ignored_trailing, without_flag
+from simulator.argv import append_flags, without_flag
 from simulator.config import SamplingConfig, resolve_phi
 from tracing.parse import TraceParseError, parse_trace
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
@@ -50,11 +50,8 @@ ProgressFn = Callable[[float], None]
 # -- command-line editing -----------------------------------------------------------------------------------------
 
 def remove_flags(args: Sequence[str], *flags: str) -> list[str]:
-    """args without every occurrence of each flag (any alias) and its values (simulator.argv's flag table).
-
-    A trailing flag that nanoBragg ignores (`-curved_det` as the last argument, spec 2.2) is dropped as well, so
-    that the flags the driver appends next do not switch it on."""
-    out = drop_ignored_trailing(list(args))
+    """args without every occurrence of each flag (any alias) and its values (simulator.argv's flag table)."""
+    out = list(args)
     for flag in flags:
         out = without_flag(out, flag)
     return out
@@ -81,7 +78,8 @@ def absolutize_inputs(args: Sequence[str], cwd: str | Path) -> list[str]:
 
 def prepare_args(args: Sequence[str], float_path: Path, cwd: str | Path) -> list[str]:
     """The argv the binary gets: inputs absolute, any -floatfile/-floatimage replaced by `float_path`."""
-    return absolutize_inputs(remove_flags(args, "-floatfile"), cwd) + ["-floatfile", str(float_path)]
+    # append_flags: appended flags must not change what the user's mean (a trailing -curved_det, spec 2.2)
+    return append_flags(absolutize_inputs(remove_flags(args, "-floatfile"), cwd), ["-floatfile", str(float_path)])
 
 
 # -- image size ---------------------------------------------------------------------------------------------------
@@ -477,7 +475,7 @@ def trace_c_run(args: Sequence[str], slow: int, fast: int, **kw) -> CRunResult:
     shape = image_shape(args)
     roi = trace_roi(slow, fast, shape, _user_roi(args), prefix=may_interpolate(args))
     a = remove_flags(args, "-trace_pixel", "-roi")
-    a += ["-trace_pixel", str(slow), str(fast), "-roi", *map(str, roi), "-nonoise", "-nopgm"]
+    a = append_flags(a, ["-trace_pixel", str(slow), str(fast), "-roi", *map(str, roi), "-nonoise", "-nopgm"])
     kw["threads"] = 1
     return run_c(a, **kw)
 
@@ -518,8 +516,8 @@ def phi_intensity_curve(args: Sequence[str], slow: int, fast: int, *, progress: 
     out: list[tuple[float, float]] = []
     for i in range(n):
         phi_i = phi0 + i * step
-        a = base + ["-phi", repr(phi_i), "-osc", repr(step), "-phisteps", "1",
-                    "-roi", str(fast), str(fast), str(slow), str(slow), "-nonoise", "-nopgm"]
+        a = append_flags(base, ["-phi", repr(phi_i), "-osc", repr(step), "-phisteps", "1",
+                                "-roi", str(fast), str(fast), str(slow), str(slow), "-nonoise", "-nopgm"])
         sub = None if progress is None else (lambda x, i=i: progress((i + x) / n))
         res = run_c(a, progress=sub, **kw)
         out.append((phi_i, float(res.image[slow, fast])))

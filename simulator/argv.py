@@ -960,7 +960,7 @@ def with_flag(argv: list[str], flag: str, *values: str) -> list[str]:
             continue
         out.append(argv[i])
         i += 1
-    return drop_ignored_trailing(out) + [flag, *values]  # appending must not switch on an ignored trailing flag
+    return append_flags(out, [flag, *values])  # appending must not change what the other flags mean
 
 
 def without_flag(argv: list[str], flag: str) -> list[str]:
@@ -987,6 +987,19 @@ def drop_ignored_trailing(argv: list[str]) -> list[str]:
     return list(argv)
 
 
+def append_flags(argv: list[str], extra: list[str]) -> list[str]:
+    """argv followed by the complete flags `extra`, placed so that neither changes meaning under upstream's matching:
+    an ignored trailing `-curved_det` is dropped, and a `-misset_seed` near the end (read as `-misset` only when three
+    arguments follow it) stays behind the new flags."""
+    out = drop_ignored_trailing(list(argv))
+    for k in range(max(0, len(out) - 3), len(out)):
+        t = out[k]
+        if t.startswith("-") and t != "-misset" and _upstream_hits(t, "-misset") \
+                and not (k + 1 < len(out) and "rand" in out[k + 1]):
+            return out[:k] + list(extra) + out[k:]
+    return out + list(extra)
+
+
 def flag_nargs(flag: str) -> int | None:
     """Number of values a known flag takes, or None for an unknown flag."""
     spec = _BY_NAME.get(flag)
@@ -1000,6 +1013,7 @@ __all__ = [
     "Diagnostic",
     "ParsedArgs",
     "diagnose_argv",
+    "append_flags",
     "drop_ignored_trailing",
     "flag_nargs",
     "format_value",

@@ -110,3 +110,20 @@ def test_editor_warnings_for_surprising_flags(extra, needle):
     hits = [d for d in diags if needle in d.message]
     assert hits and all(d.severity == "warning" and d.start >= 0 for d in hits)
     assert not any(d.severity == "error" for d in diags)
+
+
+def test_appending_flags_keeps_the_meaning(c_binary, tmp_path):
+    """Flags the app and the driver append (with_flag, the scratch -floatfile, trace and ROI flags) must not turn a
+    final `-misset_seed 77` into misset angles (three arguments would then follow it) nor switch on a trailing
+    -curved_det: the C and PyTorch images of `... -misset random -misset_seed 77` still agree."""
+    from c_reference.driver import prepare_args
+    from simulator.argv import append_flags, with_flag
+
+    argv = CELL + ["-default_F", "20", "-misset", "random", "-misset_seed", "77"]
+    for out in (with_flag(argv, "-roi", "1", "2", "3", "4"), prepare_args(argv, tmp_path / "f.bin", str(tmp_path)),
+                append_flags(argv + ["-curved_det"], ["-nonoise"])):
+        cfg = cfg_of(out)
+        assert cfg.crystal.misset_random and cfg.crystal.misset_deg is None and not cfg.detector.curved_det
+    c, t = both(c_binary, argv, "float64")
+    bright = c > 1e-3 * c.max()
+    assert np.max(np.abs(t[bright] - c[bright]) / c[bright]) < 2e-5
