@@ -373,17 +373,22 @@ static void find_first_path(Ctx *c)
 
 /* ------------------------------------------------------------------ progress */
 
-static int pct_printable(int p)
-{
-    return (p % 5 == 0) || p < 10 || p > 90;
-}
+/* upstream's meter (spec 11.2): before rendering its pp-th pixel (pp counts rendered pixels in raster order) it prints
+   pp*100/P when pp is a multiple of P/20, or of P/100 in the first and last tenth, where P = (roi_xmax - roi_xmin + 1)
+   * (roi_ymax - roi_ymin + 1) with the C's default roi_xmax = fpixels (one column and one row more than the
+   detector, so 100% is never reached). The lines depend only on how many pixels are done, so printing them as the
+   count grows gives upstream's lines whatever the thread count. */
+typedef struct {
+    long P, next;             /* progress_pixels; the next pp to consider */
+} Meter;
 
-static void progress_report(int done, int total, int *printed)
+static void progress_report(Meter *m, long done)
 {
-    int p = (int)((long)done * 100 / total);
-    while (*printed < p) {
-        (*printed)++;
-        if (pct_printable(*printed)) printf("%d%% done\n", *printed);
+    long P = m->P;
+    for (; m->next < done; m->next++) {
+        long pp = m->next;
+        if (pp % (P / 20) == 0 || ((10 * pp < P || 10 * pp > 9 * P) && pp % (P / 100) == 0))
+            printf("%lu%% done\n", (unsigned long)(pp * 100 / P));
     }
     fflush(stdout);
 }
@@ -396,17 +401,22 @@ static void render_rows(const Ctx *c, float *img, double *row_omega, int interp_
     const NB *g = c->g;
     int s0 = g->roi_ymin < 0 ? 0 : g->roi_ymin;
     int s1 = g->roi_ymax >= g->spixels ? g->spixels - 1 : g->roi_ymax;
-    int nrows = s1 - s0 + 1, rows_done = 0, printed = 0;
+    int nrows = s1 - s0 + 1;
+    long pixels_done = 0;
+    Meter meter;
     int s;
     if (nrows <= 0) return;
     if (from_pix >= 0) s0 = (int)(from_pix / g->fpixels) > s0 ? (int)(from_pix / g->fpixels) : s0;
-    if (progress) { printf("0%% done\n"); fflush(stdout); }
+    meter.P = (long)(g->roi_xmax - g->roi_xmin + 1) * (g->roi_ymax - g->roi_ymin + 1);
+    meter.next = 0;
+    if (meter.P / 100 <= 0) progress = 0;   /* upstream's meter is silent for fewer than 100 pixels */
     nrows = s1 - s0 + 1;
     if (nrows <= 0) return;
 
 #pragma omp parallel for schedule(dynamic, 1)
     for (s = s0; s <= s1; s++) {
-        int f, done;
+        int f;
+        long done, n_row = 0;
         double osum = 0.0;
         for (f = 0; f < g->fpixels; f++) {
             long pix = (long)s * g->fpixels + f;
@@ -414,6 +424,7 @@ static void render_rows(const Ctx *c, float *img, double *row_omega, int interp_
             if (pix <= from_pix) continue;
             if (!pixel_rendered(g, s, f)) continue;
             render_pixel(c, s, f, interp_on, 0, 0, &out);
+            n_row++;
             img[pix] = (float)out.S;
             osum += out.omega_sum;
             if (out.interp_failed) {
@@ -425,17 +436,17 @@ static void render_rows(const Ctx *c, float *img, double *row_omega, int interp_
         }
         if (row_omega) row_omega[s] = osum;
 #pragma omp atomic capture
-        done = ++rows_done;
+        done = pixels_done += n_row;
         if (progress) {
 #ifdef _OPENMP
             if (omp_get_thread_num() == 0)
 #endif
             {
-                progress_report(done, nrows, &printed);
+                progress_report(&meter, done);
             }
         }
     }
-    if (progress) progress_report(nrows, nrows, &printed);
+    if (progress) progress_report(&meter, pixels_done);
 }
 
 /* upstream's -printout block for one pixel (spec 11.2), from the loop values its last path left */
