@@ -86,7 +86,9 @@ def test_float64_matches_c(name, c_binary, tmp_path):
     else:
         args = BASE + CASES[name].split()
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    p = subprocess.run([str(c_binary), *args, "-floatfile", "c.bin", "-nonoise", "-nopgm"], cwd=tmp_path,
+    # output flags first: after a final "-misset_seed 12345" they would be read as misset angles (upstream's
+    # substring matching, decisions D8)
+    p = subprocess.run([str(c_binary), "-floatfile", "c.bin", "-nonoise", "-nopgm", *args], cwd=tmp_path,
                        env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     c = np.fromfile(tmp_path / "c.bin", dtype=np.float32).reshape(64, 64).astype(np.float64)

@@ -34,7 +34,7 @@ BRAGG_LOW = BRAGG_HIGH[:-6] + ["-seed", "12345"]
 
 def run_c(c_binary: Path, args: list[str], cwd: Path) -> str:
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    p = subprocess.run([str(c_binary), *args, "-noprogress"], cwd=cwd, env=env, capture_output=True, text=True,
+    p = subprocess.run([str(c_binary), "-noprogress", *args], cwd=cwd, env=env, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stderr
     return p.stdout
