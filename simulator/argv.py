@@ -650,9 +650,11 @@ def _apply_side(cfg: NanoBraggConfig, tokens: list[str], i: int, side: _Flag, ct
         warn(f"{tok} is not a nanoBragg flag, but upstream nanoBragg matches flags by substring and reads it as "
              f"{name}{' ' + shown if shown else ''}", i)
     elif (tok, name) not in _QUIET_SIDES:
-        golden = ("the golden build matches -misset exactly and ignores this" if name == "-misset"
-                  else "the golden build does the same")
-        warn(f"upstream nanoBragg also reads {tok} as {name}{' ' + shown if shown else ''} (substring match; "
+        golden = (f"the golden build matches -misset exactly: there {tok} sets nothing but its own value"
+                  if name == "-misset" else "the golden build does the same")
+        effect = {"-misset": f": misset angles {', '.join(vals)} degrees (the next three arguments, read with atof)",
+                  "-twotheta": f": detector 2theta = {shown} degrees and the SAMPLE pivot"}.get(name, "")
+        warn(f"upstream nanoBragg also reads {tok} as {name}{' ' + shown if shown else ''}{effect} (substring match; "
              f"{golden})", i)
 
 
