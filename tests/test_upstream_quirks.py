@@ -127,3 +127,19 @@ def test_appending_flags_keeps_the_meaning(c_binary, tmp_path):
     c, t = both(c_binary, argv, "float64")
     bright = c > 1e-3 * c.max()
     assert np.max(np.abs(t[bright] - c[bright]) / c[bright]) < 2e-5
+
+
+def test_editor_shows_upstream_warnings_without_blocking_run(qtbot):
+    """The parameter editor marks the quirks as warnings (orange, hover text) and the command stays runnable."""
+    from app.params_editor import ParamsEditor
+
+    ed = ParamsEditor()
+    qtbot.addWidget(ed)
+    ed.set_text(" ".join(CELL + ["-misset", "random", "-misset_seed", "77", "-default_F", "20", "-curved_det"]))
+    assert ed.is_valid() and not ed.errors()
+    at = ed.text().index("-misset_seed")
+    d = ed.edit.diagnostic_at(at)
+    assert d is not None and d.severity == "warning" and "misset angles 77, 0, 20" in d.message
+    last = ed.edit.diagnostic_at(ed.text().rindex("-curved_det"))
+    assert last is not None and last.severity == "warning" and "last argument" in last.message
+    assert "misset angles" in ed.message.text()
