@@ -21,6 +21,7 @@ name the flag and what was expected.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -517,20 +518,30 @@ def _upstream_hits(tok: str, needle: str) -> bool:
 
 
 _UPSTREAM_NEEDLES: tuple[str, ...] = tuple(n for f in _TABLE for n in f.names if n not in _NOT_UPSTREAM)
+_NEEDLE_SET = frozenset(_UPSTREAM_NEEDLES)
+_NEEDLE_MAX = max(len(n) for n in _UPSTREAM_NEEDLES)
 
 
 def _side_matches(tok: str, own: _Flag | None) -> list[_Flag]:
     """The other flags upstream's substring matching triggers for the argument `tok`, in table order."""
+    return [spec for spec in _substring_hits(tok) if spec is not own]
+
+
+@functools.lru_cache(maxsize=4096)
+def _substring_hits(tok: str) -> tuple[_Flag, ...]:
+    """Every flag whose upstream branch fires on `tok` (cached: the editor re-parses on every keystroke)."""
     if not tok.startswith("-") or tok in _NOT_UPSTREAM or _looks_numeric(tok):
-        return []
+        return ()
+    present = {tok[p:p + n] for p, ch in enumerate(tok) if ch == "-"
+               for n in range(2, min(len(tok) - p, _NEEDLE_MAX) + 1)} & _NEEDLE_SET
     out: list[_Flag] = []
     for needle in _UPSTREAM_NEEDLES:
-        spec = _BY_NAME[needle]
-        if spec is own or spec in out:
+        if needle not in present:
             continue
-        if _upstream_hits(tok, needle):
+        spec = _BY_NAME[needle]
+        if not any(spec is o for o in out) and _upstream_hits(tok, needle):
             out.append(spec)
-    return out
+    return tuple(out)
 
 
 def _upstream_surprises(cfg: NanoBraggConfig, tokens: list[str], ctx: _Ctx, warn) -> None:
