@@ -148,3 +148,18 @@ def test_printout_in_upstreams_format_on_both_engines(c_binary, tmp_path, extra,
         assert math.isclose(val["pixel"], expect, rel_tol=1e-6)
     if n_blocks == 1:
         assert out["c"][0][0].split()[:2] == ["40", "25"]
+
+
+def test_printout_of_a_whole_large_detector_is_refused_before_work(tmp_path):
+    """A plain -printout prints every rendered pixel; the PyTorch CLI traces at most MAX_PRINTOUT_PIXELS (1024) and
+    says so, with exit status 9 (bad command line), before rendering anything (no float image is written)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    args = [("128" if a == "64" else a) for a in BASE[:-2]]   # 128 x 128 = 16384 pixels, 64 x 64 would be too
+    p = subprocess.run([sys.executable, "-m", "simulator", *args, "-printout", "-nonoise"], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9 and "-printout" in p.stderr and "1024" in p.stderr and "-printout_pixel" in p.stderr
+    assert not (tmp_path / "floatimage.bin").exists()
