@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from c_reference import driver
 from simulator.argv import parse_argv
 from simulator.config import ConfigError, NanoBraggConfig, config_to_dict
+from simulator.preflight import check_config
 from tracing.bundle import git_commit, git_dirty, sha256_file
 from tracing.metrics import ImageMetrics, compare_images
 from tracing.phi_compare import PhiComparison, compare_traces
@@ -213,6 +214,7 @@ class ComparisonSession:
         self.options.validate()
         parsed = parse_argv(self.argv)  # raises ConfigError with the flag and what was expected
         self.config: NanoBraggConfig = parsed.config
+        self.estimate = check_config(self.config)  # issue 8: input files, values and memory, before any engine
         self.warnings: list[str] = list(parsed.warnings)
         # `-dtype`/`-device` on the command line belong to `nbparity sim`; here the engine options decide.
         chosen = {"dtype": self.options.torch_dtype, "device": self.options.torch_device}

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from simulator.engine import format_trace, render, trace_pixel
     from simulator.fdump import maybe_write_fdump
     from simulator.noise import noise_image
+    from simulator.preflight import check_config
 
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "-help") for a in args):
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         parsed = parse_argv(args)
+        check_config(parsed.config)  # input files, values and memory, before any work (issue 8)
     except ConfigError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         print(USAGE, file=sys.stderr, end="")

@@ -1,0 +1,101 @@
+"""Replay the fault catalogue against a checkout and count what goes wrong, per category (issue 8's closing note).
+
+    .venv/bin/python tests/fault_baseline.py /tmp/base      # a checkout with its C reference built
+
+Runs every case of `fault_cases.CASES` through that checkout's `python -m simulator` and `nbref` as subprocesses
+(each under a 20 s limit and an 8 GiB address-space limit, so a runaway case cannot take the machine) and sorts the
+outcomes into: crash (the C dies on a signal), hang (past the limit), traceback (Python traceback on stderr),
+blow-up (MemoryError or the memory limit hit), silent (a bad input accepted with exit 0), inconsistent (the engines
+disagree on accept/reject, or on the image of a valid input), misleading (rejected, but the message lacks the
+flag/file/line words). Prints one line per case with problems and the totals.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fault_cases import CASES, Case  # noqa: E402
+
+LIMIT_S = 20
+AS_LIMIT = 8 << 30
+
+
+def _limit_memory(limit: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return apply
+
+
+def _run(cmd: list[str], cwd: Path, env: dict, limit: int) -> tuple[int | None, str]:
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, errors="replace",
+                           timeout=LIMIT_S, preexec_fn=_limit_memory(limit))
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return p.returncode, p.stderr + p.stdout[-3000:]
+
+
+def classify(case: Case, checkout: Path) -> tuple[set[str], str]:
+    problems: set[str] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for name, data in case.files.items():
+            (d / name).write_bytes(data)
+        argv = case.argv(str(d))
+        limit = min(AS_LIMIT, case.mem_limit or AS_LIMIT)
+        c_rc, c_err = _run([str(checkout / "c_reference/build/nbref"), *argv, "-floatfile", "c.bin"], d,
+                           dict(os.environ), limit)
+        env = dict(os.environ, PYTHONPATH=str(checkout))
+        if case.mem_limit:
+            env["NBPARITY_MEMORY_LIMIT"] = str(case.mem_limit)
+        py_rc, py_err = _run([sys.executable, "-m", "simulator", *argv, "-floatfile", "py.bin"], d, env,
+                             max(limit, AS_LIMIT))
+        if c_rc is not None and c_rc < 0:
+            problems.add("crash")
+        if c_rc is None or py_rc is None:
+            problems.add("hang")
+        if "Traceback" in py_err:
+            problems.add("blow-up" if "MemoryError" in py_err or "Unable to allocate" in py_err else "traceback")
+        if c_rc == 9 and ("out of memory" in c_err or "Cannot allocate" in c_err) and case.mem_limit:
+            pass  # a refusal
+        if case.accept:
+            if c_rc == 0 and py_rc == 0:
+                c_img, py_img = np.fromfile(d / "c.bin", "<f4"), np.fromfile(d / "py.bin", "<f4")
+                if c_img.shape != py_img.shape or not np.allclose(c_img, py_img, rtol=1e-4, atol=1e-30):
+                    problems.add("inconsistent")
+            elif (c_rc == 0) != (py_rc == 0):
+                problems.add("inconsistent")
+        else:
+            if c_rc == 0 or py_rc == 0:
+                problems.add("silent")
+            if (c_rc == 0) != (py_rc == 0) and None not in (c_rc, py_rc):
+                problems.add("inconsistent")
+            for rc, err in ((c_rc, c_err), (py_rc, py_err)):
+                if rc == 9 and not all(w.lower() in err.lower() for w in case.words):
+                    problems.add("misleading")
+    return problems, f"C rc={c_rc} py rc={py_rc}"
+
+
+def main() -> int:
+    checkout = Path(sys.argv[1]).resolve()
+    totals: Counter = Counter()
+    for case in CASES:
+        problems, what = classify(case, checkout)
+        totals.update(problems)
+        if problems:
+            print(f"{case.id:28s} {','.join(sorted(problems)):40s} {what}", flush=True)
+    print(f"{len(CASES)} cases; " + ", ".join(f"{k}: {totals[k]}" for k in
+          ("crash", "hang", "blow-up", "traceback", "silent", "inconsistent", "misleading")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
