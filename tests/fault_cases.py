@@ -23,7 +23,7 @@ GiB = 1 << 30
 def smv(header: str, data_bytes: int = 2 * 16 * 16, header_bytes: int = 512) -> bytes:
     """An SMV file: '{\\nHEADER_BYTES=...' + `header` lines, padded to header_bytes, then zero data."""
     text = f"{{\nHEADER_BYTES={header_bytes};\n{header}}}\n"
-    return text.encode("latin-1").ljust(header_bytes, b" ") + b"\1\0" * (data_bytes // 2)
+    return text.encode("utf-8").ljust(header_bytes, b" ") + b"\1\0" * (data_bytes // 2)
 
 
 MASK_OK = "DIM=2;\nBYTE_ORDER=little_endian;\nTYPE=unsigned_short;\nSIZE1=16;\nSIZE2=16;\nPIXEL_SIZE=0.1;\n"

@@ -32,7 +32,8 @@ void nb_die(int code, const char *fmt, ...)
 int nb_decimal(const char *tok, double *v)
 {
     char *end;
-    if (!*tok || strpbrk(tok, "xX(") != NULL) return 0;
+    /* strtod would skip leading blanks (a vertical tab inside a column) and read hexadecimal */
+    if (!*tok || isspace((unsigned char)tok[0]) || strpbrk(tok, "xX(") != NULL) return 0;
     *v = strtod(tok, &end);
     return end != tok && *end == '\0';
 }
