@@ -21,9 +21,10 @@ IMAGE_BYTES_PER_PIXEL = 32   # float64 accumulator + float32 image per engine, t
 MOSAIC_BYTES_PER_DOMAIN = 2 * 9 * 8   # float64 3x3 in numpy and again on the device
 SOURCE_BYTES = 200           # direction + wavelength in numpy and on the device, plus the Python list while built
 PHI_BYTES_PER_TICK = 100     # three float64 angle arrays and one log line per tick
-# Sub-pixel path evaluations per second of the torch CPU kernel (measured on the project's CLI-FLAGS-003 case,
-# order of magnitude only: the guess is for "seconds or minutes?", not a promise).
-PATHS_PER_SECOND = 2.0e7
+# Sub-pixel path evaluations (pixel x sub-pixel x layer x source x phi tick x domain) per second of the torch CPU
+# kernel: 0.7e6/s measured on a loaded 2-core machine (128 x 128 pixels, 2x2 sub-pixels, 10 ticks, 4 domains,
+# float64), so about 1.5e6/s on a quiet one. Order of magnitude only: it answers "seconds or minutes?".
+PATHS_PER_SECOND = 1.5e6
 
 IMAGE_FLAG = "-detpixels/-detsize"
 
@@ -126,7 +127,8 @@ class Estimate:
     def sentence(self) -> str:
         """One line for the window: size, work and the rough time."""
         t = self.seconds_guess
-        when = f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200 else f"{t / 3600:.0f} h"
+        when = ("under a second" if t < 1 else f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200
+                else f"{t / 3600:.0f} h")
         return (f"{self.fpixels} x {self.spixels} pixels, {self.oversample}x{self.oversample} sub-pixels, "
                 f"{self.layers} layer(s), {self.sources} source(s), {self.phi_steps} phi step(s), "
                 f"{self.mosaic_domains} mosaic domain(s): {self.work:.3g} path evaluations, about {when} on a CPU; "

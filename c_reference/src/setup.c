@@ -163,7 +163,8 @@ void nb_read_headers(NB *g)
                        "data", g->maskfile, g->fpixels, g->spixels, (s.size - s.header_size) / 2);
             mask_f = g->fpixels;
             mask_s = g->spixels;
-            g->mask = (unsigned short *)calloc(np + 10, sizeof(unsigned short));
+            g->mask = (unsigned short *)calloc((size_t)np + 10, sizeof(unsigned short));
+            if (!g->mask) nb_die(9, "-mask: out of memory for a %d x %d mask", g->fpixels, g->spixels);
             for (i = 0; i < np; i++) {
                 long off = s.header_size + 2 * i;
                 unsigned short v = 0;
@@ -829,6 +830,7 @@ static void read_sources(NB *g)
     g->src_dir = malloc(3 * n * sizeof(double));
     g->src_lambda = malloc(n * sizeof(double));
     g->src_weight = malloc(n * sizeof(double));
+    if (!g->src_dir || !g->src_lambda || !g->src_weight) nb_die(9, "-sourcefile: out of memory for %d sources", n);
     {
         int s, k;
         for (s = 0; s < n; s++) {
@@ -864,6 +866,8 @@ static void make_sources(NB *g)
                 g->src_dir = malloc((3 * total + 3) * sizeof(double));
                 g->src_lambda = malloc((total + 1) * sizeof(double));
                 g->src_weight = malloc((total + 1) * sizeof(double));
+                if (!g->src_dir || !g->src_lambda || !g->src_weight)
+                    nb_die(9, "out of memory for %d sources", total);
             }
             for (hi = 0; hi < g->hdivsteps; hi++) {
                 for (vi = 0; vi < g->vdivsteps; vi++) {
