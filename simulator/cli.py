@@ -48,11 +48,7 @@ def _warn(msg: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run like the C program; returns the exit status."""
-    from simulator import io_files
     from simulator.argv import parse_argv
-    from simulator.engine import format_trace, render, trace_pixel
-    from simulator.fdump import maybe_write_fdump
-    from simulator.noise import noise_image
     from simulator.preflight import check_config
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -66,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {e}", file=sys.stderr)
         print(USAGE, file=sys.stderr, end="")
         return 9
+    # torch loads only now: a refused command line is answered in well under a second (issue 8)
+    from simulator import io_files
+    from simulator.engine import format_trace, render, trace_pixel
+    from simulator.fdump import maybe_write_fdump
+    from simulator.noise import noise_image
+
     for w in parsed.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     cfg = parsed.config
