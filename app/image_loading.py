@@ -34,7 +34,7 @@ def load_image(path: str | Path, shape: tuple[int, int] | None = None) -> np.nda
     """Read an image as float32 (slow, fast). `shape` is needed for raw .bin files only."""
     p = Path(path)
     if not p.is_file():
-        raise ImageLoadError(f"{p}: no such file")
+        raise ImageLoadError(f"{p}: {'a folder, not an image file' if p.is_dir() else 'no such file'}")
     if p.suffix.lower() in RAW_SUFFIXES:
         if shape is None:
             raise ImageLoadError(f"{p.name}: a raw float file has no header; its size comes from the command line, "

@@ -286,7 +286,7 @@ def test_editor_validation_reports_overflowing_mask_header(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("content, words", [
-    (None, "no such file"),
+    (None, "a folder, not an image file"),
     (b"{\nHEADER_BYTES=512;\nSIZE1=16;\nSIZE2=16;\n}", "not a readable"),
     (b"garbage" * 10, "not a readable"),
 ])
