@@ -7,6 +7,10 @@ Entry points turn it into their usage exit status (9 for `python -m simulator` /
 """
 from __future__ import annotations
 
+import re
+
+_LEADING_FLAG = re.compile(r"^(--?[A-Za-z][\w/-]*)[: ]")
+
 
 class ConfigError(ValueError):
     """A bad value: names the flag (or file and line) and what was expected.
@@ -18,6 +22,9 @@ class ConfigError(ValueError):
     def __init__(self, message: str, *, flag: str | None = None, file: str | None = None, line: int | None = None,
                  expected: str | None = None):
         super().__init__(message)
+        if flag is None:  # messages start with the flag by convention ("-hkl: ..."): keep it as a field too
+            m = _LEADING_FLAG.match(message)
+            flag = m.group(1) if m else None
         self.flag = flag
         self.file = file
         self.line = line

@@ -311,3 +311,15 @@ def test_image_loading_refuses_nan_raw_image(tmp_path: Path) -> None:
     a.tofile(p)
     with pytest.raises(ImageLoadError, match="1 pixel"):
         load_image(p, (4, 4))
+
+
+def test_error_fields_name_flag_file_line(tmp_path: Path) -> None:
+    """The vocabulary's fields, for callers that must not parse text (the editor, dialogs)."""
+    argv = materialise(_case("hkl-F-nan"), tmp_path)
+    with pytest.raises(ConfigError) as ei:
+        check(argv, cwd=tmp_path)
+    e = ei.value
+    assert (e.flag, Path(e.file).name, e.line, e.expected) == ("-hkl", "f.hkl", 2, "a finite number for F")
+    with pytest.raises(ConfigError) as ei:
+        check([*BASE, "-distance", "abc"])
+    assert ei.value.flag == "-distance" and ei.value.file is None
