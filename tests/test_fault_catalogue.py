@@ -323,3 +323,12 @@ def test_error_fields_name_flag_file_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as ei:
         check([*BASE, "-distance", "abc"])
     assert ei.value.flag == "-distance" and ei.value.file is None
+
+
+def test_estimate_flags_a_run_of_minutes_before_it_starts() -> None:
+    """-xtalsize 0.1 auto-selects ceil(3 * 0.1 mm / (lambda * distance / pixel)) = ceil(3e-4 / 1e-7) = 3000-fold
+    oversampling: 16 * 16 * 3000^2 = 2.3e9 path evaluations, which the window must ask about (minutes, not a hang)."""
+    est = check([*BASE[:BASE.index("-oversample")], "-nonoise", "-nopgm", "-xtalsize", "0.1"])
+    assert est.oversample == 3000
+    assert est.work == 16 * 16 * 3000 ** 2
+    assert est.seconds_guess > 60 and " min " in est.sentence() + " "
