@@ -164,7 +164,7 @@ def _session(opts: argparse.Namespace, nb_args: list[str] | None, thresholds=Non
             raise UsageError("no nanoBragg arguments: give them after `--` (e.g. `-- -cell 100 100 100 90 90 90 "
                              "-default_F 100 ...`), or use --demo")
         session = ComparisonSession(argv, options, thresholds)
-        check_out(opts.out, session.estimate)  # issue 8: a bad --out must not cost the computed results
+        check_out(opts.out, session.preflight())  # issue 8: before any engine, --out included
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     for w in session.warnings:

@@ -29,7 +29,7 @@ from simulator.budget import (
 from simulator.config import ConfigError, NanoBraggConfig, resolve_phi, validate_values
 from simulator.crystal import build_crystal, read_mat, resolve_mosaic
 from simulator.geometry import build_geometry
-from simulator.hkl import grid_bytes, grid_extent, read_hkl
+from simulator.hkl import build_grid, grid_bytes
 from simulator.sampling import auto_oversample
 from simulator.smv_in import read_mask
 
@@ -89,10 +89,12 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None) -> Estimate:
     if cfg.crystal.mat_file is not None:
         read_mat(cfg.crystal.mat_file, cfg.beam.lambda_A)
     if cfg.crystal.hkl_file is not None:
+        # build_grid parses, validates and budgets the file once and caches the grid the render then reuses.
         path = cfg.crystal.hkl_file
-        lo, hi, shape = grid_extent(path, read_hkl(path)[0])
-        memory[f"the structure-factor grid of {path} (h {lo[0]}..{hi[0]}, k {lo[1]}..{hi[1]}, l {lo[2]}..{hi[2]})"] \
-            = (grid_bytes(shape), "-hkl")
+        grid = build_grid(path, cfg.crystal.default_F)
+        hi = (grid.h_min + grid.shape[0] - 1, grid.k_min + grid.shape[1] - 1, grid.l_min + grid.shape[2] - 1)
+        memory[f"the structure-factor grid of {path} (h {grid.h_min}..{hi[0]}, k {grid.k_min}..{hi[1]}, "
+               f"l {grid.l_min}..{hi[2]})"] = (grid_bytes(grid.shape), "-hkl")
     # The crystal without its mosaic domains (only its size matters here; the domains are counted above).
     one_domain = dataclasses.replace(cfg.crystal, mosaic_domains=None, mosaic_spread_deg=None)
     crystal = build_crystal(one_domain, cfg.beam.lambda_A, cfg.beam.beamsize_mm / 1000.0)

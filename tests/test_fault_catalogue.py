@@ -53,7 +53,7 @@ def test_preflight_and_setup(case: Case, tmp_path: Path, monkeypatch) -> None:
     argv = materialise(case, tmp_path)
     if case.mem_limit:
         monkeypatch.setenv("NBPARITY_MEMORY_LIMIT", str(case.mem_limit))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if case.accept:
         est = check(argv, cwd=tmp_path)
         assert est.work >= est.roi_pixels >= 1 and est.bytes > 0
@@ -61,11 +61,12 @@ def test_preflight_and_setup(case: Case, tmp_path: Path, monkeypatch) -> None:
         return
     with pytest.raises(ConfigError) as ei:
         check(argv, cwd=tmp_path)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     assert_words(case, str(ei.value))
     if case.mem_limit:
-        # issue 8: a command line that would not fit is refused in under a second, naming the estimate
-        assert elapsed < 1.0, elapsed
+        # issue 8: a command line that would not fit is refused in under a second, naming the estimate. The bound
+        # is on this process's CPU time (milliseconds measured); wall time gets 10x slack for a loaded CI machine.
+        assert cpu < 1.0 and elapsed < 10.0, (cpu, elapsed)
         assert "would need about" in str(ei.value)
     # The engine's own set-up agrees, with ConfigError only (a numpy MemoryError or OverflowError fails here).
     with pytest.raises(ConfigError):
