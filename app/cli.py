@@ -149,6 +149,7 @@ def _session(opts: argparse.Namespace, nb_args: list[str] | None, thresholds=Non
     from app.demo import demo_argv
     from app.session import ComparisonSession, EngineOptions
     from simulator.config import ConfigError
+    from simulator.preflight import check_out
 
     if opts.demo and nb_args:
         raise UsageError("give either --demo or nanoBragg arguments after --, not both")
@@ -163,6 +164,7 @@ def _session(opts: argparse.Namespace, nb_args: list[str] | None, thresholds=Non
             raise UsageError("no nanoBragg arguments: give them after `--` (e.g. `-- -cell 100 100 100 90 90 90 "
                              "-default_F 100 ...`), or use --demo")
         session = ComparisonSession(argv, options, thresholds)
+        check_out(opts.out, session.preflight())  # issue 8: before any engine, --out included
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     for w in session.warnings:

@@ -34,12 +34,12 @@ def load_image(path: str | Path, shape: tuple[int, int] | None = None) -> np.nda
     """Read an image as float32 (slow, fast). `shape` is needed for raw .bin files only."""
     p = Path(path)
     if not p.is_file():
-        raise ImageLoadError(f"{p}: no such file")
+        raise ImageLoadError(f"{p}: {'a folder, not an image file' if p.is_dir() else 'no such file'}")
     if p.suffix.lower() in RAW_SUFFIXES:
         if shape is None:
             raise ImageLoadError(f"{p.name}: a raw float file has no header; its size comes from the command line, "
                                  "which is not valid yet")
-        return load_raw_float32(p, shape)
+        return _finite(p, load_raw_float32(p, shape))
     try:
         import fabio
         img = fabio.open(str(p))
@@ -48,4 +48,13 @@ def load_image(path: str | Path, shape: tuple[int, int] | None = None) -> np.nda
         raise ImageLoadError(f"{p.name}: not a readable SMV/CBF/EDF/TIFF image ({type(exc).__name__}: {exc})") from None
     if data.ndim != 2:
         raise ImageLoadError(f"{p.name}: expected a 2-D image, got shape {data.shape}")
-    return data.astype(np.float32, copy=False)
+    return _finite(p, data.astype(np.float32, copy=False))
+
+
+def _finite(p: Path, img: np.ndarray) -> np.ndarray:
+    """The image, unless it holds NaN or infinite pixels: a view must never show those as if they were data."""
+    bad = int(np.count_nonzero(~np.isfinite(img)))
+    if bad:
+        raise ImageLoadError(f"{p.name}: {bad} pixel{'s' if bad > 1 else ''} of {img.size} are NaN or infinite; "
+                             "expected finite intensities")
+    return img

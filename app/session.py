@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from c_reference import driver
 from simulator.argv import parse_argv
 from simulator.config import ConfigError, NanoBraggConfig, config_to_dict
+from simulator.budget import Estimate
+from simulator.preflight import check_config
 from tracing.bundle import git_commit, git_dirty, sha256_file
 from tracing.metrics import ImageMetrics, compare_images
 from tracing.phi_compare import PhiComparison, compare_traces
@@ -214,12 +216,20 @@ class ComparisonSession:
         parsed = parse_argv(self.argv)  # raises ConfigError with the flag and what was expected
         self.config: NanoBraggConfig = parsed.config
         self.warnings: list[str] = list(parsed.warnings)
+        self._estimate: Estimate | None = None  # preflight(): issue 8
         # `-dtype`/`-device` on the command line belong to `nbparity sim`; here the engine options decide.
         chosen = {"dtype": self.options.torch_dtype, "device": self.options.torch_device}
         for key, value in parsed.extras.items():
             if key in chosen and value != chosen[key]:
                 self.warnings.append(f"-{key} {value} on the command line is ignored: the torch engine runs with "
                                      f"{key} {chosen[key]} (engine option)")
+
+    def preflight(self) -> Estimate:
+        """Issue 8: input files, values and memory checked before any engine (ConfigError); cached. Off the GUI
+        thread: run_both calls it, the headless commands call it first."""
+        if self._estimate is None:
+            self._estimate = check_config(self.config)
+        return self._estimate
 
     # ---- command lines ------------------------------------------------------------------------------------------
     def c_args(self) -> list[str]:
@@ -270,6 +280,7 @@ class ComparisonSession:
     def run_both(self, progress_c: Progress | None = None, progress_torch: Progress | None = None,
                  cancel: threading.Event | None = None) -> tuple[EngineOutcome, EngineOutcome]:
         """Both renders at once: the C runs as a subprocess while torch computes, so they overlap on two threads."""
+        self.preflight()
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbparity-engine") as pool:
             fc = pool.submit(self.run_c, progress_c, cancel)
             fp = pool.submit(self.run_torch, progress_torch, cancel)

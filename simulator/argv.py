@@ -96,7 +96,8 @@ def _int(flag: str, text: str, tok: int) -> int:
 
 def _file(flag: str, text: str, tok: int, check: bool) -> str:
     if check and not os.path.isfile(text):
-        raise _Bad(f"{flag}: file not found: {text}", tok)
+        what = "not a regular file" if os.path.exists(text) else "file not found"
+        raise _Bad(f"{flag}: {what}: {text}", tok)
     return text
 
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.budget import SOURCE_BYTES, product, require_memory
 from simulator.config import BeamConfig, ConfigError
+from simulator.errors import file_error
+from simulator.textfile import content_lines, decimal, read_input_text
 from simulator.vec import rodrigues, unit
 
 R_E = 2.81794117756025e-15        # m
@@ -92,6 +95,26 @@ def build_beam(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: np.ndarr
                 dmin=cfg.dmin_A * 1e-10, water=water, I_bg=I_bg, log=log)
 
 
+def source_counts(cfg: BeamConfig) -> tuple[int, int, int]:
+    """(horizontal, vertical, dispersion) steps of the generated source grid (before round-divergence culling)."""
+    hs = _resolve_div(cfg.hdivsteps, _mr(cfg.hdivrange_mrad), _mr(cfg.hdivstep_mrad), 1.0)[0]
+    vs = _resolve_div(cfg.vdivsteps, _mr(cfg.vdivrange_mrad), _mr(cfg.vdivstep_mrad), 1.0)[0]
+    disp = cfg.dispersion_pct / 100.0
+    ds = _resolve_div(cfg.dispsteps, disp if disp != 0 else None, None, 1.0)[0]
+    if cfg.dispsteps is not None and disp == 0:
+        ds = 1
+    return hs, vs, ds
+
+
+def source_flag(cfg: BeamConfig, hs: int, vs: int, ds: int) -> str:
+    """The flag behind the largest factor of the source count (for messages)."""
+    if cfg.sourcefile is not None:
+        return "-sourcefile"
+    if hs >= vs and hs >= ds:
+        return "-hdivsteps"
+    return "-vdivsteps" if vs >= ds else "-dispsteps"
+
+
 def _generated_sources(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: np.ndarray,
                        lambda0: float) -> tuple[np.ndarray, np.ndarray]:
     """The divergence x dispersion source grid of spec 6.2: incident unit vectors (n, 3) and wavelengths (n,) m."""
@@ -101,6 +124,9 @@ def _generated_sources(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: 
     ds, dr, dst = _resolve_div(cfg.dispsteps, disp if disp != 0 else None, None, 1.0)
     if cfg.dispsteps is not None and disp == 0:
         ds, dr, dst = 1, 0.0, 0.0  # dispersion defaults to 0.0, not "unset" (spec 6.1)
+    n_max = product(hs, vs, ds)
+    require_memory(n_max * SOURCE_BYTES, source_flag(cfg, hs, vs, ds),
+                   f"{hs} x {vs} divergence x {ds} dispersion steps = {n_max} sources")
     dirs, lams = [], []
     for hi in range(hs):
         for vi in range(vs):
@@ -118,45 +144,43 @@ def _generated_sources(cfg: BeamConfig, b: np.ndarray, p: np.ndarray, vertical: 
     return -np.asarray(dirs).reshape(-1, 3), np.asarray(lams, dtype=np.float64)
 
 
-_SEPARATORS = re.compile(r"[ \t,;:!]+")
-
-
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf(inity)?|nan)", re.IGNORECASE)
-
-
-def _number(tok: str, path: str, lineno: int) -> float:
-    """A whole token as a number (the decimal forms of C's strtod); ConfigError naming the file and line
-    otherwise (decisions D5: nanoBragg's atof would silently read it as 0; our C reference stops the same way)."""
-    if not _NUMBER.fullmatch(tok):
-        raise ConfigError(f"-sourcefile: {path}, line {lineno}: expected a number (X Y Z weight lambda), got '{tok}'")
-    return float(tok)
+SOURCE_SEPARATORS = re.compile(r"[ \t,;:!\r\n]+")   # the C reference's strtok set
 
 
 def read_sourcefile(path: str, b: np.ndarray, lambda0: float) -> tuple[np.ndarray, np.ndarray]:
     """(incident (N, 3), lambdas (N,) m) from a source file (spec 6.3): up to 5 columns X Y Z weight lambda[m]
-    separated by any of ' \t,;:!'; missing columns default to -10 m*b (per component), weight 1, lambda0.
+    separated by any of ' \t,;:!'; missing (or nan) columns default to -10 m*b (per component), weight 1, lambda0.
     Blank lines and (decisions D5) '#' comment lines are skipped. The weight is read and ignored, as in the C;
-    the per-source wavelength is used."""
-    try:
-        text = open(path).read()
-    except OSError as e:
-        raise ConfigError(f"-sourcefile: cannot read {path}: {e.strerror or e}") from e
+    the per-source wavelength is used. A column that is not a number, a direction that is zero or infinite, a
+    wavelength that is not positive and finite, or an infinite weight stops with the file and line (both engines)."""
+    text = read_input_text("-sourcefile", path)
     dirs, lams = [], []
     default_pos = -10.0 * np.asarray(b, dtype=np.float64)
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        toks = [t for t in _SEPARATORS.split(line.strip()) if t]
+    for lineno, line in content_lines(text):
+        toks = [t for t in SOURCE_SEPARATORS.split(line) if t]
         if not toks:
             continue
-        vals = [_number(t, path, lineno) for t in toks[:5]]
+        vals = []
+        for tok in toks[:5]:
+            v = decimal(tok)
+            if v is None:
+                raise file_error("-sourcefile", path, lineno, "a number (X Y Z weight lambda)", tok)
+            vals.append(v)
         vals += [math.nan] * (5 - len(vals))   # a missing (or nan) column takes its default, as in the C
         pos = np.array([default_pos[i] if math.isnan(vals[i]) else vals[i] for i in range(3)])
         lam = lambda0 if math.isnan(vals[4]) else vals[4]
+        if not np.all(np.isfinite(pos)) or not np.any(pos != 0):
+            raise file_error("-sourcefile", path, lineno, "a finite, non-zero source direction X Y Z",
+                             " ".join(toks[:3]))
+        if math.isinf(vals[3]):
+            raise file_error("-sourcefile", path, lineno, "a finite weight", toks[3])
+        if not (lam > 0 and math.isfinite(lam)):
+            raise file_error("-sourcefile", path, lineno, "a positive, finite wavelength in m", toks[4])
         dirs.append(unit(pos))
         lams.append(lam)
     if not dirs:
-        raise ConfigError(f"-sourcefile: {path}: no sources found")
+        raise ConfigError(f"-sourcefile: {path}: no sources found; expected X Y Z weight lambda lines",
+                          flag="-sourcefile", file=path)
     return -np.asarray(dirs), np.asarray(lams, dtype=np.float64)
 
 

@@ -55,14 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     -printout lines, a blank line, then the statistics and file lines. Our own lines carry the "simulator: " prefix
     (TRACE lines keep their trace dialect); warnings of our parser and engine go to stderr.
     """
-    from simulator import io_files
     from simulator.argv import parse_argv
-    from simulator.console import setup_report
-    from simulator.engine import CARRYOVER_DEFAULT, format_trace, render, trace_pixel
-    from simulator.fdump import maybe_write_fdump
-    from simulator.noise import noise_image
-    from simulator.printout import printout_lines, printout_pixels
-    from simulator.setup import build_setup
+    from simulator.preflight import check_config
 
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "-help") for a in args):
@@ -70,10 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         parsed = parse_argv(args)
+        check_config(parsed.config)  # input files, values and memory, before any work (issue 8)
     except ConfigError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         print(USAGE, file=sys.stderr, end="")
         return 9
+    # torch loads only now: a refused command line is answered in well under a second (issue 8)
+    from simulator import io_files
+    from simulator.console import setup_report
+    from simulator.engine import CARRYOVER_DEFAULT, format_trace, render, trace_pixel
+    from simulator.fdump import maybe_write_fdump
+    from simulator.noise import noise_image
+    from simulator.printout import printout_lines, printout_pixels
+    from simulator.setup import build_setup
+
     for w in parsed.warnings:
         _warn(f"simulator: WARNING: {w}")
     cfg = parsed.config

@@ -10,6 +10,7 @@ Nothing here imports torch: the C driver and the headless tools use it to start 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 
 Vec3 = tuple[float, float, float]
@@ -22,8 +23,10 @@ DEFAULT_FLUENCE = 125932015286227086360700780544.0  # photons/m^2 (spec 1.3)
 DEFAULT_MOSAIC_SEED = 12345678  # the C stores it negated: -12345678
 
 
-class ConfigError(ValueError):
-    """A bad value: names the flag (or file and line) and what was expected."""
+from simulator.errors import ConfigError  # noqa: E402,F401 - the type every caller catches lives here too
+
+INT_MAX = 2147483647  # the C's int: counts beyond it cannot reach the reference engine intact
+MAX_MOSAIC_SPREAD_DEG = 180.0  # a rotation by more is a rotation by less about the opposite axis
 
 
 @dataclass
@@ -167,27 +170,30 @@ def detector_shape(det: DetectorConfig) -> tuple[int, int]:
 
 
 def resolve_phi(cfg: SamplingConfig) -> tuple[float, float, int]:
-    """(osc deg, phistep deg, steps) by the table of spec 8.2 (None = unset)."""
+    """(osc deg, phistep deg, steps) by the table of spec 8.2, as the C resolves it: None = unset, and so are a
+    negative -osc and a -phistep <= 0 (the C's defaults are -1). A count beyond the C's int is refused."""
     n, osc, step = cfg.phisteps, cfg.osc_deg, cfg.phistep_deg
-    if n is not None and n == 0:
-        n = 1
     if n is not None and n < 0:
-        raise ConfigError(f"-phisteps: expected a non-negative count, got {n}")
+        raise ConfigError(f"-phisteps: expected a non-negative count, got {n}", flag="-phisteps")
+    if n is not None and n > INT_MAX:
+        raise ConfigError(f"-phisteps: expected at most {INT_MAX} phi steps, got {n}", flag="-phisteps")
+    osc_set = osc is not None and osc >= 0
+    step_pos = step is not None and step > 0
     if n is None:
-        if osc is None and step is None:
-            return 0.0, 0.0, 1
-        if osc is None:
-            return step, step, 2
-        if step is None:
+        if not osc_set:
+            return (step, step, 2) if step_pos else (0.0, 0.0, 1)
+        if not step_pos:
             return osc, osc / 2.0, 2
-        if step == 0:
-            raise ConfigError("-phistep 0 with -osc: cannot derive the number of phi steps")
-        return osc, step, int(math.ceil(osc / step))
-    if osc is None and step is None:
-        return 1.0, 1.0 / n, n
-    if osc is None:
-        return step, step, 2
-    if step is None:
+        ratio = osc / step
+        steps = math.ceil(ratio) if math.isfinite(ratio) else math.inf
+        if not 0 < steps <= INT_MAX:
+            raise ConfigError(f"-phistep: -osc {osc:g} / -phistep {step:g} gives {steps:g} phi steps; expected "
+                              f"1 to {INT_MAX}", flag="-phistep", expected=f"1 to {INT_MAX} phi steps")
+        return osc, step, int(steps)
+    n = max(n, 1)
+    if not osc_set:
+        return (step, step, 2) if step_pos else (1.0, 1.0 / n, n)
+    if step is None or step < 0:
         return osc, osc / n, n
     return osc, step, n
 
@@ -203,3 +209,54 @@ def config_to_dict(cfg: NanoBraggConfig) -> dict:
             return "inf"
         return obj
     return conv(cfg)
+
+
+_UNIT_SUFFIX = re.compile(r"_(mm|A|deg|mrad|um|pct|px|s|m)$")
+_FLAG_OF = {"lambda_A": "-lambda", "thick_um": "-detector_thick", "rotx_deg": "-detector_rotx",
+            "roty_deg": "-detector_roty", "rotz_deg": "-detector_rotz", "mosaic_spread_deg": "-mosaic",
+            "mosaic_domains": "-mosaic_domains", "detsize_f_mm": "-detsize", "detsize_s_mm": "-detsize",
+            "fpixels": "-detpixels", "spixels": "-detpixels", "sample_x_mm": "-samplesize",
+            "sample_y_mm": "-samplesize", "sample_z_mm": "-samplesize", "Na": "-Na", "Nb": "-Nb", "Nc": "-Nc",
+            "xbeam_mm": "-Xbeam", "ybeam_mm": "-Ybeam", "xclose_mm": "-Xclose", "yclose_mm": "-Yclose",
+            "orgx_px": "-ORGX", "orgy_px": "-ORGY", "phi_deg": "-phi"}
+_INF_ALLOWED = ("abs_um",)  # -detector_abs inf switches absorption off (spec 3.13)
+
+
+def flag_of(field_name: str) -> str:
+    """The command-line flag that sets a configuration field (for messages)."""
+    return _FLAG_OF.get(field_name) or "-" + _UNIT_SUFFIX.sub("", field_name)
+
+
+def validate_values(cfg: NanoBraggConfig) -> None:
+    """Value checks both engines make before any work (the C reference stops with exit 9 on the same ones):
+    NaN anywhere, infinity anywhere but -detector_abs, a wavelength or distance that is not positive/non-zero,
+    a mosaic spread beyond 180 degrees, counts beyond the C's int, a region of interest with no detector pixel."""
+    for part in (cfg.detector, cfg.crystal, cfg.beam, cfg.sampling, cfg.output):
+        for name, v in vars(part).items():
+            for x in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(x, float) and (math.isnan(x) or (math.isinf(x) and name not in _INF_ALLOWED)):
+                    flag = flag_of(name)
+                    raise ConfigError(f"{flag}: expected a finite number, got {x}", flag=flag,
+                                      expected="a finite number")
+                if isinstance(x, int) and not isinstance(x, bool) and abs(x) > INT_MAX and name != "seed":
+                    flag = flag_of(name)
+                    raise ConfigError(f"{flag}: expected a count of at most {INT_MAX}, got {x}", flag=flag,
+                                      expected=f"at most {INT_MAX}")
+    b, c, d = cfg.beam, cfg.crystal, cfg.detector
+    if not b.lambda_A > 0:
+        raise ConfigError(f"-lambda: expected a positive wavelength in Angstrom, got {b.lambda_A:g}",
+                          flag="-lambda", expected="a wavelength > 0")
+    if d.distance_mm == 0 and d.close_distance_mm is None:
+        raise ConfigError("-distance: expected a non-zero sample-detector distance in mm, got 0",
+                          flag="-distance", expected="a distance != 0")
+    if c.mosaic_spread_deg is not None and c.mosaic_spread_deg > MAX_MOSAIC_SPREAD_DEG:
+        raise ConfigError(f"-mosaic: expected a mosaic spread of at most {MAX_MOSAIC_SPREAD_DEG:g} degrees, got "
+                          f"{c.mosaic_spread_deg:g}", flag="-mosaic", expected="0 to 180 degrees")
+    roi = cfg.output.roi
+    if roi is not None and d.pixel_mm > 0:
+        s_n, f_n = detector_shape(d)
+        xmin, xmax, ymin, ymax = roi
+        if xmin > xmax or ymin > ymax or xmax < 0 or ymax < 0 or xmin > f_n - 1 or ymin > s_n - 1:
+            raise ConfigError(f"-roi {xmin} {xmax} {ymin} {ymax}: selects no pixel of the {f_n} x {s_n} (fast x "
+                              f"slow) detector; expected xmin <= xmax within 0..{f_n - 1}, ymin <= ymax within "
+                              f"0..{s_n - 1}", flag="-roi", expected="a region on the detector")

@@ -7,13 +7,15 @@ a = U_m·ap.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from simulator.budget import MOSAIC_BYTES_PER_DOMAIN, require_memory
 from simulator.config import ConfigError, CrystalConfig
+from simulator.textfile import decimal, read_input_text
 from simulator.rng import Ran1, mosaic_rotation_umat, umat_to_misset_deg
 from simulator.vec import rotate_xyz
 
@@ -87,24 +89,44 @@ def reciprocal_from_cell(cell: tuple[float, ...],
 
 
 def read_mat(path: str, lambda_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """a*, b*, c* (1/A) from a MOSFLM A matrix: first 9 numbers row by row, columns are the vectors, ÷ lambda[A]."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ConfigError(f"-mat: cannot read {path}: {e.strerror or e}") from e
+    """a*, b*, c* (1/A) from a MOSFLM A matrix: first 9 numbers row by row, columns are the vectors, / lambda[A].
+
+    The 9 numbers must be finite and the matrix not singular (|det| > 1e-9 |a*||b*||c*|): both engines stop
+    otherwise, naming the file."""
+    text = read_input_text("-mat", path)
     nums: list[float] = []
-    for tok in text.split():
-        try:
-            nums.append(float(tok))
-        except ValueError:
-            break
+    for tok in (t for t in _MAT_SEPARATORS.split(text) if t):
+        v = decimal(tok)
+        if v is None:
+            raise ConfigError(f"-mat: {path}: expected 9 numbers (3 rows of a*x b*x c*x ...), got {tok!r} after "
+                              f"{len(nums)}", flag="-mat", file=path, expected="9 numbers")
+        nums.append(v)
         if len(nums) == 9:
             break
     if len(nums) < 9:
-        raise ConfigError(f"-mat: {path}: expected 9 numbers (3 rows of a*x b*x c*x ...), found {len(nums)}")
-    m = np.array(nums).reshape(3, 3) / lambda_A
+        raise ConfigError(f"-mat: {path}: expected 9 numbers (3 rows of a*x b*x c*x ...), found {len(nums)}",
+                          flag="-mat", file=path, expected="9 numbers")
+    m = np.array(nums).reshape(3, 3)
+    if not np.all(np.isfinite(m)):
+        raise ConfigError(f"-mat: {path}: expected 9 finite numbers, got {' '.join(f'{x:g}' for x in nums)}",
+                          flag="-mat", file=path, expected="finite numbers")
+    if matrix_singular(m):
+        raise ConfigError(f"-mat: {path}: the A matrix is singular (its reciprocal vectors do not span a cell)",
+                          flag="-mat", file=path, expected="a non-singular matrix")
+    m = m / lambda_A
     return m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy()
+
+
+_MAT_SEPARATORS = re.compile(r"[ \t\n\v\f\r]+")   # fscanf's %s blanks
+
+
+def matrix_singular(m: np.ndarray) -> bool:
+    """True when the columns of `m` (3, 3) are (nearly) linearly dependent: |det| <= 1e-9 * product of norms."""
+    a, b, c = m[:, 0], m[:, 1], m[:, 2]
+    det = float(a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
+                + a[2] * (b[0] * c[1] - b[1] * c[0]))
+    scale = float(np.linalg.norm(a) * np.linalg.norm(b) * np.linalg.norm(c))
+    return not abs(det) > 1e-9 * scale
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> float:
@@ -200,6 +222,7 @@ def build_crystal(cfg: CrystalConfig, lambda_A: float, beamsize_m: float) -> Cry
     Na, Nb, Nc = max(Na, 1), max(Nb, 1), max(Nc, 1)
 
     n_mos, spread = resolve_mosaic(cfg, warnings)
+    require_memory(n_mos * MOSAIC_BYTES_PER_DOMAIN, "-mosaic_domains", f"{n_mos} mosaic rotation matrices")
     rng = Ran1(-abs(cfg.mosaic_seed))
     umats = np.empty((n_mos, 3, 3))
     for m in range(n_mos):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.config import ConfigError, DetectorConfig
+from simulator.config import INT_MAX, ConfigError, DetectorConfig
 from simulator.vec import rodrigues, rotate_xyz, unit
 
 # Convention vectors (spec 3.3): beam, fast, slow, normal, 2theta axis, polarisation, spindle.
@@ -85,7 +85,8 @@ def _resolve_thickness(det: DetectorConfig, g_log: list[str]) -> tuple[float, in
             mu = 0.0
         else:
             mu = 1.0 / (det.abs_um * 1e-6)
-    n = det.thicksteps if det.thicksteps is not None else -1
+    # A count <= 0 is "not given", as in the C (spec 3.13): -detector_thicksteps 0 gives 2 layers thick/2 apart.
+    n = det.thicksteps if det.thicksteps is not None and det.thicksteps > 0 else -1
     step = -1.0
     if thick > 0 and n < 0:
         n, step = 2, thick / 2.0
@@ -114,6 +115,9 @@ def build_geometry(det: DetectorConfig) -> Geometry:
     spixels = int(math.ceil(detsize_s / px - 0.5))
     if fpixels <= 0 or spixels <= 0:
         raise ConfigError(f"detector has no pixels ({fpixels} x {spixels}); check -detsize/-detpixels/-pixel")
+    if max(fpixels, spixels) > INT_MAX:
+        raise ConfigError(f"-detsize: the detector would be {fpixels} x {spixels} pixels; expected at most {INT_MAX} "
+                          "a side", flag="-detsize")
     conv = det.convention.upper()
     log: list[str] = []
     warnings: list[str] = []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.budget import PHI_BYTES_PER_TICK, require_memory
 from simulator.config import SamplingConfig, resolve_phi
 
 
@@ -49,7 +50,8 @@ def build_phi(cfg: SamplingConfig, carryover_default: bool = False) -> PhiGrid:
     osc_deg, step_deg, n = resolve_phi(cfg)
     rtd = 180.0 / math.pi
     phi0, step = cfg.phi_deg / rtd, step_deg / rtd
-    angles = np.array([phi0 + step * i for i in range(n)], dtype=np.float64)
+    require_memory(n * PHI_BYTES_PER_TICK, "-phisteps", f"{n} phi steps")
+    angles = phi0 + step * np.arange(n, dtype=np.float64)  # the same two roundings per tick as phi0 + step*i
     carry = carryover_default if cfg.phi0_carryover is None else bool(cfg.phi0_carryover)
     if carry:
         nonzero = angles[angles != 0.0]

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.beam import Beam, build_beam
-from simulator.config import ConfigError, NanoBraggConfig
+from simulator.budget import IMAGE_BYTES_PER_PIXEL, IMAGE_FLAG, require_memory
+from simulator.config import ConfigError, NanoBraggConfig, validate_values
 from simulator.crystal import Crystal, build_crystal
 from simulator.geometry import Geometry, build_geometry
 from simulator.hkl import HKLGrid, build_grid
@@ -50,22 +51,14 @@ class Setup:
         return self.geometry.thicksteps * self.oversample ** 2
 
 
-def _check_finite(cfg: NanoBraggConfig) -> None:
-    """Reject NaN values anywhere in the numeric configuration (decisions D5)."""
-    for part in (cfg.detector, cfg.crystal, cfg.beam, cfg.sampling, cfg.output):
-        for name, v in vars(part).items():
-            vals = v if isinstance(v, tuple) else (v,)
-            for x in vals:
-                if isinstance(x, float) and math.isnan(x):
-                    raise ConfigError(f"{name}: NaN is not a valid value")
-
-
 def build_setup(cfg: NanoBraggConfig, carryover_default: bool = False) -> Setup:
     """Resolve a configuration. Raises ConfigError for values the engine cannot use."""
-    _check_finite(cfg)
+    validate_values(cfg)  # NaN, inf, ranges: the checks the C reference makes too (decisions D5)
     warnings: list[str] = []
     log: list[str] = []
     geo = build_geometry(cfg.detector)
+    require_memory(geo.spixels * geo.fpixels * IMAGE_BYTES_PER_PIXEL, IMAGE_FLAG,
+                   f"the {geo.fpixels} x {geo.spixels} pixel image")
     mask = None
     if cfg.detector.mask_file is not None:
         mask = read_mask(cfg.detector.mask_file, geo.spixels, geo.fpixels)

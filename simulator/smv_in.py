@@ -6,12 +6,13 @@ mask pixels (`read_mask`): a pixel whose mask value is 0 is not rendered.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.config import ConfigError, NanoBraggConfig
+from simulator.config import INT_MAX, ConfigError, NanoBraggConfig
 
 _MAGIC = b"{\nHEADER_BYT"
 
@@ -42,6 +43,9 @@ def load_smv(path: str, flag: str) -> SMVFile | None:
     return SMVFile(data=data, header=text[:size], header_size=size)
 
 
+_ATOF = re.compile(r"[ \t\n\v\f\r]*[-+]?([0-9]+\.?[0-9]*([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?)")
+
+
 def header_value(header: str, key: str) -> float | None:
     """The C's lookup: the LAST occurrence of the key as a substring, atof of the text after the next '='.
     (So "DISTANCE" finds CLOSE_DISTANCE in a nanoBragg header, and "ORGX" finds XDS_ORGX.)"""
@@ -51,7 +55,7 @@ def header_value(header: str, key: str) -> float | None:
     eq = header.find("=", pos)
     if eq < 0:
         return None
-    m = re.match(r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?)", header[eq + 1:])
+    m = _ATOF.match(header, eq + 1)
     return float(m.group(0)) if m else 0.0
 
 
@@ -69,6 +73,7 @@ def apply_smv_headers(cfg: NanoBraggConfig) -> list[str]:
             warnings.append(f"{flag}: {path} is not an SMV image; ignored")
             continue
         d, h = cfg.detector, smv.header
+        _check_header(flag, path, h)
         v = header_value(h, "SIZE1")
         if v is not None:
             d.fpixels = int(v)
@@ -100,6 +105,30 @@ def apply_smv_headers(cfg: NanoBraggConfig) -> list[str]:
         if v is not None:
             cfg.sampling.osc_deg = v
     return warnings
+
+
+# Header values the engines use, and what each must be (both engines stop on the same ones, before any work).
+_POSITIVE = ("SIZE1", "SIZE2", "PIXEL_SIZE", "WAVELENGTH")
+_FINITE = ("DISTANCE", "CLOSE_DISTANCE", "BEAM_CENTER_X", "BEAM_CENTER_Y", "ORGX", "ORGY", "PHI", "OSC_RANGE")
+
+
+def _check_header(flag: str, path: str, header: str) -> None:
+    """ConfigError naming the file and the key for a header value that is not a number the engines can use:
+    sizes must be pixel counts within the C's int, pixel size and wavelength positive, the rest finite."""
+    for key in _POSITIVE + _FINITE:
+        v = header_value(header, key)
+        if v is None:
+            continue
+        ok = math.isfinite(v) and (v > 0 if key in _POSITIVE else True)
+        if key in ("SIZE1", "SIZE2"):
+            ok = ok and v < INT_MAX + 1
+        if not ok:
+            pos = header.rfind(key)
+            raw = header[pos:header.find("\n", pos) if "\n" in header[pos:] else None].strip().rstrip(";")
+            need = "a pixel count" if key.startswith("SIZE") else "a positive number" if key in _POSITIVE \
+                else "a finite number"
+            raise ConfigError(f"{flag}: '{path}': header value {raw}: expected {need} for {key}", flag=flag,
+                              file=path, expected=f"{need} for {key}")
 
 
 def _not_smv(path: str) -> str:

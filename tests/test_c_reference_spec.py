@@ -315,7 +315,7 @@ def test_hkl_comments_columns_and_errors(c_binary, tmp_path):
     (tmp_path / "c.hkl").write_text("0 0 0 10\n1 0 zero 20\n")
     p = run(c_binary, f"{common} -hkl c.hkl", tmp_path, check=False)
     assert p.returncode == 9
-    assert "c.hkl:2: expected h k l F" in p.stderr
+    assert "-hkl: c.hkl, line 2: expected" in p.stderr
 
 
 def test_dump_writes_padded_grid(c_binary, tmp_path):

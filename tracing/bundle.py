@@ -8,15 +8,19 @@ replace a non-empty folder, so even a race can at worst claim an empty one.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
+import errno
 import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,112 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+class BundleError(OSError):
+    """The bundle cannot be written where asked; strerror says why in words ("no space left on device: ...")."""
+
+
+# Bytes per detector pixel of a compare bundle: float32 image (4) and SMV image (2) per engine, the float32
+# difference (4), panel PNGs (up to ~4 with --png); plus a fixed allowance for logs, JSON and markdown.
+BUNDLE_BYTES_PER_PIXEL = 20
+BUNDLE_FIXED_BYTES = 4 << 20
+# Leftover `.PREFIX-STAMP.PID.XXXX.partial` folders of a killed writer: removed when PID is gone; those without a
+# PID (older writers) once they are this old (s).
+STALE_PARTIAL_S = 600.0
+_PARTIAL = re.compile(r"^\.[^/]+-\d{8}-\d{6}(-\d+)?\.((?P<pid>\d+)\.)?[a-z0-9_]+\.partial$")
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def estimate_bundle_bytes(pixels: int, png: bool = True) -> int:
+    """Upper estimate of a compare bundle's size in bytes for a detector of `pixels` pixels."""
+    return BUNDLE_FIXED_BYTES + pixels * BUNDLE_BYTES_PER_PIXEL
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_output_folder(parent: Path | str, need_bytes: int = 0) -> None:
+    """Raise BundleError unless a bundle of about `need_bytes` can be written under `parent`: the folder exists or
+    can be made (its nearest existing ancestor is a writable folder), and that file system has the space.
+    Call it before any engine runs, so that a bad --out never costs a computed result."""
+    target = Path(parent)
+    probe = target
+    while not probe.exists():
+        if probe.is_symlink():
+            raise BundleError(errno.ENOENT, f"{probe} is a link to nothing")
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise BundleError(errno.ENOTDIR, f"{probe} is not a folder" + ("" if probe == target else
+                                                                      f", so {target} cannot be made"))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BundleError(errno.EACCES, f"{probe} is not writable")
+    try:  # the truth, for file systems mounted read-only and for root (whom os.access lets through)
+        os.rmdir(tempfile.mkdtemp(prefix=".nbparity-probe.", dir=probe))
+    except OSError as e:
+        raise BundleError(e.errno or errno.EACCES, f"{probe} is not writable ({e.strerror or e})") from None
+    st = os.statvfs(probe)
+    free = st.f_bavail * st.f_frsize
+    if need_bytes > free:
+        raise BundleError(errno.ENOSPC, f"no space left on device: the bundle needs about {_human(need_bytes)}, "
+                                        f"{probe} has {_human(free)} free")
+
+
+def remove_stale_partials(parent: Path | str, now: float | None = None) -> list[Path]:
+    """Remove `.*.partial` folders that killed writers left in `parent` (their PID is gone, or they carry none and
+    are older than STALE_PARTIAL_S); returns what was removed. A live writer's folder is never touched."""
+    removed: list[Path] = []
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _PARTIAL.match(entry.name)
+        if not m or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid = m.group("pid")
+        if pid is not None:
+            stale = not _pid_alive(int(pid))
+        else:
+            try:
+                stale = now - entry.stat(follow_symlinks=False).st_mtime > STALE_PARTIAL_S
+            except OSError:
+                continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _space_errors(name: str):
+    """Turn ENOSPC/EDQUOT while writing `name` into a BundleError that says so in words."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in _NO_SPACE and not isinstance(e, BundleError):
+            raise BundleError(e.errno, f"no space left on device while writing {name}") from None
+        raise
 
 
 def timestamp(now: _dt.datetime | None = None) -> str:
@@ -89,8 +199,12 @@ class BundleWriter:
         self._files: list[str] = []
 
     def __enter__(self) -> BundleWriter:
-        self.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.prefix}-{self._stamp}.", suffix=".partial", dir=self.parent))
+        with _space_errors(str(self.parent)):
+            self.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(self.parent)
+            # The PID in the name lets a later writer tell a killed writer's leftovers from a live one's.
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.prefix}-{self._stamp}.{os.getpid()}.", suffix=".partial",
+                                             dir=self.parent))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -139,13 +253,13 @@ class BundleWriter:
         return p
 
     def write_text(self, name: str, text: str) -> Path:
-        p = self.path_for(name)
-        p.write_text(text, encoding="utf-8")
-        return p
+        return self.write_bytes(name, text.encode("utf-8"))
 
-    def write_bytes(self, name: str, data: bytes) -> Path:
-        p = self.path_for(name)
-        p.write_bytes(data)
+    def write_bytes(self, name: str, data: bytes | memoryview) -> Path:
+        with _space_errors(name):
+            p = self.path_for(name)
+            with open(p, "wb") as fh:
+                fh.write(data)
         return p
 
     def write_json(self, name: str, obj: Any) -> Path:
@@ -154,9 +268,8 @@ class BundleWriter:
 
     def write_array_f32(self, name: str, arr: np.ndarray) -> Path:
         """Raw little-endian float32, row-major, no header (the C's -floatfile layout, spec §10.2)."""
-        p = self.path_for(name)
-        np.ascontiguousarray(arr, dtype="<f4").tofile(p)
-        return p
+        # Through a Python file, not ndarray.tofile: a full disk then says ENOSPC, not "N requested and M written".
+        return self.write_bytes(name, memoryview(np.ascontiguousarray(arr, dtype="<f4")).cast("B"))
 
     def files(self) -> list[str]:
         """Relative names written so far, in order."""

@@ -367,18 +367,18 @@ void nb_parse(NB *g, int argc, char **argv)
             st = 1;
             if (need(argc, i, 1, st, A)) {
                 g->fpixels = g->spixels = INT(1);
-                if (g->fpixels < 0) nb_die(9, "-detpixels: pixel count must not be negative, got '%s'", argv[i + 1]);
+                if (g->fpixels <= 0) nb_die(9, "-detpixels: expected a pixel count > 0, got '%s'", argv[i + 1]);
             }
         }
         h2 = H("-detpixels_f"); h3 = H("-detpixels_x");
         if ((h2 || h3) && need(argc, i, 1, st = (h2 == 2 || h3 == 2), A)) {
             g->fpixels = INT(1);
-            if (g->fpixels < 0) nb_die(9, "%s: pixel count must not be negative, got '%s'", A, argv[i + 1]);
+            if (g->fpixels <= 0) nb_die(9, "%s: expected a pixel count > 0, got '%s'", A, argv[i + 1]);
         }
         h2 = H("-detpixels_s"); h3 = H("-detpixels_y");
         if ((h2 || h3) && need(argc, i, 1, st = (h2 == 2 || h3 == 2), A)) {
             g->spixels = INT(1);
-            if (g->spixels < 0) nb_die(9, "%s: pixel count must not be negative, got '%s'", A, argv[i + 1]);
+            if (g->spixels <= 0) nb_die(9, "%s: expected a pixel count > 0, got '%s'", A, argv[i + 1]);
         }
         if (H("-curved_det") && argc > i + 1) g->curved_det = 1;
         if ((h1 = H("-pixel")) && need(argc, i, 1, st = (h1 == 2), A)) {
@@ -397,6 +397,8 @@ void nb_parse(NB *g, int argc, char **argv)
         if ((h1 = H("-oversample")) && need(argc, i, 1, st = (h1 == 2), A)) g->oversample = INT(1);
         if ((h1 = H("-roi")) && need(argc, i, 4, st = (h1 == 2), A)) {
             g->roi_xmin = INT(1); g->roi_xmax = INT(2); g->roi_ymin = INT(3); g->roi_ymax = INT(4);
+            if (st && (g->roi_xmin > g->roi_xmax || g->roi_ymin > g->roi_ymax || g->roi_xmax < 0 || g->roi_ymax < 0))
+                nb_die(9, "-roi: expected xmin xmax ymin ymax with xmin <= xmax and ymin <= ymax on the detector");
         }
         h2 = H("-lambda"); h3 = H("-wave");
         if ((h2 || h3) && need(argc, i, 1, st = (h2 == 2 || h3 == 2), A)) {
@@ -416,7 +418,10 @@ void nb_parse(NB *g, int argc, char **argv)
         if ((h1 && strlen(A) == 7) || h2 || h3) {
             any_hit = 1;
             st = (h1 == 2 || h2 == 2 || h3 == 2 || !strcmp(A, "-mosaicity") || !strcmp(A, "-mosaic_spread"));
-            if (need(argc, i, 1, st, A)) g->mosaic_spread = NUM(1) / NB_RTD;
+            if (need(argc, i, 1, st, A)) {
+                g->mosaic_spread = NUM(1) / NB_RTD;
+                if (st && g->mosaic_spread < 0) nb_die(9, "%s: expected a value >= 0, got '%s'", A, argv[i + 1]);
+            }
         }
         h2 = H("-mosaic_dom");
         if (h2 && need(argc, i, 1, st = (h2 == 2 || !strcmp(A, "-mosaic_domains")), A)) g->mosaic_domains = INT(1);
@@ -436,7 +441,10 @@ void nb_parse(NB *g, int argc, char **argv)
         if (H("-phi") && strlen(A) == 4) { st = 1; if (need(argc, i, 1, st, A)) g->phi0 = NUM(1) / NB_RTD; }
         if ((h1 = H("-osc")) && need(argc, i, 1, st = (h1 == 2), A)) g->osc = NUM(1) / NB_RTD;
         if (H("-phistep") && strlen(A) == 8) { st = 1; if (need(argc, i, 1, st, A)) g->phistep = NUM(1) / NB_RTD; }
-        if ((h1 = H("-phisteps")) && need(argc, i, 1, st = (h1 == 2), A)) g->phisteps = INT(1);
+        if ((h1 = H("-phisteps")) && need(argc, i, 1, st = (h1 == 2), A)) {
+            g->phisteps = INT(1);
+            if (st && g->phisteps < 0) nb_die(9, "-phisteps: expected a non-negative count, got '%s'", argv[i + 1]);
+        }
         if ((h1 = H("-dmin")) && need(argc, i, 1, st = (h1 == 2), A)) g->dmin = NUM(1) * 1e-10;
         if (H("-mat") && need(argc, i, 1, 1, A)) g->matfile = argv[i + 1];
         if (H("-hkl") && need(argc, i, 1, 1, A)) g->hklfile = argv[i + 1];

@@ -15,7 +15,7 @@ int main(int argc, char **argv)
     nb_setup(&g);
 
     np = (long)g.fpixels * g.spixels;
-    img = (float *)calloc(np + 10, sizeof(float));
+    img = (float *)calloc((size_t)np + 10, sizeof(float));
     if (!img) nb_die(9, "out of memory for a %d x %d image", g.fpixels, g.spixels);
 
     nb_render(&g, img, &omega_sum);

@@ -109,6 +109,11 @@ void nb_polin3(const double *x1a, const double *x2a, const double *x3a, const do
                double x1, double x2, double x3, double *y);
 void nb_die(int code, const char *fmt, ...);
 void nb_warn(const char *fmt, ...);
+int nb_decimal(const char *tok, double *v);
+void nb_require_regular(const char *flag, const char *path);
+char *nb_read_text(const char *flag, const char *path);
+double nb_memory_available(void);
+void nb_require_memory(double bytes, const char *flag, const char *what);
 
 /* cli.c */
 void nb_defaults(NB *g);

@@ -31,9 +31,11 @@ typedef struct {
 
 static int smv_load(const char *flag, const char *path, SmvFile *out)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     long n;
     memset(out, 0, sizeof(*out));
+    nb_require_regular(flag, path);
+    f = fopen(path, "rb");
     if (!f) nb_die(9, "%s: cannot open file '%s'", flag, path);
     fseek(f, 0, SEEK_END);
     n = ftell(f);
@@ -62,6 +64,33 @@ static int smv_load(const char *flag, const char *path, SmvFile *out)
     return 1;
 }
 
+/* atof restricted to its decimal forms (no hexadecimal, inf or nan: those read as 0, as simulator/smv_in.py) */
+static double atof_decimal(const char *s)
+{
+    const char *p = s, *start, *d;
+    char *copy;
+    double v;
+    int digits = 0;
+    while (*p && isspace((unsigned char)*p)) p++;
+    start = p;
+    if (*p == '+' || *p == '-') p++;
+    for (d = p; isdigit((unsigned char)*p); p++) digits++;
+    if (*p == '.') { p++; for (; isdigit((unsigned char)*p); p++) digits++; }
+    if (digits == 0 || (p == d + 1 && *d == '.')) return 0.0;
+    if (*p == 'e' || *p == 'E') {
+        const char *q = p + 1;
+        if (*q == '+' || *q == '-') q++;
+        if (isdigit((unsigned char)*q)) { while (isdigit((unsigned char)*q)) q++; p = q; }
+    }
+    copy = (char *)malloc((size_t)(p - start) + 1);
+    if (!copy) nb_die(9, "out of memory reading a header");
+    memcpy(copy, start, (size_t)(p - start));
+    copy[p - start] = '\0';
+    v = strtod(copy, NULL);
+    free(copy);
+    return v;
+}
+
 /* the last occurrence of the key substring; value after the next '=' */
 static double smv_value(const SmvFile *s, const char *key)
 {
@@ -70,12 +99,34 @@ static double smv_value(const SmvFile *s, const char *key)
     if (!last) return NAN;
     eq = strchr(last, '=');
     if (!eq) return NAN;
-    return atof(eq + 1);
+    return atof_decimal(eq + 1);
+}
+
+/* header values must be numbers the engines can use (as simulator/smv_in.py): sizes pixel counts within int,
+   pixel size and wavelength positive, the rest finite */
+static void check_header(const char *flag, const char *path, const SmvFile *s)
+{
+    static const char *positive[] = {"SIZE1", "SIZE2", "PIXEL_SIZE", "WAVELENGTH"};
+    static const char *finite[] = {"DISTANCE", "CLOSE_DISTANCE", "BEAM_CENTER_X", "BEAM_CENTER_Y", "ORGX", "ORGY",
+                                   "PHI", "OSC_RANGE"};
+    int i;
+    for (i = 0; i < 12; i++) {
+        const char *key = i < 4 ? positive[i] : finite[i - 4];
+        double v = smv_value(s, key);
+        int ok;
+        if (isnan(v)) continue;
+        ok = isfinite(v) && (i >= 4 || v > 0);
+        if (i < 2) ok = ok && v < 2147483648.0;
+        if (!ok)
+            nb_die(9, "%s: '%s': header value %s=%g: expected %s for %s", flag, path, key, v,
+                   i < 2 ? "a pixel count" : i < 4 ? "a positive number" : "a finite number", key);
+    }
 }
 
 static void apply_header(NB *g, const SmvFile *s, int is_mask)
 {
     double t;
+    check_header(is_mask ? "-mask" : "-img", is_mask ? g->maskfile : g->imgfile, s);
     t = smv_value(s, "SIZE1"); if (!isnan(t)) g->fpixels = (int)t;
     t = smv_value(s, "SIZE2"); if (!isnan(t)) g->spixels = (int)t;
     t = smv_value(s, "PIXEL_SIZE"); if (!isnan(t)) g->pixel = t / 1000.0;
@@ -112,7 +163,8 @@ void nb_read_headers(NB *g)
                        "data", g->maskfile, g->fpixels, g->spixels, (s.size - s.header_size) / 2);
             mask_f = g->fpixels;
             mask_s = g->spixels;
-            g->mask = (unsigned short *)calloc(np + 10, sizeof(unsigned short));
+            g->mask = (unsigned short *)calloc((size_t)np + 10, sizeof(unsigned short));
+            if (!g->mask) nb_die(9, "-mask: out of memory for a %d x %d mask", g->fpixels, g->spixels);
             for (i = 0; i < np; i++) {
                 long off = s.header_size + 2 * i;
                 unsigned short v = 0;
@@ -138,7 +190,12 @@ static void resolve_div(int *count, double *range, double *step)
             else { *range = *step; *count = 2; }
         } else {
             if (*step <= 0.0) { *step = *range; *count = 2; }
-            else *count = (int)ceil(*range / *step);
+            else {
+                double n = ceil(*range / *step);
+                if (!(n <= 2147483647.0)) nb_die(9, "divergence/dispersion: range / step gives %g steps; expected at "
+                                                 "most 2147483647", n);
+                *count = (int)n;
+            }
         }
     } else {
         if (*range < 0.0) {
@@ -159,7 +216,14 @@ static void resolve_steps(NB *g)
             else { g->osc = g->phistep; g->phisteps = 2; }
         } else {
             if (g->phistep <= 0.0) { g->phisteps = 2; g->phistep = g->osc / 2.0; }
-            else g->phisteps = (int)ceil(g->osc / g->phistep);
+            else {
+                /* in double first: ceil(1e9 / 1e-9) does not fit an int (it wrapped to -2^31 and rendered zeros) */
+                double n = ceil(g->osc / g->phistep);
+                if (!(n >= 1 && n <= 2147483647.0))
+                    nb_die(9, "-phistep: -osc %g / -phistep %g gives %g phi steps; expected 1 to 2147483647",
+                           g->osc * NB_RTD, g->phistep * NB_RTD, n);
+                g->phisteps = (int)n;
+            }
         }
     } else {
         if (g->phisteps == 0) g->phisteps = 1;
@@ -430,20 +494,25 @@ static void clamp_sc(double *s, double *c)
 
 static void read_matrix(NB *g)
 {
-    FILE *f = fopen(g->matfile, "r");
-    double m[9];
+    char *text = nb_read_text("-mat", g->matfile), *save = NULL, *tok;
+    double m[9], det, scale;
     int n = 0;
-    char tok[256];
-    if (!f) nb_die(9, "-mat: cannot open file '%s'", g->matfile);
     printf("reading %s\n", g->matfile);
-    while (n < 9 && fscanf(f, "%255s", tok) == 1) {
-        char *end;
-        double v = strtod(tok, &end);
-        if (end == tok || *end != '\0') nb_die(9, "-mat: %s: expected 9 numbers (A matrix), got '%s'", g->matfile, tok);
-        m[n++] = v;
+    for (tok = strtok_r(text, " \t\n\v\f\r", &save); tok && n < 9; tok = strtok_r(NULL, " \t\n\v\f\r", &save)) {
+        if (!nb_decimal(tok, &m[n]))
+            nb_die(9, "-mat: %s: expected 9 numbers (3 rows of a*x b*x c*x ...), got '%s' after %d", g->matfile, tok, n);
+        n++;
     }
-    fclose(f);
-    if (n < 9) nb_die(9, "-mat: %s: expected 9 numbers (A matrix), found %d", g->matfile, n);
+    free(text);
+    if (n < 9) nb_die(9, "-mat: %s: expected 9 numbers (3 rows of a*x b*x c*x ...), found %d", g->matfile, n);
+    for (n = 0; n < 9; n++)
+        if (!isfinite(m[n])) nb_die(9, "-mat: %s: expected 9 finite numbers, got '%g'", g->matfile, m[n]);
+    /* columns are a*, b*, c*: singular when |det| <= 1e-9 |a*||b*||c*| (as simulator/crystal.py) */
+    det = m[0] * (m[4] * m[8] - m[7] * m[5]) - m[3] * (m[1] * m[8] - m[7] * m[2]) + m[6] * (m[1] * m[5] - m[4] * m[2]);
+    scale = sqrt(m[0] * m[0] + m[3] * m[3] + m[6] * m[6]) * sqrt(m[1] * m[1] + m[4] * m[4] + m[7] * m[7])
+            * sqrt(m[2] * m[2] + m[5] * m[5] + m[8] * m[8]);
+    if (!(fabs(det) > 1e-9 * scale))
+        nb_die(9, "-mat: %s: the A matrix is singular (its reciprocal vectors do not span a cell)", g->matfile);
     /* rows: a*x b*x c*x / a*y b*y c*y / a*z b*z c*z */
     {
         double sc = 1e-10 / g->lambda0;
@@ -606,18 +675,28 @@ static void crystal_setup(NB *g)
 
 /* ------------------------------------------------------------------ structure factors */
 
+/* the next line of a text buffer (split in place at '\n'); NULL after the last one */
+static char *next_line(char **pos)
+{
+    char *p = *pos, *nl;
+    if (!p) return NULL;
+    nl = strchr(p, '\n');
+    if (nl) { *nl = '\0'; *pos = nl + 1; }
+    else { *pos = NULL; if (!*p) return NULL; }
+    return p;
+}
+
 static void read_hkl(NB *g)
 {
-    FILE *f = fopen(g->hklfile, "r");
-    char line[4096];
+    char *text, *pos, *line;
     int lineno = 0, n = 0, cap = 1024, i;
     int *H, *K, *L;
     double *F;
-    if (!f) nb_die(9, "-hkl: cannot open file '%s'", g->hklfile);
+    text = nb_read_text("-hkl", g->hklfile);
     H = malloc(cap * sizeof(int)); K = malloc(cap * sizeof(int)); L = malloc(cap * sizeof(int));
     F = malloc(cap * sizeof(double));
     printf("counting entries in %s\n", g->hklfile);
-    while (fgets(line, sizeof line, f)) {
+    for (pos = text; (line = next_line(&pos)) != NULL;) {
         char *p = line, *tok[8], *save = NULL;
         int nt = 0;
         double v[4];
@@ -625,27 +704,30 @@ static void read_hkl(NB *g)
         while (*p && isspace((unsigned char)*p)) p++;
         if (*p == '\0' || *p == '#') continue;
         for (tok[nt] = strtok_r(p, " \t\r\n", &save); tok[nt] && nt < 7; tok[nt] = strtok_r(NULL, " \t\r\n", &save)) nt++;
-        if (nt < 4 || nt > 6) nb_die(9, "%s:%d: expected h k l F", g->hklfile, lineno);
+        if (nt < 4 || nt > 6)
+            nb_die(9, "-hkl: %s, line %d: expected 4 to 6 columns (h k l F ...), got %d columns", g->hklfile, lineno, nt);
         for (i = 0; i < 4; i++) {
-            char *end;
-            v[i] = strtod(tok[i], &end);
-            if (end == tok[i] || *end != '\0' || !isfinite(v[i])) nb_die(9, "%s:%d: expected h k l F", g->hklfile, lineno);
+            /* decisions D5: indices are integers within the C's int, F a finite number (nanoBragg rounds) */
+            if (!nb_decimal(tok[i], &v[i]) || !isfinite(v[i]))
+                nb_die(9, "-hkl: %s, line %d: expected %s, got '%s'", g->hklfile, lineno,
+                       i < 3 ? "an integer index" : "a finite number for F", tok[i]);
+            if (i < 3 && (v[i] != floor(v[i]) || fabs(v[i]) > 2147483647.0))
+                nb_die(9, "-hkl: %s, line %d: expected an integer %c index within +-2147483647, got '%s'",
+                       g->hklfile, lineno, "hkl"[i], tok[i]);
         }
-        for (i = 0; i < 3; i++)
-            if (v[i] != ceil(v[i] - 0.4))
-                printf("WARNING: non-integer value for %c (%g) at line %d\n", "hkl"[i], v[i], lineno);
         if (n == cap) {
             cap *= 2;
             H = realloc(H, cap * sizeof(int)); K = realloc(K, cap * sizeof(int)); L = realloc(L, cap * sizeof(int));
             F = realloc(F, cap * sizeof(double));
+            if (!H || !K || !L || !F) nb_die(9, "-hkl: out of memory reading '%s'", g->hklfile);
         }
-        H[n] = (int)ceil(v[0] - 0.5); K[n] = (int)ceil(v[1] - 0.5); L[n] = (int)ceil(v[2] - 0.5); F[n] = v[3];
+        H[n] = (int)v[0]; K[n] = (int)v[1]; L[n] = (int)v[2]; F[n] = v[3];
         n++;
     }
-    fclose(f);
+    free(text);
     g->hkls = n;
-    g->h_min = g->k_min = g->l_min = 1000000000;
-    g->h_max = g->k_max = g->l_max = -1000000000;
+    g->h_min = g->k_min = g->l_min = 2147483647;
+    g->h_max = g->k_max = g->l_max = -2147483647;
     for (i = 0; i < n; i++) {
         if (H[i] < g->h_min) g->h_min = H[i];
         if (K[i] < g->k_min) g->k_min = K[i];
@@ -656,14 +738,25 @@ static void read_hkl(NB *g)
     }
     if (n == 0) {
         printf("ERROR: not enough HKL indices in %s\n", g->hklfile);
-        nb_die(9, "-hkl: no reflections in '%s'", g->hklfile);
+        nb_die(9, "-hkl: %s: no reflections found; expected at least one h k l F line", g->hklfile);
+    }
+    {
+        /* ranges in double first: h_max - h_min + 1 overflows int for indices near +-2^31 */
+        double rh = (double)g->h_max - g->h_min + 1, rk = (double)g->k_max - g->k_min + 1;
+        double rl = (double)g->l_max - g->l_min + 1;
+        char what[256];
+        snprintf(what, sizeof what, "the structure-factor grid of %s (h %d..%d, k %d..%d, l %d..%d)", g->hklfile,
+                 g->h_min, g->h_max, g->k_min, g->k_max, g->l_min, g->l_max);
+        nb_require_memory(8.0 * (rh + 1) * (rk + 1) * (rl + 1), "-hkl", what);
+        if (rh > 2147483646.0 || rk > 2147483646.0 || rl > 2147483646.0)
+            nb_die(9, "-hkl: %s would need more than 2^31 cells along one axis", what);
     }
     g->h_range = g->h_max - g->h_min + 1;
     g->k_range = g->k_max - g->k_min + 1;
     g->l_range = g->l_max - g->l_min + 1;
     {
         long nh = g->h_range + 1, nk = g->k_range + 1, nl = g->l_range + 1, h, k, l;
-        g->Fhkl = (double *)calloc((size_t)(nh * nk * nl), sizeof(double));
+        g->Fhkl = (double *)calloc((size_t)nh * (size_t)nk * (size_t)nl, sizeof(double));
         if (!g->Fhkl) nb_die(9, "-hkl: out of memory for the structure-factor grid");
         if (g->default_F != 0.0) {
             printf("initializing to default_F = %g:\n", g->default_F);
@@ -699,16 +792,15 @@ static void write_dump(NB *g)
 
 static void read_sources(NB *g)
 {
-    FILE *f = fopen(g->sourcefile, "r");
-    char line[4096];
+    char *text, *pos, *line;
     int cap = 64, n = 0, lineno = 0;
     double *X;
-    if (!f) nb_die(9, "-sourcefile: cannot open file '%s'", g->sourcefile);
+    text = nb_read_text("-sourcefile", g->sourcefile);
     X = malloc(cap * 5 * sizeof(double));
-    while (fgets(line, sizeof line, f)) {
-        char *p = line, *save = NULL, *t;
-        double v[5];
-        int c = 0;
+    for (pos = text; (line = next_line(&pos)) != NULL;) {
+        char *p = line, *save = NULL, *t, *tok[5];
+        double v[5], d[3];
+        int c = 0, k;
         lineno++;
         while (*p && isspace((unsigned char)*p)) p++;
         if (*p == '\0' || *p == '#') continue;
@@ -716,24 +808,36 @@ static void read_sources(NB *g)
         for (t = strtok_r(p, " \t,;:!\r\n", &save); t && c < 5; t = strtok_r(NULL, " \t,;:!\r\n", &save)) {
             /* decisions D5: a column that is not a number is an error naming the file and line (the C's atof
                would read it as 0) */
-            char *end;
-            v[c] = strtod(t, &end);
-            if (end == t || *end != '\0' || strpbrk(t, "xX") != NULL)
+            if (!nb_decimal(t, &v[c]))
                 nb_die(9, "-sourcefile: %s, line %d: expected a number (X Y Z weight lambda), got '%s'",
                        g->sourcefile, lineno, t);
-            c++;
+            tok[c++] = t;
         }
         if (c == 0) continue;
-        if (n == cap) { cap *= 2; X = realloc(X, cap * 5 * sizeof(double)); }
+        for (k = 0; k < 3; k++) d[k] = isnan(v[k]) ? -10.0 * g->beam[k] : v[k];
+        if (!isfinite(d[0]) || !isfinite(d[1]) || !isfinite(d[2]) || (d[0] == 0 && d[1] == 0 && d[2] == 0))
+            nb_die(9, "-sourcefile: %s, line %d: expected a finite, non-zero source direction X Y Z", g->sourcefile,
+                   lineno);
+        if (isinf(v[3])) nb_die(9, "-sourcefile: %s, line %d: expected a finite weight, got '%s'", g->sourcefile,
+                                lineno, tok[3]);
+        if (!isnan(v[4]) && !(v[4] > 0 && isfinite(v[4])))
+            nb_die(9, "-sourcefile: %s, line %d: expected a positive, finite wavelength in m, got '%s'",
+                   g->sourcefile, lineno, tok[4]);
+        if (n == cap) {
+            cap *= 2;
+            X = realloc(X, cap * 5 * sizeof(double));
+            if (!X) nb_die(9, "-sourcefile: out of memory reading '%s'", g->sourcefile);
+        }
         memcpy(X + 5 * n, v, sizeof v);
         n++;
     }
-    fclose(f);
-    if (n == 0) nb_die(9, "-sourcefile: no sources in '%s'", g->sourcefile);
+    free(text);
+    if (n == 0) nb_die(9, "-sourcefile: %s: no sources found; expected X Y Z weight lambda lines", g->sourcefile);
     g->sources = n;
     g->src_dir = malloc(3 * n * sizeof(double));
     g->src_lambda = malloc(n * sizeof(double));
     g->src_weight = malloc(n * sizeof(double));
+    if (!g->src_dir || !g->src_lambda || !g->src_weight) nb_die(9, "-sourcefile: out of memory for %d sources", n);
     {
         int s, k;
         for (s = 0; s < n; s++) {
@@ -754,12 +858,24 @@ static void make_sources(NB *g)
     g->divsteps = -1;  /* upstream reports -1 divergence steps for a -sourcefile */
     if (g->sourcefile) read_sources(g);
     if (g->sources == 0) {
+        double most = (double)g->hdivsteps * g->vdivsteps * g->dispsteps;
+        char what[160];
+        const char *flag = g->hdivsteps >= g->vdivsteps && g->hdivsteps >= g->dispsteps ? "-hdivsteps"
+                           : g->vdivsteps >= g->dispsteps ? "-vdivsteps" : "-dispsteps";
+        snprintf(what, sizeof what, "%d x %d divergence x %d dispersion steps = %.0f sources", g->hdivsteps,
+                 g->vdivsteps, g->dispsteps, most);
+        nb_require_memory(40.0 * most, flag, what);
+        if (most > 2147483647.0) nb_die(9, "%s: %s; expected at most 2147483647", flag, what);
+    }
+    if (g->sources == 0) {
         for (pass = 0; pass < 2; pass++) {
             if (pass == 1) {
                 int total = divsteps * g->dispsteps;
                 g->src_dir = malloc((3 * total + 3) * sizeof(double));
                 g->src_lambda = malloc((total + 1) * sizeof(double));
                 g->src_weight = malloc((total + 1) * sizeof(double));
+                if (!g->src_dir || !g->src_lambda || !g->src_weight)
+                    nb_die(9, "out of memory for %d sources", total);
             }
             for (hi = 0; hi < g->hdivsteps; hi++) {
                 for (vi = 0; vi < g->vdivsteps; vi++) {
@@ -814,10 +930,30 @@ void nb_setup(NB *g)
     if (!(g->pixel > 0.0) || !isfinite(g->pixel)) nb_die(9, "-pixel: pixel size must be > 0 (got %g mm)", g->pixel * 1000.0);
     if (g->fpixels) g->detsize_f = g->pixel * g->fpixels;
     if (g->spixels) g->detsize_s = g->pixel * g->spixels;
-    g->fpixels = (int)ceil(g->detsize_f / g->pixel - 0.5);
-    g->spixels = (int)ceil(g->detsize_s / g->pixel - 0.5);
+    {
+        /* in double first: a huge -detsize does not fit an int */
+        double nf = ceil(g->detsize_f / g->pixel - 0.5), ns = ceil(g->detsize_s / g->pixel - 0.5);
+        if (nf > 2147483647.0 || ns > 2147483647.0)
+            nb_die(9, "-detsize: the detector would be %.0f x %.0f pixels; expected at most 2147483647 a side", nf, ns);
+        g->fpixels = (int)nf;
+        g->spixels = (int)ns;
+    }
     if (g->fpixels <= 0 || g->spixels <= 0)
         nb_die(9, "detector has no pixels (%d x %d); check -detpixels/-detsize/-pixel", g->fpixels, g->spixels);
+    /* value checks the PyTorch side makes too (simulator/config.py validate_values) */
+    if (g->distance == 0.0 && isnan(g->close_distance))
+        nb_die(9, "-distance: expected a non-zero sample-detector distance in mm, got 0");
+    if (g->mosaic_spread * NB_RTD > 180.0)
+        nb_die(9, "-mosaic: expected a mosaic spread of at most 180 degrees, got %g", g->mosaic_spread * NB_RTD);
+    if (g->roi_xmin > g->fpixels - 1 || g->roi_ymin > g->spixels - 1)
+        nb_die(9, "-roi %d %d %d %d: selects no pixel of the %d x %d (fast x slow) detector", g->roi_xmin, g->roi_xmax,
+               g->roi_ymin, g->roi_ymax, g->fpixels, g->spixels);
+    {
+        double need = 4.0 * g->fpixels * (double)g->spixels;
+        char what[96];
+        snprintf(what, sizeof what, "the %d x %d pixel image", g->fpixels, g->spixels);
+        nb_require_memory(need, "-detpixels/-detsize", what);
+    }
     if (g->mask && (g->fpixels != mask_f || g->spixels != mask_s))
         nb_die(9, "-mask: '%s' is %d x %d pixels (fast x slow) but the detector is %d x %d", g->maskfile, mask_f,
                mask_s, g->fpixels, g->spixels);
@@ -886,7 +1022,14 @@ void nb_setup(NB *g)
 
     make_sources(g);
 
-    g->umats = (double *)calloc(9 * (g->mosaic_domains + 1), sizeof(double));
+    {
+        char what[128];
+        snprintf(what, sizeof what, "%d mosaic rotation matrices", g->mosaic_domains);
+        /* size_t: 9 * (n + 1) overflowed int for n > 2.4e8 (SIGSEGV) */
+        nb_require_memory(72.0 * ((double)g->mosaic_domains + 1), "-mosaic_domains", what);
+    }
+    g->umats = (double *)calloc(9 * ((size_t)g->mosaic_domains + 1), sizeof(double));
+    if (!g->umats) nb_die(9, "-mosaic_domains: out of memory for %d mosaic rotation matrices", g->mosaic_domains);
     for (k = 0; k < g->mosaic_domains; k++) {
         double *U = g->umats + 9 * k;
         nb_mosaic_umat((float)g->mosaic_spread, U, &g->mosaic_seed);

@@ -1,9 +1,15 @@
 /* Small numerical helpers: 3-vectors, rotations, the Numerical-Recipes style random streams,
    lattice-shape functions, polarisation and cubic Lagrange interpolation. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include "nbref.h"
 
 void nb_die(int code, const char *fmt, ...)
@@ -16,6 +22,110 @@ void nb_die(int code, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n");
     exit(code);
+}
+
+/* ------------------------------------------------------------------ input files and memory (issue 8)
+   The PyTorch side reads the same files by the same rules (simulator/textfile.py, simulator/budget.py), so both
+   engines accept and reject the same inputs. */
+
+/* a whole decimal token as strtod reads it (inf and nan included); no hexadecimal, no "nan(...)" */
+int nb_decimal(const char *tok, double *v)
+{
+    char *end;
+    /* strtod would skip leading blanks (a vertical tab inside a column) and read hexadecimal */
+    if (!*tok || isspace((unsigned char)tok[0]) || strpbrk(tok, "xX(") != NULL) return 0;
+    *v = strtod(tok, &end);
+    return end != tok && *end == '\0';
+}
+
+/* fail (exit 9) unless path names a regular file: a folder, /dev/zero or a FIFO would be read forever or fail */
+void nb_require_regular(const char *flag, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) nb_die(9, "%s: cannot open file '%s': %s", flag, path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        nb_die(9, "%s: %s is %s, not a regular file", flag, path, S_ISDIR(st.st_mode) ? "a folder" : "a device or pipe");
+}
+
+/* the whole text file, NUL-terminated; a NUL byte inside is an error naming its line */
+char *nb_read_text(const char *flag, const char *path)
+{
+    FILE *f;
+    char *buf;
+    long n, i, line = 1;
+    nb_require_regular(flag, path);
+    f = fopen(path, "rb");
+    if (!f) nb_die(9, "%s: cannot open file '%s': %s", flag, path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0) nb_die(9, "%s: cannot read '%s'", flag, path);
+    nb_require_memory(2.0 * n, flag, "reading the file");
+    buf = (char *)malloc((size_t)n + 1);
+    if (!buf) nb_die(9, "%s: out of memory reading '%s'", flag, path);
+    if (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) nb_die(9, "%s: cannot read '%s'", flag, path);
+    fclose(f);
+    buf[n] = '\0';
+    for (i = 0; i < n; i++) {
+        if (buf[i] == '\n') line++;
+        else if (buf[i] == '\0') nb_die(9, "%s: %s, line %ld: expected text, got binary data (a NUL byte)", flag, path, line);
+    }
+    return buf;
+}
+
+static double read_number_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    double v = -1.0;
+    char tok[64];
+    if (!f) return -1.0;
+    if (fscanf(f, "%63s", tok) == 1 && isdigit((unsigned char)tok[0])) v = atof(tok);
+    fclose(f);
+    return v;
+}
+
+static double meminfo_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    double v = -1.0;
+    if (!f) return -1.0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "MemAvailable:", 13)) { v = atof(line + 13) * 1024.0; break; }
+    fclose(f);
+    return v;
+}
+
+/* bytes this process may still allocate: MemAvailable, the cgroup's headroom, RLIMIT_AS, $NBPARITY_MEMORY_LIMIT */
+double nb_memory_available(void)
+{
+    double best = 9.2e18, v, u;
+    struct rlimit rl;
+    const char *env = getenv("NBPARITY_MEMORY_LIMIT");
+    v = meminfo_available();
+    if (v >= 0 && v < best) best = v;
+    v = read_number_file("/sys/fs/cgroup/memory.max");
+    if (v < 0) v = read_number_file("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    if (v >= 0 && v < 1.15e18) {
+        u = read_number_file("/sys/fs/cgroup/memory.current");
+        if (u < 0) u = read_number_file("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+        v -= u > 0 ? u : 0;
+        if (v < 0) v = 0;
+        if (v < best) best = v;
+    }
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (double)rl.rlim_cur < best)
+        best = (double)rl.rlim_cur;
+    if (env && *env && strspn(env, "0123456789") == strlen(env) && atof(env) < best) best = atof(env);
+    return best;
+}
+
+/* exit 9 naming the flag unless `bytes` fit in the memory this process may still use */
+void nb_require_memory(double bytes, const char *flag, const char *what)
+{
+    double avail = nb_memory_available();
+    if (bytes > avail)
+        nb_die(9, "%s: %s would need about %.3g GiB, but only %.3g GiB of memory is available", flag, what,
+               bytes / 1073741824.0, avail / 1073741824.0);
 }
 
 void nb_warn(const char *fmt, ...)
