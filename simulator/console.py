@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from simulator.beam import _SEPARATORS, _mr, _number, _resolve_div
+from simulator.beam import SOURCE_SEPARATORS, _mr, _resolve_div
+from simulator.textfile import content_lines, decimal, read_input_text
 from simulator.setup import Setup
 
 BANNER = "nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17"
@@ -167,14 +168,13 @@ def _file_sources(setup: Setup) -> list[tuple[float, float, float, float]]:
     default = [-10.0 * float(x) for x in setup.geometry.beam]
     rows = []
     path = setup.config.beam.sourcefile
-    with open(path) as fh:
-        for lineno, line in enumerate(fh.read().splitlines(), start=1):
-            toks = [t for t in _SEPARATORS.split(line.strip()) if t] if not line.lstrip().startswith("#") else []
-            if not toks:
-                continue
-            vals = [_number(t, path, lineno) for t in toks[:5]] + [math.nan] * 5
-            pos = [default[i] if math.isnan(vals[i]) else vals[i] for i in range(3)]
-            rows.append((pos[0], pos[1], pos[2], 1.0 if math.isnan(vals[3]) else vals[3]))
+    for _lineno, line in content_lines(read_input_text("-sourcefile", path)):
+        toks = [t for t in SOURCE_SEPARATORS.split(line) if t]
+        if not toks:
+            continue
+        vals = [decimal(t) for t in toks[:5]] + [math.nan] * 5   # numbers were checked by read_sourcefile
+        pos = [default[i] if math.isnan(vals[i]) else vals[i] for i in range(3)]
+        rows.append((pos[0], pos[1], pos[2], 1.0 if math.isnan(vals[3]) else vals[3]))
     return rows
 
 
