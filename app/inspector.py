@@ -55,6 +55,18 @@ def field_series(trace: PixelTrace | None, path: PathKey | None, field: str) -> 
     return Series(np.asarray(ticks, dtype=float), np.asarray(vals, dtype=float))
 
 
+class PixelSpinBox(QtWidgets.QSpinBox):
+    """A slow or fast index box whose Enter (or Return) is a request to inspect the pixel."""
+
+    returnPressed = Signal()
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt name)
+        super().keyPressEvent(event)  # commits the typed value first
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.returnPressed.emit()
+            event.accept()
+
+
 class CopyableTable(QtWidgets.QTableWidget):
     """A table whose Ctrl+C copies the selection (or everything, if nothing is selected) as TSV with headers."""
 
@@ -97,11 +109,13 @@ class PhiInspector(QtWidgets.QWidget):
         self._history: list[tuple[int, int]] = []
 
         # --- controls ---
-        self.slow_spin = QtWidgets.QSpinBox()
-        self.fast_spin = QtWidgets.QSpinBox()
+        self.slow_spin = PixelSpinBox()
+        self.fast_spin = PixelSpinBox()
         for sp in (self.slow_spin, self.fast_spin):
             sp.setRange(0, 100_000)
             sp.setKeyboardTracking(False)
+            sp.setToolTip("Pixel index; Enter inspects the pixel and brings it into view")
+            sp.returnPressed.connect(self._on_inspect)
         self.inspect_button = QtWidgets.QPushButton("Inspect")
         self.inspect_button.setToolTip("Trace this pixel on both engines (or click a pixel in an image)")
         self.max_button = QtWidgets.QPushButton("Go to max |Δ|")

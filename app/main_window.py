@@ -41,7 +41,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+Shift+O", "Load an image as the PyTorch side"),
     ("Ctrl+M", "Trace the pixel of largest |C − PyTorch|"),
     ("Ctrl+D", "Reload the demo command line"),
-    ("Ctrl+1 / Ctrl+2 / Ctrl+3", "Difference: C − PyTorch / relative / log10 ratio"),
+    ("Ctrl+1 / Ctrl+2 / Ctrl+3 (1 / 2 / 3 on an image)", "Difference: A − B / relative / log10 ratio"),
+    ("Ctrl+0 (F on an image)", "Fit the view to the whole image"),
+    ("B (on an image)", "Box zoom on/off (drag a box)"),
+    ("Right click (on an image)", "Inspect, centre, copy values, fit, box zoom, difference modes"),
+    ("Enter (slow/fast box)", "Inspect that pixel and bring it into view"),
     ("Ctrl+L", "Cycle the colour scale (linear, log, sqrt)"),
     ("Ctrl+C (table)", "Copy the φ table as TSV"),
     ("Ctrl+Q", "Quit"),
@@ -288,10 +292,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.shortcuts_action = self._action("Shortcuts", "F1", self.show_shortcuts)
         self.about_action = self._action("About nbparity", None, self.show_about)
         self.scale_action = self._action("Cycle colour scale", "Ctrl+L", self._cycle_scale)
-        self.mode_actions = [self._action(text, f"Ctrl+{i + 1}", self._mode_slot(key))
-                             for i, (key, text) in enumerate((("diff", "Difference: C − PyTorch"),
-                                                              ("relative", "Difference: relative"),
-                                                              ("logratio", "Difference: log10 ratio")))]
+        # Fit view, box zoom and the exclusive difference modes belong to the panels (app.image_panels).
+        self.view_actions = self.panels.view_actions()
+        self.addActions(self.view_actions)
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
@@ -305,9 +308,10 @@ class MainWindow(QtWidgets.QMainWindow):
         for a in (self.run_action, self.cancel_action, self.max_action):
             m.addAction(a)
         m = mb.addMenu("&View")
-        m.addAction(self.scale_action)
-        for a in self.mode_actions:
+        for a in self.view_actions:
             m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.scale_action)
         m = mb.addMenu("&Settings")
         m.addAction(self.reset_action)
         m = mb.addMenu("&Help")
@@ -324,11 +328,9 @@ class MainWindow(QtWidgets.QMainWindow):
         tb.addWidget(self.py_bar)
         tb.addSeparator()
         tb.addAction(self.export_action)
-
-    def _mode_slot(self, key: str):
-        def slot() -> None:  # runs on the GUI thread (an action's signal)
-            self.panels.set_mode(key)
-        return slot
+        tb.addSeparator()
+        tb.addAction(self.panels.fit_action)
+        tb.addAction(self.panels.box_zoom_action)
 
     def _build_layout(self) -> None:
         dock = QtWidgets.QDockWidget("Parameters", self)
@@ -374,7 +376,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panels.hovered.connect(self._on_hover)
         self.panels.unhovered.connect(self._on_unhover)
         self.panels.pixelClicked.connect(self.inspect_pixel)
-        self.inspector.inspectRequested.connect(self.inspect_pixel)
+        self.inspector.inspectRequested.connect(self.jump_to)  # typed in the box: bring the pixel into view
         self.inspector.gotoMaxRequested.connect(self.goto_max)
         self.metrics_panel.jumpRequested.connect(self.jump_to)
         self.panels.cmap_combo.currentTextChanged.connect(self._save_view_settings)
@@ -851,7 +853,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     @Slot(int, int)
     def jump_to(self, slow: int, fast: int) -> None:
-        self.panels.c_panel.center_on(slow, fast)
+        self.panels.center_on(slow, fast)
         self.inspect_pixel(slow, fast)
 
     # ---- view helpers ----------------------------------------------------------------------------------------------

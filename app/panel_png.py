@@ -34,7 +34,8 @@ def lut(name: str) -> np.ndarray:
     """(256, 3) uint8 lookup table of a pyqtgraph colour map."""
     from PySide6 import QtGui  # noqa: F401  (PySide6 before pyqtgraph)
     import pyqtgraph as pg
-    return np.asarray(pg.colormap.get(name).getLookupTable(nPts=256, alpha=False), dtype=np.uint8)[:, :3]
+    from app.image_panels import pg_colormap
+    return np.asarray(pg.colormap.get(pg_colormap(name)).getLookupTable(nPts=256, alpha=False), dtype=np.uint8)[:, :3]
 
 
 @dataclass
