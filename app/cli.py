@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 EXIT_OK, EXIT_PARITY, EXIT_ENGINE, EXIT_USAGE = 0, 1, 2, 3
 DEFAULT_OUT = Path("nbparity-out")
-COMMANDS = ("gui", "sim", "compare", "trace")
+COMMANDS = ("gui", "sim", "compare", "trace", "sweep")
 # Qt platforms that need no display server.
 HEADLESS_QPA = frozenset({"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay"})
 
@@ -90,6 +90,9 @@ def _dispatch(args: list[str]) -> int:
         return cmd_compare(rest)
     if head == "trace":
         return cmd_trace(rest)
+    if head == "sweep":  # issue 12: the sweep lives in its own package
+        from app.sweep.cli import cmd_sweep
+        return cmd_sweep(rest)
     raise UsageError(f"unknown command {head!r}: expected one of {', '.join(COMMANDS)} "
                      "(nanoBragg arguments go after `--`)")
 
