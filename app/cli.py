@@ -260,7 +260,7 @@ def cmd_gui(args: list[str]) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_ENGINE
-    from app.main_window import run_gui  # lazy: Qt loads only here
+    from app.lifecycle import run_gui  # lazy: Qt loads only here
     return run_gui(nb_args or None, opts.c_bin)  # None: the window opens the built-in demo
 
 

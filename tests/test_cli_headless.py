@@ -91,9 +91,9 @@ def test_gui_without_display_exits_2_and_points_to_the_headless_commands():
 
 
 def test_gui_hands_the_command_line_and_binary_to_the_window(monkeypatch, tmp_path):
-    import app.main_window
+    import app.lifecycle
     calls = []
-    monkeypatch.setattr(app.main_window, "run_gui", lambda argv, c_binary: calls.append((argv, c_binary)) or 0)
+    monkeypatch.setattr(app.lifecycle, "run_gui", lambda argv, c_binary: calls.append((argv, c_binary)) or 0)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     binary = tmp_path / "nb"
     binary.write_text("")
