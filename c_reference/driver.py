@@ -560,7 +560,8 @@ def command_sha256(command: Sequence[str]) -> tuple[Path, str]:
 def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int | None = None,
           timeout_s: float = 600, cancel: threading.Event | None = None, progress: ProgressFn | None = None,
           workdir_parent: Path | str | None = None, command: Sequence[str] | None = None,
-          outputs: bool = True, env: dict[str, str] | None = None, cwd: Path | str | None = None) -> CRunResult:
+          outputs: bool = True, env: dict[str, str] | None = None, cwd: Path | str | None = None,
+          trace_options: dict | None = None) -> CRunResult:
     """Run the engine with nanoBragg arguments `args` and return its float image and logs.
 
     binary: a nanoBragg-compatible binary (default NB_C_BIN, else our build); command: instead, an external
@@ -569,7 +570,8 @@ def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int
     output flags (resolved against `cwd`, default the current folder) and copy the float image to the user's
     -floatfile; False drops them (nothing is written outside scratch). progress(fraction 0..1) is called on the
     calling thread from the engine's `NN% done` lines. cancel: when set, everything the engine started is killed
-    and Cancelled raised.
+    and Cancelled raised. trace_options: keyword arguments of tracing.parse.parse_trace (interpolate,
+    lattice_shape) for reading the port dialect.
     Raises EngineError (missing/non-executable engine, non-zero exit, crash, time-out, missing, wrong-size or
     non-finite float file; `log_tail` holds the last lines of output) or Cancelled.
     """
@@ -618,7 +620,7 @@ def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int
                         env={k: full_env[k] for k in ("OMP_NUM_THREADS",) if k in full_env})
     if px is not None:
         try:
-            result.trace = parse_trace(trace_text, "c", px[0], px[1])
+            result.trace = parse_trace(trace_text, "c", px[0], px[1], **(trace_options or {}))
         except TraceParseError as exc:
             result.trace_error = str(exc)
     return result
@@ -704,13 +706,19 @@ def trace_c(args: Sequence[str], slow: int, fast: int, **kw) -> PixelTrace:
     A binary that prints no TRACE lines gives a PixelTrace with dialect "none" and a note; use phi_intensity_curve.
     Raises EngineError if the trace lines are malformed.
     """
-    res = trace_c_run(args, slow, fast, **kw)
+    return trace_of(trace_c_run(args, slow, fast, **kw), slow, fast)
+
+
+def trace_of(res: CRunResult, slow: int, fast: int) -> PixelTrace:
+    """The PixelTrace of a trace run (trace_c_run): EngineError if its TRACE lines were malformed; dialect "none"
+    with a note when it printed no per-phi lines."""
+    name = res.binary.name
     if res.trace_error is not None:
-        raise EngineError(f"could not read the trace of {res.binary.name}: {res.trace_error}",
+        raise EngineError(f"could not read the trace of {name}: {res.trace_error}",
                           "\n".join(res.log.splitlines()[-LOG_TAIL_LINES:]))
     trace = res.trace if res.trace is not None else PixelTrace(engine="c", slow=slow, fast=fast)
-    if trace.dialect == "none":
-        trace.notes.append(f"{res.binary.name} printed no per-phi TRACE lines; phi_intensity_curve gives per-tick "
+    if not trace.samples:
+        trace.notes.append(f"{name} printed no per-phi TRACE lines; phi_intensity_curve gives per-tick "
                            "intensities for such binaries")
     return trace
 

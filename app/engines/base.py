@@ -104,8 +104,9 @@ class Job:
     argv: the nanoBragg arguments as the user gave them (no program name). config: their parse (the session parses
     once; engines must not re-parse for meaning). carryover: `-phi0_carryover` for this engine, None = its default.
     threads: OMP / torch threads, None = all cores. timeout_s: wall-clock limit of one process run (s).
-    cwd: the user's working folder. env: extra environment for a process engine (e.g. OMP_NUM_THREADS=1 when the
-    session decided so).
+    cwd: the user's working folder. env: extra environment for a process engine. write_outputs: honour the output
+    flags of the command line (-intfile, -floatfile, ...; resolved against cwd); the session gives them to one
+    side only, so two engines never write the same file.
     """
 
     argv: tuple[str, ...]
@@ -115,16 +116,18 @@ class Job:
     timeout_s: float = 3600.0
     cwd: Path = field(default_factory=Path.cwd)
     env: tuple[tuple[str, str], ...] = ()
+    write_outputs: bool = False
 
 
 @dataclass(frozen=True)
 class PhiCurve:
     """One pixel's intensity per φ tick from single-tick renders (spec §15), for an engine with no per-phi trace.
 
-    ticks: ((phi_deg, photons), ...) in tick order, each the single-tick run's value (it divides by steps/N, so the
-    sum equals a fresh-rotation N-tick render). image_value: the engine's own N-tick image value at the pixel
-    (None when it was not rendered). sum_value: Σ ticks. explanation: a sentence when image_value and sum_value
-    differ beyond float32 rounding (the φ=0 carry-over, or -oversample_* running sums), else "".
+    ticks: ((phi_deg, photons), ...) in tick order: each tick's contribution to the N-tick image, i.e. the
+    single-tick run's pixel value / N (a single-tick run divides by a steps N times smaller), so that sum_value =
+    Σ ticks is the fresh-rotation N-tick value. image_value: the engine's own N-tick image value at the pixel (None
+    when not rendered). explanation: a sentence when image_value and sum_value differ beyond float32 rounding (the
+    φ=0 carry-over, or -oversample_* running sums), else "".
     """
 
     engine: str
