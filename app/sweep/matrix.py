@@ -175,10 +175,12 @@ class _Ctx:
 def _case(raw: Any, defaults: dict, ctx: _Ctx, where: str, *, group: str = "",
           argv: list[str] | None = None, name: str | None = None) -> CaseSpec:
     raw = _table(raw, where)
-    if argv is None:
+    if name is None:
+        name = _name(raw, where)
+        where = f"{where} ({name!r})"
         _check_keys(raw, _CASE_KEYS, where)
-    name = name if name is not None else _name(raw, where)
-    where = f"{where} ({name!r})" if name not in where else where
+    else:
+        where = f"{where} case {name!r}"
     if argv is None:
         argv = _args(raw, ctx, where)
     engines = _engines(raw["engines"], where) if "engines" in raw else defaults["engines"]
