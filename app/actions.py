@@ -111,15 +111,13 @@ def about_dialog(parent: QtWidgets.QWidget) -> None:
 
 
 def choose_export_folder(parent: QtWidgets.QWidget, start: str) -> str:
-    """Ask for the folder that receives a new timestamped snapshot folder; '' when cancelled."""
+    """Ask for the folder that receives a new timestamped snapshot folder; '' when cancelled.
+
+    Nothing is created by asking: the dialog starts in the remembered folder (or its nearest existing parent), else
+    in ~/nbparity-snapshots when that exists, else in the home folder (the dialog can make a new folder there)."""
     if not start:
-        # The suggested default must exist, or the dialog opens elsewhere with its Choose button greyed out.
         default = Path.home() / "nbparity-snapshots"
-        try:
-            default.mkdir(parents=True, exist_ok=True)
-            start = str(default)
-        except OSError:
-            start = str(Path.home())
+        start = str(default if default.is_dir() else Path.home())
     while start and not Path(start).is_dir() and Path(start).parent != Path(start):
         start = str(Path(start).parent)  # a remembered folder that has gone: its nearest parent
     return QtWidgets.QFileDialog.getExistingDirectory(

@@ -826,6 +826,10 @@ class ImagePanels(QtWidgets.QWidget):
     def levels(self) -> Levels:
         return self.image_bar.levels()
 
+    def display_floor(self) -> float:
+        """The log scale's floor of the images shown (raw photons)."""
+        return self._floor
+
     def set_raw_levels(self, low: float, high: float) -> None:
         """Manual levels in photons (converted to the current scale)."""
         lo = transform_value(low, self.scale, self._floor)

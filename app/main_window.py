@@ -7,6 +7,7 @@ process ends (close, signals): app.lifecycle.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -374,11 +375,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if all(self.model.outcome(s) is None for s in SIDES):
             self.refuse("Nothing to export yet: run the engines or load an image first.")
             return False
-        try:
-            extra = export_mod.window_pngs(self)
-        except Exception as exc:  # noqa: BLE001 - pictures are a bonus; the data still gets written
-            extra = {}
-            self.status(f"Pictures skipped: {exc}")
+        plan = export_mod.prepare(self)  # GUI thread, milliseconds; the drawing happens on the export worker
+
+        def extra(session, c, py, metrics) -> dict[str, bytes]:
+            try:
+                return export_mod.render(plan, session, c, py, metrics)
+            except Exception:  # noqa: BLE001 - pictures are a bonus; the data still gets written
+                logging.getLogger(__name__).exception("snapshot pictures skipped")
+                return {"window.png": plan.window_png}
         try:
             session = self.model.session if self.model.session is not None else self.editor_session()
             self.model.export(Path(parent), extra, self.inspector.inspections(), session)
@@ -391,7 +395,8 @@ class MainWindow(QtWidgets.QMainWindow):
     @Slot(object)
     def _on_exported(self, path) -> None:
         self.last_bundle = Path(path)
-        self.status(f"Snapshot written to {path}")
+        self.status(f"Snapshot written to {path} (open report.html to read it)")
+        self.export_notice = export_mod.notify_written(self, Path(path))
 
     @Slot(str, str, str)
     def _on_failed(self, tag: str, message: str, details: str) -> None:

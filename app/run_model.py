@@ -258,7 +258,7 @@ class RunModel(QtCore.QObject):
             self._trace = None
 
     # ---- export --------------------------------------------------------------------------------------------------
-    def export(self, parent, extra_files: dict[str, bytes], inspections: list, session=None) -> None:
+    def export(self, parent, extra_files, inspections: list, session=None) -> None:
         """Write a snapshot bundle of the current comparison under `parent` on a worker (`exported` follows)."""
         session = session or self.session
         if session is None:
@@ -266,8 +266,11 @@ class RunModel(QtCore.QObject):
         rec = self.record()
 
         def work(_progress, _cancel):
-            return session.write_bundle(parent, c=rec.outcomes["a"], py=rec.outcomes["b"], metrics=rec.metrics,
-                                        inspections=inspections, extra_files=extra_files, png=False)
+            c, py = rec.outcomes["a"], rec.outcomes["b"]
+            # A callable draws the pictures and report here, on the worker (app.export.render), not the GUI thread.
+            extra = extra_files(session, c, py, rec.metrics) if callable(extra_files) else extra_files
+            return session.write_bundle(parent, c=c, py=py, metrics=rec.metrics, inspections=inspections,
+                                        extra_files=extra, png=False)
         job = self.runner.start("export", work)
         self._jobs[job.id] = ("export", self.run_id, None)
 
