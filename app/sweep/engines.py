@@ -4,6 +4,7 @@ Spellings are the engine registry's (app.engines.spec: cref, torch[:DTYPE[:DEVIC
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from app.engines.spec import parse_engine_spec
@@ -23,18 +24,14 @@ def check_engine(text: str, where: str) -> None:
 
 
 def case_session(case: CaseSpec, threads: int | None) -> ComparisonSession:
-    """A ComparisonSession for the case: side A = case.engines[0], side B = case.engines[1].
+    """A ComparisonSession for the case: side A = case.engines[0], side B = case.engines[1], any engine kinds.
 
-    threads: OpenMP threads of a process engine and torch intra-op threads (None: the engines' defaults).
+    threads: OpenMP / torch threads of each side (None: the session decides).
     """
-    from app.session import ComparisonSession, EngineOptions, ParityThresholds
+    from app.session import ComparisonSession, SessionOptions, SideOptions
+    from tracing.metrics import ParityThresholds
 
-    a, b = (parse_engine_spec(e) for e in case.engines)
-    if a.kind not in ("cref", "bin") or b.kind != "torch":
-        raise ConfigError(f"case {case.name!r}: engines {list(case.engines)}: this session runs a C-like side A "
-                          "(cref or bin:PATH) against a torch side B")
-    options = EngineOptions(c_binary=a.path, c_threads=threads, torch_dtype=b.dtype, torch_device=b.device,
-                            timeout_s=case.timeout_s)
-    t = case.thresholds
-    return ComparisonSession(list(case.argv), options, ParityThresholds(t.min_correlation, t.max_rel_error,
-                                                                        t.rel_floor))
+    a, b = case.engines
+    options = SessionOptions(SideOptions(a, threads=threads), SideOptions(b, threads=threads),
+                             timeout_s=case.timeout_s)
+    return ComparisonSession(list(case.argv), options, ParityThresholds(**asdict(case.thresholds)))

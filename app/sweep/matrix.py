@@ -11,6 +11,7 @@ File layout (every key but the case/grid `name` and `args` is optional)::
     min_correlation = 0.999999
     max_rel_error = 1e-5
     rel_floor = 1e-3
+    phi_tol = 5e-4                       # per-phi divergence limit on h, k, l
 
     [[case]]
     name = "cubic-64"
@@ -48,7 +49,7 @@ DEFAULT_ENGINES = ("cref", "torch")
 _SWEEP_KEYS = {"name", "description", "engines", "probes", "timeout_s", "thresholds"}
 _CASE_KEYS = {"name", "args", "probes", "thresholds", "engines", "description"}
 _GRID_KEYS = _CASE_KEYS | {"flags"}
-_THRESHOLD_KEYS = ("min_correlation", "max_rel_error", "rel_floor")
+_THRESHOLD_KEYS = ("min_correlation", "max_rel_error", "rel_floor", "phi_tol")
 _SLUG = re.compile(r"[^A-Za-z0-9._=+-]+")
 
 
@@ -59,6 +60,7 @@ class Thresholds:
     min_correlation: float = 0.999999
     max_rel_error: float = 1e-5
     rel_floor: float = 1e-3
+    phi_tol: float = 5e-4                # per-phi |dh|, |dk|, |dl| that counts as a divergence
 
 
 @dataclass(frozen=True)
@@ -295,9 +297,9 @@ def _thresholds(v: Any, base: Thresholds, where: str) -> Thresholds:
     _check_keys(v, set(_THRESHOLD_KEYS), f"{where} thresholds")
     out = {k: _number(v[k], f"{where} thresholds.{k}") for k in _THRESHOLD_KEYS if k in v}
     t = replace(base, **out)
-    if not 0 < t.rel_floor < 1 or t.max_rel_error < 0 or not -1 <= t.min_correlation <= 1:
-        raise ConfigError(f"{where} thresholds: expected -1 <= min_correlation <= 1, max_rel_error >= 0 and "
-                          f"0 < rel_floor < 1, got {asdict(t)}")
+    if not 0 < t.rel_floor < 1 or t.max_rel_error < 0 or not -1 <= t.min_correlation <= 1 or t.phi_tol <= 0:
+        raise ConfigError(f"{where} thresholds: expected -1 <= min_correlation <= 1, max_rel_error >= 0, "
+                          f"0 < rel_floor < 1 and phi_tol > 0, got {asdict(t)}")
     return t
 
 

@@ -62,6 +62,7 @@ class CaseRecord:
     error: str | None = None
     bundle: str | None = None
     worker: str = ""
+    labels: list[str] = field(default_factory=list)   # the engines' display names, sides A and B
     resumed: bool = False          # taken from a finished bundle of an earlier run, not run now
     thresholds: dict = field(default_factory=dict)
 

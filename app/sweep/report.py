@@ -57,7 +57,7 @@ def row(rec: CaseRecord, csv_exact: bool = False) -> dict[str, str]:
             "sum_ratio": fmt(rec.sum_ratio), "max_abs_diff": fmt(rec.max_abs_diff),
             "n_beyond_tol": _num(rec.n_beyond_tol), "first_divergence": divergence_text(rec),
             "time_a_s": _num(rec.time_a_s, 4), "time_b_s": _num(rec.time_b_s, 4),
-            "engines": " vs ".join(rec.engines), "bundle": rec.bundle or "", "note": note}
+            "engines": " vs ".join(rec.labels or rec.engines), "bundle": rec.bundle or "", "note": note}
 
 
 def counts(records: list[CaseRecord]) -> dict[str, int]:

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -90,15 +91,17 @@ def _run(case: CaseSpec, sweep_dir: Path, threads: int | None, cancel: threading
         import torch
         torch.set_num_threads(threads)
     session = case_session(case, threads)
-    c, py = session.run_both(cancel=cancel)
-    rec.time_a_s = c.result.wall_s if c.ok else None
-    rec.time_b_s = py.result.wall_s if py.ok else None
+    rec.labels = [session.label("a"), session.label("b")]
+    a, b = session.run_both(cancel=cancel)
+    rec.time_a_s = a.result.wall_s if a.ok else None
+    rec.time_b_s = b.result.wall_s if b.ok else None
     metrics = verdict = None
-    problems = [f"{o.engine}: {o.error}" for o in (c, py) if not o.ok]
-    if not problems and c.result.shape != py.result.shape:
-        problems.append(f"image shapes differ: A {c.result.shape} vs B {py.result.shape} (slow, fast)")
+    problems = [f"{o.engine}: {o.error}" for o in (a, b) if not o.ok]
+    if not problems and a.result.shape != b.result.shape:
+        problems.append(f"image shapes differ: {a.engine} {a.result.shape} vs {b.engine} {b.result.shape} "
+                        "(slow, fast)")
     if not problems:
-        metrics = session.compare(c.result, py.result)
+        metrics = session.compare(a.result, b.result)
         verdict = session.verdict(metrics)
         _fill_metrics(rec, metrics)
     inspections = []
@@ -107,12 +110,12 @@ def _run(case: CaseSpec, sweep_dir: Path, threads: int | None, cancel: threading
             insp = session.inspect_pixel(s, f, cancel)
             inspections.append(insp)
             rec.probes.append(_probe(insp))
-    if cancel.is_set() or any(o.cancelled for o in (c, py)):
+    if cancel.is_set() or any(o.cancelled for o in (a, b)):
         rec.status, rec.error = "cancelled", "cancelled"
         rec.wall_s = time.monotonic() - t0
         return rec  # a cancelled case leaves no bundle and no record.json: a resumed sweep runs it again
     folder = sweep_dir / "cases" / case.slug
-    bundle = session.write_bundle(folder, c=c, py=py, metrics=metrics, inspections=inspections, prefix="compare")
+    bundle = session.write_bundle(folder, a=a, b=b, metrics=metrics, inspections=inspections, prefix="compare")
     rec.bundle = bundle.relative_to(sweep_dir).as_posix()
     if problems:
         rec.error = "; ".join(problems)
@@ -126,8 +129,7 @@ def _run(case: CaseSpec, sweep_dir: Path, threads: int | None, cancel: threading
 
 
 def _thresholds(case: CaseSpec) -> dict:
-    t = case.thresholds
-    return {"min_correlation": t.min_correlation, "max_rel_error": t.max_rel_error, "rel_floor": t.rel_floor}
+    return asdict(case.thresholds)
 
 
 def _fill_metrics(rec: CaseRecord, m) -> None:
@@ -142,8 +144,7 @@ def _fill_metrics(rec: CaseRecord, m) -> None:
 
 def _probe(insp) -> ProbeRecord:
     p = ProbeRecord(insp.slow, insp.fast, insp.describe())
-    errors = [e for e in (insp.c_error, insp.py_error) if e]
-    p.error = "; ".join(errors) or None
+    p.error = "; ".join(f"{insp.labels.get(k, k)}: {e}" for k, e in insp.errors.items()) or None
     d = insp.comparison.first_divergence if insp.comparison is not None else None
     if d is not None:
         p.field, p.tick, p.phi_deg, p.delta = d.field, d.phi_tic, d.phi_deg, d.delta
