@@ -4,7 +4,7 @@ only the newest plan is applied (on the GUI thread)."""
 from __future__ import annotations
 
 from PySide6 import QtCore
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Signal, Slot
 
 from app.image_panels import ImagePanels, plan_display
 from app.workers import JobRunner
@@ -14,7 +14,10 @@ ASYNC_REPLAN_PIXELS = 1_000_000
 
 
 class DisplayPlanner(QtCore.QObject):
-    """Owns the raw (A, B) images shown by `panels` and their display plans."""
+    """Owns the raw (A, B) images shown by `panels` and their display plans; `applied` follows each plan handed
+    to the panels."""
+
+    applied = Signal()
 
     def __init__(self, panels: ImagePanels, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -67,6 +70,7 @@ class DisplayPlanner(QtCore.QObject):
         else:
             self.panels.apply_difference(plan)
         self.ready = True
+        self.applied.emit()
 
     def busy(self) -> bool:
         return bool(self.runner.running())

@@ -39,7 +39,12 @@ APP_NAME = "nbparity"
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """The parity viewer. `argv` None loads the demo; `autorun` starts it at once."""
+    """The parity viewer. `argv` None loads the demo; `autorun` starts it at once.
+
+    Signal idle_reached(): the last engine, display, metrics, trace or export job has ended (tests wait on it).
+    """
+
+    idle_reached = QtCore.Signal()
 
     def __init__(self, argv: list[str] | None = None, c_binary: str | None = None, *,
                  settings: AppSettings | None = None, autorun: bool = False, install_hook: bool = True):
@@ -71,14 +76,21 @@ class MainWindow(QtWidgets.QMainWindow):
         restore_window(self, self.settings, c_binary)
         self.hook = install_excepthook(self) if install_hook else None
 
-        if argv is None:
+        saved = self.settings.get_argv() if argv is None else None
+        if argv is None and saved is None:
             self.load_demo(run=autorun)
+        elif argv is None:
+            # The last session's command line, not run: it may be a long one (the demo is Ctrl+D away).
+            self.editor.set_argv(saved)
+            self.status("The last command line is restored; press Run (Ctrl+R), or Ctrl+D for the demo.")
         else:
             self.editor.set_argv(list(argv))
             if autorun and self.editor.is_valid():
                 QtCore.QTimer.singleShot(0, self.run)
             else:
                 self.status("Command line loaded; press Run (Ctrl+R).")
+        if self.settings_note:
+            self.refuse(self.settings_note)  # said once: restore_window has forgotten the broken setting
 
     # ---- construction ----------------------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -87,7 +99,8 @@ class MainWindow(QtWidgets.QMainWindow):
                              (m.busy_changed, self._on_busy), (m.metrics_ready, self._on_metrics),
                              (m.inspection_started, self._on_inspection_started),
                              (m.inspection_ready, self._on_inspection), (m.inspection_failed, self._on_trace_failed),
-                             (m.exported, self._on_exported), (m.failed, self._on_failed)):
+                             (m.exported, self._on_exported), (m.failed, self._on_failed),
+                             (m.runner.finished, self._check_idle), (self.display.runner.finished, self._check_idle)):
             signal.connect(slot)
         self.editor.validityChanged.connect(self._on_validity)
         self.editor.runRequested.connect(self.run)
@@ -97,8 +110,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.inspector.inspectRequested.connect(self.jump_to)  # typed in the box: bring the pixel into view
         self.inspector.gotoMaxRequested.connect(self.goto_max)
         self.metrics_panel.jumpRequested.connect(self.jump_to)
-        self.panels.cmap_combo.currentTextChanged.connect(self._save_view_settings)
-        self.panels.scale_combo.currentTextChanged.connect(self._save_view_settings)
+        for signal in self.panels.settings_changed_signals():
+            signal.connect(self._save_view_settings)
 
     @Slot()
     def _save_view_settings(self, *args) -> None:
@@ -107,7 +120,7 @@ class MainWindow(QtWidgets.QMainWindow):
     @Slot()
     def reset_settings(self) -> None:
         reset_window(self, self.settings)
-        self.status("Settings reset to defaults (window layout applies at the next start).")
+        self.status("Settings reset to defaults: view, C binary, docks and splitters.")
 
     # ---- status ----------------------------------------------------------------------------------------------------
     def status(self, text: str, timeout_ms: int = 0) -> None:
@@ -126,6 +139,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def idle(self) -> bool:
         """No engine, display, metrics, trace or export work pending."""
         return self.model.idle() and not self.display.busy()
+
+    @Slot(int, str)
+    def _check_idle(self, *_job) -> None:
+        if self.idle():
+            self.idle_reached.emit()
 
     @Slot(bool)
     def _on_validity(self, valid: bool) -> None:

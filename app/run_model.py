@@ -17,15 +17,12 @@ staleness of what the views show. Every change is announced by a signal (GUI thr
     exported(path)
     failed(tag, message, details)     a bug (session calls return engine failures as values): readable + traceback
 
-Scheduling: on a small machine both engines would fight for the same cores, so they run one after the other
-(side A, then side B), each with every core; the first image is shown as soon as it is ready. From
-PARALLEL_MIN_CORES cores on they run at once.
+Scheduling is the session's (`ComparisonSession.schedule()`): one after the other (side A, then side B), each
+with every core, unless a side computes on a GPU; the first image is shown as soon as it is ready.
 """
 from __future__ import annotations
 
-import os
 import threading
-from dataclasses import dataclass, field
 
 from PySide6 import QtCore
 from PySide6.QtCore import Signal, Slot
@@ -34,25 +31,10 @@ from app.workers import Job, JobRunner
 from simulator.config import ConfigError
 
 SIDES = ("a", "b")
-PARALLEL_MIN_CORES = 8
 STALE_EDIT = "stale: from the previous command line"
 STALE_INTERRUPTED = "interrupted run: not a finished comparison"
 STALE_IMAGE = "stale: traced before the image was loaded"
 SHUTDOWN_WAIT_S = 0.6   # closing must end within 1 s: what is still running then is abandoned (it holds no process)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A finished (or loaded) comparison, immutable: what a snapshot or a bundle reader hands over.
-
-    outcomes: side -> app.session.EngineOutcome; inspections: app.session.PixelInspection, in tracing order.
-    """
-
-    session: object
-    outcomes: dict = field(default_factory=dict)
-    metrics: object | None = None
-    verdict: object | None = None
-    inspections: tuple = ()
 
 
 class RunModel(QtCore.QObject):
@@ -71,15 +53,16 @@ class RunModel(QtCore.QObject):
     exported = Signal(object)
     failed = Signal(str, str, str)
 
-    def __init__(self, parent: QtCore.QObject | None = None, *, parallel: bool | None = None):
+    def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
         self.runner = JobRunner("nbparity-run")
         self.runner.progress.connect(self._on_progress)
         self.runner.result.connect(self._on_result)
         self.runner.error.connect(self._on_error)
         self.runner.finished.connect(self._on_finished)
-        self.parallel = parallel if parallel is not None else (os.cpu_count() or 1) >= PARALLEL_MIN_CORES
+        self.parallel = False                   # the schedule of the current run (the session decides)
         self.session = None
+        self.labels: dict[str, str] = {"a": "A", "b": "B"}   # display names of the sides' engines
         self.outcomes: dict[str, object | None] = dict.fromkeys(SIDES)
         self.metrics = None
         self.verdict = None
@@ -110,9 +93,11 @@ class RunModel(QtCore.QObject):
     def outcome(self, side: str):
         return self.outcomes[side]
 
-    def record(self) -> RunRecord:
-        """The current comparison as an immutable record (for snapshots)."""
-        return RunRecord(self.session, dict(self.outcomes), self.metrics, self.verdict, tuple(self.inspections))
+    def record(self):
+        """The current comparison as an immutable app.session.ComparisonRecord (None without a session)."""
+        if self.session is None:
+            return None
+        return self.session.record(self.outcomes["a"], self.outcomes["b"], self.metrics, self.inspections)
 
     # ---- runs ----------------------------------------------------------------------------------------------------
     def start_run(self, session) -> int:
@@ -124,6 +109,8 @@ class RunModel(QtCore.QObject):
         self._drop_trace()
         self.run_id += 1
         self.session = session
+        self.labels = session.labels()
+        self.parallel = session.schedule() == "parallel"
         self.outcomes = dict.fromkeys(SIDES)
         self.metrics = self.verdict = None
         self.inspections = []
@@ -139,8 +126,8 @@ class RunModel(QtCore.QObject):
 
     def _start_engine(self, side: str) -> None:
         session, cancel = self.session, self._run_cancel
-        call = session.run_c if side == "a" else session.run_torch
-        job = self.runner.start(f"engine-{side}", lambda progress, _c: call(progress, cancel), cancel)
+        job = self.runner.start(f"engine-{side}", lambda progress, _c: session.run_side(side, progress, cancel),
+                                cancel)
         self._engine_jobs[side] = job
         self._jobs[job.id] = ("engine", self.run_id, side)
 
@@ -190,14 +177,18 @@ class RunModel(QtCore.QObject):
             self._set_stale("inspector", STALE_IMAGE)
         self.compute_metrics()
 
-    def load_record(self, record: RunRecord) -> None:
-        """Show a finished comparison read from disk (a bundle): nothing runs; the signals fire as for a run."""
+    def load_record(self, record) -> None:
+        """Show a finished comparison read from disk (an app.session.ComparisonRecord from a bundle): nothing
+        runs; the signals fire as for a run. Traces and snapshots then need a session for its command line
+        (`inspect(..., session)`): the record keeps no engines."""
         if self.busy:
             raise RuntimeError("a run is in progress: cancel it first")
         self._drop_trace()
         self.run_id += 1
-        self.session = record.session
-        self.outcomes = {side: record.outcomes.get(side) for side in SIDES}
+        self.session = None
+        self.labels = dict(record.labels)
+        self.parallel = False
+        self.outcomes = {side: record.outcome(side) for side in SIDES}
         self.metrics, self.verdict = record.metrics, record.verdict
         self.inspections = list(record.inspections)
         self._set_stale("images", "")
@@ -263,13 +254,13 @@ class RunModel(QtCore.QObject):
         session = session or self.session
         if session is None:
             raise ConfigError("no valid command line: the snapshot records it")
-        rec = self.record()
+        outcomes, metrics = dict(self.outcomes), self.metrics
 
         def work(_progress, _cancel):
-            c, py = rec.outcomes["a"], rec.outcomes["b"]
+            c, py = outcomes["a"], outcomes["b"]
             # A callable draws the pictures and report here, on the worker (app.export.render), not the GUI thread.
-            extra = extra_files(session, c, py, rec.metrics) if callable(extra_files) else extra_files
-            return session.write_bundle(parent, c=c, py=py, metrics=rec.metrics, inspections=inspections,
+            extra = extra_files(session, c, py, metrics) if callable(extra_files) else extra_files
+            return session.write_bundle(parent, a=c, b=py, metrics=metrics, inspections=inspections,
                                         extra_files=extra, png=False)
         job = self.runner.start("export", work)
         self._jobs[job.id] = ("export", self.run_id, None)
@@ -306,7 +297,7 @@ class RunModel(QtCore.QObject):
         kind, run, extra = self._jobs.get(job_id, (None, None, None))
         if kind == "engine" and run == self.run_id:
             from app.session import EngineOutcome
-            self._engine_done(extra, EngineOutcome(extra, error=message, log_tail=details))
+            self._engine_done(extra, EngineOutcome(self.labels[extra], error=message, log_tail=details, side=extra))
             return
         if kind == "trace" and self._trace is not None and self._trace.id == job_id:
             self._trace = None
@@ -325,8 +316,8 @@ class RunModel(QtCore.QObject):
             nxt = self._waiting.pop(0)
             if self._run_cancel is not None and self._run_cancel.is_set():
                 from app.session import EngineOutcome
-                self._engine_done(nxt, EngineOutcome(nxt, error="cancelled", log_tail="cancelled before it started",
-                                                     cancelled=True))
+                self._engine_done(nxt, EngineOutcome(self.labels[nxt], error="cancelled", cancelled=True, side=nxt,
+                                                     log_tail="cancelled before it started"))
                 return
             self._start_engine(nxt)
             return
