@@ -711,6 +711,30 @@ class ImagePanels(QtWidgets.QWidget):
         for panel, name in ((self.c_panel, a), (self.py_panel, b)):
             panel.set_title(name)
 
+    # ---- settings --------------------------------------------------------------------------------------------------
+    def view_settings(self):
+        """The view's choices as app.settings.ViewSettings."""
+        from app.settings import ViewSettings
+        return ViewSettings(scale=self.scale, colormap=self.colormap(), percentile=self.percentile_spin.value(),
+                            diff_mode=self.mode(), rtol=self.tolerance.rtol, overlay=self.overlay_check.isChecked())
+
+    def apply_view_settings(self, vs) -> None:
+        """Show app.settings.ViewSettings' choices (unknown colour maps keep the current one)."""
+        self.set_scale(vs.scale)
+        if self.cmap_combo.findText(vs.colormap) >= 0:
+            self.set_colormap(vs.colormap)
+        self.percentile_spin.setValue(vs.percentile)
+        self.set_mode(vs.diff_mode)
+        self.rtol_edit.setText(f"{vs.rtol:g}")
+        self.tolerance = diffmod.Tolerance(rtol=vs.rtol, floor_frac=self.tolerance.floor_frac)
+        self.overlay_check.setChecked(vs.overlay)
+
+    def settings_changed_signals(self) -> list:
+        """Signals after which the view's choices should be saved."""
+        return [self.scale_combo.currentTextChanged, self.cmap_combo.currentTextChanged,
+                self.percentile_spin.valueChanged, self.mode_combo.currentIndexChanged,
+                self.rtol_edit.editingFinished, self.overlay_check.toggled]
+
     # ---- public API ----------------------------------------------------------------------------------------------
     @property
     def scale(self) -> str:

@@ -30,6 +30,11 @@ def build_layout(win) -> None:
     win.splitter.addWidget(win.panels)
     win.splitter.addWidget(bottom)
     win.splitter.setSizes([390, 530])
+    # Splitter handles that can be seen and grabbed (the default 1-2 px line was nearly invisible).
+    for sp in (win.splitter, bottom):
+        sp.setHandleWidth(7)
+        sp.setStyleSheet("QSplitter::handle { background: #c9ced6; } QSplitter::handle:hover { background: #8fa3c0; }")
+        sp.setChildrenCollapsible(False)
     win.setCentralWidget(win.splitter)
     win.readout = QtWidgets.QLabel("")
     win.readout.setObjectName("readout")
