@@ -34,9 +34,12 @@ def explain(image_value: float | None, sum_value: float, *, carryover: bool | No
     return head + ": no known mechanism explains it"
 
 
-def make_curve(engine: str, slow: int, fast: int, ticks: list[tuple[float, float]], image_value: float | None,
-               config: NanoBraggConfig, carryover: bool | None) -> PhiCurve:
-    """PhiCurve with its sum and explanation."""
+def make_curve(engine: str, slow: int, fast: int, single_tick: list[tuple[float, float]],
+               image_value: float | None, config: NanoBraggConfig, carryover: bool | None) -> PhiCurve:
+    """PhiCurve from [(phi_deg, pixel value of the single-tick run)]: each divided by N (a single-tick run divides
+    by a steps N times smaller), summed, and the sum compared with the engine's own image value."""
+    n = max(1, len(single_tick))
+    ticks = [(p, v / n) for p, v in single_tick]
     total = float(sum(v for _, v in ticks))
     sp = config.sampling
     why = explain(image_value, total, carryover=carryover, zero_tick=has_zero_tick(config),
