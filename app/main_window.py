@@ -24,6 +24,7 @@ from app.image_panels import ImagePanels
 from app.inspector import PhiInspector
 from app.metrics_panel import MetricsPanel, esc
 from app.params_editor import ParamsEditor
+from app.phi_slider import install as install_phi_view
 from app.pixel_geometry import PixelGeometry
 from app.run_model import SIDES, RunModel
 from app.settings import AppSettings
@@ -73,6 +74,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions = build_actions(self)
         build_layout(self)
         self._connect()
+        install_phi_view(self)   # the per-φ images dock (app.phi_slider): self.phi_view, self.phi_dock
         restore_window(self, self.settings, c_binary)
         self.hook = install_excepthook(self) if install_hook else None
 
@@ -431,6 +433,7 @@ class MainWindow(QtWidgets.QMainWindow):
         wait is bounded: see app.run_model.SHUTDOWN_WAIT_S)."""
         self._closing = True
         ended = self.model.shutdown()
+        ended = self.phi_view.shutdown() and ended
         ended = self.display.close() and ended
         if self.hook is not None:
             self.hook.uninstall()
