@@ -548,13 +548,15 @@ def _trace_pixel_of(args: Sequence[str]) -> tuple[int, int] | None:
 
 
 def command_sha256(command: Sequence[str]) -> tuple[Path, str]:
-    """(resolved executable, sha256) of an external command's argv[0] (found on PATH when it has no slash)."""
+    """(absolute executable, sha256 of the file it points to) of an external command's argv[0], found on PATH
+    when it has no slash. Symbolic links are NOT resolved in the path returned: a virtual environment's
+    bin/python must run as itself to find its packages."""
     exe = command[0]
     found = shutil.which(exe) if os.sep not in exe else exe
     if found is None:
         raise EngineError(f"command not found: {exe} (not on PATH; give a full path)")
-    path = check_binary(found)
-    return path, binary_sha256(path)
+    real = check_binary(found)
+    return Path(os.path.abspath(os.path.expanduser(found))), binary_sha256(real)
 
 
 def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int | None = None,
