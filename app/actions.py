@@ -5,10 +5,11 @@ connects them to the window's slots; the window stays a composition of widgets.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 from PySide6 import QtGui, QtWidgets
+
+from app import window_io
 from PySide6.QtCore import Qt
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
@@ -47,10 +48,10 @@ def build_actions(win) -> SimpleNamespace:
     a = SimpleNamespace(
         run=_action(win, "Run", "Ctrl+R", win.run, "Run both engines on the command line (Ctrl+R)"),
         cancel=_action(win, "Cancel", "Esc", win.cancel, "Stop both engines and any trace (Esc)"),
-        export=_action(win, "Export snapshot…", "Ctrl+E", win.export_dialog,
+        export=_action(win, "Export snapshot…", "Ctrl+E", lambda: window_io.export_dialog(win),
                        "Write a new timestamped snapshot folder (Ctrl+E)"),
-        load_a=_action(win, "Load image as side A…", "Ctrl+O", win.load_a_dialog),
-        load_b=_action(win, "Load image as side B…", "Ctrl+Shift+O", win.load_b_dialog),
+        load_a=_action(win, "Load image as side A…", "Ctrl+O", lambda: window_io.open_image_dialog(win, "a")),
+        load_b=_action(win, "Load image as side B…", "Ctrl+Shift+O", lambda: window_io.open_image_dialog(win, "b")),
         demo=_action(win, "Load demo", "Ctrl+D", win.load_demo),
         max=_action(win, "Go to max |Δ|", "Ctrl+M", win.goto_max),
         quit=_action(win, "Quit", "Ctrl+Q", win.close),
@@ -108,17 +109,3 @@ def about_dialog(parent: QtWidgets.QWidget) -> None:
         "and their difference, and traces any pixel across the φ ticks (h, k, l, F_latt) with the first divergence "
         "marked.</p><p>Images: float32 (slow, fast), photons per pixel; pixel (s, f) has its centre at "
         "(s+0.5, f+0.5) px.</p>")
-
-
-def choose_export_folder(parent: QtWidgets.QWidget, start: str) -> str:
-    """Ask for the folder that receives a new timestamped snapshot folder; '' when cancelled.
-
-    Nothing is created by asking: the dialog starts in the remembered folder (or its nearest existing parent), else
-    in ~/nbparity-snapshots when that exists, else in the home folder (the dialog can make a new folder there)."""
-    if not start:
-        default = Path.home() / "nbparity-snapshots"
-        start = str(default if default.is_dir() else Path.home())
-    while start and not Path(start).is_dir() and Path(start).parent != Path(start):
-        start = str(Path(start).parent)  # a remembered folder that has gone: its nearest parent
-    return QtWidgets.QFileDialog.getExistingDirectory(
-        parent, "Folder for the snapshot (a new timestamped folder is created inside)", start)

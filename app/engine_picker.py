@@ -226,6 +226,15 @@ class EnginesBox(QtWidgets.QWidget):
         self.pickers["a"].set_side_options(opts.a)
         self.pickers["b"].set_side_options(opts.b)
 
+    def set_c_binary(self, path: str | None) -> None:
+        """The --c-bin / NB_C_BIN shortcut: side A runs `bin:PATH` (None: our C reference)."""
+        self.pickers["a"].set_side_options(SideOptions(f"bin:{path}" if path else "cref"))
+
+    def c_binary(self) -> str:
+        """The binary of side A when it is a `bin:` engine, else ''."""
+        spec = self.pickers["a"].spec()
+        return spec[4:] if spec.startswith("bin:") else ""
+
     def restore(self) -> None:
         """The sides chosen at the last close (settings), else A = our C reference, B = PyTorch float64."""
         for key, p in self.pickers.items():

@@ -7,8 +7,6 @@ process ends (close, signals): app.lifecycle.
 """
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -17,9 +15,9 @@ from PySide6.QtCore import Slot
 import pyqtgraph as pg  # noqa: F401  (after PySide6, so pyqtgraph binds to it)
 
 from app import export as export_mod
-from app.actions import build_actions, choose_export_folder
+from app.actions import build_actions
+from app.engine_picker import EnginesBox, engine_label
 from app.errors import install_excepthook
-from app.image_loading import FABIO_FILTER, ImageLoadError, load_image
 from app.image_panels import ImagePanels
 from app.inspector import PhiInspector
 from app.metrics_panel import MetricsPanel, esc
@@ -30,11 +28,11 @@ from app.run_model import SIDES, RunModel
 from app.settings import AppSettings
 from app.run_views import RunViews
 from app.status_bar import EngineBar, readout_text
+from app.window_io import export_to, load_side_image
 from app.window_layout import build_layout
 from app.window_settings import reset_window, restore_window, save_view, save_window
 from app.workers import preload_engines
 from simulator.config import ConfigError
-from tracing.records import ImageResult
 
 APP_NAME = "nbparity"
 
@@ -56,7 +54,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.geometry_info: PixelGeometry | None = None
         self.last_bundle: Path | None = None
         self.last_error: str | None = None
-        self.names = ("A", "B")
         self._reinspect: tuple[int, int] | None = None  # the pixel to trace again when the new run is done
         self._run_note = ""                  # said once in the status bar when the next run starts
         self._closing = False
@@ -68,6 +65,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.metrics_panel = MetricsPanel()
         self.inspector = PhiInspector()
         self.a_bar, self.b_bar = EngineBar("A"), EngineBar("B")
+        self.engines = EnginesBox(self.settings)
         self.views = RunViews(self.model, self.panels, self.metrics_panel, self.inspector, (self.a_bar, self.b_bar),
                               self)
         self.display = self.views.display
@@ -76,6 +74,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect()
         install_phi_view(self)   # the per-φ images dock (app.phi_slider): self.phi_view, self.phi_dock
         restore_window(self, self.settings, c_binary)
+        self._on_engines_changed()
         self.hook = install_excepthook(self) if install_hook else None
 
         saved = self.settings.get_argv() if argv is None else None
@@ -105,6 +104,7 @@ class MainWindow(QtWidgets.QMainWindow):
                              (m.runner.finished, self._check_idle), (self.display.runner.finished, self._check_idle)):
             signal.connect(slot)
         self.editor.validityChanged.connect(self._on_validity)
+        self.engines.changed.connect(self._on_engines_changed)
         self.editor.runRequested.connect(self.run)
         self.panels.hovered.connect(self._on_hover)
         self.panels.unhovered.connect(self._on_unhover)
@@ -157,9 +157,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _options_or_none(self):
         try:
-            return self.editor.engine_options()
+            return self.engines.session_options()
         except ConfigError:
             return None
+
+    @Slot()
+    def _on_engines_changed(self) -> None:
+        """Another engine on a side: name the views after it (until a run names them) and mark old data stale."""
+        if self.model.session is None:
+            self.views.set_names(*(engine_label(p.spec()) for p in self.engines.pickers.values()))
+        self.model.note_command_line(self.editor.argv() if self.editor.is_valid() else None,
+                                     self._options_or_none())
 
     # ---- demo and command ------------------------------------------------------------------------------------------
     @Slot()
@@ -185,7 +193,7 @@ class MainWindow(QtWidgets.QMainWindow):
             errs = self.editor.errors()
             raise ConfigError(errs[0].message if errs else "the command line is not valid")
         from app.session import ComparisonSession
-        return ComparisonSession(self.editor.argv(), self.editor.engine_options())
+        return ComparisonSession(self.editor.argv(), self.engines.session_options())
 
     # ---- running ---------------------------------------------------------------------------------------------------
     @Slot()
@@ -259,6 +267,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status(f"Images differ in shape: {self.names[0]} {shapes[0]}, {self.names[1]} {shapes[-1]}")
 
     @property
+    def names(self) -> tuple[str, str]:
+        """Display names of the engines (or files) shown as sides A and B."""
+        return self.views.names
+
+    @property
     def metrics(self):
         return self.model.metrics
 
@@ -266,51 +279,14 @@ class MainWindow(QtWidgets.QMainWindow):
     def verdict(self):
         return self.model.verdict
 
-    # ---- loading images --------------------------------------------------------------------------------------------
-    @Slot()
-    def load_a_dialog(self) -> None:
-        self._load_dialog("a")
-
-    @Slot()
-    def load_b_dialog(self) -> None:
-        self._load_dialog("b")
-
-    def _load_dialog(self, side: str) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, f"Load image as side {side.upper()}",
-                                                        self.settings.last_dir("images"), FABIO_FILTER)
-        if path:
-            self.settings.set_last_dir("images", os.path.dirname(path))
-            self.load_image_file(side, path)
-
+    # ---- files ---------------------------------------------------------------------------------------------------
     def load_image_file(self, side: str, path: str) -> bool:
         """Show an image file as side 'a' or 'b'; False (with a message) when unreadable."""
-        if self.busy():
-            self.status("Wait for the run to finish (or cancel it) before loading an image.")
-            return False
-        cfg = self.editor.config if self.editor.is_valid() else None
-        shape = cfg.pixel_counts() if cfg is not None else None
-        try:
-            img = load_image(path, shape)
-        except ImageLoadError as exc:
-            self.refuse(f"Cannot load image: {exc}")
-            return False
-        from app.session import EngineOutcome
-        engine = "c" if side == "a" else "torch"
-        result = ImageResult(engine=engine, image=img, argv=[], log=f"loaded from {path}",
-                             meta={"source_file": str(path)})
-        try:
-            session = self.editor_session()
-        except ConfigError:
-            session = None
-        self.model.load_outcome(side, EngineOutcome(engine, result=result), session)
-        self.display.show(side, img)
-        self.views.image_panels[side].set_note(f"loaded from {Path(path).name}")
-        if cfg is not None and self.geometry_info is None:
-            self.geometry_info = PixelGeometry.from_config(cfg)  # readouts use the command line's geometry
-        self.inspector.set_detector_shape(*img.shape)
-        self.metrics_panel.set_metrics(None)
-        self.status(f"Loaded {Path(path).name} ({img.shape[0]} x {img.shape[1]}) as side {side.upper()}.")
-        return True
+        return load_side_image(self, side, path)
+
+    def export_snapshot(self, parent: Path) -> bool:
+        """Write a snapshot under `parent` on a worker; `last_bundle` is set when it is done."""
+        return export_to(self, parent)
 
     # ---- cursor readout --------------------------------------------------------------------------------------------
     @Slot(int, int)
@@ -378,39 +354,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def cycle_scale(self) -> None:
         combo = self.panels.scale_combo
         combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
-
-    # ---- export ----------------------------------------------------------------------------------------------------
-    @Slot()
-    def export_dialog(self) -> None:
-        folder = choose_export_folder(self, self.settings.last_dir("export"))
-        if folder:
-            self.settings.set_last_dir("export", folder)
-            self.export_snapshot(Path(folder))
-
-    def export_snapshot(self, parent: Path) -> bool:
-        """Write a snapshot under `parent` on a worker; `last_bundle` is set when it is done."""
-        if self.model.exporting():
-            self.status("An export is already being written.")
-            return False
-        if all(self.model.outcome(s) is None for s in SIDES):
-            self.refuse("Nothing to export yet: run the engines or load an image first.")
-            return False
-        plan = export_mod.prepare(self)  # GUI thread, milliseconds; the drawing happens on the export worker
-
-        def extra(session, c, py, metrics) -> dict[str, bytes]:
-            try:
-                return export_mod.render(plan, session, c, py, metrics)
-            except Exception:  # noqa: BLE001 - pictures are a bonus; the data still gets written
-                logging.getLogger(__name__).exception("snapshot pictures skipped")
-                return {"window.png": plan.window_png}
-        try:
-            session = self.model.session if self.model.session is not None else self.editor_session()
-            self.model.export(Path(parent), extra, self.inspector.inspections(), session)
-        except ConfigError as exc:
-            self.refuse(f"Cannot export: {exc}")
-            return False
-        self.status("Writing the snapshot…")
-        return True
 
     @Slot(object)
     def _on_exported(self, path) -> None:

@@ -170,6 +170,7 @@ class RunModel(QtCore.QObject):
         """Show an image loaded from a file as `side` (an EngineOutcome wrapping it). Traces made before no longer
         describe what is shown: the inspector is marked stale. Metrics follow when both sides hold images."""
         self.outcomes[side] = outcome
+        self.labels[side] = outcome.engine
         if session is not None and self.session is None:
             self.session = session
         self.metrics = self.verdict = None
@@ -290,6 +291,7 @@ class RunModel(QtCore.QObject):
                 self._set_stale("inspector", "")
                 self.inspection_ready.emit(value)
         elif kind == "export":
+            self._jobs[job_id] = ("written", run, extra)  # a new export may start now; the thread is ending
             self.exported.emit(value)
 
     @Slot(int, str, str, str)

@@ -22,8 +22,9 @@ class RunViews(QtCore.QObject):
     def __init__(self, model: RunModel, panels: ImagePanels, metrics_panel: MetricsPanel, inspector,
                  bars: tuple[EngineBar, EngineBar], parent: QtCore.QObject | None = None):
         super().__init__(parent)
-        self.model, self.panels, self.metrics_panel = model, panels, metrics_panel
+        self.model, self.panels, self.metrics_panel, self.inspector = model, panels, metrics_panel, inspector
         self.bars = dict(zip(SIDES, bars, strict=True))
+        self.names: tuple[str, str] = ("A", "B")
         self.image_panels = {"a": panels.c_panel, "b": panels.py_panel}
         self.display = DisplayPlanner(panels, self)
         self.banners = {"a": StaleBanner(panels.c_panel), "b": StaleBanner(panels.py_panel),
@@ -34,13 +35,20 @@ class RunViews(QtCore.QObject):
         model.engine_finished.connect(self._on_engine_finished)
         model.metrics_ready.connect(self._on_metrics)
         model.stale.connect(self._on_stale)
+        model.started.connect(self._name_after_run)
+
+    @Slot(int)
+    def _name_after_run(self, _run_id: int) -> None:
+        self.set_names(self.model.labels["a"], self.model.labels["b"])
 
     def set_names(self, a: str, b: str) -> None:
         """Name everything after the engines of sides A and B."""
+        self.names = (a, b)
         self.bars["a"].set_name(a)
         self.bars["b"].set_name(b)
         self.panels.set_side_names(a, b)
         self.metrics_panel.set_names(a, b)
+        self.inspector.set_side_names(a, b)
 
     @Slot(int)
     def _on_started(self, _run_id: int) -> None:
@@ -83,7 +91,9 @@ class RunViews(QtCore.QObject):
 
     def show_times(self) -> None:
         outs = (self.model.outcome(s) for s in SIDES)
-        self.metrics_panel.set_times(*[o.result.wall_s if o is not None and o.ok else None for o in outs])
+        # A side loaded from a file did not run: "loaded", not "0.00 s".
+        self.metrics_panel.set_times(*[("loaded" if o.result.meta.get("source_file") else o.result.wall_s)
+                                       if o is not None and o.ok else None for o in outs])
 
     @Slot(object, object)
     def _on_metrics(self, metrics, verdict) -> None:

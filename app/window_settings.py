@@ -36,11 +36,13 @@ def restore_window(win, s: AppSettings, c_binary: str | None) -> None:
         if blob is not None:
             sp.restoreState(blob)
     win.settings_note = None
+    win.engines.restore()
     if c_binary:
-        win.editor.set_c_binary(c_binary)
+        win.engines.set_c_binary(c_binary)
     else:
         path, problem = s.take_c_binary()
-        win.editor.set_c_binary(path or None)
+        if path:
+            win.engines.set_c_binary(path)
         win.settings_note = problem
     # Read every choice before showing any: showing one saves the view, which must not overwrite the others.
     win.panels.apply_view_settings(ViewSettings.load(s))
@@ -55,7 +57,8 @@ def save_window(win, s: AppSettings) -> None:
     s.set("window/state", win.saveState())
     for key, sp in _splitters(win).items():
         s.set(key, sp.saveState())
-    s.set("engines/c_binary", win.editor.c_binary_edit.text().strip())
+    s.set("engines/c_binary", win.engines.c_binary())
+    win.engines.save()
     if win.editor.is_valid():
         s.set_argv(win.editor.argv())
     save_view(win, s)
@@ -66,7 +69,7 @@ def reset_window(win, s: AppSettings) -> None:
     """Forget every setting and show the defaults now: view choices, C binary, docks and splitters."""
     s.reset()
     win.panels.apply_view_settings(ViewSettings())
-    win.editor.set_c_binary(None)
+    win.engines.set_c_binary(None)
     layout = getattr(win, "default_layout", None)
     if layout:
         win.restoreState(layout["state"])

@@ -110,7 +110,7 @@ def test_reset_resets_now(qtbot, open_window, tmp_path):
 
 
 def test_asking_for_an_export_folder_creates_none(qtbot, monkeypatch, tmp_path):
-    from app.actions import choose_export_folder
+    from app.window_io import choose_export_folder
     monkeypatch.setenv("HOME", str(tmp_path))
     seen = []
     monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",

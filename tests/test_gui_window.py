@@ -73,12 +73,15 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     # export: a new timestamped folder with pictures and data
     with qtbot.waitSignal(w.model.exported, timeout=RUN_TIMEOUT_MS):
         assert w.export_snapshot(tmp_path / "snaps")
+    from app.snapshot import side_tag
     names = {p.name for p in w.last_bundle.iterdir()}
-    for required in ("window.png", "panel_c.png", "panel_py.png", "panel_diff.png", "inspector_plots.png",
-                     "c_float.bin", "torch_float.bin", "metrics.json", "manifest.json", "c_log.txt",
-                     "torch_log.txt", f"pixel_s{s}_f{f}.csv"):
+    ta, tb = side_tag("a", w.names[0]), side_tag("b", w.names[1])  # files are named after the engines
+    assert ta.startswith("A-nbparity-C-reference") and tb == "B-nbparity-PyTorch-f64"
+    for required in ("window.png", "panel_c.png", "panel_py.png", "panel_diff.png", f"{ta}_float.bin",
+                     f"{tb}_float.bin", "metrics.json", "manifest.json", f"{ta}_log.txt", f"{tb}_log.txt",
+                     f"pixel_s{s}_f{f}.csv"):
         assert required in names, required
-    saved = np.fromfile(w.last_bundle / "c_float.bin", dtype="<f4").reshape(c_img.shape)
+    saved = np.fromfile(w.last_bundle / f"{ta}_float.bin", dtype="<f4").reshape(c_img.shape)
     assert np.array_equal(saved, c_img)
     assert not QtGui.QImage(str(w.last_bundle / "window.png")).isNull()
     first = w.last_bundle
@@ -134,14 +137,14 @@ def test_window_stays_responsive_during_a_run(qtbot, make_window, c_binary):
     assert max(gaps) < 0.1, f"GUI thread stalled {max(gaps) * 1000:.0f} ms during a run ({len(gaps)} beats)"
 
 
-def test_missing_c_binary_shows_error_but_torch_image(qtbot, make_window, tmp_path):
-    w = make_window(None, tmp_path / "no-such-binary")
-    run_and_wait(qtbot, w)
-    assert not w.model.outcome("a").ok and w.model.outcome("b").ok
-    assert w.panels.c_panel.showing_error()
-    assert "not found" in w.panels.c_panel.error_label.text()
-    assert np.array_equal(w.panels.py_image(), w.model.outcome("b").result.image)
-    assert "failed" in w.statusBar().currentMessage()
+def test_missing_c_binary_refuses_the_run_and_names_it(qtbot, make_window, tmp_path):
+    """A side whose binary does not exist is bad input: the run is refused with the path, nothing starts."""
+    missing = tmp_path / "no-such-binary"
+    w = make_window(None, missing)
+    assert not w.run()
+    msg = w.statusBar().currentMessage()
+    assert "Run refused" in msg and str(missing) in msg, msg
+    assert not w.busy() and w.model.outcome("a") is None
 
 
 def test_crashing_c_binary_shows_error_and_log_tail(qtbot, make_window, tmp_path):
@@ -285,8 +288,8 @@ def test_carryover_off_makes_the_engines_identical(qtbot, make_window, c_binary,
         w.goto_max()
     wait_idle(qtbot, w)
     assert w.inspector.divergence_tick() == 0
-    w.editor.c_carry_combo.setCurrentText("off")
-    assert w.editor.engine_options().c_carryover is False
+    w.engines.pickers["a"].carry_combo.setCurrentText("off")
+    assert w.engines.session_options().a.carryover is False
     with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
         assert w.run()
         assert w.inspector.inspection is None and w.inspector.history.count() == 0
