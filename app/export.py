@@ -49,6 +49,7 @@ class ExportPlan:
     inspections: list[Any] = field(default_factory=list)
     tol: float = 5e-4
     inspector_png: bytes | None = None
+    notes: list[str] = field(default_factory=list)      # e.g. where a loaded side's traces come from
 
 
 def prepare(window: MainWindow) -> ExportPlan:
@@ -68,7 +69,8 @@ def prepare(window: MainWindow) -> ExportPlan:
                                             DIVERGING_COLORMAP)
     plots = widget_png(window.inspector.plots_widget()) if window.inspector.inspection is not None else None
     return ExportPlan(widget_png(window), specs, names,
-                      (panels.c_panel.note(), panels.py_panel.note()), insps, window.inspector.tol, plots)
+                      (panels.c_panel.note(), panels.py_panel.note()), insps, window.inspector.tol, plots,
+                      window.inspector.trace_source_notes())
 
 
 def render(plan: ExportPlan, session, c, py, metrics) -> dict[str, bytes]:
@@ -101,7 +103,7 @@ def report_input(plan: ExportPlan, session, c, py, metrics, files: dict[str, byt
         metric_rows=metric_rows(rec.metrics) if rec.metrics is not None else [],
         verdict=v.sentence() if v is not None else None, passed=v.passed if v is not None else None,
         side_notes=plan.side_notes, panels={k: v for k, v in files.items() if k.startswith("panel_")},
-        inspections=plan.inspections, figures=figs)
+        inspections=plan.inspections, figures=figs, notes=list(plan.notes))
 
 
 def window_pngs(window: MainWindow) -> dict[str, bytes]:

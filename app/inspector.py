@@ -124,6 +124,7 @@ class PhiInspector(QtWidgets.QWidget):
         super().__init__(parent)
         self.side_names = side_names
         self.enlarged: list[QtWidgets.QDialog] = []   # open enlarged-plot windows
+        self.trace_sources: dict[str, tuple[str, str | None]] = {}   # side -> (file name, tracing engine)
         self.own_window: QtWidgets.QMainWindow | None = None
         self.inspection = None                     # app.session.PixelInspection
         self.comparison: PhiComparison | None = None
@@ -326,6 +327,30 @@ class PhiInspector(QtWidgets.QWidget):
         if self.inspection is not None:
             self._recompare()
 
+    def set_trace_source(self, side: str, file_name: str, tracer: str | None) -> None:
+        """Side 'a' or 'b' shows an image loaded from `file_name`: its traces come from the engine `tracer` (the
+        side's engine on the command line; None: none can trace it). Every inspection then says so."""
+        self.trace_sources[side] = (file_name, tracer)
+        if self.inspection is not None:
+            self._recompare()
+
+    def trace_source_notes(self) -> list[str]:
+        """Sentences for the sides loaded from files: where their per-φ traces come from."""
+        notes = []
+        for side in ("a", "b"):
+            if side not in self.trace_sources:
+                continue
+            name, tracer = self.trace_sources[side]
+            letter = side.upper()
+            if tracer is None:
+                notes.append(f"Side {letter} is the file {name}: no engine can trace it (the command line is not "
+                             "valid), so its per-φ values are missing")
+            else:
+                notes.append(f"Side {letter} is the file {name}: its per-φ trace is not read from the file but "
+                             f"computed by {tracer} on the command line; choose side {letter}'s engine and "
+                             "carry-over to match how the file was made")
+        return notes
+
     @Slot(bool)
     def set_own_window(self, on: bool) -> None:
         """Move the plots, table and history into a top-level window (on) or back into the main window."""
@@ -434,6 +459,7 @@ class PhiInspector(QtWidgets.QWidget):
         """Forget every inspection (a new command line was run): empty plots, table and history."""
         self.inspection = None
         self.comparison = None
+        self.trace_sources.clear()   # a run: both sides are engines again
         self._cache.clear()
         self._history.clear()
         self.history.clear()
@@ -549,6 +575,7 @@ class PhiInspector(QtWidgets.QWidget):
     def _summary_html(self, insp) -> str:
         a, b = self.side_names
         parts = [f"<b>Pixel (slow={insp.slow}, fast={insp.fast})</b>"]
+        parts += [f"<span style='color:#b35900'><b>{_esc(n)}</b></span>" for n in self.trace_source_notes()]
         cmp_ = self.comparison
         if cmp_ is not None:
             color = "#d62728" if cmp_.first_divergence is not None else "#2ca02c"

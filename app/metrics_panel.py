@@ -72,9 +72,13 @@ class MetricsPanel(QtWidgets.QGroupBox):
         self.jump_button.setEnabled(False)
         self._max_pixel = None
 
-    def set_times(self, c_s: float | None, py_s: float | None) -> None:
-        parts = [f"{c_s:.2f} s" if c_s is not None else "—", f"{py_s:.2f} s" if py_s is not None else "—"]
-        ratio = f" (ratio {c_s / py_s:.2f})" if c_s and py_s else ""
+    def set_times(self, c_s: float | str | None, py_s: float | str | None) -> None:
+        """Run times in seconds; a string (e.g. "loaded" for a side read from a file) is shown as it is."""
+        def fmt(t) -> str:
+            return "—" if t is None else t if isinstance(t, str) else f"{t:.2f} s"
+        parts = [fmt(c_s), fmt(py_s)]
+        timed = all(isinstance(t, float | int) and t for t in (c_s, py_s))
+        ratio = f" (ratio {c_s / py_s:.2f})" if timed else ""
         self.values["times"].setText(" / ".join(parts) + ratio)
 
     def set_metrics(self, m, verdict=None) -> None:
