@@ -8,8 +8,10 @@ records.json, the matrix as read (matrix.toml) and cases/<case>/ with each case'
 same command again resumes: cases whose bundle is finished (same command line, engines, thresholds and probes)
 are skipped; --rerun runs them all again (new bundles beside the old ones).
 
-Exit codes: 0 every case passed; 1 some case failed its parity thresholds; 2 an engine failed, a case could not
-run, or the sweep was cancelled (Ctrl-C); 3 usage error (bad flag, bad matrix file: the message names the line).
+Exit codes: 0 every case passed; 1 some case failed its parity thresholds; 2 an engine failed or a case could not
+run; 3 usage error (bad flag, bad matrix file: the message names the line); 129/130/143 stopped by SIGHUP, SIGINT
+(Ctrl-C) or SIGTERM (128 + the signal): running cases stopped, the cluster closed, the report of the finished
+cases written (run the same command again to resume).
 """
 from __future__ import annotations
 
@@ -87,19 +89,23 @@ def _run(matrix: Matrix, out: Path, opts: argparse.Namespace) -> int:
                            retries=opts.retries, rerun=opts.rerun)
     bar = ProgressBar(len(matrix.cases), sys.stderr)
     t0 = time.monotonic()
-    with _signals_interrupt():
+    stopped_by: list[int] = []
+    with _signals_interrupt(stopped_by):
         result = run_sweep(matrix, options, progress=bar.update)
     bar.close()
     facts = {"matrix": matrix.source, "cluster": result.cluster or "none (every case was already finished)",
              "cases resumed from an earlier run": str(result.skipped),
              "wall time": f"{time.monotonic() - t0:.1f} s", "sweep folder": str(out.resolve())}
     if result.cancelled:
-        facts["cancelled"] = "yes: Ctrl-C; run the same command again to resume"
+        how = signal.Signals(stopped_by[0]).name if stopped_by else "Ctrl-C"
+        facts["cancelled"] = f"yes ({how}); run the same command again to resume"
     paths = write_reports(out, result.records, title=f"nbparity sweep: {matrix.name}", facts=facts)
     print(summary_line(result.records) + (" (cancelled)" if result.cancelled else ""))
     print(f"report: {paths[2]}")
     c = counts(result.records)
-    if result.cancelled or c["error"] or c["cancelled"]:
+    if result.cancelled:
+        return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
+    if c["error"] or c["cancelled"]:
         return EXIT_ENGINE
     return EXIT_PARITY if c["fail"] else EXIT_OK
 
@@ -170,12 +176,14 @@ def _write_matrix_copy(out: Path, matrix: Matrix) -> None:
 
 
 @contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the sweep as Ctrl-C does (cancel, close the cluster, write the report)."""
+def _signals_interrupt(stopped_by: list[int]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP stop the sweep as Ctrl-C does (the runner cancels the running cases and closes
+    the cluster; the report is still written); the signal's number is appended to `stopped_by`."""
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        stopped_by.append(signum)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
     old = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             old[sig] = signal.signal(sig, handler)
         except (ValueError, OSError):  # not the main thread

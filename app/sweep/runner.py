@@ -152,21 +152,21 @@ def _client(options: SweepOptions) -> Iterator[tuple[object, str, int | None]]:
 
     from app.sweep.task import CancelRegistry
     logging.getLogger("distributed").setLevel(logging.ERROR)
+    scratch = tempfile.mkdtemp(prefix="nbparity-dask-")  # every dask scratch file goes here; removed at the end
+    cluster = client = None
     with dask.config.set({"distributed.scheduler.allowed-failures": options.allowed_failures,
-                          "distributed.worker.daemon": True}):
-        if options.scheduler:
-            client = Client(options.scheduler, timeout="30s")
-            try:
+                          "temporary-directory": scratch}):
+        try:
+            if options.scheduler:
+                client = Client(options.scheduler, timeout="30s")
                 client.register_plugin(CancelRegistry(), name="nbparity-cancel")
                 yield client, f"scheduler {options.scheduler}", options.threads
-            finally:
-                client.close()
-            return
-        scratch = tempfile.mkdtemp(prefix="nbparity-dask-")
-        cluster = client = None
-        try:
-            cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, local_directory=scratch, silence_logs=logging.ERROR)
+                return
+            # The workers ignore SIGINT (app.sweep.worker_setup): a terminal's Ctrl-C reaches the whole process
+            # group, and only this process may act on it, stopping the cases and closing the workers in order.
+            with dask.config.set({"distributed.worker.preload": ["app.sweep.worker_setup"]}):
+                cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, local_directory=scratch, silence_logs=logging.ERROR)
             client = Client(cluster)
             client.register_plugin(CancelRegistry(), name="nbparity-cancel")
             threads = options.threads or max(1, (os.cpu_count() or 1) // options.workers)
@@ -177,3 +177,4 @@ def _client(options: SweepOptions) -> Iterator[tuple[object, str, int | None]]:
                     with contextlib.suppress(Exception):
                         closing.close()
             shutil.rmtree(scratch, ignore_errors=True)
+
