@@ -58,7 +58,7 @@ def build_actions(win) -> SimpleNamespace:
         reset=_action(win, "Reset settings", None, win.reset_settings),
         shortcuts=_action(win, "Shortcuts", "F1", lambda: shortcuts_dialog(win)),
         about=_action(win, "About nbparity", None, lambda: about_dialog(win)),
-        scale=_action(win, "Cycle colour scale", "Ctrl+L", win.cycle_scale),
+        scale=_action(win, "Cycle colour scale", "Ctrl+L", lambda: cycle_scale(win.panels)),
     )
     a.cancel.setEnabled(False)
     # Fit view, box zoom and the exclusive difference modes belong to the panels (app.image_panels).
@@ -88,6 +88,11 @@ def build_actions(win) -> SimpleNamespace:
         else:
             tb.addAction(item)
     return a
+
+
+def cycle_scale(panels) -> None:
+    combo = panels.scale_combo
+    combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
 
 
 def shortcuts_dialog(parent: QtWidgets.QWidget) -> None:

@@ -311,15 +311,27 @@ def cmd_gui(args: list[str]) -> int:
     parser = _Parser(prog="nbparity gui", description="Open the parity viewer window.", epilog=EXIT_CODES_HELP,
                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--c-bin", metavar="PATH", help="C binary (default: $NB_C_BIN, else c_reference/build/nbref)")
+    parser.add_argument("--a", metavar="ENGINE", help="side A's engine (default: the last chosen, else cref)")
+    parser.add_argument("--b", metavar="ENGINE", help="side B's engine (default: the last chosen, else torch)")
+    parser.add_argument("--no-run", action="store_true", help="open the command line without running it")
     opts, nb_args = _parse(parser, args)
     if opts.c_bin is not None and not Path(opts.c_bin).is_file():
         raise UsageError(f"--c-bin {opts.c_bin}: no such file")
+    from app.engines.spec import parse_engine_spec
+    from simulator.config import ConfigError
+    for flag, spec in (("--a", opts.a), ("--b", opts.b)):
+        if spec is not None:
+            try:
+                parse_engine_spec(spec)
+            except ConfigError as exc:
+                raise UsageError(f"{flag}: {exc}") from None
     problem = display_problem()
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_ENGINE
     from app.lifecycle import run_gui  # lazy: Qt loads only here
-    return run_gui(nb_args or None, opts.c_bin)  # None: the window opens the built-in demo
+    # None: the window opens the built-in demo
+    return run_gui(nb_args or None, opts.c_bin, autorun=not opts.no_run, leave_at_once=True, a=opts.a, b=opts.b)
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------

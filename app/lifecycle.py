@@ -6,9 +6,12 @@ handler's C half writes the signal number to a socket (`signal.set_wakeup_fd`) t
 the event loop wakes up and emits `SignalRelay.received` on the GUI thread.
 
 `run_gui` opens the window and, once the event loop has returned, makes sure the process ends now: every job was
-cancelled by the window's close (C process groups killed by their drivers, which ends those threads); if an
-in-process computation is still finishing after the bounded wait, the process leaves without waiting for it
-(`os._exit` after flushing), since such a thread holds no child process or scratch folder.
+cancelled by the window's close (engine process groups killed by their drivers, which ends those threads, and their
+scratch folders removed). If an in-process computation is still finishing after the bounded wait, the process
+leaves without waiting for it (`os._exit` after flushing), since such a thread holds no child process or scratch
+folder. With `leave_at_once` (what `nbparity gui` asks for) it always leaves that way once everything is closed:
+the interpreter's own teardown with torch loaded takes seconds on a busy machine (2.3 s measured for `import
+torch` plus one matmul), and there is nothing left for it to do (settings synced, logs and streams flushed).
 """
 from __future__ import annotations
 
@@ -69,8 +72,11 @@ def _noop(_signum, _frame) -> None:
     pass
 
 
-def run_gui(argv: list[str] | None = None, c_binary: str | None = None, **window_kw) -> int:
-    """Open the window (argv None → the demo, run at once) and return the exit code once it has closed."""
+def run_gui(argv: list[str] | None = None, c_binary: str | None = None, *, autorun: bool = True,
+            leave_at_once: bool = False, **window_kw) -> int:
+    """Open the window (argv None → the demo), run it at once unless `autorun` is False, and return the exit code
+    once it has closed (with `leave_at_once`, end the process with it instead; see the module docstring).
+    window_kw: MainWindow's (a=, b= ENGINE spellings)."""
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
     from PySide6 import QtWidgets
 
@@ -80,16 +86,16 @@ def run_gui(argv: list[str] | None = None, c_binary: str | None = None, **window
     app.setApplicationName("nbparity")
     relay = SignalRelay()
     try:
-        win = main_window.MainWindow(argv, c_binary, autorun=True, **window_kw)
+        win = main_window.MainWindow(argv, c_binary, autorun=autorun, **window_kw)
         relay.received.connect(win.close_on_signal)
         win.show()
         code = int(app.exec())
         all_ended = win.shutdown()
     finally:
         relay.uninstall()
-    if not all_ended:
-        # An in-process computation (a torch render or trace) is still finishing: it owns no process or folder,
-        # and waiting for it would break the promise to close at once.
+    if leave_at_once or not all_ended:
+        # An in-process computation (a torch render or trace) may still be finishing: it owns no process or
+        # folder, and waiting for it (or for the interpreter's teardown) would break the promise to close at once.
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

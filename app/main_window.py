@@ -25,9 +25,10 @@ from app.params_editor import ParamsEditor
 from app.phi_slider import install as install_phi_view
 from app.pixel_geometry import PixelGeometry
 from app.run_model import SIDES, RunModel
+from app.session import SideOptions
 from app.settings import AppSettings
 from app.run_views import RunViews
-from app.status_bar import EngineBar, readout_text
+from app.status_bar import EngineBar, readout_text, run_finished_text, run_started_text
 from app.window_io import export_to, load_side_image
 from app.window_layout import build_layout
 from app.window_settings import reset_window, restore_window, save_view, save_window
@@ -38,7 +39,8 @@ APP_NAME = "nbparity"
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """The parity viewer. `argv` None loads the demo; `autorun` starts it at once.
+    """The parity viewer. `argv` None loads the demo; `autorun` starts it at once; `a` / `b`: ENGINE spellings
+    for the sides (None: the last ones chosen, else our C reference and PyTorch float64).
 
     Signal idle_reached(): the last engine, display, metrics, trace or export job has ended (tests wait on it).
     """
@@ -46,7 +48,8 @@ class MainWindow(QtWidgets.QMainWindow):
     idle_reached = QtCore.Signal()
 
     def __init__(self, argv: list[str] | None = None, c_binary: str | None = None, *,
-                 settings: AppSettings | None = None, autorun: bool = False, install_hook: bool = True):
+                 settings: AppSettings | None = None, autorun: bool = False, install_hook: bool = True,
+                 a: str | None = None, b: str | None = None):
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} — nanoBragg parity viewer")
         self.settings = settings if settings is not None else AppSettings()
@@ -74,6 +77,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect()
         install_phi_view(self)   # the per-φ images dock (app.phi_slider): self.phi_view, self.phi_dock
         restore_window(self, self.settings, c_binary)
+        for side, spec in (("a", a), ("b", b)):
+            if spec:
+                self.engines.pickers[side].set_side_options(SideOptions(spec))
         self._on_engines_changed()
         self.hook = install_excepthook(self) if install_hook else None
 
@@ -225,10 +231,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.inspector.set_detector_shape(s_n, f_n)
         # The editor's wording of the warnings adds "did you mean …?" to a mistyped flag.
         warnings = [d.message for d in self.editor.diagnostics if d.severity == "warning"] or list(session.warnings)
-        warn = f" ({len(warnings)} warning(s): {warnings[0]})" if warnings else ""
-        order = "at once" if self.model.parallel else "one after the other"
-        self.status(f"{self._run_note}Running {self.names[0]} and {self.names[1]} ({order}) on {s_n} x {f_n} "
-                    f"pixels…{warn}")
+        self.status(self._run_note + run_started_text(self.names, self.model.parallel, (s_n, f_n), warnings))
         self._run_note = ""
 
     @Slot(bool)
@@ -239,12 +242,7 @@ class MainWindow(QtWidgets.QMainWindow):
     @Slot(int)
     def _on_run_finished(self, _run_id: int) -> None:
         outs = [self.model.outcome(s) for s in SIDES]
-        parts = [f"{name} {'ok' if o.ok else ('cancelled' if o.cancelled else 'failed: ' + str(o.error))}"
-                 for name, o in zip(self.names, outs, strict=True) if o is not None]
-        both = all(o is not None and o.ok for o in outs)
-        n_warn = sum(d.severity == "warning" for d in self.editor.diagnostics)
-        warn = f" The command line has {n_warn} warning(s) (ignored flags?): see the editor." if n_warn else ""
-        self.status("Run finished: " + "; ".join(parts) + (". Click a pixel to trace it." if both else ".") + warn)
+        self.status(run_finished_text(self.names, outs, sum(d.severity == "warning" for d in self.editor.diagnostics)))
         if self._reinspect is not None and any(o is not None and o.ok for o in outs):
             s, f = self._reinspect
             self._reinspect = None
@@ -349,11 +347,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def jump_to(self, slow: int, fast: int) -> None:
         self.panels.center_on(slow, fast)
         self.inspect_pixel(slow, fast)
-
-    @Slot()
-    def cycle_scale(self) -> None:
-        combo = self.panels.scale_combo
-        combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
 
     @Slot(object)
     def _on_exported(self, path) -> None:

@@ -69,3 +69,19 @@ def readout_text(slow: int, fast: int, values: tuple[float | None, float | None]
     else:
         parts.append("<span style='color:#777'>click to trace h,k,l</span>")
     return " &nbsp;·&nbsp; ".join(parts)
+
+
+def run_started_text(names: tuple[str, str], parallel: bool, shape: tuple[int, int], warnings: list[str]) -> str:
+    """'Running A and B (one after the other) on S x F pixels…', with the first warning of the command line."""
+    warn = f" ({len(warnings)} warning(s): {warnings[0]})" if warnings else ""
+    order = "at once" if parallel else "one after the other"
+    return f"Running {names[0]} and {names[1]} ({order}) on {shape[0]} x {shape[1]} pixels…{warn}"
+
+
+def run_finished_text(names: tuple[str, str], outcomes: list, n_warnings: int) -> str:
+    """'Run finished: A ok; B failed: …' (app.session.EngineOutcome per side, None when not run)."""
+    parts = [f"{name} {'ok' if o.ok else ('cancelled' if o.cancelled else 'failed: ' + str(o.error))}"
+             for name, o in zip(names, outcomes, strict=True) if o is not None]
+    both = all(o is not None and o.ok for o in outcomes)
+    warn = f" The command line has {n_warnings} warning(s) (ignored flags?): see the editor." if n_warnings else ""
+    return "Run finished: " + "; ".join(parts) + (". Click a pixel to trace it." if both else ".") + warn

@@ -93,12 +93,16 @@ def test_gui_without_display_exits_2_and_points_to_the_headless_commands():
 def test_gui_hands_the_command_line_and_binary_to_the_window(monkeypatch, tmp_path):
     import app.lifecycle
     calls = []
-    monkeypatch.setattr(app.lifecycle, "run_gui", lambda argv, c_binary: calls.append((argv, c_binary)) or 0)
+    monkeypatch.setattr(app.lifecycle, "run_gui", lambda argv, c_binary, **kw: calls.append((argv, c_binary, kw)) or 0)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     binary = tmp_path / "nb"
     binary.write_text("")
     assert main([]) == 0 and main(["gui", "--c-bin", str(binary), "--", *TINY]) == 0
-    assert calls == [(None, None), (TINY, str(binary))]  # None: the window opens its demo
+    assert main(["gui", "--a", "torch:float32", "--b", "torch:float64", "--no-run", "--", *TINY]) == 0
+    default = {"autorun": True, "leave_at_once": True, "a": None, "b": None}
+    assert calls == [(None, None, default), (TINY, str(binary), default),  # None: the window opens its demo
+                     (TINY, None, {**default, "autorun": False, "a": "torch:float32", "b": "torch:float64"})]
+    assert main(["gui", "--a", "torch:float16", "--", *TINY]) == EXIT_USAGE  # named, before any window opens
 
 
 # ---- real engines ------------------------------------------------------------------------------------------------
