@@ -42,10 +42,19 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import NoReturn
 from collections.abc import Callable, Sequence
 
-EXIT_OK, EXIT_PARITY, EXIT_ENGINE, EXIT_USAGE = 0, 1, 2, 3
+from app.cli_args import (  # noqa: F401  (UsageError, _Parser re-exported for the sweep and the tests)
+    EXIT_ENGINE,
+    EXIT_OK,
+    EXIT_PARITY,
+    EXIT_USAGE,
+    UsageError,
+    _on_off,
+    _Parser,
+    _positive_int,
+)
+
 DEFAULT_OUT = Path("nbparity-out")
 COMMANDS = ("gui", "sim", "compare", "trace", "sweep")
 # Qt platforms that need no display server.
@@ -59,17 +68,6 @@ EXIT_CODES_HELP = """exit codes:
   129/130/143  stopped by SIGHUP/SIGINT/SIGTERM (128 + signal): engines stopped, nothing left behind
 (nbparity sim returns nanoBragg's statuses: 0 done, 9 usage)"""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class UsageError(Exception):
-    """Bad command line; the message says which flag and what was expected."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError (exit 3) instead of exiting with 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,28 +118,6 @@ def split_passthrough(args: list[str]) -> tuple[list[str], list[str] | None]:
         i = args.index("--")
         return args[:i], args[i + 1:]
     return args, None
-
-
-def _on_off(flag: str) -> Callable[[str], bool]:
-    def parse(text: str) -> bool:
-        low = text.lower()
-        if low in ("on", "1", "true", "yes"):
-            return True
-        if low in ("off", "0", "false", "no"):
-            return False
-        raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected on or off")
-    parse.__name__ = "on|off"
-    return parse
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
-    return v
 
 
 def _side_options(p: argparse.ArgumentParser) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import copy
 import importlib.metadata
 import threading
+import time
 from dataclasses import replace
 
 from simulator.config import NanoBraggConfig
-from tracing.records import ImageResult, PixelTrace
+from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
 from .base import Capabilities, EngineIdentity, Job, PhiCurve, ProgressFn
 from .curve import make_curve
@@ -35,6 +36,31 @@ def torch_identity(spec: EngineSpec) -> EngineIdentity:
                           capabilities=caps)
 
 
+class Deadline:
+    """A cancel flag for the torch engine (which only asks `is_set()` between chunks): set when the caller's
+    event is set or once `timeout_s` have passed, so the session's time limit bounds torch as it bounds a process."""
+
+    def __init__(self, cancel: threading.Event | None, timeout_s: float):
+        self.cancel = cancel
+        self.timeout_s = timeout_s
+        self.end = time.monotonic() + timeout_s
+
+    def is_set(self) -> bool:
+        return (self.cancel is not None and self.cancel.is_set()) or self.expired()
+
+    def expired(self) -> bool:
+        return time.monotonic() > self.end
+
+    def run(self, name: str, call):
+        """call(); a Cancelled caused by the time limit becomes EngineError("... timed out after N s ...")."""
+        try:
+            return call()
+        except Cancelled:
+            if self.expired() and not (self.cancel is not None and self.cancel.is_set()):
+                raise EngineError(f"{name} timed out after {self.timeout_s:g} s and was stopped") from None
+            raise
+
+
 class TorchEngine:
     """Engine protocol (app.engines.base) for simulator.engine.render / trace_pixel."""
 
@@ -51,9 +77,10 @@ class TorchEngine:
     def render(self, job: Job, progress: ProgressFn | None = None,
                cancel: threading.Event | None = None) -> ImageResult:
         from simulator.engine import render
+        limit = Deadline(cancel, job.timeout_s)
         with _Threads(job.threads):
-            res = render(self._config(job), dtype=self.spec.dtype, device=self.spec.device, progress=progress,
-                         cancel=cancel)
+            res = limit.run(self.identity.display_name, lambda: render(
+                self._config(job), dtype=self.spec.dtype, device=self.spec.device, progress=progress, cancel=limit))
         res.engine = self.identity.display_name
         res.argv = list(job.argv)
         return res
@@ -61,9 +88,10 @@ class TorchEngine:
     def trace(self, job: Job, slow: int, fast: int, progress: ProgressFn | None = None,
               cancel: threading.Event | None = None) -> PixelTrace:
         from simulator.engine import trace_pixel
+        limit = Deadline(cancel, job.timeout_s)
         with _Threads(job.threads):
-            tr = trace_pixel(self._config(job), slow, fast, dtype=self.spec.dtype, device=self.spec.device,
-                             cancel=cancel)
+            tr = limit.run(self.identity.display_name, lambda: trace_pixel(
+                self._config(job), slow, fast, dtype=self.spec.dtype, device=self.spec.device, cancel=limit))
         tr.engine = self.identity.display_name
         if progress is not None:
             progress(1.0)
@@ -79,13 +107,15 @@ class TorchEngine:
         _osc, step, n = resolve_phi(cfg.sampling)
         phi0 = cfg.sampling.phi_deg or 0.0
         values: list[tuple[float, float]] = []
+        limit = Deadline(cancel, job.timeout_s)
         for i in range(n):
             one = copy.deepcopy(cfg)
             one.sampling = replace(one.sampling, phi_deg=phi0 + i * step, osc_deg=step, phistep_deg=None,
                                    phisteps=1)
             one.output = replace(one.output, roi=(fast, fast, slow, slow))
             with _Threads(job.threads):
-                img = render(one, dtype=self.spec.dtype, device=self.spec.device, cancel=cancel).image
+                img = limit.run(self.identity.display_name, lambda one=one: render(
+                    one, dtype=self.spec.dtype, device=self.spec.device, cancel=limit)).image
             values.append((phi0 + i * step, float(img[slow, fast])))
             if progress is not None:
                 progress((i + 1) / (n + 1))
