@@ -38,7 +38,7 @@ def builtin_names() -> list[str]:
 
 def cmd_sweep(args: list[str]) -> int:
     """Entry point of `nbparity sweep` (app.cli dispatches here); returns the exit code."""
-    from app.cli import UsageError, _Parser, _positive_int
+    from app.cli_args import UsageError, _Parser, _positive_int
     from simulator.config import ConfigError
 
     p = _Parser(prog="nbparity sweep", description=__doc__.split("\n\n")[0],
