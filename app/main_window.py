@@ -225,6 +225,8 @@ class MainWindow(QtWidgets.QMainWindow):
     @Slot(int)
     def _on_started(self, _run_id: int) -> None:
         session = self.model.session
+        if session is None:  # a record read from a bundle (app.bundle_view.show_bundle): nothing runs
+            return
         s_n, f_n = session.config.pixel_counts()
         self.inspector.reset("Tracing pixel (slow {}, fast {}) again when the run is done…".format(*self._reinspect)
                              if self._reinspect else "")
