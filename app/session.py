@@ -288,6 +288,8 @@ class ComparisonSession:
         caps = ident.capabilities
         threads, notes, env = opts.threads, [], {}
         carry = opts.carryover if opts.carryover is not None else caps.carryover_default
+        if not caps.carryover_switch and caps.carryover_default:
+            carry = True  # an unknown nanoBragg build may ignore -phi0_carryover off (the real one does)
         risky = ident.kind in ("bin", "cmd") and carry is True and has_zero_tick(self.config)
         if risky and threads is None:
             threads = 1

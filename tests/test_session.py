@@ -320,3 +320,53 @@ def test_binary_without_trace_lines_gets_a_per_tick_curve_from_single_tick_runs(
     header = text.splitlines()[2]
     assert header == "phi_tic,phi_deg,I_tick"  # one phi_deg column, no duplicate
     assert (folder / f"{insp.stem}.csv").is_file()  # the torch side's per-phi table is still written
+
+
+# ---- threads of a binary other than our C reference (spec 8.3, decisions D3) -------------------------------------
+def _upstream_like(folder: Path, c_binary: Path) -> Path:
+    """A 'nanoBragg' that is not our build (a wrapper around it): the thread rule applies to it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = folder / "nanoBragg"
+    nb.write_text(f'#!/bin/sh\nexec "{c_binary}" "$@"\n')
+    nb.chmod(nb.stat().st_mode | stat.S_IXUSR)
+    return nb
+
+
+def test_a_binary_other_than_ours_runs_with_one_thread_at_a_zero_degree_tick_and_the_verdict_says_why(
+        tmp_path, c_binary):
+    nb = _upstream_like(tmp_path / "bin", c_binary)
+    s = ComparisonSession(TINY, SessionOptions(SideOptions(f"bin:{nb}", carryover=False), SideOptions("cref")))
+    side = s.sides["a"]
+    # TINY has a tick at exactly 0 deg (-phi 0) and the binary's carry-over counts as on (it may ignore the flag).
+    assert side.label.startswith("upstream nanoBragg ") and side.job.threads == 1
+    assert "OMP_NUM_THREADS=1" in side.notes[0] and "spec 8.3" in side.notes[0]
+    a, b = s.run_both()
+    assert a.ok and a.result.meta["env"] == {"OMP_NUM_THREADS": "1"}
+    verdict = s.verdict(s.compare(a.result, b.result))
+    assert "runs with OMP_NUM_THREADS=1" in verdict.sentence()
+    manifest = s.manifest({"a": a, "b": b})
+    assert manifest["sides"]["a"]["threads"] == 1 and manifest["sides"]["a"]["notes"] == list(side.notes)
+    # Our own C reference is exempt: its carry-over does not depend on threads (decisions D3).
+    assert s.sides["b"].job.threads is None and s.sides["b"].notes == ()
+
+
+def test_more_threads_for_such_a_binary_are_the_users_choice_with_a_warning(tmp_path, c_binary):
+    nb = _upstream_like(tmp_path / "bin", c_binary)
+    s = ComparisonSession(TINY, SessionOptions(SideOptions(f"bin:{nb}", threads=2)))
+    assert s.sides["a"].job.threads == 2 and dict(s.sides["a"].job.env) == {"OMP_NUM_THREADS": "2"}
+    assert any("runs with 2 threads" in w and "may change from run to run" in w for w in s.warnings)
+
+
+def test_no_zero_degree_tick_means_no_thread_rule(tmp_path, c_binary):
+    nb = _upstream_like(tmp_path / "bin", c_binary)
+    shifted = TINY[:TINY.index("-phi")] + ["-phi", "0.5", "-osc", "1", "-phisteps", "3"]
+    s = ComparisonSession(shifted, SessionOptions(SideOptions(f"bin:{nb}")))
+    assert s.sides["a"].job.threads is None and s.sides["a"].notes == ()
+
+
+def test_a_gpu_side_runs_beside_the_cpu_side_and_auto_is_sequential_otherwise():
+    assert ComparisonSession(TINY).schedule() == "sequential"
+    gpu = ComparisonSession(TINY, SessionOptions(b=SideOptions("torch:float32:cuda")))
+    assert gpu.schedule() == "parallel"
+    forced = ComparisonSession(TINY, SessionOptions(schedule="parallel"))
+    assert forced.schedule() == "parallel"
