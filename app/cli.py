@@ -8,6 +8,10 @@ Usage:
                                                         run both engines, write a snapshot bundle, judge parity
   nbparity trace --pixel S F [--pixel S F ...] [options] (--demo | -- <nanoBragg args>)
                                                         trace pixels on both engines, write per-phi tables
+  nbparity gui --bundle DIR                             show a comparison bundle in the window, nothing re-run
+  nbparity sweep (MATRIX.toml | --builtin at-parallel) [--out DIR] [--workers N | --scheduler ADDRESS]
+                                                        a matrix of command lines on a Dask cluster, one report
+                                                        (`nbparity sweep --help`; exit codes there)
 
 nanoBragg arguments always come after `--` (they start with a single dash, which our own parser must not see).
 Pixels are (slow, fast), zero-based, as nanoBragg's `-trace_pixel S F`.
@@ -290,9 +294,12 @@ def cmd_gui(args: list[str]) -> int:
     parser.add_argument("--a", metavar="ENGINE", help="side A's engine (default: the last chosen, else cref)")
     parser.add_argument("--b", metavar="ENGINE", help="side B's engine (default: the last chosen, else torch)")
     parser.add_argument("--no-run", action="store_true", help="open the command line without running it")
+    parser.add_argument("--bundle", type=Path, metavar="DIR",
+                        help="open a comparison bundle (nbparity compare, a sweep's case, an export) without running")
     opts, nb_args = _parse(parser, args)
     if opts.c_bin is not None and not Path(opts.c_bin).is_file():
         raise UsageError(f"--c-bin {opts.c_bin}: no such file")
+    bundle = _read_bundle(opts.bundle, nb_args) if opts.bundle is not None else None
     from app.engines.spec import parse_engine_spec
     from simulator.config import ConfigError
     for flag, spec in (("--a", opts.a), ("--b", opts.b)):
@@ -307,7 +314,21 @@ def cmd_gui(args: list[str]) -> int:
         return EXIT_ENGINE
     from app.lifecycle import run_gui  # lazy: Qt loads only here
     # None: the window opens the built-in demo
+    if bundle is not None:
+        return run_gui(list(bundle.argv), opts.c_bin, autorun=False, leave_at_once=True, a=opts.a, b=opts.b,
+                       bundle=(opts.bundle, bundle))
     return run_gui(nb_args or None, opts.c_bin, autorun=not opts.no_run, leave_at_once=True, a=opts.a, b=opts.b)
+
+
+def _read_bundle(folder: Path, nb_args: list[str] | None):
+    """`gui --bundle DIR`: the bundle's ComparisonRecord, read before any window opens (exit 3 when unreadable)."""
+    from app.bundle_reader import BundleError, read_bundle
+    if nb_args:
+        raise UsageError("give either --bundle DIR or nanoBragg arguments after --, not both")
+    try:
+        return read_bundle(folder)
+    except BundleError as exc:
+        raise UsageError(f"--bundle: {exc}") from None
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------

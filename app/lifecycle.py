@@ -73,10 +73,11 @@ def _noop(_signum, _frame) -> None:
 
 
 def run_gui(argv: list[str] | None = None, c_binary: str | None = None, *, autorun: bool = True,
-            leave_at_once: bool = False, **window_kw) -> int:
+            leave_at_once: bool = False, bundle: tuple | None = None, **window_kw) -> int:
     """Open the window (argv None → the demo), run it at once unless `autorun` is False, and return the exit code
     once it has closed (with `leave_at_once`, end the process with it instead; see the module docstring).
-    window_kw: MainWindow's (a=, b= ENGINE spellings)."""
+    window_kw: MainWindow's (a=, b= ENGINE spellings). bundle: (folder, ComparisonRecord) to show instead of a
+    run (app.bundle_view)."""
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
     from PySide6 import QtWidgets
 
@@ -87,6 +88,9 @@ def run_gui(argv: list[str] | None = None, c_binary: str | None = None, *, autor
     relay = SignalRelay()
     try:
         win = main_window.MainWindow(argv, c_binary, autorun=autorun, **window_kw)
+        if bundle is not None:  # (folder, ComparisonRecord): `nbparity gui --bundle DIR`, shown without a run
+            from app.bundle_view import show_bundle
+            show_bundle(win, *bundle)
         relay.received.connect(win.close_on_signal)
         win.show()
         code = int(app.exec())

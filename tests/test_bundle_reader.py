@@ -110,3 +110,40 @@ def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, 
     finally:
         for win in made:
             win.shutdown()
+
+
+@pytest.mark.gui
+def test_run_gui_with_a_bundle_opens_it_and_the_cli_refuses_a_broken_one(qtbot, written, monkeypatch, tmp_path):
+    """What `nbparity gui --bundle DIR` calls: run_gui shows the record in the window it opens, nothing runs; a
+    folder that is no bundle is refused before any window opens (exit 3, the file named)."""
+    pytest.importorskip("pytestqt")
+    from PySide6 import QtCore, QtWidgets
+
+    from app import cli, lifecycle, main_window
+    from app.settings import AppSettings
+    rec, folder = written
+    qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    monkeypatch.setattr(main_window, "AppSettings", lambda: AppSettings(qs))
+    made, seen = [], {}
+
+    class Recording(main_window.MainWindow):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+    monkeypatch.setattr(main_window, "MainWindow", Recording)
+
+    def fake_exec(app):
+        win = made[0]
+        if win.panels.c_image() is None:  # the display plan arrives through the event loop
+            with qtbot.waitSignal(win.display.applied, timeout=30_000):
+                pass
+        seen["a"] = win.panels.c_image().copy()
+        seen["title"], seen["session"] = win.windowTitle(), win.model.session
+        win.close()
+        return 0
+    monkeypatch.setattr(QtWidgets.QApplication, "exec", fake_exec)
+    back = read_bundle(folder)
+    assert lifecycle.run_gui(list(back.argv), None, autorun=False, bundle=(folder, back)) == 0
+    assert np.array_equal(seen["a"], rec.outcome("a").result.image)
+    assert seen["session"] is None and "not re-run" in seen["title"]
+    assert cli.main(["gui", "--bundle", str(tmp_path)]) == cli.EXIT_USAGE
