@@ -238,6 +238,14 @@ def remove_stale_scratch(parent: Path | str | None = None) -> list[Path]:
     return removed
 
 
+def prepare_lifecycle() -> None:
+    """What a process that is about to run external engines does first (idempotent, cheap): become a subreaper and
+    remove stale scratch folders of dead owners. Called when a process engine is made (app.engines.registry), so
+    the window and the headless commands both get it."""
+    become_subreaper()
+    remove_stale_scratch()
+
+
 def _has_token(pid: int, token: bytes) -> bool:
     try:
         with open(f"/proc/{pid}/environ", "rb") as fh:

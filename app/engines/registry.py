@@ -38,6 +38,7 @@ def make_engine(spec: EngineSpec | str) -> Engine:
         spec = parse_engine_spec(spec)
     if spec.kind == "torch":
         return TorchEngine(spec)
+    driver.prepare_lifecycle()  # subreaper + stale scratch removal, before any process runs
     try:
         if spec.kind == "cref":
             return _binary_engine(spec, REFERENCE_BINARY)
