@@ -146,7 +146,7 @@ class PhiInspector(QtWidgets.QWidget):
         # Long progress notes never widen the window: clipped, full text in the tooltip.
         self.busy_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.own_window_button = QtWidgets.QToolButton()
-        self.own_window_button.setText("Own window ⧉")
+        self.own_window_button.setText("Own window")
         self.own_window_button.setCheckable(True)
         self.own_window_button.setToolTip("Move the inspector into its own window (maximise it there); click again "
                                           "or close that window to bring it back")
@@ -611,9 +611,9 @@ class PhiInspector(QtWidgets.QWidget):
                     curve.setData(s.ticks, s.values)
             note = []
             if ct is not None and ct.samples and sc is None:
-                note.append("not in C trace")
+                note.append(f"not in {self.side_names[0]} trace")
             if pt is not None and pt.samples and sp is None:
-                note.append("not in PyTorch trace")
+                note.append(f"not in {self.side_names[1]} trace")
             title = FIELD_TITLES[name] + (f" <span style='color:#888'>({'; '.join(note)})</span>" if note else "")
             self.plots[name].setTitle(title, size="9pt")
         curve = self.inspection.c_curve if self.inspection is not None else None

@@ -30,6 +30,11 @@ class MetricsPanel(QtWidgets.QGroupBox):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__("Comparison", parent)
         form = QtWidgets.QFormLayout(self)
+        # Who A and B are, in full, on rows of their own: the rows below keep short labels ("sum B / A").
+        self.sides_label = QtWidgets.QLabel("A: —<br>B: —")
+        self.sides_label.setWordWrap(True)
+        self.sides_label.setTextFormat(Qt.TextFormat.RichText)
+        form.addRow(self.sides_label)
         self.values: dict[str, QtWidgets.QLabel] = {}
         for key, label in self.ROWS:
             v = QtWidgets.QLabel("—")
@@ -53,16 +58,12 @@ class MetricsPanel(QtWidgets.QGroupBox):
         self._max_pixel: tuple[int, int] | None = None
         self.identical = False
         self.names = ("A", "B")
-        self._labels = {key: form.labelForField(v) for key, v in self.values.items()}
 
     def set_names(self, a: str, b: str) -> None:
-        """Name the rows after the engines of sides A and B (their display names)."""
+        """Name sides A and B after their engines (display names): the panel's first rows say who is who."""
         self.names = (a, b)
-        for key, text in (("sum_ratio", f"sum {b} / {a}"), ("times", f"time {a} / {b}")):
-            label = self._labels.get(key)
-            if isinstance(label, QtWidgets.QLabel):
-                label.setText(text)
-                label.setToolTip(text)
+        self.sides_label.setText(f"<b>A</b>: {esc(a)}<br><b>B</b>: {esc(b)}")
+        self.sides_label.setToolTip(f"A = {a}\nB = {b}")
 
     def clear(self) -> None:
         self.identical = False

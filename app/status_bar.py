@@ -17,12 +17,12 @@ class EngineBar(QtWidgets.QWidget):
         self.name = name
         self._state = "idle"
         self.label = QtWidgets.QLabel(f"{name}: idle")
-        self.label.setFixedWidth(230)
+        self.label.setFixedWidth(300)
         self.bar = QtWidgets.QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(True)
         self.bar.setFormat("%p%")
-        self.bar.setFixedWidth(140)
+        self.bar.setFixedWidth(110)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Fixed, QtWidgets.QSizePolicy.Policy.Fixed)
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 12, 0)  # a gap before the next engine's name
