@@ -32,7 +32,7 @@ COLORMAPS: dict[str, str] = {
 }
 IMAGE_COLORMAPS: tuple[str, ...] = tuple(COLORMAPS)
 DIVERGING_COLORMAP = "CET-D1"
-BAR_WIDTH_PX = 100        # every colour bar is this wide, so the three image panels share one width
+BAR_WIDTH_PX = 112        # every colour bar is this wide, so the three image panels share one width
 # Navigation limits: the view may show at most this fraction of the image's size as margin on each side, and no
 # fewer than MIN_VIEW_PX image pixels across (a few pixels: the smallest view where a pixel's neighbours show).
 VIEW_MARGIN = 0.25
@@ -510,7 +510,7 @@ class ImagePanels(QtWidgets.QWidget):
             p.vb.setYLink(self.c_panel.vb)
         self.image_bar = ColorBarView(IMAGE_COLORMAPS[0], "photons")
         self.image_bar.attach([self.c_panel.image_item, self.py_panel.image_item])
-        self.diff_bar = ColorBarView(DIVERGING_COLORMAP, "C − PyTorch")
+        self.diff_bar = ColorBarView(DIVERGING_COLORMAP, diffmod.BAR_LABELS["diff"])
         self.diff_bar.attach([self.diff_panel.image_item])
         self.tolerance = diffmod.Tolerance()
         self._floor = 1e-30

@@ -240,7 +240,7 @@ def panel_specs(c_img: np.ndarray | None, py_img: np.ndarray | None, *, scale: s
 def diff_spec(d: np.ndarray, mode: str, levels: Levels, names: tuple[str, str], marks: list[tuple[int, int]],
               cmap: str = "CET-D1") -> PanelSpec:
     """The difference panel's spec (its clipping note is left to the caller: it costs a pass over the image)."""
-    mode_text = diffmod.MODES[mode].replace("C", "A").replace("PyTorch", "B")
+    mode_text = diffmod.MODES[mode]
     return PanelSpec(f"Difference: {mode_text}  (A = {names[0]}, B = {names[1]})", d, "linear", levels, cmap,
                      diffmod.UNITS[mode], signed=True, marks=list(marks))
 

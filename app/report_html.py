@@ -15,7 +15,7 @@ from typing import Any
 from tracing.tables import phi_table_rows
 
 PANEL_CAPTIONS = {"panel_c.png": "Side A", "panel_py.png": "Side B", "panel_diff.png": "Difference"}
-PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "c_binary", "c_binary_sha256",
+PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "schedule", "c_binary", "c_binary_sha256",
                    "c_threads", "torch_version", "torch_dtype", "torch_device", "torch_threads", "c_carryover",
                    "torch_carryover", "python", "platform")
 STYLE = """
@@ -24,10 +24,12 @@ max-width:1500px} h1{font-size:24px;margin:0 0 6px} h2{font-size:19px;margin:28p
 h3{font-size:16px;margin:18px 0 6px} code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
 pre{background:#f4f4f4;padding:8px;white-space:pre-wrap;word-break:break-all}
 table{border-collapse:collapse;font-size:13px;margin:6px 0} td,th{border:1px solid #bbb;padding:3px 7px;
-text-align:right} th{background:#eee} td.l,th.l{text-align:left} tr.div td{background:#ffd6d6;font-weight:600}
+text-align:right;white-space:nowrap} th{background:#eee} td.l,th.l{text-align:left}
+tr.div td{background:#ffd6d6;font-weight:600}
 .pass{color:#1a7f1a;font-weight:700} .fail{color:#c00000;font-weight:700} .note{color:#444;font-size:13px}
 figure{margin:10px 0} figcaption{font-size:13px;color:#333} img{max-width:100%;border:1px solid #ddd}
-.panels{display:flex;flex-wrap:wrap;gap:12px} .panels figure{flex:1 1 420px} .scroll{overflow-x:auto}
+.panels figure{margin:14px 0} .scroll{overflow-x:auto} td.l code{white-space:pre-wrap;word-break:break-all}
+td.l{white-space:normal}
 """
 
 
@@ -69,12 +71,14 @@ def phi_table_html(cmp) -> str:
     if not rows:
         return "<p class='note'>No common φ ticks.</p>"
     cols = list(rows[0])
+    caption = ("<p class='note'>c_… = side A, py_… = side B, d_… = B − A; the highlighted row is the first "
+               "divergence.</p>")
     head = "".join(f"<th>{_e(c)}</th>" for c in cols)
     body = []
     for r in rows:
         cls = " class='div'" if r.get("first") else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{_e(_num(r[c]))}</td>" for c in cols) + "</tr>")
-    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
+    return f"{caption}<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 def build_report(inp: ReportInput) -> str:
