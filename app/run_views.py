@@ -56,6 +56,10 @@ class RunViews(QtCore.QObject):
         self.panels.clear()
         self.display.reset()
         self.panels.show_marker(None, None)
+        if self.model.session is None:  # a record read from a bundle: nothing runs
+            for side in SIDES:
+                self.bars[side].set_state("read from the bundle", 1.0)
+            return
         for side in SIDES:
             first = self.model.parallel or side == "a"
             self.image_panels[side].set_note("running…" if first else "waiting for side A…")
