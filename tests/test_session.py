@@ -370,3 +370,17 @@ def test_a_gpu_side_runs_beside_the_cpu_side_and_auto_is_sequential_otherwise():
     assert gpu.schedule() == "parallel"
     forced = ComparisonSession(TINY, SessionOptions(schedule="parallel"))
     assert forced.schedule() == "parallel"
+
+
+def test_the_table_of_a_side_without_per_phi_samples_has_one_phi_deg_column_per_side(tmp_path, c_binary):
+    # Side A prints no per-phi trace (TRACE lines filtered out): the per-phi table holds side B's columns only,
+    # with a_/b_ angles once each (no duplicate py_phi_deg column).
+    wrapper = tmp_path / "quiet_nb"
+    wrapper.write_text(f'#!/bin/sh\n"{c_binary}" "$@" | grep -v "^TRACE"\nexit 0\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    s = ComparisonSession(TINY, SessionOptions(SideOptions(f"bin:{wrapper}"), SideOptions("torch")))
+    insp = s.inspect_pixel(16, 16)
+    folder = s.write_bundle(tmp_path / "out", inspections=[insp], prefix="trace")
+    header = (folder / f"{insp.stem}.csv").read_text().splitlines()[0].split(",")
+    assert header.count("py_phi_deg") == 1 and header.count("c_phi_deg") == 1
+    assert len(header) == len(set(header))

@@ -23,8 +23,9 @@ def _columns(cmp: PhiComparison) -> list[str]:
         if f == "phi_deg":
             continue
         cols += [f"c_{f}", f"py_{f}", f"d_{f}"]
-    cols += [f"c_{f}" for f in cmp.missing_in_py]
-    cols += [f"py_{f}" for f in cmp.missing_in_c]
+    # phi_deg already has its two columns above: never again as a one-side field.
+    cols += [f"c_{f}" for f in cmp.missing_in_py if f != "phi_deg"]
+    cols += [f"py_{f}" for f in cmp.missing_in_c if f != "phi_deg"]
     return cols + ["status", "first"]
 
 
