@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.sweep.matrix import CaseSpec, Matrix
@@ -53,7 +53,6 @@ class SweepResult:
     wall_s: float = 0.0
     cluster: str = ""
     skipped: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[CaseRecord, int, int], None]  # (record just finished, done so far, total)
