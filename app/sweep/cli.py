@@ -9,9 +9,9 @@ same command again resumes: cases whose bundle is finished (same command line, e
 are skipped; --rerun runs them all again (new bundles beside the old ones).
 
 Exit codes: 0 every case passed; 1 some case failed its parity thresholds; 2 an engine failed or a case could not
-run; 3 usage error (bad flag, bad matrix file: the message names the line); 129/130/143 stopped by SIGHUP, SIGINT
-(Ctrl-C) or SIGTERM (128 + the signal): running cases stopped, the cluster closed, the report of the finished
-cases written (run the same command again to resume).
+run; 3 usage error (a bad flag; a bad matrix file: the message names the case and flag, or the TOML line);
+129/130/143 stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + the signal): running cases stopped, the cluster
+closed, the report of the finished cases written (run the same command again to resume).
 """
 from __future__ import annotations
 
