@@ -28,9 +28,13 @@ def by_hand(argv: list[str], phi: str, osc: str) -> list[str]:
     return out
 
 
-def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot, make_window, c_binary):
+def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot, make_window, c_binary,
+                                                                          monkeypatch):
+    import app.phi_slider
     from app.session import ComparisonSession
     from test_gui_window import click_pixel
+    # Plan the 256x256 tick images off the GUI thread, as multi-megapixel ones are.
+    monkeypatch.setattr(app.phi_slider, "PLAN_ON_THREAD_PIXELS", 1)
     w = make_window(None, c_binary)
     run_and_wait(qtbot, w)
     view = w.phi_view
