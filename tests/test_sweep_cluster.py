@@ -49,11 +49,21 @@ FIGURES = ("correlation", "max_rel_err", "sum_ratio", "max_abs_diff")
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory, c_binary):
+def cluster(tmp_path_factory):
+    """One LocalCluster of 2 worker processes for the module (the sweeps reach it by its address, as
+    `--scheduler`; the runner's own LocalCluster is what tests/test_sweep_interrupt.py runs)."""
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      local_directory=str(tmp_path_factory.mktemp("dask"))) as c, Client(c) as client:
+        yield c, client
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory, c_binary, cluster):
     matrix = parse_matrix(MATRIX, source="eight.toml")
     out = tmp_path_factory.mktemp("sweep")
     seen: list[tuple[str, int, int]] = []
-    result = run_sweep(matrix, SweepOptions(out=out, workers=2, threads=1),
+    result = run_sweep(matrix, SweepOptions(out=out, scheduler=cluster[0].scheduler_address, threads=1),
                        progress=lambda rec, done, total: seen.append((rec.name, done, total)))
     return matrix, out, result, seen
 
@@ -63,7 +73,7 @@ def test_eight_cases_on_two_workers_equal_the_session_case_by_case(swept):
 
     matrix, out, result, seen = swept
     assert len(matrix.cases) == 8 and sum(c.group == "grid" for c in matrix.cases) == 6
-    assert not result.cancelled and result.cluster.startswith("LocalCluster of 2 worker(s)")
+    assert not result.cancelled and result.cluster.startswith("scheduler tcp://")
     assert [d for _, d, _ in seen] == list(range(1, 9)) and all(t == 8 for *_, t in seen)  # progress per case
     assert len({r.worker for r in result.records}) == 2  # both workers took cases
     from app.sweep.report import write_reports
@@ -100,9 +110,10 @@ def test_eight_cases_on_two_workers_equal_the_session_case_by_case(swept):
     assert all(r.correlation is not None and r.correlation > 0.9999 for r in result.records)
 
 
-def test_resumed_sweep_skips_finished_cases_and_reruns_changed_ones(swept):
+def test_resumed_sweep_skips_finished_cases_and_reruns_changed_ones(swept, cluster):
     matrix, out, first, _ = swept
-    again = run_sweep(matrix, SweepOptions(out=out, workers=2, threads=1))
+    options = SweepOptions(out=out, scheduler=cluster[0].scheduler_address, threads=1)
+    again = run_sweep(matrix, options)
     assert again.skipped == 8 and again.cluster == "" and all(r.resumed for r in again.records)
     assert [r.bundle for r in again.records] == [r.bundle for r in first.records]
     # Change one case's command line (a new fingerprint) and delete another case's record.
@@ -110,7 +121,7 @@ def test_resumed_sweep_skips_finished_cases_and_reruns_changed_ones(swept):
     m2 = parse_matrix(changed, source="eight.toml")
     removed = m2.cases[0]
     (out / "cases" / removed.slug / "record.json").unlink()
-    third = run_sweep(m2, SweepOptions(out=out, workers=2, threads=1))
+    third = run_sweep(m2, options)
     rerun = sorted(r.name for r in third.records if not r.resumed)
     assert rerun == sorted([removed.name, "grid[lambda=1 N=4]", "grid[lambda=6.2 N=4]"])
     assert third.skipped == 5 and all(r.status == "pass" for r in third.records)
@@ -118,39 +129,38 @@ def test_resumed_sweep_skips_finished_cases_and_reruns_changed_ones(swept):
     assert len(list((out / "cases" / removed.slug).glob("compare-*"))) == 2
 
 
-def test_a_killed_worker_s_case_is_retried_and_the_sweep_completes(tmp_path, c_binary):
-    from distributed import Client, LocalCluster
-
+def test_a_killed_worker_s_case_is_retried_and_the_sweep_completes(tmp_path, c_binary, cluster):
+    # Last in the module: it kills one of the module cluster's workers (its nanny starts a new one).
     slow = "-cell 100 100 100 90 90 90 -default_F 100 -distance 100 -pixel 0.1 -detpixels 128 -lambda 6.2 -N 5"
     matrix = parse_matrix(f"""
 [[case]]
 name = "long"
-args = "{slow} -mosaic 0.3 -mosaic_dom 4 -phi 0 -osc 0.8 -phisteps 8 -phi0_carryover on"
+args = "{slow} -mosaic 0.3 -mosaic_dom 6 -phi 0 -osc 1.2 -phisteps 12 -phi0_carryover on"
 [[case]]
 name = "short"
 args = "{BASE} -lambda 6.2 -N 3"
 """, source="kill.toml")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      local_directory=str(tmp_path / "dask")) as cluster, Client(cluster) as client:
-        pids = client.run(os.getpid)  # worker address -> pid
-        box: dict = {}
-        runner = threading.Thread(target=lambda: box.setdefault(
-            "result", run_sweep(matrix, SweepOptions(out=tmp_path / "out", scheduler=cluster.scheduler_address,
-                                                     threads=1))))
-        runner.start()
-        killed = None
-        deadline = time.monotonic() + 120
-        while killed is None and time.monotonic() < deadline and runner.is_alive():
-            for addr, keys in client.processing().items():
-                if any("nbparity-long-" in str(k) for k in keys):
-                    time.sleep(0.5)  # well inside the case (it runs for seconds)
+    cluster, client = cluster
+    pids = client.run(os.getpid)  # worker address -> pid
+    box: dict = {}
+    runner = threading.Thread(target=lambda: box.setdefault(
+        "result", run_sweep(matrix, SweepOptions(out=tmp_path / "out", scheduler=cluster.scheduler_address,
+                                                 threads=1))))
+    runner.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and runner.is_alive():
+        for addr, keys in client.processing().items():
+            if any("nbparity-long-" in str(k) for k in keys):
+                time.sleep(0.3)  # inside the case (it runs for seconds) ...
+                if any("nbparity-long-" in str(k) for k in client.processing().get(addr, ())):  # ... still
                     killed = pids[addr]
                     os.kill(killed, signal.SIGKILL)
-                    break
-            time.sleep(0.05)
-        runner.join(timeout=300)
-        assert killed is not None, "the long case was never seen running"
-        result = box["result"]
+                break
+        time.sleep(0.05)
+    runner.join(timeout=300)
+    assert killed is not None, "the long case was never seen running"
+    result = box["result"]
     assert not result.cancelled
     long_rec = result.records[0]
     assert long_rec.name == "long" and long_rec.status == "pass", long_rec
