@@ -32,6 +32,7 @@ from simulator.config import ConfigError
 
 SIDES = ("a", "b")
 STALE_EDIT = "stale: from the previous command line"
+STALE_ENGINES = "stale: from the previous engine choice"
 STALE_INTERRUPTED = "interrupted run: not a finished comparison"
 STALE_IMAGE = "stale: traced before the image was loaded"
 SHUTDOWN_WAIT_S = 0.6   # closing must end within 1 s: what is still running then is abandoned (it holds no process)
@@ -145,20 +146,22 @@ class RunModel(QtCore.QObject):
         return stopped
 
     def note_command_line(self, argv: list[str] | None, options=None) -> None:
-        """The editor now holds `argv` (None: not valid) with engine `options`: views of another one go stale."""
+        """The editor now holds `argv` (None: not valid) and the pickers `options` (app.session.SessionOptions, None:
+        not valid): views of another command line or engine choice go stale, and current again when it is back."""
         if self.session is None:
             return
-        same = argv is not None and list(argv) == list(self.session.argv) and (
-            options is None or options == self.session.options)
-        if not same:
-            self._set_stale("images", STALE_EDIT)
-            if self.inspections:
-                self._set_stale("inspector", STALE_EDIT)
+        if argv is None or list(argv) != list(self.session.argv):
+            reason = STALE_EDIT
+        elif options is None or options != self.session.options:
+            reason = STALE_ENGINES
         else:
-            if self.staleness["images"] == STALE_EDIT:
-                self._set_stale("images", "")
-            if self.staleness["inspector"] == STALE_EDIT:
-                self._set_stale("inspector", "")
+            reason = ""
+        for view in ("images", "inspector"):
+            if reason and (view == "images" or self.inspections):
+                if self.staleness[view] in ("", STALE_EDIT, STALE_ENGINES):
+                    self._set_stale(view, reason)
+            elif self.staleness[view] in (STALE_EDIT, STALE_ENGINES):
+                self._set_stale(view, "")
 
     def _set_stale(self, view: str, reason: str) -> None:
         if self.staleness[view] != reason:
