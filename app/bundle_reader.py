@@ -227,8 +227,11 @@ def _json(folder: Path, name: str, *, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BundleError(f"{path}: missing: {folder} is not {what}" if name == "manifest.json"
-                          else f"{path}: missing ({what})") from None
+        if name != "manifest.json":
+            raise BundleError(f"{path}: missing ({what})") from None
+        hint = (": it is a sweep folder; open one of its cases (report.html lists the commands)"
+                if (folder / "records.json").is_file() and (folder / "cases").is_dir() else "")
+        raise BundleError(f"{path}: missing: {folder} is not a comparison bundle{hint}") from None
     except (OSError, ValueError) as exc:
         raise BundleError(f"{path}: cannot read {what} ({exc})") from None
 

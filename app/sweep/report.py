@@ -136,7 +136,8 @@ def to_html(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: P
             cls = "num" if c in num_cols else ("status" if c == "status" else "")
             tds.append(f"<td class='{cls}'>{e(cells[c])}</td>")
         cmd = _open_cmd(folder, r)
-        tds.append(f"<td><code>{e(cmd)}</code></td>" if cmd else "<td class='muted'>no bundle</td>")
+        summary = f" <a href='{e(r.bundle)}/summary.md'>summary</a>" if r.bundle else ""
+        tds.append(f"<td><code>{e(cmd)}</code>{summary}</td>" if cmd else "<td class='muted'>no bundle</td>")
         out.append(f"<tr class='{e(r.status)}'>" + "".join(tds) + "</tr>")
     out.append("</tbody></table></body></html>\n")
     return "".join(out)
