@@ -32,7 +32,7 @@ COLORMAPS: dict[str, str] = {
 }
 IMAGE_COLORMAPS: tuple[str, ...] = tuple(COLORMAPS)
 DIVERGING_COLORMAP = "CET-D1"
-BAR_WIDTH_PX = 112        # every colour bar is this wide, so the three image panels share one width
+BAR_WIDTH_PX = 128        # every colour bar is this wide, so the three image panels share one width
 # Navigation limits: the view may show at most this fraction of the image's size as margin on each side, and no
 # fewer than MIN_VIEW_PX image pixels across (a few pixels: the smallest view where a pixel's neighbours show).
 VIEW_MARGIN = 0.25
@@ -444,9 +444,13 @@ class ImagePanel(QtWidgets.QWidget):
 class ColorBarView(pg.GraphicsLayoutWidget):
     """A stand-alone vertical colour bar that drives the levels of one or more panels' images."""
 
-    HANDLE_TIP = ("Colour bar ({unit}). The two handles at its ends set the lower and upper level: drag one to move "
-                  "that level, drag the bar between them to shift both. Values beyond a level show in the end "
-                  "colour.")
+    # pyqtgraph's ColorBarItem: the bar spans the two levels (its end labels); the ◆ handles at 1/4 and 3/4 are
+    # adjusters that move a level while dragged and snap back when released, not level markers.
+    HANDLE_TIP = ("Colour bar ({unit}): it runs from the lower to the upper level, the values at its two ends. The "
+                  "two ◆ handles are adjusters, not levels: drag the upper one to move the upper level (the further, "
+                  "the faster), the lower one for the lower level, the band between them to shift both; they snap "
+                  "back when released. Values beyond a level show in the end colour. The Levels boxes and Auto set "
+                  "them exactly.")
 
     def __init__(self, colormap: str, label: str, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -456,6 +460,9 @@ class ColorBarView(pg.GraphicsLayoutWidget):
                                    interactive=True, rounding=1e-9, pen="k")
         # Plain numbers on the bar: no "(x0.001)" SI-prefix scaling of the tick labels.
         self.bar.axis.enableAutoSIPrefix(False)
+        # Room for tick labels such as "-5e-05" and the axis title beside them (the automatic width forgets the
+        # title, which then overlaps the ticks).
+        self.bar.axis.setWidth(74)
         self.addItem(self.bar)
         self.set_label(label)
 

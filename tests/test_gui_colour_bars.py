@@ -31,7 +31,8 @@ def test_bar_ticks_have_no_si_multiplier_and_the_handles_are_explained(qtbot):
         qtbot.wait(10)
         assert bar.bar.axis.autoSIPrefixScale == 1.0
         assert "x0.001" not in bar.bar.axis.labelString() and "x1e" not in bar.bar.axis.labelString()
-        assert "handles" in bar.toolTip() and "lower and upper level" in bar.toolTip()
+        tip = bar.toolTip()
+        assert "from the lower to the upper level" in tip and "handles are adjusters" in tip
 
 
 def test_colour_maps_include_grey_and_colorcet_maps():
