@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore  # noqa: E402
 
-from gui_util import demo_with, make_window_factory, run_and_wait  # noqa: E402
+from gui_util import demo_with, run_and_wait  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -50,20 +50,15 @@ def test_a_profile_is_kept_for_both_sides_and_the_next_start(qtbot, tmp_path):
     assert not later.pickers["a"].apply_profile("no such profile")
 
 
-def test_another_engine_marks_the_shown_run_stale(qtbot, tmp_path, c_binary):
+def test_another_engine_marks_the_shown_run_stale(qtbot, make_window, c_binary):
     """After a run, choosing another engine for a side leaves the old images beside a choice they do not
     belong to: the views say so, and choosing the run's engine again makes them current."""
     from app.session import SideOptions
-    make, made = make_window_factory(qtbot, tmp_path)
-    w = make(demo_with(detpixels=32))
-    try:
-        run_and_wait(qtbot, w)
-        with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: view == "images"):
-            w.engines.pickers["b"].set_side_options(SideOptions("torch:float32"))
-        assert w.views.stale_text("b") == "stale: from the previous engine choice"
-        with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: why == ""):
-            w.engines.pickers["b"].set_side_options(SideOptions("torch:float64"))
-        assert w.views.stale_text("b") == ""
-    finally:
-        for x in made:
-            x.shutdown()
+    w = make_window(demo_with(detpixels=32))
+    run_and_wait(qtbot, w)
+    with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: view == "images"):
+        w.engines.pickers["b"].set_side_options(SideOptions("torch:float32"))
+    assert w.views.stale_text("b") == "stale: from the previous engine choice"
+    with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: why == ""):
+        w.engines.pickers["b"].set_side_options(SideOptions("torch:float64"))
+    assert w.views.stale_text("b") == ""

@@ -16,20 +16,12 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from gui_util import demo_with, inspect_and_wait, make_window_factory, run_and_wait  # noqa: E402
+from gui_util import demo_with, inspect_and_wait, run_and_wait  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 PORT = f"cmd:{sys.executable} {Path(__file__).resolve().parent / 'fakes' / 'fake_port.py'}"
 N_TICKS = 10
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    make, made = make_window_factory(qtbot, tmp_path)
-    yield make
-    for w in made:
-        w.shutdown()
 
 
 def run_and_trace_max(qtbot, w, a: str, b: str, a_carry=None, b_carry=None):

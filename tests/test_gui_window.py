@@ -10,19 +10,11 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtGui  # noqa: E402
 
-from gui_util import (RUN_TIMEOUT_MS, demo_with, inspect_and_wait, make_window_factory,  # noqa: E402
+from gui_util import (RUN_TIMEOUT_MS, demo_with, inspect_and_wait,  # noqa: E402
                             my_children, run_and_wait, wait_idle)
 
 pytestmark = pytest.mark.gui
 
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    make, made = make_window_factory(qtbot, tmp_path)
-    yield make
-    for w in made:
-        w.shutdown()
 
 
 def click_pixel(qtbot, panel, slow: int, fast: int) -> None:
