@@ -68,9 +68,10 @@ def test_zoom_out_is_limited_and_fit_restores_the_image_bounds(qtbot, panels):
     assert tight_x or tight_y, (x0, x1, y0, y1)
     assert x0 <= 0.5 and x1 >= F_N - 0.5 and y0 <= 0.5 and y1 >= S_N - 0.5
     fitted = (x0, x1, y0, y1)
-    # The linked panels show the same range.
+    # The linked panels show the same range, to within a screen pixel (the layout may leave them 1 px apart).
+    one_px = (x1 - x0) / c.vb.width()
     for other in (panels.py_panel, panels.diff_panel):
-        assert view_rect(other)[:2] == pytest.approx((x0, x1), abs=0.5)
+        assert view_rect(other)[:2] == pytest.approx((x0, x1), abs=1.5 * one_px)
     # Zooming in stops at MIN_VIEW_PX pixels across.
     wheel(c, 80)
     x0, x1, y0, y1 = view_rect(c)
