@@ -46,6 +46,7 @@ class PhiTickView(QtWidgets.QWidget):
         self._thread: threading.Thread | None = None
         self._wanted: int | None = None
         self._errors: dict[tuple[str, int], str] = {}
+        self.stale_reason = ""
 
         self.slider = QtWidgets.QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
@@ -85,6 +86,7 @@ class PhiTickView(QtWidgets.QWidget):
         self._drain()
         self._errors.clear()
         self.panels.clear()
+        self.set_stale("")
         if names is not None:
             self.names = names
             self.panels.set_side_names(f"{names[0]}, one tick", f"{names[1]}, one tick")
@@ -116,6 +118,12 @@ class PhiTickView(QtWidgets.QWidget):
         super().showEvent(event)
         if self.cache is not None and self._wanted is None:
             self.show_tick(self.slider.value())
+
+    def set_stale(self, reason: str) -> None:
+        """Say that the tick images belong to an earlier command line (reason '' : they are current again)."""
+        self.stale_reason = reason
+        for panel in (self.panels.c_panel, self.panels.py_panel, self.panels.diff_panel):
+            panel.set_title(panel.title.split(" — ")[0] + (f" — {reason}" if reason else ""))
 
     # ---- ticks ---------------------------------------------------------------------------------------------------
     @Slot(int)
@@ -279,6 +287,7 @@ def install(window) -> PhiTickView:
     view.pixelClicked.connect(window.inspect_pixel)
     relay = _RunRelay(window, view)
     window.model.run_finished.connect(relay.on_run_finished)
+    window.model.stale.connect(relay.on_stale)
     window.phi_view, window.phi_dock, window._phi_relay = view, dock, relay
     app = QtWidgets.QApplication.instance()
     if app is not None:
@@ -292,6 +301,11 @@ class _RunRelay(QtCore.QObject):
     def __init__(self, window, view: PhiTickView):
         super().__init__(window)
         self._window, self._view = window, view
+
+    @Slot(str, str)
+    def on_stale(self, view: str, reason: str) -> None:
+        if view == "images":
+            self._view.set_stale(reason)
 
     @Slot(int)
     def on_run_finished(self, _run_id: int) -> None:

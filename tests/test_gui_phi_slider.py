@@ -61,6 +61,10 @@ def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot
     with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
         click_pixel(qtbot, view.panels.py_panel, 100, 120)
     assert (w.inspector.inspection.slow, w.inspector.inspection.fast) == (100, 120)
+    # Editing the command line marks the tick images as the previous command line's.
+    with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda v, r: v == "images" and bool(r)):
+        w.editor.set_argv(by_hand(session.argv, "0", "2"))
+    assert view.stale_reason and view.stale_reason in view.panels.c_panel.title
 
 
 def test_tick_images_add_up_to_the_full_image(c_binary):
