@@ -53,13 +53,14 @@ def wait_for_file(path: Path, proc: subprocess.Popen, wait_s: float = 60.0) -> s
     return path.read_text()
 
 
-def start_compare(tmp_path: Path, mode: str) -> tuple[subprocess.Popen, Path, Path]:
+def start_compare(tmp_path: Path, mode: str, command: tuple[str, ...] = ("compare",)
+                  ) -> tuple[subprocess.Popen, Path, Path]:
     """`nbparity compare --a <fake MODE>` in a subprocess with its own TMPDIR; returns (proc, pids file, tmpdir)."""
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     pids = tmp_path / "pids"
     env = dict(os.environ, TMPDIR=str(tmpdir), FAKE_PIDS=str(pids))
-    proc = subprocess.Popen([sys.executable, "-m", "app", "compare", "--out", str(tmp_path / "out"), "--a",
+    proc = subprocess.Popen([sys.executable, "-m", "app", *command, "--out", str(tmp_path / "out"), "--a",
                              fake(mode), "--", *TINY], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     return proc, pids, tmpdir
@@ -89,6 +90,16 @@ def test_compare_given_a_signal_stops_everything_and_exits_128_plus_n(tmp_path, 
     assert f"stopped by {signal.Signals(sig).name}" in err and "Traceback" not in err
     assert gone(engine) and (child == 0 or gone(child))  # the setsid grandchild too
     assert scratch_left(tmpdir, 0) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_trace_given_sigterm_stops_both_sides_and_exits_143(tmp_path):
+    proc, pids, tmpdir = start_compare(tmp_path, "setsid", ("trace", "--pixel", "3", "4"))
+    engine, child = map(int, wait_for_file(pids, proc).split())
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, (out, err)
+    assert gone(engine) and gone(child) and scratch_left(tmpdir, 0) == []
     assert not (tmp_path / "out").exists()
 
 
