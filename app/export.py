@@ -82,28 +82,45 @@ def render(plan: ExportPlan, session, c, py, metrics) -> dict[str, bytes]:
         if spec.signed and spec.note == "":
             spec.note = panel_png.clip_note(spec.raw, spec.levels, spec.unit)
         files[f"panel_{key}.png"] = panel_png.png_bytes(spec)
-    figs: dict[tuple[int, int], bytes] = {}
-    for insp in plan.inspections:
-        png = figures.pixel_figure_png(insp, plan.names, plan.tol)
-        figs[(insp.slow, insp.fast)] = png
-        files[f"{insp.stem}_figure.png"] = png
-    files["report.html"] = report_html.build_report(report_input(plan, session, c, py, metrics, files, figs)
-                                                    ).encode("utf-8")
+    record = session.record(c, py, metrics, plan.inspections)
+    files.update(report_files(record, files, plan.names, plan.side_notes, plan.notes, plan.tol))
     return files
 
 
-def report_input(plan: ExportPlan, session, c, py, metrics, files: dict[str, bytes],
-                 figs: dict[tuple[int, int], bytes]) -> report_html.ReportInput:
-    """The report's content from the session's record of the comparison and the rendered pictures."""
+def report_files(record, pictures: dict[str, bytes], names: tuple[str, str] | None = None,
+                 side_notes: tuple[str, str] | None = None, notes: list[str] | None = None,
+                 tol: float = 5e-4) -> dict[str, bytes]:
+    """One figure per inspected pixel and report.html for an app.session.ComparisonRecord (any thread; also for
+    headless bundles). pictures: the panel PNGs already drawn (file name -> bytes), embedded in the report."""
     from app.snapshot import metric_rows
-    rec = session.record(c, py, metrics, plan.inspections)
-    v = rec.verdict
-    return report_html.ReportInput(
-        manifest=rec.manifest, names=plan.names,
-        metric_rows=metric_rows(rec.metrics) if rec.metrics is not None else [],
+    names = names or (record.label("a"), record.label("b"))
+    if side_notes is None:
+        side_notes = tuple(_side_note(record.outcome(s)) for s in ("a", "b"))
+    files: dict[str, bytes] = {}
+    figs: dict[tuple[int, int], bytes] = {}
+    for insp in record.inspections:
+        png = figures.pixel_figure_png(insp, names, tol)
+        figs[(insp.slow, insp.fast)] = png
+        files[f"{insp.stem}_figure.png"] = png
+    v = record.verdict
+    inp = report_html.ReportInput(
+        manifest=record.manifest, names=names,
+        metric_rows=metric_rows(record.metrics) if record.metrics is not None else [],
         verdict=v.sentence() if v is not None else None, passed=v.passed if v is not None else None,
-        side_notes=plan.side_notes, panels={k: v for k, v in files.items() if k.startswith("panel_")},
-        inspections=plan.inspections, figures=figs, notes=list(plan.notes))
+        side_notes=side_notes, panels={k: b for k, b in pictures.items() if k.startswith("panel_")},
+        inspections=list(record.inspections), figures=figs, notes=list(notes or []))
+    files["report.html"] = report_html.build_report(inp).encode("utf-8")
+    return files
+
+
+def _side_note(outcome) -> str:
+    """A side's run column in the report: its time, "loaded …", or why it has no image."""
+    if outcome is None:
+        return "not run"
+    if not outcome.ok:
+        return f"failed: {outcome.error}"
+    meta = outcome.result.meta or {}
+    return str(meta["loaded"]) if meta.get("loaded") else f"{outcome.result.wall_s:.2f} s"
 
 
 def window_pngs(window: MainWindow) -> dict[str, bytes]:

@@ -18,6 +18,7 @@ under "files_by_side"):
 | `pixel_s<S>_f<F>.*` | per-phi tables of each inspected pixel (tracing.tables; c_ columns = side A, py_ = side B) |
 | `pixel_s<S>_f<F>_<side>_curve.csv` | per-tick intensity from single-tick runs of a side without per-phi trace |
 | `*.png` | panel PNGs when png=True (app.panel_png), plus the caller's extra_files |
+| `report.html`, `pixel_*_figure.png` | with png=True: self-contained report, one figure per pixel (app.export) |
 """
 from __future__ import annotations
 
@@ -96,9 +97,15 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
             _write_inspection(bundle, insp, tags)
         if png and any(v is not None for v in imgs.values()):
             from app.panel_png import write_panel_pngs  # lazy: pulls in Qt / plotting
+            pictures = {}
             for path in write_panel_pngs(bundle.tmp, imgs["a"], imgs["b"],
                                          names=(record.label("a"), record.label("b"))):
                 bundle.path_for(Path(path).name)  # register it for the manifest's file list
+                pictures[Path(path).name] = Path(path).read_bytes()
+            if "report.html" not in extra_files:  # the window brings its own (app.export.render)
+                from app.export import report_files
+                for name, data in report_files(record, pictures).items():
+                    bundle.write_bytes(name, data)
         for name, data in extra_files.items():
             bundle.write_bytes(name, data)
         manifest = dict(record.manifest, files_by_side=files_by_side)

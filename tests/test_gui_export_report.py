@@ -99,3 +99,19 @@ def test_panel_png_marks_pixels_and_states_the_clipping(qapp):
     y = 40 + (10 + 0.5) * zoom
     col = QtGui.QColor(img.pixel(int(round(x)), int(round(y))))
     assert col.red() > 200 and col.green() < 60, col.name()
+
+
+def test_headless_bundle_with_png_has_the_report(tmp_path, c_binary):
+    """`nbparity compare --png` (write_bundle png=True) writes report.html too, with its pictures embedded."""
+    from app.demo import demo_argv
+    from app.session import ComparisonSession
+    session = ComparisonSession(demo_argv())
+    a, b = session.run_side("a"), session.run_side("b")
+    insp = session.inspect_pixel(0, 0)
+    folder = session.write_bundle(tmp_path, a=a, b=b, inspections=[insp], png=True)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    srcs = re.findall(r"src='([^']*)'", html)
+    assert len(srcs) == 3 + 1 and all(u.startswith("data:image/png;base64,") for u in srcs)
+    assert (folder / "pixel_s0_f0_figure.png").is_file()
+    assert session.label("a") in html and "correlation" in html
+    assert f"{a.result.wall_s:.2f} s" in html   # the run column of side A
