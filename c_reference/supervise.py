@@ -45,7 +45,11 @@ def _prctl(option: int, value: int) -> bool:
 def descendants(root: int) -> list[int]:
     """Pids of every living descendant of `root` (from /proc/*/stat parent links), children first."""
     parent_of: dict[int, int] = {}
-    for name in os.listdir("/proc"):
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # no procfs (not Linux): only the engine's process group can be reached
+        return []
+    for name in names:
         if not name.isdigit():
             continue
         try:
