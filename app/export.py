@@ -99,7 +99,7 @@ def report_files(record, pictures: dict[str, bytes], names: tuple[str, str] | No
     files: dict[str, bytes] = {}
     figs: dict[tuple[int, int], bytes] = {}
     for insp in record.inspections:
-        png = figures.pixel_figure_png(insp, names, tol)
+        png = figures.pixel_figure_png(insp, names, tol, notes or ())
         figs[(insp.slow, insp.fast)] = png
         files[f"{insp.stem}_figure.png"] = png
     v = record.verdict

@@ -158,11 +158,15 @@ def _markers(p, pts, ln: Line) -> None:
     p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
 
 
-def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = 5e-4):
-    """A QImage of one inspected pixel (an app.session.PixelInspection): see the module docstring."""
+def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = 5e-4,
+                 notes: list[str] | tuple[str, ...] = ()):
+    """A QImage of one inspected pixel (an app.session.PixelInspection): see the module docstring. notes: lines
+    printed under the title in orange (e.g. that a loaded side's trace was computed by a named engine)."""
     QtGui = _ensure_gui_app()
     from PySide6 import QtCore
-    a, b = names
+    # The curves are the traces: name them after the engines that traced (a loaded side's tracer, not its file).
+    traced = getattr(insp, "labels", None) or {}
+    a, b = traced.get("a") or names[0], traced.get("b") or names[1]
     ct, pt = insp.c_trace, insp.py_trace
     cmp_ = insp.comparison
     if cmp_ is None and ct is not None and pt is not None and ct.samples and pt.samples:
@@ -170,7 +174,7 @@ def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol:
     div = cmp_.first_divergence if cmp_ is not None else None
     fields = [f for f in PLOT_FIELDS if trace_series(ct, f) is not None or trace_series(pt, f) is not None]
     rows = max(1, math.ceil(len(fields) / COLS))
-    head_h = 92
+    head_h = 92 + 20 * len(notes)
     height = head_h + rows * CELL_H + CELL_H + 10
     img = QtGui.QImage(WIDTH, height, QtGui.QImage.Format.Format_RGB32)
     img.fill(QtGui.QColor("white"))
@@ -192,7 +196,10 @@ def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol:
         font.setBold(False)
         font.setPixelSize(13)
         p.setFont(font)
-        _legend(p, 14, 74, [(f"A: {a}", A_COLOR, False, "o"), (f"B: {b}", B_COLOR, True, "t"),
+        p.setPen(QtGui.QColor("#b35900"))
+        for i, note in enumerate(notes):
+            p.drawText(14, 70 + 20 * i, note[:220])
+        _legend(p, 14, 74 + 20 * len(notes), [(f"A: {a}", A_COLOR, False, "o"), (f"B: {b}", B_COLOR, True, "t"),
                             ("first divergence" + (f" (tick {div.phi_tic})" if div is not None else ": none"),
                              DIV_COLOR, False, "|")])
         cell_w = (WIDTH - 20) / COLS
@@ -241,6 +248,7 @@ def _legend(p, x: float, y: float, entries) -> None:
         x += 34 + fm.horizontalAdvance(label) + 28
 
 
-def pixel_figure_png(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = 5e-4) -> bytes:
+def pixel_figure_png(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = 5e-4,
+                     notes: list[str] | tuple[str, ...] = ()) -> bytes:
     """pixel_figure as PNG bytes."""
-    return image_png_bytes(pixel_figure(insp, names, tol))
+    return image_png_bytes(pixel_figure(insp, names, tol, notes))
