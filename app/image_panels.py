@@ -662,7 +662,8 @@ class ImagePanels(QtWidgets.QWidget):
     @Slot()
     def fit_view(self) -> None:
         """Show the whole image in the (linked) panels."""
-        self.c_panel.fit_view() if self.c_panel.raw is not None else self.py_panel.fit_view()
+        panel = self.c_panel if self.c_panel.raw is not None else self.py_panel
+        panel.fit_view()  # the other panels follow through the X/Y links
 
     @Slot(bool)
     def set_box_zoom(self, on: bool) -> None:
