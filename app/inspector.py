@@ -151,6 +151,13 @@ class PhiInspector(QtWidgets.QWidget):
         self.own_window_button.setToolTip("Move the inspector into its own window (maximise it there); click again "
                                           "or close that window to bring it back")
         self.own_window_button.toggled.connect(self.set_own_window)
+        self.maximise_button = QtWidgets.QToolButton()
+        self.maximise_button.setText("Maximise")
+        self.maximise_button.setCheckable(True)
+        self.maximise_button.setToolTip("Give the inspector the room of the image panels and the metrics (click "
+                                        "again to bring them back)")
+        self.maximise_button.toggled.connect(self.set_maximised)
+        self._saved_splits: list[tuple[QtWidgets.QSplitter, list[int], list[QtWidgets.QWidget]]] = []
         self.summary = QtWidgets.QLabel(self.HINT)
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -159,7 +166,8 @@ class PhiInspector(QtWidgets.QWidget):
         self.path_labels: dict[str, QtWidgets.QLabel] = {}
         top = QtWidgets.QHBoxLayout()
         for w in (QtWidgets.QLabel("slow"), self.slow_spin, QtWidgets.QLabel("fast"), self.fast_spin,
-                  self.inspect_button, self.max_button, self.own_window_button, self.busy_label):
+                  self.inspect_button, self.max_button, self.maximise_button, self.own_window_button,
+                  self.busy_label):
             top.addWidget(w)
         for key, label in PATH_DIMS:
             lab = QtWidgets.QLabel(label)
@@ -374,6 +382,29 @@ class PhiInspector(QtWidgets.QWidget):
             self.placeholder.setVisible(False)
             win.close()
             win.deleteLater()
+
+    @Slot(bool)
+    def set_maximised(self, on: bool) -> None:
+        """The inspector takes the room of everything beside it in the window's splitters (on: the other parts are
+        hidden), or the layout comes back as it was (off)."""
+        if on and not self._saved_splits:
+            child, parent = self, self.parentWidget()
+            while parent is not None:
+                if isinstance(parent, QtWidgets.QSplitter):
+                    others = [parent.widget(i) for i in range(parent.count())
+                              if parent.widget(i) is not child and parent.widget(i).isVisible()]
+                    self._saved_splits.append((parent, parent.sizes(), others))
+                    for w in others:
+                        w.setVisible(False)
+                child, parent = parent, parent.parentWidget()
+        elif not on:
+            for splitter, sizes, others in reversed(self._saved_splits):
+                for w in others:
+                    w.setVisible(True)
+                splitter.setSizes(sizes)
+            self._saved_splits = []
+        if self.maximise_button.isChecked() != on:
+            self.maximise_button.setChecked(on)
 
     def plot_at(self, scene_pos) -> str | None:
         """The field of the small plot under a scene position ('delta' for the difference plot)."""

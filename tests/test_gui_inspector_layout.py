@@ -76,7 +76,7 @@ def test_inspector_own_window_and_enlarged_plot(qtbot, small_window):
     assert "k (fractional)" in dlg.windowTitle()
     import pyqtgraph as pg
     big = dlg.findChild(pg.PlotWidget).getPlotItem()
-    assert [it.opts["name"] for it in big.listDataItems()] == ["C reference", "PyTorch"]
+    assert [it.opts["name"] for it in big.listDataItems()] == list(insp.side_names)   # both engines' names
     assert len(big.legend.items) == 2
     assert any(isinstance(it, pg.InfiniteLine) and it.value() == 0 for it in big.items)  # divergence at tick 0
     dlg.close()
@@ -84,7 +84,8 @@ def test_inspector_own_window_and_enlarged_plot(qtbot, small_window):
 
 def test_legend_and_table_name_both_sides(small_window):
     insp = small_window.inspector
-    assert "C reference" in insp.legend.text() and "PyTorch" in insp.legend.text()
+    a, b = insp.side_names
+    assert a in insp.legend.text() and b in insp.legend.text()
     insp.set_side_names("nanoBragg upstream", "torch float64")
     assert "nanoBragg upstream" in insp.legend.text() and "torch float64" in insp.legend.text()
     assert insp.curves[("k_frac", "py")].opts["name"] == "torch float64"
@@ -93,3 +94,15 @@ def test_legend_and_table_name_both_sides(small_window):
     dlg = insp.enlarge("delta")
     assert dlg.windowTitle().endswith("torch float64 − nanoBragg upstream: k (fractional)")
     dlg.close()
+
+
+def test_maximise_gives_the_inspector_the_room_and_restores_the_layout(qtbot, small_window):
+    insp = small_window.inspector
+    before_h, before_sizes = insp.height(), small_window.splitter.sizes()
+    insp.maximise_button.click()
+    qtbot.wait(20)
+    assert insp.height() > 1.4 * before_h, (before_h, insp.height())
+    assert not small_window.panels.isVisible()
+    insp.maximise_button.click()
+    qtbot.wait(20)
+    assert small_window.panels.isVisible() and small_window.splitter.sizes() == before_sizes
