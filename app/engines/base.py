@@ -103,7 +103,8 @@ class Job:
 
     argv: the nanoBragg arguments as the user gave them (no program name). config: their parse (the session parses
     once; engines must not re-parse for meaning). carryover: `-phi0_carryover` for this engine, None = its default.
-    threads: OMP / torch threads, None = all cores. timeout_s: wall-clock limit of one process run (s).
+    threads: OMP / torch threads, None = all cores. timeout_s: wall-clock limit of one render or trace (s; torch
+    stops at its next chunk past it).
     cwd: the user's working folder. env: extra environment for a process engine. write_outputs: honour the output
     flags of the command line (-intfile, -floatfile, ...; resolved against cwd); the session gives them to one
     side only, so two engines never write the same file.
