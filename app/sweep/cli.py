@@ -23,11 +23,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.cli_args import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, UsageError, _Parser, _positive_int
 from app.sweep.matrix import CaseSpec, Matrix, load_matrix, slugify
 from app.sweep.record import CaseRecord
 from app.sweep.report import counts, summary_line, write_reports
 
-EXIT_OK, EXIT_PARITY, EXIT_ENGINE, EXIT_USAGE = 0, 1, 2, 3
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "resources" / "sweeps"
 BAR_WIDTH = 28
 
@@ -38,7 +38,6 @@ def builtin_names() -> list[str]:
 
 def cmd_sweep(args: list[str]) -> int:
     """Entry point of `nbparity sweep` (app.cli dispatches here); returns the exit code."""
-    from app.cli_args import UsageError, _Parser, _positive_int
     from simulator.config import ConfigError
 
     p = _Parser(prog="nbparity sweep", description=__doc__.split("\n\n")[0],
