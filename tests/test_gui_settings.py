@@ -87,7 +87,7 @@ def test_broken_binary_is_reported_once_and_forgotten(qtbot, open_window, tmp_pa
     qs.sync()
     w = open_window(None)
     assert "cannot be used (it does not exist)" in (w.last_error or "")
-    assert w.editor.c_binary_edit.text() == ""    # the built-in reference, not the broken path
+    assert w.engines.c_binary() == ""    # the built-in reference, not the broken path
     w.close()
     w2 = open_window(None)
     assert w2.last_error is None                  # said once
