@@ -3,7 +3,8 @@
 With no scheduler address a `LocalCluster` of `workers` processes starts on this machine (one thread each, no
 dashboard, scratch space in a temporary folder removed afterwards) and is closed however the sweep ends. With an
 address (tcp://host:8786) the cases go to that cluster, whose workers need only `pip install nbparity`; the bundles
-are then written on the workers' disks at the same `--out` path.
+are then written on the workers' disks at the same `--out` path, and input files named in the command lines (-hkl,
+-mat, ...) must exist at the same paths there (a shared file system, or the same layout).
 
 Each case is one task (`app.sweep.task.run_case`, retried `retries` times when it raises); a worker lost while
 running a case (killed, out of memory) makes the scheduler run the case again on another worker, up to
