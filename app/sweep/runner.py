@@ -154,8 +154,9 @@ def _client(options: SweepOptions) -> Iterator[tuple[object, str, int | None]]:
     logging.getLogger("distributed").setLevel(logging.ERROR)
     scratch = tempfile.mkdtemp(prefix="nbparity-dask-")  # every dask scratch file goes here; removed at the end
     cluster = client = None
+    # The scheduler's HTTP routes on a free port: two sweeps (or another cluster) never fight over :8787.
     with dask.config.set({"distributed.scheduler.allowed-failures": options.allowed_failures,
-                          "temporary-directory": scratch}):
+                          "temporary-directory": scratch, "distributed.scheduler.dashboard.address": ":0"}):
         try:
             if options.scheduler:
                 client = Client(options.scheduler, timeout="30s")
