@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from simulator.config import ConfigError, NanoBraggConfig
 from simulator.io_files import SMVHeader, header_from_setup, int_image, int_scale, smv_header_text
 from simulator.setup import build_setup
 from tracing.bundle import BundleWriter
+from tracing.metrics import metric_rows  # noqa: F401  (re-exported: the console and the window use it)
 from tracing.phi_compare import compare_traces
 from tracing.records import PixelTrace
 from tracing.tables import write_phi_tables
@@ -239,29 +240,6 @@ def _check_extra_name(name: str, reserved: frozenset[str]) -> None:
     """Extra files are plain names inside the bundle: no folders, no hidden files, no reserved names."""
     if not name or "/" in name or "\\" in name or name.startswith(".") or name in reserved:
         raise ConfigError(f"extra file name {name!r}: expected a plain file name not in {sorted(reserved)}")
-
-
-def metric_rows(metrics: Any) -> list[tuple[str, str]]:
-    """(name, text) of the scalar figures of an ImageMetrics, peaks summarised; for tables and the console."""
-    rows = []
-    for key, value in metrics.to_dict().items():
-        if key == "peaks":
-            for sub in ("fraction_matched", "mean_distance", "max_distance"):
-                rows.append((f"peaks_{sub}", _fmt(value.get(sub))))
-            rows.append(("peaks_found_a_b", f"{len(value.get('peaks_a', []))}, {len(value.get('peaks_b', []))}"))
-        else:
-            rows.append((key, _fmt(value)))
-    return rows
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.9g}"
-    if isinstance(v, list):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    return str(v)
 
 
 def _cell(s: str) -> str:

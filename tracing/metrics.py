@@ -265,6 +265,30 @@ def beyond_tolerance_mask(a: np.ndarray, b: np.ndarray, tol_rel: float, floor_fr
         return finite & (D > np.where(bright, tol_rel * A, tol_rel * peak))
 
 
+# ---- figures as text ----------------------------------------------------------------------------------------------
+def metric_rows(metrics: ImageMetrics) -> list[tuple[str, str]]:
+    """(name, text) of the scalar figures of an ImageMetrics, peaks summarised; for tables and the console."""
+    rows = []
+    for key, value in metrics.to_dict().items():
+        if key == "peaks":
+            for sub in ("fraction_matched", "mean_distance", "max_distance"):
+                rows.append((f"peaks_{sub}", _fmt(value.get(sub))))
+            rows.append(("peaks_found_a_b", f"{len(value.get('peaks_a', []))}, {len(value.get('peaks_b', []))}"))
+        else:
+            rows.append((key, _fmt(value)))
+    return rows
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.9g}"
+    if isinstance(v, list):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    return str(v)
+
+
 # ---- parity thresholds and verdict (their one home) ---------------------------------------------------------------
 
 @dataclass(frozen=True)
