@@ -92,7 +92,7 @@ def report_files(record, pictures: dict[str, bytes], names: tuple[str, str] | No
                  tol: float = 5e-4) -> dict[str, bytes]:
     """One figure per inspected pixel and report.html for an app.session.ComparisonRecord (any thread; also for
     headless bundles). pictures: the panel PNGs already drawn (file name -> bytes), embedded in the report."""
-    from app.snapshot import metric_rows
+    from tracing.metrics import metric_rows
     names = names or (record.label("a"), record.label("b"))
     if side_notes is None:
         side_notes = tuple(_side_note(record.outcome(s)) for s in ("a", "b"))
