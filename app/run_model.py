@@ -74,8 +74,6 @@ class RunModel(QtCore.QObject):
         self._waiting: list[str] = []          # sides not started yet (sequential schedule)
         self._run_cancel: threading.Event | None = None
         self._trace: Job | None = None
-        self._pending_pixel: tuple[int, int] | None = None
-        self._trace_session = None
         self._jobs: dict[int, tuple] = {}       # job id -> (kind, run id, extra)
 
     # ---- state ---------------------------------------------------------------------------------------------------
@@ -242,7 +240,6 @@ class RunModel(QtCore.QObject):
         cancel = threading.Event()
         job = self.runner.start("trace", lambda _p, _c: session.inspect_pixel(slow, fast, cancel), cancel)
         self._trace = job
-        self._trace_session = session
         self._jobs[job.id] = ("trace", self.run_id, (slow, fast))
         self.inspection_started.emit(slow, fast)
 
