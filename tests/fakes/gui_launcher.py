@@ -2,14 +2,16 @@
 
     python gui_launcher.py MODE ENGINE_A ENGINE_B -- <nanoBragg args>
 
-MODE run-close: the run starts at once; the window is closed 0.3 s after the model's `started`.
+MODE run-close: the run starts at once; the window is closed 0.3 s after side A's engine reported its first
+progress (the fake engine prints it once it runs and has written its pid).
 MODE trace-close: nothing runs; pixel (slow 1, fast 2) is traced at once; the window is closed 0.3 s after
-the model's `inspection_started`.
+the fake engine of side A's trace has written its pid to $FAKE_PIDS (a trace reports no progress to wait on).
 Prints "STARTED <t>" when the run or trace has started and "CLOSING <t>" just before close() (t: time.monotonic(),
 the same clock in every process), then exits with run_gui's status.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -32,8 +34,14 @@ def main(argv: list[str]) -> int:
     class Timed(base):
         def __init__(self, *args, **kw):
             super().__init__(*args, **kw)
-            started = self.model.started if mode == "run-close" else self.model.inspection_started
-            started.connect(self._started)
+            self._said = False
+            if mode == "run-close":
+                self.model.engine_progress.connect(self._started)
+            else:
+                self._pid_timer = QtCore.QTimer(self)
+                self._pid_timer.setInterval(20)
+                self._pid_timer.timeout.connect(self._check_pid)
+                self.model.inspection_started.connect(self._pid_timer.start)
             if mode == "trace-close":
                 QtCore.QTimer.singleShot(0, self._trace)
 
@@ -42,7 +50,16 @@ def main(argv: list[str]) -> int:
             self.inspect_pixel(1, 2)
 
         @QtCore.Slot()
+        def _check_pid(self) -> None:
+            if os.path.exists(os.environ["FAKE_PIDS"]):
+                self._pid_timer.stop()
+                self._started()
+
+        @QtCore.Slot()
         def _started(self, *_args) -> None:
+            if self._said:
+                return
+            self._said = True
             say("STARTED")
             QtCore.QTimer.singleShot(CLOSE_AFTER_MS, self._close)
 
