@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv c-ref demo demo-headless test test-fast bench clean
+.PHONY: all venv c-ref demo demo-headless test test-fast bench bench-verdict clean
 
 all: venv c-ref
 
@@ -19,7 +19,9 @@ venv: $(STAMP)
 c-ref:
 	$(MAKE) -s -C c_reference
 
+# The pre-check names the missing Qt system packages (one apt-get line) instead of letting Qt abort.
 demo: venv c-ref
+	$(VPY) -m app.qt_preflight
 	$(VENV)/bin/nbparity
 
 # Exit 1 means "the engines differ", which the demo shows on purpose (the C's phi=0 carry-over); 2 or 3 are failures.
@@ -34,6 +36,10 @@ test-fast: venv c-ref
 
 bench: venv c-ref
 	$(VPY) -m app.bench
+
+# nbparity compare's time to a verdict vs side A alone + side B alone on CLI-FLAGS-003 (needs ../shared).
+bench-verdict: venv c-ref
+	$(VPY) -m app.bench_verdict --repeat 2
 
 clean:
 	$(MAKE) -s -C c_reference clean

@@ -1,15 +1,30 @@
 """`nbparity`: the parity viewer's command line (console script, and `python -m app`).
 
 Usage:
-  nbparity [gui] [--c-bin PATH] [-- <nanoBragg args>]   open the window (the built-in demo when no args)
+  nbparity [gui] [--a ENGINE] [--b ENGINE] [--c-bin PATH] [-- <nanoBragg args>]
+                                                        open the window (the built-in demo when no args)
   nbparity sim <nanoBragg args>                         the PyTorch engine with nanoBragg's command line
   nbparity compare [options] (--demo | -- <nanoBragg args>)
                                                         run both engines, write a snapshot bundle, judge parity
   nbparity trace --pixel S F [--pixel S F ...] [options] (--demo | -- <nanoBragg args>)
                                                         trace pixels on both engines, write per-phi tables
+  nbparity gui --bundle DIR                             show a comparison bundle in the window, nothing re-run
+  nbparity sweep (MATRIX.toml | --builtin at-parallel) [--out DIR] [--workers N | --scheduler ADDRESS]
+                                                        a matrix of command lines on a Dask cluster, one report
+                                                        (`nbparity sweep --help`; exit codes there)
 
 nanoBragg arguments always come after `--` (they start with a single dash, which our own parser must not see).
 Pixels are (slow, fast), zero-based, as nanoBragg's `-trace_pixel S F`.
+
+Sides: `--a ENGINE` and `--b ENGINE` choose the two engines (default A = cref, B = torch). ENGINE is one of
+  cref                  our C reference (c_reference/build/nbref)
+  torch[:DTYPE[:DEV]]   our PyTorch engine: torch, torch:float32, torch:float64:cuda
+  bin:PATH              any nanoBragg-compatible binary
+  cmd:COMMAND           any command taking nanoBragg's flags, split like a shell would (never run by one),
+                        e.g. --b 'cmd:python -m nanobrag_torch'
+`--c-bin PATH` and $NB_C_BIN are shortcuts for side A (bin:PATH) when --a is not given. `--threads-a/-b N` and
+`--carryover-a/-b on|off` set one side's threads and phi=0 carry-over; a binary other than our C reference runs
+with one thread when a phi tick is exactly 0 and its carry-over is on (spec 8.3), unless --threads-X says otherwise.
 
 Exit codes:
   0  compare: parity pass. trace: both engines traced every pixel (divergences are printed and written to the
@@ -20,20 +35,32 @@ Exit codes:
      HKL line: both engines name the file and line); gui: no display to open a window on.
   3  usage error, found before any engine runs: bad flag or value (the message names it), missing input file,
      pixel off the detector, a bundle folder that cannot be written.
+  129, 130, 143  compare / trace stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + the signal number): every
+     engine was stopped, its processes killed and its scratch folder removed; no bundle is written.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
-from typing import NoReturn
 from collections.abc import Callable, Sequence
 
-EXIT_OK, EXIT_PARITY, EXIT_ENGINE, EXIT_USAGE = 0, 1, 2, 3
+from app.cli_args import (  # noqa: F401  (UsageError, _Parser re-exported for the sweep and the tests)
+    EXIT_ENGINE,
+    EXIT_OK,
+    EXIT_PARITY,
+    EXIT_USAGE,
+    UsageError,
+    _on_off,
+    _Parser,
+    _positive_int,
+)
+
 DEFAULT_OUT = Path("nbparity-out")
-COMMANDS = ("gui", "sim", "compare", "trace")
+COMMANDS = ("gui", "sim", "compare", "trace", "sweep")
 # Qt platforms that need no display server.
 HEADLESS_QPA = frozenset({"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay"})
 
@@ -42,18 +69,9 @@ EXIT_CODES_HELP = """exit codes:
   1  compare: parity failure (metrics beyond the thresholds, or image shapes differ)
   2  an engine failed or was cancelled; gui: no display
   3  usage error (bad flag or value, missing file)
+  129/130/143  stopped by SIGHUP/SIGINT/SIGTERM (128 + signal): engines stopped, nothing left behind
 (nbparity sim returns nanoBragg's statuses: 0 done, 9 usage)"""
-
-
-class UsageError(Exception):
-    """Bad command line; the message says which flag and what was expected."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError (exit 3) instead of exiting with 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: error: {message}")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +108,9 @@ def _dispatch(args: list[str]) -> int:
         return cmd_compare(rest)
     if head == "trace":
         return cmd_trace(rest)
+    if head == "sweep":  # issue 12: the sweep lives in its own package
+        from app.sweep.cli import cmd_sweep
+        return cmd_sweep(rest)
     raise UsageError(f"unknown command {head!r}: expected one of {', '.join(COMMANDS)} "
                      "(nanoBragg arguments go after `--`)")
 
@@ -103,26 +124,25 @@ def split_passthrough(args: list[str]) -> tuple[list[str], list[str] | None]:
     return args, None
 
 
-def _on_off(flag: str) -> Callable[[str], bool]:
-    def parse(text: str) -> bool:
-        low = text.lower()
-        if low in ("on", "1", "true", "yes"):
-            return True
-        if low in ("off", "0", "false", "no"):
-            return False
-        raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected on or off")
-    parse.__name__ = "on|off"
-    return parse
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
-    return v
+def _side_options(p: argparse.ArgumentParser) -> None:
+    """--a/--b ENGINE, per-side threads and carry-over, and the former C/torch spellings as shortcuts."""
+    p.add_argument("--a", metavar="ENGINE", help="engine of side A (default cref; see `nbparity --help`)")
+    p.add_argument("--b", metavar="ENGINE", help="engine of side B (default torch)")
+    p.add_argument("--c-bin", metavar="PATH", help="shortcut for --a bin:PATH (also $NB_C_BIN)")
+    for k in ("a", "b"):
+        p.add_argument(f"--threads-{k}", type=_positive_int, metavar="N",
+                       help=f"threads of side {k.upper()} (OpenMP or torch; default: all cores)")
+        p.add_argument(f"--carryover-{k}", type=_on_off(f"--carryover-{k}"), metavar="on|off",
+                       help=f"phi=0 carry-over of side {k.upper()} (default: the engine's own)")
+    p.add_argument("--threads", type=_positive_int, metavar="N", help="same as --threads-a")
+    p.add_argument("--c-carryover", type=_on_off("--c-carryover"), metavar="on|off", help="same as --carryover-a")
+    p.add_argument("--torch-carryover", type=_on_off("--torch-carryover"), metavar="on|off",
+                   help="same as --carryover-b")
+    p.add_argument("--dtype", choices=("float32", "float64"), help="torch dtype of side B when --b is not given")
+    p.add_argument("--device", help="torch device of side B when --b is not given (cpu, cuda, cuda:N)")
+    p.add_argument("--schedule", choices=("auto", "sequential", "parallel"), default="auto",
+                   help="run the sides one after the other with all cores each, or at once (default auto: "
+                        "sequential unless a side computes on a GPU)")
 
 
 def _engine_parser(prog: str, description: str, usage_extra: str = "") -> _Parser:
@@ -131,42 +151,60 @@ def _engine_parser(prog: str, description: str, usage_extra: str = "") -> _Parse
                 formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                    help=f"parent folder of the new bundle (default ./{DEFAULT_OUT})")
-    p.add_argument("--c-bin", metavar="PATH", help="C binary (default: $NB_C_BIN, else c_reference/build/nbref)")
-    p.add_argument("--threads", type=_positive_int, metavar="N", help="OpenMP threads of the C run")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float64", help="torch dtype (default float64)")
-    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--c-carryover", type=_on_off("--c-carryover"), metavar="on|off",
-                   help="phi=0 carry-over of the C (default: on, as the real nanoBragg)")
-    p.add_argument("--torch-carryover", type=_on_off("--torch-carryover"), metavar="on|off",
-                   help="phi=0 carry-over of the torch engine (default: off)")
-    p.add_argument("--timeout", type=float, default=3600.0, metavar="S", help="C run time limit, s (default 3600)")
+    _side_options(p)
+    p.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                   help="time limit of one engine run, s (default 3600; torch stops at its next chunk)")
     p.add_argument("--demo", action="store_true", help="use the built-in demo command instead of args after --")
     return p
+
+
+def session_options(opts: argparse.Namespace):
+    """app.session.SessionOptions from the parsed options (the shortcuts folded in)."""
+    from app.session import SessionOptions, SideOptions
+
+    if opts.a is not None and opts.c_bin is not None:
+        raise UsageError("give either --a ENGINE or --c-bin PATH for side A, not both")
+    if opts.b is not None and (opts.dtype or opts.device):
+        raise UsageError("--dtype/--device apply to the default side B only; spell them in --b (torch:float32:cpu)")
+    a = opts.a or (f"bin:{opts.c_bin}" if opts.c_bin else "cref")
+    b = opts.b or f"torch:{opts.dtype or 'float64'}:{opts.device or 'cpu'}"
+    side_a = SideOptions(a, _first(opts.carryover_a, opts.c_carryover), _first(opts.threads_a, opts.threads))
+    side_b = SideOptions(b, _first(opts.carryover_b, opts.torch_carryover), opts.threads_b)
+    return SessionOptions(side_a, side_b,
+                          timeout_s=getattr(opts, "timeout", 3600.0), schedule=opts.schedule)
+
+
+def _first(value, fallback):
+    return value if value is not None else fallback
 
 
 def _session(opts: argparse.Namespace, nb_args: list[str] | None, thresholds=None):
     """Build the ComparisonSession; every problem with the input becomes a UsageError."""
     from app.demo import demo_argv
-    from app.session import ComparisonSession, EngineOptions
+    from app.session import ComparisonSession
+    from c_reference.driver import become_subreaper, remove_stale_scratch
     from simulator.config import ConfigError
     from simulator.preflight import check_out
 
+    become_subreaper()  # orphans of an engine (setsid ones too) come to us, not to init
+    remove_stale_scratch()
     if opts.demo and nb_args:
         raise UsageError("give either --demo or nanoBragg arguments after --, not both")
     if opts.c_bin is not None and not Path(opts.c_bin).is_file():
         raise UsageError(f"--c-bin {opts.c_bin}: no such file")
-    options = EngineOptions(c_binary=opts.c_bin, c_threads=opts.threads, c_carryover=opts.c_carryover,
-                            torch_dtype=opts.dtype, torch_device=opts.device, torch_carryover=opts.torch_carryover,
-                            timeout_s=opts.timeout)
     try:
         argv = demo_argv() if opts.demo else nb_args
         if not argv:
             raise UsageError("no nanoBragg arguments: give them after `--` (e.g. `-- -cell 100 100 100 90 90 90 "
                              "-default_F 100 ...`), or use --demo")
-        session = ComparisonSession(argv, options, thresholds)
+        session = ComparisonSession(argv, session_options(opts), thresholds)
         check_out(opts.out, session.preflight())  # issue 8: before any engine, --out included
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    for k, side in session.sides.items():
+        print(f"{k.upper()}: {side.label} ({side.engine.identity.fingerprint})", file=sys.stderr)
+        for note in side.notes:
+            print(f"   {note}", file=sys.stderr)
     for w in session.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return session
@@ -185,45 +223,48 @@ def _parse(parser: _Parser, args: list[str]) -> tuple[argparse.Namespace, list[s
 
 # ---- commands ----------------------------------------------------------------------------------------------------
 def cmd_compare(args: list[str]) -> int:
-    parser = _engine_parser("nbparity compare", "Run the C reference and the torch engine on one nanoBragg command "
-                            "line, write a snapshot bundle and judge parity.")
-    parser.add_argument("--png", action="store_true", help="also write panel PNGs (C, torch, difference)")
-    parser.add_argument("--min-correlation", type=float, default=0.999999, metavar="R",
-                        help="pass needs Pearson r >= R (default 0.999999)")
-    parser.add_argument("--max-rel-error", type=float, default=1e-5, metavar="E",
-                        help="pass needs max |torch-C|/|C| <= E (default 1e-5) ...")
-    parser.add_argument("--rel-floor", type=float, default=1e-3, metavar="F",
-                        help="... over pixels with C > F * max(C) (default 1e-3)")
+    from tracing.metrics import ParityThresholds
+    d = ParityThresholds()
+    parser = _engine_parser("nbparity compare", "Run side A and side B on one nanoBragg command line, write a "
+                            "snapshot bundle and judge parity.")
+    parser.add_argument("--png", action="store_true", help="also write panel PNGs (A, B, difference)")
+    parser.add_argument("--min-correlation", type=float, default=d.min_correlation, metavar="R",
+                        help=f"pass needs Pearson r >= R (default {d.min_correlation:g})")
+    parser.add_argument("--max-rel-error", type=float, default=d.max_rel_error, metavar="E",
+                        help=f"pass needs max |B-A|/|A| <= E (default {d.max_rel_error:g}) ...")
+    parser.add_argument("--rel-floor", type=float, default=d.rel_floor, metavar="F",
+                        help=f"... over pixels with A > F * max(A) (default {d.rel_floor:g})")
     opts, nb_args = _parse(parser, args)
-    from app.session import ParityThresholds
     from app.snapshot import metric_rows
 
-    thresholds = ParityThresholds(opts.min_correlation, opts.max_rel_error, opts.rel_floor)
+    thresholds = ParityThresholds(opts.min_correlation, opts.max_rel_error, opts.rel_floor, d.phi_tol)
     session = _session(opts, nb_args, thresholds)
-    print(f"C:     {' '.join(session.c_args())}", file=sys.stderr)
-    c, py = _cancellable(lambda cancel: session.run_both(_progress("C"), _progress("torch"), cancel))
-    for o in (c, py):
-        _report_outcome(o)
+    progress = {k: _progress(session.label(k)) for k in ("a", "b")}
+    pair, stopped = _cancellable(lambda cancel: session.run_both(progress["a"], progress["b"], cancel,
+                                                                 on_finished=_report_outcome))
+    if stopped:
+        return _stopped(stopped)
+    a, b = pair
     metrics = verdict = None
-    shape_ok = c.ok and py.ok and c.result.shape == py.result.shape
-    if c.ok and py.ok and not shape_ok:
-        print(f"image shapes differ: C {c.result.shape} vs torch {py.result.shape} (slow, fast)")
+    shape_ok = a.ok and b.ok and a.result.shape == b.result.shape
+    if a.ok and b.ok and not shape_ok:
+        print(f"image shapes differ: {a.engine} {a.result.shape} vs {b.engine} {b.result.shape} (slow, fast)")
     if shape_ok:
-        metrics = session.compare(c.result, py.result)
+        metrics = session.compare(a.result, b.result)
         verdict = session.verdict(metrics)
         for key, text in metric_rows(metrics):
             print(f"  {key:>24}: {text}")
         print(verdict.sentence())
-    folder = _write(lambda: session.write_bundle(opts.out, c=c, py=py, metrics=metrics, png=opts.png,
+    folder = _write(lambda: session.write_bundle(opts.out, a=a, b=b, metrics=metrics, png=opts.png,
                                                  prefix="compare"), opts.out)
     print(f"bundle: {folder}")
-    if not (c.ok and py.ok):
+    if not (a.ok and b.ok):
         return EXIT_ENGINE
     return EXIT_OK if verdict is not None and verdict.passed else EXIT_PARITY
 
 
 def cmd_trace(args: list[str]) -> int:
-    parser = _engine_parser("nbparity trace", "Trace pixels on both engines and write per-phi tables (JSON, CSV, "
+    parser = _engine_parser("nbparity trace", "Trace pixels on both sides and write per-phi tables (JSON, CSV, "
                             "markdown) with the first divergence of each pixel.", "--pixel S F [--pixel S F ...] ")
     parser.add_argument("--pixel", nargs=2, type=int, action="append", required=True, metavar=("S", "F"),
                         help="pixel to trace, slow then fast, zero-based (repeatable)")
@@ -238,29 +279,58 @@ def cmd_trace(args: list[str]) -> int:
         raise UsageError(f"--pixel: {exc}") from None
     inspections = []
     for s, f in opts.pixel:
-        insp = _cancellable(lambda cancel, s=s, f=f: session.inspect_pixel(s, f, cancel))
+        insp, stopped = _cancellable(lambda cancel, s=s, f=f: session.inspect_pixel(s, f, cancel))
+        if stopped:
+            return _stopped(stopped)
         print(insp.describe())
         inspections.append(insp)
-    folder = _write(lambda: session.write_bundle(opts.out, c=None, py=None, inspections=inspections,
-                                                 prefix="trace"), opts.out)
+    folder = _write(lambda: session.write_bundle(opts.out, inspections=inspections, prefix="trace"), opts.out)
     print(f"bundle: {folder}")
-    failed = any(i.c_error or i.py_error for i in inspections)
-    return EXIT_ENGINE if failed else EXIT_OK
+    return EXIT_ENGINE if any(i.errors for i in inspections) else EXIT_OK
 
 
 def cmd_gui(args: list[str]) -> int:
     parser = _Parser(prog="nbparity gui", description="Open the parity viewer window.", epilog=EXIT_CODES_HELP,
                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--c-bin", metavar="PATH", help="C binary (default: $NB_C_BIN, else c_reference/build/nbref)")
+    parser.add_argument("--a", metavar="ENGINE", help="side A's engine (default: the last chosen, else cref)")
+    parser.add_argument("--b", metavar="ENGINE", help="side B's engine (default: the last chosen, else torch)")
+    parser.add_argument("--no-run", action="store_true", help="open the command line without running it")
+    parser.add_argument("--bundle", type=Path, metavar="DIR",
+                        help="open a comparison bundle (nbparity compare, a sweep's case, an export) without running")
     opts, nb_args = _parse(parser, args)
     if opts.c_bin is not None and not Path(opts.c_bin).is_file():
         raise UsageError(f"--c-bin {opts.c_bin}: no such file")
+    bundle = _read_bundle(opts.bundle, nb_args) if opts.bundle is not None else None
+    from app.engines.spec import parse_engine_spec
+    from simulator.config import ConfigError
+    for flag, spec in (("--a", opts.a), ("--b", opts.b)):
+        if spec is not None:
+            try:
+                parse_engine_spec(spec)
+            except ConfigError as exc:
+                raise UsageError(f"{flag}: {exc}") from None
     problem = display_problem()
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_ENGINE
-    from app.main_window import run_gui  # lazy: Qt loads only here
-    return run_gui(nb_args or None, opts.c_bin)  # None: the window opens the built-in demo
+    from app.lifecycle import run_gui  # lazy: Qt loads only here
+    # None: the window opens the built-in demo
+    if bundle is not None:
+        return run_gui(list(bundle.argv), opts.c_bin, autorun=False, leave_at_once=True, a=opts.a, b=opts.b,
+                       bundle=(opts.bundle, bundle))
+    return run_gui(nb_args or None, opts.c_bin, autorun=not opts.no_run, leave_at_once=True, a=opts.a, b=opts.b)
+
+
+def _read_bundle(folder: Path, nb_args: list[str] | None):
+    """`gui --bundle DIR`: the bundle's ComparisonRecord, read before any window opens (exit 3 when unreadable)."""
+    from app.bundle_reader import BundleError, read_bundle
+    if nb_args:
+        raise UsageError("give either --bundle DIR or nanoBragg arguments after --, not both")
+    try:
+        return read_bundle(folder)
+    except BundleError as exc:
+        raise UsageError(f"--bundle: {exc}") from None
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------
@@ -281,11 +351,19 @@ def display_problem(env: dict | None = None, platform: str | None = None) -> str
             "or run the window under a virtual display (xvfb-run nbparity), or set QT_QPA_PLATFORM=offscreen.")
 
 
-def _cancellable(work: Callable[[threading.Event], object]):
-    """Run work(cancel) on a thread so Ctrl-C can set `cancel` (the engines stop and kill the C) and still wait."""
+def _cancellable(work: Callable[[threading.Event], object]) -> tuple[object, int | None]:
+    """Run work(cancel) on a thread; SIGINT, SIGTERM and SIGHUP set `cancel` (the engines stop, their processes
+    are killed and their scratch removed) and are remembered. Returns (value, None), or (None, the signal)."""
     cancel = threading.Event()
     done = threading.Event()
     box: dict[str, object] = {}
+    got: list[int] = []
+
+    def on_signal(signum, _frame) -> None:
+        if not got:
+            print(f"\nstopping ({signal.Signals(signum).name}) ...", file=sys.stderr)
+        got.append(signum)
+        cancel.set()
 
     def target() -> None:
         try:
@@ -295,17 +373,26 @@ def _cancellable(work: Callable[[threading.Event], object]):
         finally:
             done.set()
 
-    threading.Thread(target=target, name="nbparity-cli", daemon=True).start()
-    # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join can leave the thread looking finished.
-    while not done.is_set():
-        try:
-            done.wait(0.2)
-        except KeyboardInterrupt:
-            print("\ncancelling ...", file=sys.stderr)
-            cancel.set()
+    old = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS} \
+        if threading.current_thread() is threading.main_thread() else {}
+    try:
+        threading.Thread(target=target, name="nbparity-cli", daemon=True).start()
+        # Wait on an Event in short slices: Python runs signal handlers between them.
+        while not done.wait(0.1):
+            pass
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if got:
+        return None, got[0]
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
-    return box["value"]
+    return box["value"], None
+
+
+def _stopped(signum: int) -> int:
+    print(f"stopped by {signal.Signals(signum).name}: every engine was stopped; no bundle written", file=sys.stderr)
+    return 128 + int(signum)
 
 
 def _progress(engine: str) -> Callable[..., None]:
@@ -325,7 +412,7 @@ def _progress(engine: str) -> Callable[..., None]:
 
 
 def _report_outcome(o) -> None:
-    name = "C" if o.engine == "c" else o.engine
+    name = f"{o.side.upper()} {o.engine}" if o.side else o.engine
     if o.ok:
         print(f"{name}: ok, {o.result.shape[0]} x {o.result.shape[1]} (slow x fast), {o.result.wall_s:.3f} s")
     else:

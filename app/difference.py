@@ -1,9 +1,9 @@
 """Difference-panel modes (Qt-free): what the third panel shows, and which pixels count as "beyond tolerance".
 
-Modes:
-    diff      C − PyTorch, photons
-    relative  (C − PyTorch) / max(|C|, floor)
-    logratio  log10(max(C, floor) / max(PyTorch, floor))
+Modes (A and B are the two sides, any engine or a loaded file):
+    diff      A − B, photons
+    relative  (A − B) / max(|A|, floor)
+    logratio  log10(max(A, floor) / max(B, floor))
 
 All three are signed and centred on zero, so the panel uses a diverging colour map with symmetric levels.
 """
@@ -16,14 +16,13 @@ import numpy as np
 from tracing.metrics import beyond_tolerance_mask, difference_map
 
 MODES: dict[str, str] = {
-    "diff": "C − PyTorch",
-    "relative": "relative (C − PyTorch)/|C|",
-    "logratio": "log10 ratio C/PyTorch",
+    "diff": "A − B",
+    "relative": "relative (A − B)/|A|",
+    "logratio": "log10 ratio A/B",
 }
 UNITS: dict[str, str] = {"diff": "photons", "relative": "fraction", "logratio": "decades"}
 # Colour-bar axis labels: short, so that the axis's own multiplier ("(x1e-06)") still fits beside them.
-BAR_LABELS: dict[str, str] = {"diff": "C − PyTorch (photons)", "relative": "(C − PyTorch)/|C|",
-                              "logratio": "log10(C/PyTorch)"}
+BAR_LABELS: dict[str, str] = {"diff": "A − B (photons)", "relative": "(A − B)/|A|", "logratio": "log10(A/B)"}
 
 
 @dataclass(frozen=True)

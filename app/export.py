@@ -1,21 +1,28 @@
-"""Pictures for a snapshot, taken from the live window (GUI thread only).
+"""Snapshot pictures and report, in two steps so that the window never blocks while a snapshot is written.
 
-`window_pngs(window)` returns the extra files that ComparisonSession.write_bundle adds to the bundle:
-    window.png            the whole window (QWidget.grab)
-    panel_c.png, panel_py.png, panel_diff.png
-                          each panel with its colour bar, rendered from the raw arrays with the window's current
-                          scale, levels, colour map and difference mode (app.panel_png), at full image resolution
-                          (or max-aggregated above 1024 px)
-    inspector_plots.png   the φ inspector's plots (when a pixel has been traced)
-The data files (images, difference, metrics, per-φ tables, logs, manifest) come from write_bundle itself.
+1. `prepare(window)` on the GUI thread (milliseconds): grabs `window.png` and records what the panels show (the
+   arrays by reference, scale, levels, colour maps, difference mode, side names and notes, inspected pixels).
+2. `render(plan, session, c, py, metrics)` on the export worker: draws the files with QPainter on QImages (safe off
+   the GUI thread) and returns them for ComparisonSession.write_bundle's extra_files:
+       window.png                    the whole window as it looked
+       inspector_plots.png           the inspector's plots as they looked (when a pixel was traced)
+       panel_c.png, panel_py.png, panel_diff.png
+                                     each panel with pixel axes, colour bar and units, the side's engine name, the
+                                     inspected pixels marked, and for the difference where its colours clip
+       pixel_s<S>_f<F>_figure.png    one figure per inspected pixel (app.figures)
+       report.html                   everything above with the metrics and per-φ tables, self-contained
+`notify_written(window, path)` then says where the snapshot went, with a button that opens the folder.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
-from app import panel_png
+from app import figures, panel_png, report_html
+from app.image_panels import DIVERGING_COLORMAP
 from app.scaling import Levels
 
 if TYPE_CHECKING:
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def widget_png(widget: QtWidgets.QWidget) -> bytes:
-    """A PNG of the widget as it is drawn now."""
+    """A PNG of the widget as it is drawn now (GUI thread)."""
     pix = widget.grab()
     buf = QtCore.QBuffer()
     buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
@@ -31,19 +38,111 @@ def widget_png(widget: QtWidgets.QWidget) -> bytes:
     return bytes(buf.data())
 
 
-def window_pngs(window: MainWindow) -> dict[str, bytes]:
-    """window.png, the panel PNGs and inspector_plots.png (see the module docstring)."""
-    files: dict[str, bytes] = {"window.png": widget_png(window)}
+@dataclass
+class ExportPlan:
+    """What the export worker draws: a copy of the view's state, taken on the GUI thread."""
+
+    window_png: bytes
+    specs: dict[str, panel_png.PanelSpec]
+    names: tuple[str, str]
+    side_notes: tuple[str, str]
+    inspections: list[Any] = field(default_factory=list)
+    tol: float = 5e-4
+    inspector_png: bytes | None = None
+    notes: list[str] = field(default_factory=list)      # e.g. where a loaded side's traces come from
+
+
+def prepare(window: MainWindow) -> ExportPlan:
+    """Record the window's view for a snapshot (GUI thread; no per-pixel work)."""
     panels = window.panels
-    c, py = panels.c_image(), panels.py_image()
+    names = (panels.c_panel.title, panels.py_panel.title)
+    insps = window.inspector.inspections()
     lv = panels.levels()
-    specs = panel_png.panel_specs(c, py, scale=panels.scale, percentile=panels.percentile_spin.value(),
-                                  cmap=panels.colormap(), diff_mode=panels.mode(), levels=Levels(lv.low, lv.high))
-    if "diff" in specs:
-        # Keep the levels the user sees on the difference panel too.
-        specs["diff"].levels = panels.diff_bar.levels()
-    for key, spec in specs.items():
+    marks = [(i.slow, i.fast) for i in insps]
+    specs = panel_png.panel_specs(panels.c_image(), panels.py_image(), scale=panels.scale,
+                                  percentile=panels.percentile_spin.value(), cmap=panels.colormap(),
+                                  diff_mode=panels.mode(), levels=Levels(lv.low, lv.high), names=names,
+                                  marks=marks, with_diff=False, floor=panels.display_floor())
+    if panels.diff_raw is not None:
+        # The difference the user sees, with the levels of its colour bar.
+        specs["diff"] = panel_png.diff_spec(panels.diff_raw, panels.mode(), panels.diff_bar.levels(), names, marks,
+                                            DIVERGING_COLORMAP)
+    plots = widget_png(window.inspector.plots_widget()) if window.inspector.inspection is not None else None
+    return ExportPlan(widget_png(window), specs, names,
+                      (panels.c_panel.note(), panels.py_panel.note()), insps, window.inspector.tol, plots,
+                      window.inspector.trace_source_notes())
+
+
+def render(plan: ExportPlan, session, c, py, metrics) -> dict[str, bytes]:
+    """The snapshot's picture and report files (any thread); see the module docstring."""
+    files: dict[str, bytes] = {"window.png": plan.window_png}
+    if plan.inspector_png is not None:
+        files["inspector_plots.png"] = plan.inspector_png
+    for key, spec in plan.specs.items():
+        if spec.signed and spec.note == "":
+            spec.note = panel_png.clip_note(spec.raw, spec.levels, spec.unit)
         files[f"panel_{key}.png"] = panel_png.png_bytes(spec)
-    if window.inspector.inspection is not None:
-        files["inspector_plots.png"] = widget_png(window.inspector.plots_widget())
+    record = session.record(c, py, metrics, plan.inspections)
+    files.update(report_files(record, files, plan.names, plan.side_notes, plan.notes, plan.tol))
     return files
+
+
+def report_files(record, pictures: dict[str, bytes], names: tuple[str, str] | None = None,
+                 side_notes: tuple[str, str] | None = None, notes: list[str] | None = None,
+                 tol: float = 5e-4) -> dict[str, bytes]:
+    """One figure per inspected pixel and report.html for an app.session.ComparisonRecord (any thread; also for
+    headless bundles). pictures: the panel PNGs already drawn (file name -> bytes), embedded in the report."""
+    from tracing.metrics import metric_rows
+    names = names or (record.label("a"), record.label("b"))
+    if side_notes is None:
+        side_notes = tuple(_side_note(record.outcome(s)) for s in ("a", "b"))
+    files: dict[str, bytes] = {}
+    figs: dict[tuple[int, int], bytes] = {}
+    for insp in record.inspections:
+        png = figures.pixel_figure_png(insp, names, tol, notes or ())
+        figs[(insp.slow, insp.fast)] = png
+        files[f"{insp.stem}_figure.png"] = png
+    v = record.verdict
+    inp = report_html.ReportInput(
+        manifest=record.manifest, names=names,
+        metric_rows=metric_rows(record.metrics) if record.metrics is not None else [],
+        verdict=v.sentence() if v is not None else None, passed=v.passed if v is not None else None,
+        side_notes=side_notes, panels={k: b for k, b in pictures.items() if k.startswith("panel_")},
+        inspections=list(record.inspections), figures=figs, notes=list(notes or []))
+    files["report.html"] = report_html.build_report(inp).encode("utf-8")
+    return files
+
+
+def _side_note(outcome) -> str:
+    """A side's run column in the report: its time, "loaded …", or why it has no image."""
+    if outcome is None:
+        return "not run"
+    if not outcome.ok:
+        return f"failed: {outcome.error}"
+    meta = outcome.result.meta or {}
+    return str(meta["loaded"]) if meta.get("loaded") else f"{outcome.result.wall_s:.2f} s"
+
+
+def window_pngs(window: MainWindow) -> dict[str, bytes]:
+    """All picture and report files at once, on this thread (small cases, tests)."""
+    plan = prepare(window)
+    session = window.session or window._session_for_loaded()
+    return render(plan, session, window.c_outcome, window.py_outcome, window.metrics)
+
+
+def notify_written(window: QtWidgets.QWidget, path: Path) -> QtWidgets.QMessageBox:
+    """A non-modal note saying where the snapshot is, with "Open folder" (the system's file browser)."""
+    box = QtWidgets.QMessageBox(window)
+    box.setWindowTitle("Snapshot written")
+    box.setIcon(QtWidgets.QMessageBox.Icon.Information)
+    box.setText(f"The snapshot was written to<br><b>{path}</b><br>Open <code>report.html</code> in a browser to "
+                "read it without nbparity.")
+    box.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+    open_button = box.addButton("Open folder", QtWidgets.QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QtWidgets.QMessageBox.StandardButton.Close)
+    open_button.clicked.connect(lambda: QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(path))))
+    box.setModal(False)
+    box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open_button = open_button
+    box.show()
+    return box

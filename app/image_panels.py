@@ -23,8 +23,25 @@ from app import difference as diffmod
 from app.scaling import (DEFAULT_PERCENTILE, SCALES, Levels, downsample_factor, downsample_max, inverse_value,
                          log_floor, percentile_levels, symmetric_levels, transform, transform_value)
 
-IMAGE_COLORMAPS: tuple[str, ...] = ("viridis", "inferno", "magma", "plasma", "CET-L1")
+# Shown name -> pyqtgraph colour map (pyqtgraph ships the matplotlib maps and colorcet's CET maps itself, so
+# colorcet is not a dependency). The first is the default.
+COLORMAPS: dict[str, str] = {
+    "viridis": "viridis", "inferno": "inferno", "magma": "magma", "plasma": "plasma", "cividis": "cividis",
+    "grey": "CET-L1", "fire (CET-L3)": "CET-L3", "blue (CET-L6)": "CET-L6", "rainbow (CET-R4)": "CET-R4",
+    "turbo": "turbo",
+}
+IMAGE_COLORMAPS: tuple[str, ...] = tuple(COLORMAPS)
 DIVERGING_COLORMAP = "CET-D1"
+BAR_WIDTH_PX = 128        # every colour bar is this wide, so the three image panels share one width
+# Navigation limits: the view may show at most this fraction of the image's size as margin on each side, and no
+# fewer than MIN_VIEW_PX image pixels across (a few pixels: the smallest view where a pixel's neighbours show).
+VIEW_MARGIN = 0.25
+MIN_VIEW_PX = 4.0
+
+
+def pg_colormap(name: str) -> str:
+    """The pyqtgraph map behind a shown colour-map name (pyqtgraph names pass through)."""
+    return COLORMAPS.get(name, name)
 # Above this many pixels, percentiles are estimated from a strided sample (keeps the GUI thread under ~20 ms).
 _PERCENTILE_SAMPLE = 1_000_000
 
@@ -112,6 +129,8 @@ class ImagePanel(QtWidgets.QWidget):
     cursorMoved = Signal(int, int)
     cursorLeft = Signal()
     pixelClicked = Signal(int, int)
+    # A right click: (slow, fast) of the pixel under it (-1, -1 outside the image) and the global screen position.
+    contextRequested = Signal(int, int, QtCore.QPoint)
 
     def __init__(self, title: str, signed: bool = False, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -133,6 +152,8 @@ class ImagePanel(QtWidgets.QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
+        # Clicking an image gives it the keyboard focus, so the panels' single-key shortcuts (F, B, 1-3) apply.
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.plot = self.graphics.addPlot()
         self.plot.setLabel("bottom", "fast (px)")
         self.plot.setLabel("left", "slow (px)")
@@ -188,6 +209,7 @@ class ImagePanel(QtWidgets.QWidget):
         self.graphics.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.vb.sigRangeChanged.connect(self._update_downsampling)
         self.vb.sigResized.connect(self._update_downsampling)
+        self.vb.sigResized.connect(self._on_resized)
         self.graphics.installEventFilter(self)
 
     @property
@@ -196,11 +218,20 @@ class ImagePanel(QtWidgets.QWidget):
 
     # ---- content -------------------------------------------------------------------------------------------------
     def _set_title_text(self, note: str) -> None:
+        self._note = note
         extra = f" &nbsp;<span style='color:#1f5fbf'>{note}</span>" if note else ""
         self.title_label.setText(f"<b>{self._title}</b>{extra}<br><span style='color:#555'>slow ↓, fast →; "
                                  f"pixel (s, f) centre at (s+0.5, f+0.5) px</span>")
         self.title_label.setToolTip("Row = slow index (down), column = fast index (right); pixel (s, f) covers "
                                     "[f, f+1) × [s, s+1) in the view, centre (s+0.5, f+0.5) px")
+
+    def set_title(self, title: str) -> None:
+        """Rename the panel (a side's engine or file), keeping its note."""
+        self._title = title
+        self._set_title_text(getattr(self, "_note", ""))
+
+    def note(self) -> str:
+        return getattr(self, "_note", "")
 
     def set_note(self, note: str) -> None:
         """A short note after the title (e.g. the run time, or 'loaded from file.cbf')."""
@@ -226,9 +257,50 @@ class ImagePanel(QtWidgets.QWidget):
         if first:
             # Frame the whole detector before the first push, so a large image is never drawn at full
             # resolution for a view that shows it in a few hundred screen pixels.
-            s_n, f_n = raw.shape
-            self.vb.setRange(QtCore.QRectF(0, 0, f_n, s_n), padding=0.01)
+            self.set_view_limits(raw.shape)
+            self.fit_view()
         self._update_downsampling()
+
+    # ---- navigation ------------------------------------------------------------------------------------------------
+    def image_rect(self) -> QtCore.QRectF | None:
+        """The image's bounds in view coordinates: [0, fast) x [0, slow) px (None without an image)."""
+        if self.raw is None:
+            return None
+        s_n, f_n = self.raw.shape
+        return QtCore.QRectF(0, 0, f_n, s_n)
+
+    def set_view_limits(self, shape: tuple[int, int] | None = None) -> None:
+        """Zoom limits for the image (slow, fast): out to the whole-image (fit) view enlarged by VIEW_MARGIN on each
+        side, so the image can never be lost; in to MIN_VIEW_PX image pixels across.
+
+        The fit view depends on the panel's aspect ratio (the aspect is locked), so this runs again on resize."""
+        if shape is None:
+            if self.raw is None:
+                return
+            shape = self.raw.shape
+        s_n, f_n = shape
+        w, h = self.vb.width(), self.vb.height()
+        r = h / w if w > 0 and h > 0 else 1.0          # screen height per screen width
+        fit_x = max(float(f_n), s_n / r)              # the fit view's extent in image pixels
+        fit_y = fit_x * r
+        half_x, half_y = (0.5 + VIEW_MARGIN) * fit_x, (0.5 + VIEW_MARGIN) * fit_y
+        cx, cy = f_n / 2.0, s_n / 2.0
+        self.vb.setLimits(xMin=cx - half_x, xMax=cx + half_x, yMin=cy - half_y, yMax=cy + half_y,
+                          minXRange=MIN_VIEW_PX, minYRange=MIN_VIEW_PX, maxXRange=2 * half_x, maxYRange=2 * half_y)
+
+    def fit_view(self) -> None:
+        """Show the whole image, tight on its longer side (the aspect lock widens the other)."""
+        rect = self.image_rect()
+        if rect is not None:
+            self.vb.setRange(rect, padding=0)
+
+    @Slot()
+    def _on_resized(self, *args) -> None:
+        self.set_view_limits()
+
+    def set_box_zoom(self, on: bool) -> None:
+        """Left-drag draws a box that becomes the view (on) or pans (off); the wheel zooms either way."""
+        self.vb.setMouseMode(pg.ViewBox.RectMode if on else pg.ViewBox.PanMode)
 
     def view_factor(self) -> int:
         """The aggregation factor the current view needs (for planning off the GUI thread)."""
@@ -352,6 +424,11 @@ class ImagePanel(QtWidgets.QWidget):
 
     @Slot(object)
     def _on_mouse_clicked(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.RightButton:
+            hit = self._pixel_at_scene(ev.scenePos()) or (-1, -1)
+            self.contextRequested.emit(hit[0], hit[1], ev.screenPos().toPoint())
+            ev.accept()
+            return
         if ev.button() != Qt.MouseButton.LeftButton or ev.double():
             return
         hit = self._pixel_at_scene(ev.scenePos())
@@ -367,12 +444,25 @@ class ImagePanel(QtWidgets.QWidget):
 class ColorBarView(pg.GraphicsLayoutWidget):
     """A stand-alone vertical colour bar that drives the levels of one or more panels' images."""
 
+    # pyqtgraph's ColorBarItem: the bar spans the two levels (its end labels); the ◆ handles at 1/4 and 3/4 are
+    # adjusters that move a level while dragged and snap back when released, not level markers.
+    HANDLE_TIP = ("Colour bar ({unit}): it runs from the lower to the upper level, the values at its two ends. The "
+                  "two ◆ handles are adjusters, not levels: drag the upper one to move the upper level (the further, "
+                  "the faster), the lower one for the lower level, the band between them to shift both; they snap "
+                  "back when released. Values beyond a level show in the end colour. The Levels boxes and Auto set "
+                  "them exactly.")
+
     def __init__(self, colormap: str, label: str, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.setBackground("w")
-        self.setFixedWidth(100)
-        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(colormap), label=None,
+        self.setFixedWidth(BAR_WIDTH_PX)
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(pg_colormap(colormap)), label=None,
                                    interactive=True, rounding=1e-9, pen="k")
+        # Plain numbers on the bar: no "(x0.001)" SI-prefix scaling of the tick labels.
+        self.bar.axis.enableAutoSIPrefix(False)
+        # Room for tick labels such as "-5e-05" and the axis title beside them (the automatic width forgets the
+        # title, which then overlaps the ticks).
+        self.bar.axis.setWidth(74)
         self.addItem(self.bar)
         self.set_label(label)
 
@@ -388,11 +478,11 @@ class ColorBarView(pg.GraphicsLayoutWidget):
         return Levels(float(lo), float(hi))
 
     def set_colormap(self, name: str) -> None:
-        self.bar.setColorMap(pg.colormap.get(name))
+        self.bar.setColorMap(pg.colormap.get(pg_colormap(name)))
 
     def set_label(self, text: str) -> None:
         self.bar.axis.setLabel(text)
-        self.setToolTip(f"Colour scale ({text}); drag the handles to change the levels")
+        self.setToolTip(self.HANDLE_TIP.format(unit=text))
 
 
 class ImagePanels(QtWidgets.QWidget):
@@ -409,14 +499,17 @@ class ImagePanels(QtWidgets.QWidget):
     pixelClicked = Signal(int, int)
     replanRequested = Signal(str)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, parent: QtWidgets.QWidget | None = None,
+                 side_names: tuple[str, str] = ("C reference", "PyTorch")):
         super().__init__(parent)
         # Images of at least this many pixels are not rescaled or re-differenced here, on the GUI thread, when a
         # control changes: replanRequested("scale" | "diff") asks the owner to compute a DisplayPlan on a worker
         # and hand it back (apply_plan / apply_difference). None: always compute here (small images, tests).
         self.async_threshold: int | None = None
-        self.c_panel = ImagePanel("C reference")
-        self.py_panel = ImagePanel("PyTorch")
+        self.c_panel = ImagePanel(side_names[0])
+        self.py_panel = ImagePanel(side_names[1])
+        self.c_panel.setObjectName("panel_a")
+        self.py_panel.setObjectName("panel_b")
         self.diff_panel = ImagePanel("Difference", signed=True)
         self.panels = (self.c_panel, self.py_panel, self.diff_panel)
         for p in (self.py_panel, self.diff_panel):
@@ -424,7 +517,7 @@ class ImagePanels(QtWidgets.QWidget):
             p.vb.setYLink(self.c_panel.vb)
         self.image_bar = ColorBarView(IMAGE_COLORMAPS[0], "photons")
         self.image_bar.attach([self.c_panel.image_item, self.py_panel.image_item])
-        self.diff_bar = ColorBarView(DIVERGING_COLORMAP, "C − PyTorch")
+        self.diff_bar = ColorBarView(DIVERGING_COLORMAP, diffmod.BAR_LABELS["diff"])
         self.diff_bar.attach([self.diff_panel.image_item])
         self.tolerance = diffmod.Tolerance()
         self._floor = 1e-30
@@ -481,37 +574,35 @@ class ImagePanels(QtWidgets.QWidget):
             diff_row2.addWidget(w)
         diff_row2.addStretch(1)
 
-        left = QtWidgets.QGridLayout()
-        left.setContentsMargins(0, 0, 0, 0)
-        left.setSpacing(2)
-        left.addLayout(img_row1, 0, 0, 1, 3)
-        left.addLayout(img_row2, 1, 0, 1, 3)
-        left.addWidget(self.c_panel, 2, 0)
-        left.addWidget(self.py_panel, 2, 1)
-        left.addWidget(self.image_bar, 2, 2)
-        left.setColumnStretch(0, 1)
-        left.setColumnStretch(1, 1)
-        right = QtWidgets.QGridLayout()
-        right.setContentsMargins(0, 0, 0, 0)
-        right.setSpacing(2)
-        right.addLayout(diff_row1, 0, 0, 1, 2)
-        right.addLayout(diff_row2, 1, 0, 1, 2)
-        right.addWidget(self.diff_panel, 2, 0)
-        right.addWidget(self.diff_bar, 2, 1)
-        right.setColumnStretch(0, 1)
-        row = QtWidgets.QHBoxLayout()
-        row.setSpacing(6)
-        row.addLayout(left, 2)
-        row.addLayout(right, 1)
+        # One grid: the three panels take equal stretch and both colour bars the same fixed width, so the linked
+        # views show the same range in every panel.
+        grid = QtWidgets.QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(4)
+        grid.setVerticalSpacing(2)
+        grid.addLayout(img_row1, 0, 0, 1, 3)
+        grid.addLayout(img_row2, 1, 0, 1, 3)
+        grid.addLayout(diff_row1, 0, 3, 1, 2)
+        grid.addLayout(diff_row2, 1, 3, 1, 2)
+        grid.addWidget(self.c_panel, 2, 0)
+        grid.addWidget(self.py_panel, 2, 1)
+        grid.addWidget(self.image_bar, 2, 2)
+        grid.addWidget(self.diff_panel, 2, 3)
+        grid.addWidget(self.diff_bar, 2, 4)
+        for col in (0, 1, 3):
+            grid.setColumnStretch(col, 1)
+        grid.setRowStretch(2, 1)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row, 1)
+        layout.addLayout(grid, 1)
+        self._build_view_actions()
 
         for p in self.panels:
             p.cursorMoved.connect(self._on_cursor)
             p.cursorLeft.connect(self._on_cursor_left)
             p.pixelClicked.connect(self.pixelClicked)
+            p.contextRequested.connect(self._on_context)
         self.scale_combo.currentTextChanged.connect(self._on_scale_changed)
         self.cmap_combo.currentTextChanged.connect(self.set_colormap)
         self.percentile_spin.valueChanged.connect(self.auto_levels)
@@ -520,8 +611,137 @@ class ImagePanels(QtWidgets.QWidget):
         self.high_edit.editingFinished.connect(self._on_manual_levels)
         self.image_bar.bar.sigLevelsChangeFinished.connect(self._on_bar_levels)
         self.mode_combo.currentIndexChanged.connect(self.refresh_difference)
+        self.mode_combo.currentIndexChanged.connect(self._sync_mode_actions)
         self.overlay_check.toggled.connect(self.refresh_difference)
         self.rtol_edit.editingFinished.connect(self._on_rtol)
+
+    # ---- navigation actions ----------------------------------------------------------------------------------------
+    def _build_view_actions(self) -> None:
+        """Fit view, box zoom and the difference modes as QActions (for the window's View menu and toolbar).
+
+        Their Ctrl shortcuts work anywhere in the window once it adds them; the single keys (F, B, 1, 2, 3) only
+        while an image panel has the focus, so they never fire while typing a command line."""
+        def act(text: str, tip: str, shortcut: str | None = None) -> QtGui.QAction:
+            a = QtGui.QAction(text, self)
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+            if shortcut:
+                a.setShortcut(QtGui.QKeySequence(shortcut))
+            return a
+        self.fit_action = act("Fit view", "Show the whole image in all three panels (F or Ctrl+0)", "Ctrl+0")
+        self.fit_action.triggered.connect(self.fit_view)
+        self.box_zoom_action = act("Box zoom", "Drag a box on an image to zoom into it (B toggles; the wheel "
+                                   "always zooms, right click for more)")
+        self.box_zoom_action.setCheckable(True)
+        self.box_zoom_action.toggled.connect(self.set_box_zoom)
+        self.mode_group = QtGui.QActionGroup(self)
+        self.mode_group.setExclusive(True)
+        self.mode_actions: dict[str, QtGui.QAction] = {}
+        for i, (key, text) in enumerate(diffmod.MODES.items()):
+            a = act(f"Difference: {text}", f"Show the difference as {text} ({i + 1}, or Ctrl+{i + 1})",
+                    f"Ctrl+{i + 1}")
+            a.setCheckable(True)
+            a.setData(key)
+            a.triggered.connect(self._on_mode_action)
+            self.mode_group.addAction(a)
+            self.mode_actions[key] = a
+        self._sync_mode_actions()
+        keys = [("F", self.fit_action.trigger), ("B", self.box_zoom_action.toggle)]
+        keys += [(str(i + 1), a.trigger) for i, a in enumerate(self.mode_actions.values())]
+        self._key_shortcuts = []
+        for key, slot in keys:
+            sc = QtGui.QShortcut(QtGui.QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+            self._key_shortcuts.append(sc)
+
+    def view_actions(self) -> list[QtGui.QAction]:
+        """Fit view, box zoom, then the difference modes: for the window's View menu."""
+        return [self.fit_action, self.box_zoom_action, *self.mode_actions.values()]
+
+    @Slot()
+    def fit_view(self) -> None:
+        """Show the whole image in the (linked) panels."""
+        panel = self.c_panel if self.c_panel.raw is not None else self.py_panel
+        panel.fit_view()  # the other panels follow through the X/Y links
+
+    @Slot(bool)
+    def set_box_zoom(self, on: bool) -> None:
+        for p in self.panels:
+            p.set_box_zoom(on)
+        if self.box_zoom_action.isChecked() != on:
+            self.box_zoom_action.setChecked(on)
+
+    def center_on(self, slow: int, fast: int, half_width: float = 25.0) -> None:
+        """Zoom all (linked) panels onto pixel (slow, fast)."""
+        self.c_panel.center_on(slow, fast, half_width)
+
+    @Slot()
+    def _on_mode_action(self) -> None:
+        a = self.sender()
+        if isinstance(a, QtGui.QAction):
+            self.set_mode(a.data())
+
+    @Slot()
+    def _sync_mode_actions(self, *args) -> None:
+        a = self.mode_actions.get(self.mode())
+        if a is not None and not a.isChecked():
+            a.setChecked(True)
+
+    @Slot(int, int, QtCore.QPoint)
+    def _on_context(self, slow: int, fast: int, where: QtCore.QPoint) -> None:
+        menu = self.context_menu(slow, fast)
+        menu.popup(where)
+
+    def context_menu(self, slow: int, fast: int) -> QtWidgets.QMenu:
+        """The right-click menu for pixel (slow, fast) (-1, -1: outside the image)."""
+        menu = QtWidgets.QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if slow >= 0:
+            inspect = menu.addAction(f"Inspect pixel (slow {slow}, fast {fast})")
+            inspect.triggered.connect(lambda: self.pixelClicked.emit(slow, fast))
+            centre = menu.addAction("Centre the view here")
+            centre.triggered.connect(lambda: self.center_on(slow, fast))
+            values = [f"{p.title}: {v:.6g}" for p in self.panels if (v := p.value_at(slow, fast)) is not None]
+            copy = menu.addAction("Copy the values")
+            text = f"slow {slow}\tfast {fast}\t" + "\t".join(values)
+            copy.triggered.connect(lambda: QtWidgets.QApplication.clipboard().setText(text))
+            menu.addSeparator()
+        menu.addAction(self.fit_action)
+        menu.addAction(self.box_zoom_action)
+        menu.addSeparator()
+        for a in self.mode_actions.values():
+            menu.addAction(a)
+        return menu
+
+    def set_side_names(self, a: str, b: str) -> None:
+        """Name the two sides (any engine, or a loaded file): panel titles and readouts use them."""
+        for panel, name in ((self.c_panel, a), (self.py_panel, b)):
+            panel.set_title(name)
+
+    # ---- settings --------------------------------------------------------------------------------------------------
+    def view_settings(self):
+        """The view's choices as app.settings.ViewSettings."""
+        from app.settings import ViewSettings
+        return ViewSettings(scale=self.scale, colormap=self.colormap(), percentile=self.percentile_spin.value(),
+                            diff_mode=self.mode(), rtol=self.tolerance.rtol, overlay=self.overlay_check.isChecked())
+
+    def apply_view_settings(self, vs) -> None:
+        """Show app.settings.ViewSettings' choices (unknown colour maps keep the current one)."""
+        self.set_scale(vs.scale)
+        if self.cmap_combo.findText(vs.colormap) >= 0:
+            self.set_colormap(vs.colormap)
+        self.percentile_spin.setValue(vs.percentile)
+        self.set_mode(vs.diff_mode)
+        self.rtol_edit.setText(f"{vs.rtol:g}")
+        self.tolerance = diffmod.Tolerance(rtol=vs.rtol, floor_frac=self.tolerance.floor_frac)
+        self.overlay_check.setChecked(vs.overlay)
+
+    def settings_changed_signals(self) -> list:
+        """Signals after which the view's choices should be saved."""
+        return [self.scale_combo.currentTextChanged, self.cmap_combo.currentTextChanged,
+                self.percentile_spin.valueChanged, self.mode_combo.currentIndexChanged,
+                self.rtol_edit.editingFinished, self.overlay_check.toggled]
 
     # ---- public API ----------------------------------------------------------------------------------------------
     @property
@@ -637,6 +857,10 @@ class ImagePanels(QtWidgets.QWidget):
 
     def levels(self) -> Levels:
         return self.image_bar.levels()
+
+    def display_floor(self) -> float:
+        """The log scale's floor of the images shown (raw photons)."""
+        return self._floor
 
     def set_raw_levels(self, low: float, high: float) -> None:
         """Manual levels in photons (converted to the current scale)."""

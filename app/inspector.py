@@ -28,6 +28,10 @@ C_STYLE = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbo
 PY_STYLE = dict(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="t", symbolSize=10,
                 symbolBrush=None, symbolPen=pg.mkPen("#ff7f0e", width=2))
 DEFAULT_TOL = 5e-4
+# The smallest height of one small plot (title, axes and data), px: below this the y labels crowd; the plots then
+# scroll instead of shrinking (the window at 1366x768 gives the inspector about 300 px).
+MIN_PLOT_HEIGHT = 120
+PLOT_ROWS = 4   # three rows of three field plots, then the difference plot
 PATH_DIMS: tuple[tuple[str, str], ...] = (("mos", "mosaic domain"), ("src", "source"), ("sub", "sub-pixel"),
                                           ("layer", "layer"))
 
@@ -53,6 +57,31 @@ def field_series(trace: PixelTrace | None, path: PathKey | None, field: str) -> 
     if not ticks:
         return None
     return Series(np.asarray(ticks, dtype=float), np.asarray(vals, dtype=float))
+
+
+class PixelSpinBox(QtWidgets.QSpinBox):
+    """A slow or fast index box whose Enter (or Return) is a request to inspect the pixel."""
+
+    returnPressed = Signal()
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt name)
+        super().keyPressEvent(event)  # commits the typed value first
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.returnPressed.emit()
+            event.accept()
+
+
+class _InspectorWindow(QtWidgets.QMainWindow):
+    """The inspector's own window; closing it brings the inspector back into the main window."""
+
+    def __init__(self, inspector: PhiInspector):
+        super().__init__(None)
+        self._inspector = inspector
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        if self._inspector.own_window is self:
+            self._inspector.set_own_window(False)
+        super().closeEvent(event)
 
 
 class CopyableTable(QtWidgets.QTableWidget):
@@ -87,25 +116,48 @@ class PhiInspector(QtWidgets.QWidget):
 
     inspectRequested = Signal(int, int)
     gotoMaxRequested = Signal()
+    inspectionShown = Signal(int, int)   # (slow, fast) of the inspection now on show
     HINT = "Click a pixel in an image (or type slow, fast and press Inspect) to trace it on both engines."
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, parent: QtWidgets.QWidget | None = None,
+                 side_names: tuple[str, str] = ("C reference", "PyTorch")):
         super().__init__(parent)
+        self.side_names = side_names
+        self.enlarged: list[QtWidgets.QDialog] = []   # open enlarged-plot windows
+        self.trace_sources: dict[str, tuple[str, str | None]] = {}   # side -> (file name, tracing engine)
+        self.own_window: QtWidgets.QMainWindow | None = None
         self.inspection = None                     # app.session.PixelInspection
         self.comparison: PhiComparison | None = None
         self.tol = DEFAULT_TOL
         self._history: list[tuple[int, int]] = []
 
         # --- controls ---
-        self.slow_spin = QtWidgets.QSpinBox()
-        self.fast_spin = QtWidgets.QSpinBox()
+        self.slow_spin = PixelSpinBox()
+        self.fast_spin = PixelSpinBox()
         for sp in (self.slow_spin, self.fast_spin):
             sp.setRange(0, 100_000)
             sp.setKeyboardTracking(False)
+            sp.setToolTip("Pixel index; Enter inspects the pixel and brings it into view")
+            sp.returnPressed.connect(self._on_inspect)
         self.inspect_button = QtWidgets.QPushButton("Inspect")
         self.inspect_button.setToolTip("Trace this pixel on both engines (or click a pixel in an image)")
         self.max_button = QtWidgets.QPushButton("Go to max |Δ|")
         self.busy_label = QtWidgets.QLabel("")
+        # Long progress notes never widen the window: clipped, full text in the tooltip.
+        self.busy_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.own_window_button = QtWidgets.QToolButton()
+        self.own_window_button.setText("Own window")
+        self.own_window_button.setCheckable(True)
+        self.own_window_button.setToolTip("Move the inspector into its own window (maximise it there); click again "
+                                          "or close that window to bring it back")
+        self.own_window_button.toggled.connect(self.set_own_window)
+        self.maximise_button = QtWidgets.QToolButton()
+        self.maximise_button.setText("Maximise")
+        self.maximise_button.setCheckable(True)
+        self.maximise_button.setToolTip("Give the inspector the room of the image panels and the metrics (click "
+                                        "again to bring them back)")
+        self.maximise_button.toggled.connect(self.set_maximised)
+        self._saved_splits: list[tuple[QtWidgets.QSplitter, list[int], list[QtWidgets.QWidget]]] = []
         self.summary = QtWidgets.QLabel(self.HINT)
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -114,7 +166,8 @@ class PhiInspector(QtWidgets.QWidget):
         self.path_labels: dict[str, QtWidgets.QLabel] = {}
         top = QtWidgets.QHBoxLayout()
         for w in (QtWidgets.QLabel("slow"), self.slow_spin, QtWidgets.QLabel("fast"), self.fast_spin,
-                  self.inspect_button, self.max_button, self.busy_label):
+                  self.inspect_button, self.max_button, self.maximise_button, self.own_window_button,
+                  self.busy_label):
             top.addWidget(w)
         for key, label in PATH_DIMS:
             lab = QtWidgets.QLabel(label)
@@ -150,8 +203,8 @@ class PhiInspector(QtWidgets.QWidget):
                 first = p
             else:
                 p.setXLink(first)
-            self.curves[(name, "c")] = p.plot([], [], name="C", **C_STYLE)
-            self.curves[(name, "py")] = p.plot([], [], name="PyTorch", **PY_STYLE)
+            self.curves[(name, "c")] = p.plot([], [], name=side_names[0], **C_STYLE)
+            self.curves[(name, "py")] = p.plot([], [], name=side_names[1], **PY_STYLE)
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
             line.setVisible(False)
             p.addItem(line, ignoreBounds=True)
@@ -176,6 +229,12 @@ class PhiInspector(QtWidgets.QWidget):
         self.delta_line.setVisible(False)
         self.delta_plot.addItem(self.delta_line, ignoreBounds=True)
         self.graphics.ci.layout.setRowStretchFactor(3, 1)
+        for p in list(self.plots.values()) + [self.delta_plot]:
+            p.setMinimumHeight(MIN_PLOT_HEIGHT)
+        # The plot items' minimum plus the layout's spacing and margins (about 10 px per row).
+        self.graphics.setMinimumHeight(PLOT_ROWS * (MIN_PLOT_HEIGHT + 10) + 10)
+        self.graphics.setToolTip("Double-click a plot to open it large")
+        self.graphics.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.delta_field = QtWidgets.QComboBox()
         for name in PLOT_FIELDS:
             self.delta_field.addItem(FIELD_TITLES[name], name)
@@ -187,19 +246,29 @@ class PhiInspector(QtWidgets.QWidget):
         self.tol_edit.setToolTip("Tolerance on |Δh|, |Δk|, |Δl| for the first divergence (the old compare "
                                  "script's 5e-4)")
         self.tol_edit.editingFinished.connect(self._on_tol)
-        legend = QtWidgets.QLabel("<span style='color:#1f77b4'>● C reference</span> &nbsp; "
-                                  "<span style='color:#ff7f0e'>▽ PyTorch</span> &nbsp; "
-                                  "<span style='color:#d62728'>│ first divergence</span> &nbsp; ")
-        delta_row = QtWidgets.QHBoxLayout()
-        for w in (legend, QtWidgets.QLabel("Lower plot: PyTorch − C of"), self.delta_field,
-                  QtWidgets.QLabel("tolerance ±"), self.tol_edit):
-            delta_row.addWidget(w)
-        delta_row.addStretch(1)
+        self.legend = QtWidgets.QLabel()
+        self.delta_caption = QtWidgets.QLabel()
+        self._set_legend()
+        # Two short rows (legend; difference-plot controls) rather than one long one: at 1366 px the window must
+        # not be held wider than the screen by this row.
+        self.legend.setWordWrap(True)
+        delta_row = QtWidgets.QGridLayout()
+        delta_row.addWidget(self.legend, 0, 0, 1, 4)
+        for col, w in enumerate((self.delta_caption, self.delta_field, QtWidgets.QLabel("tolerance ±"),
+                                 self.tol_edit)):
+            delta_row.addWidget(w, 1, col)
+        delta_row.setColumnStretch(4, 1)
         plots_page = QtWidgets.QWidget()
         pl = QtWidgets.QVBoxLayout(plots_page)
         pl.setContentsMargins(0, 0, 0, 0)
-        pl.addWidget(self.graphics, 1)
+        # The plots keep MIN_PLOT_HEIGHT each and scroll when the inspector is shorter than that.
+        self.plots_scroll = QtWidgets.QScrollArea()
+        self.plots_scroll.setWidgetResizable(True)
+        self.plots_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plots_scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.plots_scroll.setWidget(self.graphics)
         pl.addLayout(delta_row)
+        pl.addWidget(self.plots_scroll, 1)
 
         # --- table ---
         self.table = CopyableTable()
@@ -227,18 +296,169 @@ class PhiInspector(QtWidgets.QWidget):
         hist_box.addWidget(QtWidgets.QLabel("Inspected pixels"))
         hist_box.addWidget(self.history, 1)
 
+        # Everything below the pixel boxes can move into its own window (set_own_window).
+        self.content = QtWidgets.QWidget()
+        cl = QtWidgets.QVBoxLayout(self.content)
+        cl.setContentsMargins(0, 0, 0, 0)
         body = QtWidgets.QHBoxLayout()
         body.addLayout(hist_box)
         body.addWidget(self.tabs, 1)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.summary)
-        layout.addLayout(body, 1)
+        cl.addWidget(self.summary)
+        cl.addLayout(body, 1)
+        self.placeholder = QtWidgets.QLabel("The inspector is in its own window (click “Own window” again, or close "
+                                            "that window, to bring it back here).")
+        self.placeholder.setVisible(False)
+        self._layout = QtWidgets.QVBoxLayout(self)
+        self._layout.setContentsMargins(2, 2, 2, 2)
+        self._layout.addLayout(top)
+        self._layout.addWidget(self.content, 1)
+        self._layout.addWidget(self.placeholder)
 
         self.inspect_button.clicked.connect(self._on_inspect)
         self.max_button.clicked.connect(self.gotoMaxRequested)
         self._cache: dict[tuple[int, int], object] = {}
+
+    # ---- readability: names, own window, enlarged plots -----------------------------------------------------------
+    def _set_legend(self) -> None:
+        a, b = self.side_names
+        self.legend.setText(f"<span style='color:#1f77b4'>● {_esc(a)}</span> &nbsp; "
+                            f"<span style='color:#ff7f0e'>▽ {_esc(b)}</span> &nbsp; "
+                            "<span style='color:#d62728'>│ first divergence</span> &nbsp; ")
+        self.delta_caption.setText(f"Lower plot: {_esc(b)} − {_esc(a)} of")
+
+    def set_side_names(self, a: str, b: str) -> None:
+        """Name the two sides (any engine): legend, curve names and the difference plot's caption."""
+        self.side_names = (a, b)
+        for (_field, eng), curve in self.curves.items():
+            curve.opts["name"] = a if eng == "c" else b
+        self._set_legend()
+        if self.inspection is not None:
+            self._recompare()
+
+    def set_trace_source(self, side: str, file_name: str, tracer: str | None) -> None:
+        """Side 'a' or 'b' shows an image loaded from `file_name`: its traces come from the engine `tracer` (the
+        side's engine on the command line; None: none can trace it). Every inspection then says so."""
+        self.trace_sources[side] = (file_name, tracer)
+        if self.inspection is not None:
+            self._recompare()
+
+    def trace_source_notes(self) -> list[str]:
+        """Sentences for the sides loaded from files: where their per-φ traces come from."""
+        notes = []
+        for side in ("a", "b"):
+            if side not in self.trace_sources:
+                continue
+            name, tracer = self.trace_sources[side]
+            letter = side.upper()
+            if tracer is None:
+                notes.append(f"Side {letter} is the file {name}: no engine can trace it (the command line is not "
+                             "valid), so its per-φ values are missing")
+            else:
+                notes.append(f"Side {letter} is the file {name}: its per-φ trace is not read from the file but "
+                             f"computed by {tracer} on the command line; choose side {letter}'s engine and "
+                             "carry-over to match how the file was made")
+        return notes
+
+    @Slot(bool)
+    def set_own_window(self, on: bool) -> None:
+        """Move the plots, table and history into a top-level window (on) or back into the main window."""
+        if self.own_window_button.isChecked() != on:
+            self.own_window_button.setChecked(on)  # re-enters with the button in step
+            return
+        if on and self.own_window is None:
+            win = _InspectorWindow(self)
+            win.setWindowTitle("nbparity — φ inspector")
+            self._layout.removeWidget(self.content)
+            win.setCentralWidget(self.content)
+            win.resize(1200, 800)
+            self.own_window = win
+            self.placeholder.setVisible(True)
+            win.show()
+        elif not on and self.own_window is not None:
+            win, self.own_window = self.own_window, None
+            content = win.takeCentralWidget()
+            self._layout.insertWidget(1, content, 1)
+            content.show()
+            self.placeholder.setVisible(False)
+            win.close()
+            win.deleteLater()
+
+    @Slot(bool)
+    def set_maximised(self, on: bool) -> None:
+        """The inspector takes the room of everything beside it in the window's splitters (on: the other parts are
+        hidden), or the layout comes back as it was (off)."""
+        if on and not self._saved_splits:
+            child, parent = self, self.parentWidget()
+            while parent is not None:
+                if isinstance(parent, QtWidgets.QSplitter):
+                    others = [parent.widget(i) for i in range(parent.count())
+                              if parent.widget(i) is not child and parent.widget(i).isVisible()]
+                    self._saved_splits.append((parent, parent.sizes(), others))
+                    for w in others:
+                        w.setVisible(False)
+                child, parent = parent, parent.parentWidget()
+        elif not on:
+            for splitter, sizes, others in reversed(self._saved_splits):
+                for w in others:
+                    w.setVisible(True)
+                splitter.setSizes(sizes)
+            self._saved_splits = []
+        if self.maximise_button.isChecked() != on:
+            self.maximise_button.setChecked(on)
+
+    def plot_at(self, scene_pos) -> str | None:
+        """The field of the small plot under a scene position ('delta' for the difference plot)."""
+        for name, p in self.plots.items():
+            if p.sceneBoundingRect().contains(scene_pos):
+                return name
+        return "delta" if self.delta_plot.sceneBoundingRect().contains(scene_pos) else None
+
+    @Slot(object)
+    def _on_plot_clicked(self, ev) -> None:
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+            name = self.plot_at(ev.scenePos())
+            if name is not None:
+                self.enlarge(name)
+
+    def enlarge(self, name: str) -> QtWidgets.QDialog:
+        """Open one plot ('k_frac', …, or 'delta') large in its own window, with a legend."""
+        src = self.delta_plot if name == "delta" else self.plots[name]
+        dlg = QtWidgets.QDialog(self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        title = self._plain_title(name)
+        dlg.setWindowTitle(f"nbparity — {title}")
+        pw = pg.PlotWidget(background="w")
+        big = pw.getPlotItem()
+        big.setTitle(title, size="12pt", color="#111")
+        big.showGrid(x=True, y=True, alpha=0.25)
+        big.addLegend(offset=(10, 10), labelTextColor="#111")
+        for ax, label in (("bottom", "φ tick"), ("left", title)):
+            big.getAxis(ax).setLabel(label, color="#111")
+            big.getAxis(ax).setTextPen("#111")
+        for item in src.listDataItems():
+            x, y = item.getData()
+            if x is None or len(x) == 0:
+                continue
+            o = item.opts
+            big.plot(x, y, name=o.get("name") or "difference", pen=o["pen"], symbol=o["symbol"],
+                     symbolSize=o["symbolSize"] + 3, symbolBrush=o["symbolBrush"], symbolPen=o["symbolPen"])
+        tick = self.divergence_tick()
+        if tick is not None:
+            big.addItem(pg.InfiniteLine(pos=tick, angle=90, pen=pg.mkPen("#d62728", width=2),
+                                        label="first divergence", labelOpts={"color": "#d62728"}))
+        lay = QtWidgets.QVBoxLayout(dlg)
+        lay.addWidget(pw)
+        dlg.resize(900, 600)
+        dlg.finished.connect(lambda _r, d=dlg: self.enlarged.remove(d) if d in self.enlarged else None)
+        self.enlarged.append(dlg)
+        dlg.show()
+        return dlg
+
+    def _plain_title(self, name: str) -> str:
+        if name == "delta":
+            a, b = self.side_names
+            return f"{b} − {a}: {FIELD_TITLES[self.delta_field.currentData()]}"
+        return FIELD_TITLES[name]
 
     # ---- requests --------------------------------------------------------------------------------------------------
     def set_detector_shape(self, slow: int, fast: int) -> None:
@@ -270,6 +490,7 @@ class PhiInspector(QtWidgets.QWidget):
         """Forget every inspection (a new command line was run): empty plots, table and history."""
         self.inspection = None
         self.comparison = None
+        self.trace_sources.clear()   # a run: both sides are engines again
         self._cache.clear()
         self._history.clear()
         self.history.clear()
@@ -311,6 +532,7 @@ class PhiInspector(QtWidgets.QWidget):
         self.set_idle("")
         self._fill_path_combos()
         self._recompare()
+        self.inspectionShown.emit(insp.slow, insp.fast)
 
     def _paths(self) -> list[PathKey]:
         insp = self.inspection
@@ -382,16 +604,18 @@ class PhiInspector(QtWidgets.QWidget):
         self._refresh_delta()
 
     def _summary_html(self, insp) -> str:
+        a, b = self.side_names
         parts = [f"<b>Pixel (slow={insp.slow}, fast={insp.fast})</b>"]
+        parts += [f"<span style='color:#b35900'><b>{_esc(n)}</b></span>" for n in self.trace_source_notes()]
         cmp_ = self.comparison
         if cmp_ is not None:
             color = "#d62728" if cmp_.first_divergence is not None else "#2ca02c"
             parts.append(f"<span style='color:{color}'><b>{cmp_.describe()}</b></span>")
-        for name, err in (("C", insp.c_error), ("PyTorch", insp.py_error)):
+        for name, err in ((a, insp.c_error), (b, insp.py_error)):
             if err:
                 parts.append(f"<span style='color:#b00020'>{name} trace failed: {_esc(err)}</span>")
         ct, pt = insp.c_trace, insp.py_trace
-        for name, tr in (("C", ct), ("PyTorch", pt)):
+        for name, tr in ((a, ct), (b, pt)):
             if tr is None:
                 continue
             if not tr.samples:
@@ -401,9 +625,9 @@ class PhiInspector(QtWidgets.QWidget):
             if missing:
                 parts.append(f"{name} trace ({tr.dialect} dialect) has no {', '.join(missing)}")
         if insp.c_curve is not None:
-            parts.append("C per-φ intensity shown from single-tick runs (green squares, contribution plot)")
+            parts.append(f"{a} per-φ intensity shown from single-tick runs (green squares, contribution plot)")
         if cmp_ is not None and (cmp_.ticks_only_c or cmp_.ticks_only_py):
-            parts.append(f"ticks only in C: {cmp_.ticks_only_c}; only in PyTorch: {cmp_.ticks_only_py}")
+            parts.append(f"ticks only in {a}: {cmp_.ticks_only_c}; only in {b}: {cmp_.ticks_only_py}")
         return " · ".join(parts)
 
     def _plot(self, ct, pc, pt, pp) -> None:
@@ -418,9 +642,9 @@ class PhiInspector(QtWidgets.QWidget):
                     curve.setData(s.ticks, s.values)
             note = []
             if ct is not None and ct.samples and sc is None:
-                note.append("not in C trace")
+                note.append(f"not in {self.side_names[0]} trace")
             if pt is not None and pt.samples and sp is None:
-                note.append("not in PyTorch trace")
+                note.append(f"not in {self.side_names[1]} trace")
             title = FIELD_TITLES[name] + (f" <span style='color:#888'>({'; '.join(note)})</span>" if note else "")
             self.plots[name].setTitle(title, size="9pt")
         curve = self.inspection.c_curve if self.inspection is not None else None
@@ -448,7 +672,7 @@ class PhiInspector(QtWidgets.QWidget):
         name = self.delta_field.currentData()
         self.tol_band.setRegion((-self.tol, self.tol))
         self.tol_band.setVisible(name in ("h_frac", "k_frac", "l_frac"))
-        self.delta_plot.setTitle(f"PyTorch − C: {FIELD_TITLES[name]}"
+        self.delta_plot.setTitle(f"{self.side_names[1]} − {self.side_names[0]}: {FIELD_TITLES[name]}"
                                  + (f" (band: ±{fmt_num(self.tol)})" if self.tol_band.isVisible() else ""),
                                  size="9pt")
         xs, ys = [], []
@@ -467,11 +691,12 @@ class PhiInspector(QtWidgets.QWidget):
         for extra in ("h0", "k0", "l0"):
             if field_series(ct, pc, extra) is not None or field_series(pt, pp, extra) is not None:
                 fields.append(extra)
+        a, b = self.side_names
         headers = ["φ tick", "φ (deg)"]
         for f in fields:
-            headers += [f"{f} C", f"{f} PyTorch", f"Δ{f} (Py−C)"]
+            headers += [f"{f} {a}", f"{f} {b}", f"Δ{f} ({b}−{a})"]
         by_tick: dict[int, dict[str, float]] = {}
-        for eng, tr, path in (("C", ct, pc), ("PyTorch", pt, pp)):
+        for eng, tr, path in ((a, ct, pc), (b, pt, pp)):
             if tr is None or not tr.samples:
                 continue
             for s in tr.series(path):
@@ -483,8 +708,8 @@ class PhiInspector(QtWidgets.QWidget):
                         row[f"{f} {eng}"] = v
         for row in by_tick.values():
             for f in fields:
-                if f"{f} C" in row and f"{f} PyTorch" in row:
-                    row[f"Δ{f} (Py−C)"] = row[f"{f} PyTorch"] - row[f"{f} C"]
+                if f"{f} {a}" in row and f"{f} {b}" in row:
+                    row[f"Δ{f} ({b}−{a})"] = row[f"{f} {b}"] - row[f"{f} {a}"]
         div = self.comparison.first_divergence if self.comparison is not None else None
         self.table.clear()
         self.table.setColumnCount(len(headers))

@@ -248,53 +248,10 @@ class ParamsEditor(QtWidgets.QWidget):
         self.oversample_field = _NumField("auto")
         form.addRow("oversample", self.oversample_field)
 
-        # Engine options.
-        eng_box = QtWidgets.QGroupBox("Engines")
-        eng = QtWidgets.QFormLayout(eng_box)
-        self.c_binary_edit, c_row = self._file_row("default: NB_C_BIN or c_reference/build/nbref", binary=True)
-        eng.addRow("C binary", c_row)
-        self.c_carry_combo = QtWidgets.QComboBox()
-        self.c_carry_combo.addItems(["binary default (on)", "on", "off"])
-        self.c_carry_combo.setToolTip("-phi0_carryover for the C run (decisions D3: the C's default is on)")
-        self.c_threads_spin = QtWidgets.QSpinBox()
-        self.c_threads_spin.setRange(0, 256)
-        self.c_threads_spin.setSpecialValueText("default")
-        # One short row per setting group, so that the dock stays narrow: the carry-over switches get rows of
-        # their own, under each engine.
-        c_opts = QtWidgets.QHBoxLayout()
-        c_opts.addWidget(QtWidgets.QLabel("threads"))
-        c_opts.addWidget(self.c_threads_spin)
-        c_opts.addStretch(1)
-        eng.addRow("C", c_opts)
-        c_carry = QtWidgets.QHBoxLayout()
-        c_carry.addWidget(QtWidgets.QLabel("carry-over"))
-        c_carry.addWidget(self.c_carry_combo)
-        c_carry.addStretch(1)
-        eng.addRow("", c_carry)
-        self.dtype_combo = QtWidgets.QComboBox()
-        self.dtype_combo.addItems(["float64", "float32"])
-        self.device_combo = QtWidgets.QComboBox()
-        self.device_combo.addItems(available_devices())
-        self.py_carry_combo = QtWidgets.QComboBox()
-        self.py_carry_combo.addItems(["engine default (off)", "on", "off"])
-        self.py_carry_combo.setToolTip("-phi0_carryover for the PyTorch run (decisions D3: its default is off)")
-        py_opts = QtWidgets.QHBoxLayout()
-        for lab, w in (("dtype", self.dtype_combo), ("device", self.device_combo)):
-            py_opts.addWidget(QtWidgets.QLabel(lab))
-            py_opts.addWidget(w)
-        py_opts.addStretch(1)
-        eng.addRow("PyTorch", py_opts)
-        py_carry = QtWidgets.QHBoxLayout()
-        py_carry.addWidget(QtWidgets.QLabel("carry-over"))
-        py_carry.addWidget(self.py_carry_combo)
-        py_carry.addStretch(1)
-        eng.addRow("", py_carry)
-
         inner = QtWidgets.QWidget()
         il = QtWidgets.QVBoxLayout(inner)
         il.setContentsMargins(0, 0, 0, 0)
         il.addWidget(form_box)
-        il.addWidget(eng_box)
         il.addStretch(1)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
@@ -567,23 +524,6 @@ class ParamsEditor(QtWidgets.QWidget):
             return  # CUSTOM comes from detector vectors; nothing to write
         self._rewrite(tuple(CONVENTION_FLAGS.values()), [CONVENTION_FLAGS[name]])
 
-    # ---- engine options ----------------------------------------------------------------------------------------------
-    def engine_options(self):
-        """app.session.EngineOptions from the engine controls."""
-        from app.session import EngineOptions
-        tri = {0: None, 1: True, 2: False}
-        return EngineOptions(
-            c_binary=self.c_binary_edit.text().strip() or None,
-            c_threads=self.c_threads_spin.value() or None,
-            c_carryover=tri[self.c_carry_combo.currentIndex()],
-            torch_dtype=self.dtype_combo.currentText(),
-            torch_device=self.device_combo.currentText(),
-            torch_carryover=tri[self.py_carry_combo.currentIndex()],
-        )
-
-    def set_c_binary(self, path: str | None) -> None:
-        self.c_binary_edit.setText(path or "")
-
 
 def suggest_flag(flag: str) -> str | None:
     """The known flag closest to a mistyped one ('-lamda' -> '-lambda'), or None when nothing is close."""
@@ -619,18 +559,6 @@ def with_suggestions(diags: list[Diagnostic], text: str) -> list[Diagnostic]:
             last_unknown = None
         out.append(d)
     return out
-
-
-def available_devices() -> list[str]:
-    """'cpu', plus 'cuda' only where torch sees a GPU."""
-    devices = ["cpu"]
-    try:
-        import torch
-        if torch.cuda.is_available():
-            devices.append("cuda")
-    except Exception:  # noqa: BLE001 - torch missing or broken: the CPU entry is still honest
-        pass
-    return devices
 
 
 def _esc(text: str) -> str:

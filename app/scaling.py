@@ -94,7 +94,8 @@ def percentile_levels(arrays: list[np.ndarray | None], percentile: float = DEFAU
                       scale: str = "linear", floor: float | None = None) -> Levels:
     """Auto-contrast levels in display units, shared by all `arrays`.
 
-    high = the `percentile` of the display values of all finite pixels together; low = their minimum (linear/sqrt) or
+    high = the `percentile` of the display values of all finite pixels together; low = their minimum (linear/sqrt;
+    0 when that minimum is non-negative and below 1 % of high) or
     the 1st percentile of positive pixels (log), so a few zero pixels do not stretch the log range to the floor.
     Always returns low < high.
     """
@@ -113,6 +114,10 @@ def percentile_levels(arrays: list[np.ndarray | None], percentile: float = DEFAU
         low = math.log10(float(np.percentile(pos, 1.0))) if pos.size else float(vals.min())
     else:
         low = float(vals.min())
+        # A non-negative image starts at 0, not at its smallest pixel (a dim background pixel of 4e-14 photons
+        # would put "4e-14" on the bar for no gain): the lower level moves off zero only for a real pedestal.
+        if 0.0 <= low < 0.01 * high:
+            low = 0.0
     if not high > low:
         high = float(vals.max())
     if not high > low:

@@ -1,17 +1,33 @@
-"""The Qt-free comparison session: one nanoBragg command line, two engines, their comparison and its snapshot.
+"""The Qt-free comparison session: one nanoBragg command line, two sides A and B (each any engine), their
+comparison, and the immutable record a snapshot is written from.
 
-The GUI calls this object from worker threads and the headless subcommands (`nbparity compare|trace`) call it
-directly, so both share one code path (ARCHITECTURE.md, "No Qt outside app/").
+The window's run model (app/run_model.py) calls this object from worker threads and the headless subcommands
+(`nbparity compare|trace`) call it directly, so both share one code path (ARCHITECTURE.md, "No Qt outside app/").
+
+- The command line is parsed once, here; every engine gets the parse in its `Job` (app/engines/base.py).
+- Side A defaults to our C reference (`cref`), side B to our PyTorch engine (`torch`); `SessionOptions` names any
+  ENGINE spelling for either (app/engines/spec.py). Everything a user sees is named after the engines
+  (`Side.label`: "nbparity C reference 1a2b3c4d", "nbparity PyTorch f64"; made distinct when both sides run the
+  same engine, e.g. "... (carry-over on)" / "... (carry-over off)").
+- Scheduling (`SessionOptions.schedule`): "auto" runs A then B, each with every core (OMP_NUM_THREADS / torch
+  threads), unless one side computes on a GPU, where both run at once; `run_both(on_finished=...)` reports each
+  engine as soon as it is done, so a window shows the first image early.
+- A binary other than our C reference runs with OMP_NUM_THREADS=1 by default when the command line has a φ tick
+  at exactly 0° and its carry-over is on (spec §8.3, decisions D3: the real C's carry-over then depends on thread
+  scheduling); the side's `notes`, the manifest and the verdict say why. More threads are the user's explicit choice
+  (`SideOptions.threads`), with a warning.
+- Output flags of the command line (-intfile, -floatfile, ...) are honoured by one side only (the first process
+  engine), so two engines never write the same file; a warning says which.
 
 Layout and units follow spec/decisions.md D6: images are float32 (slow, fast) photons/pixel; pixel (s, f) is
-(slow, fast), zero-based. Engine failures never raise out of `run_c`/`run_torch`/`inspect_pixel`: they come back
-as values (`EngineOutcome.error`, `PixelInspection.c_error`) with the tail of the engine's log, so one failing
-engine never hides the other's result. Bad input (argv, options, pixel out of range) raises `ConfigError`
-before any work starts.
+(slow, fast), zero-based. Engine failures never raise out of `run_side`/`run_both`/`inspect_pixel`: they come back
+as values (`EngineOutcome.error`, `PixelInspection.errors`) with the tail of the engine's log, so one failing
+engine never hides the other's result. Bad input (argv, engine spelling, pixel out of range) raises ConfigError
+before any work starts. `record(...)` gives a `ComparisonRecord`, immutable; app/snapshot.py writes it and never
+calls back into the session.
 """
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import importlib.metadata
 import json
@@ -20,37 +36,75 @@ import platform
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Iterable
 
-
+from app.engines.base import Engine, Job, PhiCurve
+from app.engines.curve import has_zero_tick
+from app.engines.registry import make_engine
 from c_reference import driver
-from simulator.argv import parse_argv
-from simulator.config import ConfigError, NanoBraggConfig, config_to_dict
+from c_reference.locate import ENV_VAR
+from simulator.argv import last_values, parse_argv, with_flag
 from simulator.budget import Estimate
+from simulator.config import ConfigError, NanoBraggConfig, config_to_dict
 from simulator.preflight import check_config
-from tracing.bundle import git_commit, git_dirty, sha256_file
-from tracing.metrics import ImageMetrics, compare_images
+from tracing.bundle import git_commit, git_dirty
+from tracing.metrics import ImageMetrics, ParityThresholds, Verdict, compare_images, parity_verdict
 from tracing.phi_compare import PhiComparison, compare_traces
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
+
+__all__ = ["ComparisonRecord", "ComparisonSession", "EngineOptions", "EngineOutcome", "ParityThresholds",
+           "PixelInspection", "SessionOptions", "Side", "SideOptions", "Verdict", "parity_verdict"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CARRYOVER_FLAG = "-phi0_carryover"
 DTYPES = ("float32", "float64")
 LOG_TAIL_LINES = 40
+SIDES: tuple[str, ...] = ("a", "b")
+SCHEDULES: tuple[str, ...] = ("auto", "sequential", "parallel")
+OUTPUT_FLAGS: tuple[str, ...] = ("-floatfile",) + driver.OUTPUT_FILE_FLAGS
 
 Progress = Callable[..., Any]
 
 
+# ---- options ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SideOptions:
+    """One side: an ENGINE spelling, its carry-over switch (None = the engine's default: on for a C, off for torch;
+    decisions D3) and its threads (None = the session decides: all cores, or 1 by the carry-over rule)."""
+
+    engine: str = "cref"
+    carryover: bool | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Both sides, the time limit of one process run (s) and the schedule ("auto", "sequential", "parallel")."""
+
+    a: SideOptions = SideOptions("cref")
+    b: SideOptions = SideOptions("torch")
+    timeout_s: float = 3600.0
+    schedule: str = "auto"
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the option and what was expected."""
+        for key, side in (("A", self.a), ("B", self.b)):
+            if side.threads is not None and side.threads < 1:
+                raise ConfigError(f"threads of side {key}: {side.threads}, expected a positive integer")
+        if not self.timeout_s > 0:
+            raise ConfigError(f"timeout {self.timeout_s}: expected a positive number of seconds")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule {self.schedule!r}: expected one of {', '.join(SCHEDULES)}")
+
+
 @dataclass
 class EngineOptions:
-    """How to run the engines. None means "the engine's default" (C carry-over on, torch off; decisions D3).
-
-    c_threads: OpenMP threads for the C binary. timeout_s: wall-clock limit of one C run, seconds.
-    """
+    """The former C-vs-torch options, kept as an input: side A = the C binary (our reference, or c_binary),
+    side B = torch with dtype/device. `to_session_options()` gives the SessionOptions they mean."""
 
     c_binary: str | None = None
     c_threads: int | None = None
@@ -61,26 +115,50 @@ class EngineOptions:
     timeout_s: float = 3600.0
 
     def validate(self) -> None:
-        """Raise ConfigError naming the option and what was expected."""
         if self.torch_dtype not in DTYPES:
             raise ConfigError(f"torch dtype {self.torch_dtype!r}: expected one of {', '.join(DTYPES)}")
-        if not (self.torch_device == "cpu" or self.torch_device.startswith("cuda") or self.torch_device == "mps"):
-            raise ConfigError(f"torch device {self.torch_device!r}: expected cpu, cuda, cuda:N or mps")
-        if self.c_threads is not None and self.c_threads < 1:
-            raise ConfigError(f"C threads {self.c_threads}: expected a positive integer")
-        if not self.timeout_s > 0:
-            raise ConfigError(f"timeout {self.timeout_s}: expected a positive number of seconds")
+        self.to_session_options().validate()
+
+    def to_session_options(self) -> SessionOptions:
+        a = SideOptions(f"bin:{self.c_binary}" if self.c_binary else "cref", self.c_carryover, self.c_threads)
+        b = SideOptions(f"torch:{self.torch_dtype}:{self.torch_device}", self.torch_carryover)
+        return SessionOptions(a, b, self.timeout_s)
+
+
+# ---- records ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Side:
+    """One side of the session, resolved: key "a" or "b", the engine, the label users see, the Job it runs, and
+    notes on how it runs (threads chosen and why)."""
+
+    key: str
+    engine: Engine
+    label: str
+    job: Job
+    notes: tuple[str, ...] = ()
+
+    @property
+    def letter(self) -> str:
+        return self.key.upper()
+
+    def summary(self) -> dict:
+        """JSON-ready description for manifests (identity, label, carry-over, threads, environment, notes)."""
+        return {"side": self.letter, "label": self.label, **self.engine.identity.to_dict(),
+                "carryover": self.job.carryover, "threads": self.job.threads, "env": dict(self.job.env),
+                "writes_outputs": self.job.write_outputs, "notes": list(self.notes)}
 
 
 @dataclass
 class EngineOutcome:
-    """One engine's render: either `result` or `error` (+ `log_tail`), or `cancelled`."""
+    """One side's render: either `result` or `error` (+ `log_tail`), or `cancelled`. `engine` is the side's label;
+    `side` is "a" or "b"."""
 
     engine: str
     result: ImageResult | None = None
     error: str | None = None
     log_tail: str = ""
     cancelled: bool = False
+    side: str = ""
 
     @property
     def ok(self) -> bool:
@@ -89,22 +167,21 @@ class EngineOutcome:
 
 @dataclass
 class PixelInspection:
-    """Both engines' traces of pixel (slow, fast) and their per-phi comparison.
+    """Both sides' traces of pixel (slow, fast) and their per-phi comparison (deltas are B − A).
 
-    c_curve: (phi_deg, photons) per phi tick from single-tick C runs; filled only when the C binary prints no
-        per-phi trace lines (e.g. an upstream nanoBragg), else None.
+    traces / errors / log_tails / curves: keyed by side ("a", "b"). curves: for a side whose trace has no per-phi
+    samples (an upstream nanoBragg, capability "none"): the per-tick intensity from single-tick runs, with the
+    engine's own image value at the pixel and their sum (app.engines.base.PhiCurve). labels: side -> engine label.
     """
 
     slow: int
     fast: int
-    c_trace: PixelTrace | None = None
-    py_trace: PixelTrace | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    traces: dict[str, PixelTrace] = field(default_factory=dict)
     comparison: PhiComparison | None = None
-    c_error: str | None = None
-    py_error: str | None = None
-    c_curve: list[tuple[float, float]] | None = None
-    c_log_tail: str = ""
-    py_log_tail: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    log_tails: dict[str, str] = field(default_factory=dict)
+    curves: dict[str, PhiCurve] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
@@ -114,67 +191,329 @@ class PixelInspection:
     def describe(self) -> str:
         """One line for a console or a summary: the first divergence, or why there is no comparison."""
         head = f"pixel (slow={self.slow}, fast={self.fast})"
+        problems = [f"{self.labels.get(k, k)} failed: {e}" for k, e in self.errors.items()]
+        for k, curve in self.curves.items():
+            text = (f"{self.labels.get(k, k)} prints no per-phi trace; its per-tick intensity comes from "
+                    f"single-tick runs (sum {curve.sum_value:.9g}, image {curve.image_value:.9g})")
+            problems.append(text + (f": {curve.explanation}" if curve.explanation else ""))
         if self.comparison is not None:
-            return f"{head}: {self.comparison.describe()}"
-        problems = [f"{name} failed: {err}" for name, err in (("C", self.c_error), ("torch", self.py_error)) if err]
-        if self.c_curve is not None and self.py_error is None:
-            problems.append("the C binary prints no per-phi trace; C intensity per tick comes from single-tick runs")
+            return f"{head}: {self.comparison.describe()}" + "".join(f"; {p}" for p in problems)
         return f"{head}: " + ("; ".join(problems) if problems else "no per-phi samples to compare")
+
+    # Former C/torch names, for code that has not moved to sides yet.
+    @property
+    def c_trace(self) -> PixelTrace | None:
+        return self.traces.get("a")
+
+    @property
+    def py_trace(self) -> PixelTrace | None:
+        return self.traces.get("b")
+
+    @property
+    def c_error(self) -> str | None:
+        return self.errors.get("a")
+
+    @property
+    def py_error(self) -> str | None:
+        return self.errors.get("b")
+
+    @property
+    def c_curve(self) -> list[tuple[float, float]] | None:
+        curve = self.curves.get("a")
+        return list(curve.ticks) if curve is not None else None
 
 
 @dataclass(frozen=True)
-class ParityThresholds:
-    """Pass when Pearson r >= min_correlation and the largest |py - c| / |c| over pixels whose |c| exceeds
-    rel_floor * max|c| is <= max_rel_error (dimensionless)."""
+class ComparisonRecord:
+    """A finished comparison, immutable: what app/snapshot.py writes. sides: ("a", "b") -> Side summary dicts;
+    outcomes: side -> EngineOutcome or None (not run); inspections in tracing order; manifest: provenance."""
 
-    min_correlation: float = 0.999999
-    max_rel_error: float = 1e-5
-    rel_floor: float = 1e-3
-
-
-@dataclass
-class Verdict:
-    """Outcome of the parity check; `reasons` says which threshold failed, with the figures."""
-
-    passed: bool
-    correlation: float
-    max_rel_error: float
+    argv: tuple[str, ...]
+    config: NanoBraggConfig
+    labels: tuple[tuple[str, str], ...]
+    outcomes: tuple[tuple[str, EngineOutcome | None], ...]
+    metrics: ImageMetrics | None
+    verdict: Verdict | None
+    inspections: tuple[PixelInspection, ...]
     thresholds: ParityThresholds
-    reasons: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...]
+    manifest: dict
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["verdict"] = "pass" if self.passed else "fail"
-        return d
+    def outcome(self, side: str) -> EngineOutcome | None:
+        return dict(self.outcomes).get(side)
 
-    def sentence(self) -> str:
-        """'PASS: ...' with both figures and their limits, or 'FAIL: ...' with the figures that broke them."""
+    def label(self, side: str) -> str:
+        return dict(self.labels)[side]
+
+
+# ---- the session --------------------------------------------------------------------------------------------------
+class ComparisonSession:
+    """One command line, two sides. Thread-safe for concurrent `run_side` / `inspect_pixel` calls: the session's
+    own state is read-only after construction."""
+
+    def __init__(self, argv: list[str], options: SessionOptions | EngineOptions | None = None,
+                 thresholds: ParityThresholds | None = None, *, c_binary: str | None = None,
+                 cwd: Path | None = None):
+        """argv: nanoBragg arguments. c_binary: the --c-bin / NB_C_BIN shortcut, used for side A when A is the
+        default `cref` (None: $NB_C_BIN when set). cwd: the user's folder (output flags resolve there)."""
+        if isinstance(options, EngineOptions):
+            options.validate()
+            options = options.to_session_options()
+        self.argv: list[str] = [str(a) for a in argv]
+        self.options: SessionOptions = options or SessionOptions()
+        self.thresholds: ParityThresholds = thresholds or ParityThresholds()
+        self.options.validate()
+        self.cwd = Path(cwd) if cwd is not None else Path.cwd()
+        parsed = parse_argv(self.argv)  # the one parse; raises ConfigError with the flag and what was expected
+        self.config: NanoBraggConfig = parsed.config
+        self.warnings: list[str] = list(parsed.warnings)
+        self._estimate: Estimate | None = None  # preflight(): issue 8
+        a_opts = self.options.a
+        shortcut = c_binary or os.environ.get(ENV_VAR, "").strip() or None
+        if a_opts.engine == "cref" and shortcut:
+            a_opts = SideOptions(f"bin:{shortcut}", a_opts.carryover, a_opts.threads)
+        engines = {"a": make_engine(a_opts.engine), "b": make_engine(self.options.b.engine)}
+        side_opts = {"a": a_opts, "b": self.options.b}
+        writer = next((k for k in SIDES if not engines[k].identity.capabilities.in_process), None)
+        self.sides: dict[str, Side] = {}
+        for key in SIDES:
+            self.sides[key] = self._resolve_side(key, engines[key], side_opts[key], write_outputs=(key == writer))
+        self._name_sides()
+        self._note_outputs(writer)
+        for key, value in parsed.extras.items():
+            if key in ("dtype", "device"):
+                self.warnings.append(f"-{key} {value} on the command line is ignored: each side's engine spelling "
+                                     f"decides (e.g. --b torch:float32)")
+
+    def preflight(self) -> Estimate:
+        """Issue 8: input files, values and memory checked before any engine runs (ConfigError); cached. It reads
+        the input files, so the window calls it off the GUI thread (run_both does); the headless commands first."""
+        if self._estimate is None:
+            self._estimate = check_config(self.config)
+        return self._estimate
+
+    # ---- sides ----------------------------------------------------------------------------------------------------
+    def _resolve_side(self, key: str, engine: Engine, opts: SideOptions, write_outputs: bool) -> Side:
+        ident = engine.identity
+        caps = ident.capabilities
+        threads, notes, env = opts.threads, [], {}
+        carry = opts.carryover if opts.carryover is not None else caps.carryover_default
+        if not caps.carryover_switch and caps.carryover_default:
+            carry = True  # an unknown nanoBragg build may ignore -phi0_carryover off (the real one does)
+        risky = ident.kind in ("bin", "cmd") and carry is True and has_zero_tick(self.config)
+        if risky and threads is None:
+            threads = 1
+            notes.append(f"{ident.display_name} runs with OMP_NUM_THREADS=1: it is not our C reference, the command "
+                         "line has a φ tick at exactly 0° and its carry-over is on, and the real C's carry-over "
+                         "then depends on thread scheduling (spec 8.3, decisions D3); more threads: "
+                         f"--threads-{key} N")
+        elif risky and threads is not None and threads > 1:
+            warn = (f"{ident.display_name} runs with {threads} threads on a command line with a φ tick at exactly 0° "
+                    "and the carry-over on: its image may change from run to run (spec 8.3, decisions D3)")
+            notes.append(warn)
+            self.warnings.append(warn)
+        if threads is not None and caps.threads == "omp":
+            env["OMP_NUM_THREADS"] = str(threads)
+        job = Job(argv=tuple(self.argv), config=self.config, carryover=opts.carryover, threads=threads,
+                  timeout_s=self.options.timeout_s, cwd=self.cwd, env=tuple(sorted(env.items())),
+                  write_outputs=write_outputs)
+        return Side(key, engine, ident.display_name, job, tuple(notes))
+
+    def _name_sides(self) -> None:
+        a, b = self.sides["a"], self.sides["b"]
+        if a.label != b.label:
+            return
+        if a.job.carryover != b.job.carryover:
+            tags = {k: f" (carry-over {_on_off(s.job.carryover, s.engine)})" for k, s in self.sides.items()}
+        elif a.job.threads != b.job.threads:
+            tags = {k: f" ({s.job.threads or 'all'} threads)" for k, s in self.sides.items()}
+        else:
+            tags = {k: f" [{k.upper()}]" for k in SIDES}
+        for k, s in self.sides.items():
+            self.sides[k] = Side(s.key, s.engine, s.label + tags[k], s.job, s.notes)
+
+    def _note_outputs(self, writer: str | None) -> None:
+        given = [f"{f} {last_values(self.argv, f)[0]}" for f in OUTPUT_FLAGS if last_values(self.argv, f)]
+        if not given:
+            return
+        if writer is None:
+            self.warnings.append(f"output files of the command line ({', '.join(given)}) are not written: both "
+                                 "engines render in process (bundles keep both images)")
+        else:
+            self.warnings.append(f"output files of the command line ({', '.join(given)}) are written by side "
+                                 f"{writer.upper()} ({self.sides[writer].label}) only, relative to {self.cwd}")
+
+    def label(self, side: str) -> str:
+        return self.sides[side].label
+
+    def labels(self) -> dict[str, str]:
+        return {k: s.label for k, s in self.sides.items()}
+
+    def check_pixel(self, slow: int, fast: int) -> None:
+        """Raise ConfigError unless (slow, fast) lies on the detector."""
+        s_n, f_n = self.config.pixel_counts()
+        if not (0 <= slow < s_n and 0 <= fast < f_n):
+            raise ConfigError(f"pixel (slow={slow}, fast={fast}) is outside the {s_n} x {f_n} (slow x fast) detector")
+
+    def side_args(self, side: str) -> list[str]:
+        """The nanoBragg argv side `side` runs: the user's, with `-phi0_carryover on|off` when its option is set."""
+        job = self.sides[side].job
+        if job.carryover is None:
+            return list(self.argv)
+        return with_flag(list(self.argv), CARRYOVER_FLAG, "on" if job.carryover else "off")
+
+    # ---- scheduling -----------------------------------------------------------------------------------------------
+    def schedule(self) -> str:
+        """"sequential" or "parallel": auto = one after the other with all cores each, unless a side computes on
+        a GPU (then the CPU side and the GPU side do not compete)."""
+        if self.options.schedule != "auto":
+            return self.options.schedule
+        on_gpu = any((s.engine.identity.capabilities.device or "cpu") != "cpu" for s in self.sides.values())
+        return "parallel" if on_gpu else "sequential"
+
+    # ---- engines --------------------------------------------------------------------------------------------------
+    def run_side(self, side: str, progress: Progress | None = None,
+                 cancel: threading.Event | None = None) -> EngineOutcome:
+        """Render side `side` ("a" or "b") in this thread. Never raises for engine failures."""
+        s = self.sides[side]
+        outcome = _guarded(s.label, lambda: s.engine.render(s.job, progress, cancel))
+        outcome.side = side
+        return outcome
+
+    def run_both(self, progress_a: Progress | None = None, progress_b: Progress | None = None,
+                 cancel: threading.Event | None = None,
+                 on_finished: Callable[[EngineOutcome], None] | None = None) -> tuple[EngineOutcome, EngineOutcome]:
+        """Both renders, scheduled by `schedule()`; on_finished(outcome) is called as soon as each side is done (on
+        the thread that ran it). After a cancel, a side that has not started comes back cancelled at once. Bad input
+        found by `preflight()` comes back as both sides' error, before either engine starts."""
+        try:
+            self.preflight()
+        except ConfigError as exc:
+            refused = tuple(EngineOutcome(self.label(k), error=str(exc), side=k) for k in SIDES)
+            for o in refused:
+                if on_finished is not None:
+                    on_finished(o)
+            return refused
+        def one(side: str, progress: Progress | None) -> EngineOutcome:
+            if cancel is not None and cancel.is_set():
+                o = EngineOutcome(self.label(side), error="cancelled", cancelled=True, side=side)
+            else:
+                o = self.run_side(side, progress, cancel)
+            if on_finished is not None:
+                on_finished(o)
+            return o
+
+        if self.schedule() == "sequential":
+            return one("a", progress_a), one("b", progress_b)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbparity-engine") as pool:
+            fa = pool.submit(one, "a", progress_a)
+            fb = pool.submit(one, "b", progress_b)
+            return fa.result(), fb.result()
+
+    # Former C/torch names, for code that has not moved to sides yet.
+    def run_c(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
+        return self.run_side("a", progress, cancel)
+
+    def run_torch(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
+        return self.run_side("b", progress, cancel)
+
+    # ---- comparison -----------------------------------------------------------------------------------------------
+    def compare(self, a: ImageResult, b: ImageResult) -> ImageMetrics:
+        """tracing.metrics.ImageMetrics of A vs B (differences A − B, ratios B / A) over the command's -roi (whole
+        image without one); relative error figures use self.thresholds. ConfigError when the shapes differ."""
+        if a.image.shape != b.image.shape:
+            raise ConfigError(f"image shapes differ: {self.label('a')} {a.image.shape} vs {self.label('b')} "
+                              f"{b.image.shape} (slow, fast)")
         t = self.thresholds
-        where = f"over pixels above {t.rel_floor:g} of the C maximum"
-        if self.passed:
-            return (f"PASS: correlation {self.correlation:.9g} (>= {t.min_correlation:g}), max relative error "
-                    f"{self.max_rel_error:.3g} (<= {t.max_rel_error:g} {where})")
-        return "FAIL: " + "; ".join(self.reasons) + f" (relative error {where})"
+        return compare_images(a.image, b.image, tol_rel=t.max_rel_error, floor_frac=t.rel_floor,
+                              roi=self.config.output.roi)
+
+    def verdict(self, metrics: ImageMetrics) -> Verdict:
+        """Parity verdict of metrics from `compare`, against self.thresholds, with the sides' notes."""
+        notes = [n for s in self.sides.values() for n in s.notes]
+        return parity_verdict(metrics, self.thresholds, notes, reference=self.label("a"))
+
+    def inspect_pixel(self, slow: int, fast: int, cancel: threading.Event | None = None) -> PixelInspection:
+        """Trace pixel (slow, fast) on both sides (at once: traces are short) and compare per phi tick.
+
+        A side whose trace has no per-phi samples gets `curves[side]` from single-tick runs (spec 15). Engine
+        failures land in `errors`; a pixel off the detector raises ConfigError; cancel reaches both sides (the
+        torch trace too) and comes back as errors "cancelled".
+        """
+        self.check_pixel(slow, fast)
+        out = PixelInspection(slow, fast, labels=self.labels())
+
+        def one(key: str) -> None:
+            s = self.sides[key]
+            try:
+                tr = s.engine.trace(s.job, slow, fast, cancel=cancel)
+                out.traces[key] = tr
+                if not tr.samples:
+                    out.curves[key] = s.engine.phi_curve(s.job, slow, fast, cancel=cancel)
+            except Exception as exc:  # noqa: BLE001 - reported as a value, see module docstring
+                out.errors[key], out.log_tails[key] = _describe_failure(exc)
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbparity-trace") as pool:
+            for f in [pool.submit(one, k) for k in SIDES]:
+                f.result()
+        ta, tb = out.traces.get("a"), out.traces.get("b")
+        if ta is not None and tb is not None and ta.samples and tb.samples:
+            out.comparison = compare_traces(ta, tb, tol=self.thresholds.phi_tol)
+        return out
+
+    # ---- provenance and snapshot ----------------------------------------------------------------------------------
+    def manifest(self, outcomes: dict[str, EngineOutcome | None]) -> dict:
+        """Everything needed to reproduce a snapshot (ARCHITECTURE.md, "Reproducibility"). JSON-ready."""
+        return {
+            "nbparity_version": nbparity_version(),
+            "time_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "git_commit": _safe(lambda: git_commit(REPO_ROOT)),
+            "git_dirty": _safe(lambda: git_dirty(REPO_ROOT)),  # uncommitted changes to tracked files
+            "argv": list(self.argv),
+            "cwd": str(self.cwd),
+            "sides": {k: {**s.summary(), "command": list(s.engine.identity.command) + self.side_args(k)
+                          if s.engine.identity.command else ["nbparity", "sim"] + self.side_args(k),
+                          "outcome": _outcome_summary(outcomes.get(k))}
+                      for k, s in self.sides.items()},
+            "schedule": self.schedule(),
+            "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),  # what a process inherits without threads
+            "torch_version": _safe(lambda: importlib.metadata.version("torch")),
+            "torch_threads": _safe(lambda: sys.modules["torch"].get_num_threads()) if "torch" in sys.modules
+            else None,
+            "timeout_s": self.options.timeout_s,
+            "parity_thresholds": asdict(self.thresholds),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "warnings": list(self.warnings),
+            "config": config_to_dict(self.config),
+        }
+
+    def record(self, a: EngineOutcome | None = None, b: EngineOutcome | None = None,
+               metrics: ImageMetrics | None = None, inspections: Iterable[PixelInspection] = ()) -> ComparisonRecord:
+        """The immutable record of a finished comparison. Metrics (and the verdict) are computed here when both
+        images exist with one shape and `metrics` is None."""
+        both = a is not None and a.ok and b is not None and b.ok and a.result.shape == b.result.shape
+        if metrics is None and both:
+            metrics = self.compare(a.result, b.result)
+        verdict = self.verdict(metrics) if both and metrics is not None else None
+        outcomes = {"a": a, "b": b}
+        return ComparisonRecord(argv=tuple(self.argv), config=self.config, labels=tuple(self.labels().items()),
+                                outcomes=tuple(outcomes.items()), metrics=metrics, verdict=verdict,
+                                inspections=tuple(inspections), thresholds=self.thresholds,
+                                warnings=tuple(self.warnings), manifest=self.manifest(outcomes))
+
+    def write_bundle(self, parent: Path, *, a: EngineOutcome | None = None, b: EngineOutcome | None = None,
+                     metrics: ImageMetrics | None = None, inspections: Iterable[PixelInspection] = (),
+                     extra_files: dict[str, bytes] | None = None, png: bool = False, prefix: str = "compare",
+                     c: EngineOutcome | None = None, py: EngineOutcome | None = None) -> Path:
+        """Write a snapshot of `record(...)` into a new timestamped folder under `parent`, whole or not at all;
+        returns its path (files listed in app/snapshot.py). c= / py= are the former names of a= / b=."""
+        from app.snapshot import write_snapshot
+        rec = self.record(a if a is not None else c, b if b is not None else py, metrics, inspections)
+        return write_snapshot(rec, Path(parent), extra_files=extra_files or {}, png=png, prefix=prefix)
 
 
-def parity_verdict(metrics: ImageMetrics, thresholds: ParityThresholds = ParityThresholds()) -> Verdict:
-    """Judge tracing.metrics.ImageMetrics (`correlation`, and `max_rel_err` over its bright pixels, which must have
-    been computed with floor_frac = thresholds.rel_floor). NaN figures (a constant or blank image) fail: parity
-    cannot be shown with them."""
-    corr = float(metrics.correlation)
-    rel = float(metrics.max_rel_err)
-    reasons = []
-    if not corr >= thresholds.min_correlation:
-        reasons.append(f"correlation {corr:.9g} < {thresholds.min_correlation:g}")
-    if not rel <= thresholds.max_rel_error:
-        reasons.append(f"max relative error {rel:.3g} > {thresholds.max_rel_error:g}")
-    return Verdict(not reasons, corr, rel, thresholds, reasons)
-
-
-def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
+# ---- helpers ------------------------------------------------------------------------------------------------------
 def nbparity_version() -> str:
     """Installed package version, else the one in pyproject.toml beside the sources, else 'unknown'."""
     try:
@@ -189,210 +528,22 @@ def nbparity_version() -> str:
         return "unknown"
 
 
-def with_carryover(argv: Iterable[str], value: bool | None) -> list[str]:
-    """argv with any `-phi0_carryover X` removed and, when value is not None, `-phi0_carryover on|off` appended."""
-    out: list[str] = []
-    it = iter(argv)
-    for tok in it:
-        if tok == CARRYOVER_FLAG:
-            next(it, None)  # drop its value too
-            continue
-        out.append(tok)
-    if value is not None:
-        out += [CARRYOVER_FLAG, "on" if value else "off"]
-    return out
+def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    return "\n".join(text.splitlines()[-lines:])
 
 
-class ComparisonSession:
-    """One command line, both engines. Thread-safe for concurrent `run_c` / `run_torch` / `inspect_pixel` calls:
-    the session's own state is read-only after construction."""
-
-    def __init__(self, argv: list[str], options: EngineOptions | None = None,
-                 thresholds: ParityThresholds | None = None):
-        self.argv: list[str] = [str(a) for a in argv]
-        self.options: EngineOptions = options or EngineOptions()
-        self.thresholds: ParityThresholds = thresholds or ParityThresholds()
-        self.options.validate()
-        parsed = parse_argv(self.argv)  # raises ConfigError with the flag and what was expected
-        self.config: NanoBraggConfig = parsed.config
-        self.warnings: list[str] = list(parsed.warnings)
-        self._estimate: Estimate | None = None  # preflight(): issue 8
-        # `-dtype`/`-device` on the command line belong to `nbparity sim`; here the engine options decide.
-        chosen = {"dtype": self.options.torch_dtype, "device": self.options.torch_device}
-        for key, value in parsed.extras.items():
-            if key in chosen and value != chosen[key]:
-                self.warnings.append(f"-{key} {value} on the command line is ignored: the torch engine runs with "
-                                     f"{key} {chosen[key]} (engine option)")
-
-    def preflight(self) -> Estimate:
-        """Issue 8: input files, values and memory checked before any engine (ConfigError); cached. Off the GUI
-        thread: run_both calls it, the headless commands call it first."""
-        if self._estimate is None:
-            self._estimate = check_config(self.config)
-        return self._estimate
-
-    # ---- command lines ------------------------------------------------------------------------------------------
-    def c_args(self) -> list[str]:
-        """argv for the C binary: the user's, with `-phi0_carryover on|off` when options.c_carryover is set."""
-        return with_carryover(self.argv, self.options.c_carryover)
-
-    def torch_args(self) -> list[str]:
-        """The equivalent `nbparity sim` argv (for the manifest): the user's, with the torch carry-over switch."""
-        return with_carryover(self.argv, self.options.torch_carryover)
-
-    def torch_config(self) -> NanoBraggConfig:
-        """A copy of the configuration with sampling.phi0_carryover from options.torch_carryover (when set)."""
-        cfg = copy.deepcopy(self.config)
-        if self.options.torch_carryover is not None:
-            cfg.sampling.phi0_carryover = self.options.torch_carryover
-        return cfg
-
-    def c_binary(self) -> Path:
-        """The binary the C runs use: options.c_binary, else the driver's default (NB_C_BIN or our build)."""
-        if self.options.c_binary:
-            return Path(self.options.c_binary)
-        return Path(driver.default_binary())
-
-    def check_pixel(self, slow: int, fast: int) -> None:
-        """Raise ConfigError unless (slow, fast) lies on the detector."""
-        s_n, f_n = self.config.pixel_counts()
-        if not (0 <= slow < s_n and 0 <= fast < f_n):
-            raise ConfigError(f"pixel (slow={slow}, fast={fast}) is outside the {s_n} x {f_n} (slow x fast) detector")
-
-    # ---- engines ------------------------------------------------------------------------------------------------
-    def run_c(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
-        """Render with the C binary. Never raises for engine failures (missing binary, non-zero exit, timeout)."""
-        def call() -> ImageResult:
-            return driver.run_c(self.c_args(), binary=self.c_binary(), threads=self.options.c_threads,
-                         timeout_s=self.options.timeout_s, cancel=cancel, progress=progress).to_image_result()
-        return _guarded("c", call)
-
-    def run_torch(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
-        """Render with the PyTorch engine, in this thread. Never raises for engine failures."""
-        def call() -> ImageResult:
-            from simulator.engine import render
-            res = render(self.torch_config(), dtype=self.options.torch_dtype, device=self.options.torch_device,
-                         progress=progress, cancel=cancel)
-            res.argv = self.torch_args()
-            return res
-        return _guarded("torch", call)
-
-    def run_both(self, progress_c: Progress | None = None, progress_torch: Progress | None = None,
-                 cancel: threading.Event | None = None) -> tuple[EngineOutcome, EngineOutcome]:
-        """Both renders at once: the C runs as a subprocess while torch computes, so they overlap on two threads."""
-        self.preflight()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbparity-engine") as pool:
-            fc = pool.submit(self.run_c, progress_c, cancel)
-            fp = pool.submit(self.run_torch, progress_torch, cancel)
-            return fc.result(), fp.result()
-
-    # ---- comparison ---------------------------------------------------------------------------------------------
-    def compare(self, c: ImageResult, py: ImageResult) -> ImageMetrics:
-        """tracing.metrics.ImageMetrics of C vs torch over the command's -roi (whole image without one); relative
-        error figures use self.thresholds. ConfigError when the shapes differ."""
-        if c.image.shape != py.image.shape:
-            raise ConfigError(f"image shapes differ: C {c.image.shape} vs torch {py.image.shape} (slow, fast)")
-        t = self.thresholds
-        return compare_images(c.image, py.image, tol_rel=t.max_rel_error, floor_frac=t.rel_floor,
-                              roi=self.config.output.roi)
-
-    def verdict(self, metrics: ImageMetrics) -> Verdict:
-        """Parity verdict of metrics from `compare`, against self.thresholds."""
-        return parity_verdict(metrics, self.thresholds)
-
-    def inspect_pixel(self, slow: int, fast: int, cancel: threading.Event | None = None) -> PixelInspection:
-        """Trace pixel (slow, fast) on both engines and compare per phi tick.
-
-        When the C trace has no per-phi samples, `c_curve` gets the C intensity per tick from single-tick runs
-        (spec 15). Engine failures land in c_error / py_error; a pixel off the detector raises ConfigError.
-        """
-        self.check_pixel(slow, fast)
-        out = PixelInspection(slow, fast)
-
-        def c_side() -> None:
-            kw = dict(binary=self.c_binary(), threads=self.options.c_threads, timeout_s=self.options.timeout_s,
-                      cancel=cancel)
-            try:
-                out.c_trace = driver.trace_c(self.c_args(), slow, fast, **kw)
-                if not out.c_trace.samples:
-                    curve = driver.phi_intensity_curve(self.c_args(), slow, fast, **kw)
-                    out.c_curve = [(float(phi), float(value)) for phi, value in curve]
-            except Exception as exc:  # noqa: BLE001 - reported as a value, see module docstring
-                out.c_error, out.c_log_tail = _describe_failure(exc)
-
-        def py_side() -> None:
-            from simulator.engine import trace_pixel
-            try:
-                out.py_trace = trace_pixel(self.torch_config(), slow, fast, dtype=self.options.torch_dtype,
-                                           device=self.options.torch_device)
-            except Exception as exc:  # noqa: BLE001
-                out.py_error, out.py_log_tail = _describe_failure(exc)
-
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbparity-trace") as pool:
-            for f in [pool.submit(c_side), pool.submit(py_side)]:
-                f.result()
-        if out.c_trace is not None and out.py_trace is not None and out.c_trace.samples and out.py_trace.samples:
-            out.comparison = compare_traces(out.c_trace, out.py_trace)
-        return out
-
-    # ---- provenance and snapshot --------------------------------------------------------------------------------
-    def manifest(self, c: EngineOutcome | None, py: EngineOutcome | None) -> dict:
-        """Everything needed to reproduce a snapshot (ARCHITECTURE.md, "Reproducibility"). JSON-ready."""
-        binary = self.c_binary()
-        c_meta = c.result.meta if c is not None and c.result is not None else {}
-        sha = c_meta.get("binary_sha256") or c_meta.get("sha256")
-        if sha is None and binary.is_file():
-            sha = sha256_file(binary)
-        py_meta = py.result.meta if py is not None and py.result is not None else {}
-        torch_mod = sys.modules.get("torch")
-        return {
-            "nbparity_version": nbparity_version(),
-            "time_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "git_commit": _safe(lambda: git_commit(REPO_ROOT)),
-            "git_dirty": _safe(lambda: git_dirty(REPO_ROOT)),  # uncommitted changes to tracked files
-            "argv": list(self.argv),
-            "c_command": [str(binary)] + self.c_args(),
-            "torch_command": ["nbparity", "sim"] + self.torch_args(),
-            "c_binary": str(binary),
-            "c_binary_sha256": sha,
-            "c_threads": self.options.c_threads,
-            "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),  # what the C inherits when c_threads is None
-            "c_carryover": self.options.c_carryover,
-            "torch_version": torch_mod.__version__ if torch_mod else _safe(lambda: importlib.metadata.version("torch")),
-            "torch_dtype": self.options.torch_dtype,
-            "torch_device": self.options.torch_device,
-            "torch_threads": py_meta.get("threads") or (torch_mod.get_num_threads() if torch_mod else None),
-            "torch_carryover": self.options.torch_carryover,
-            "timeout_s": self.options.timeout_s,
-            "parity_thresholds": asdict(self.thresholds),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "warnings": list(self.warnings),
-            "engines": {o.engine: _outcome_summary(o) for o in (c, py) if o is not None},
-            "config": config_to_dict(self.config),
-        }
-
-    def write_bundle(self, parent: Path, *, c: EngineOutcome | None, py: EngineOutcome | None,
-                     metrics: ImageMetrics | None = None,
-                     inspections: Iterable[PixelInspection] = (), extra_files: dict[str, bytes] | None = None,
-                     png: bool = False, prefix: str = "compare") -> Path:
-        """Write a snapshot into a new timestamped folder under `parent`, whole or not at all; returns its path.
-
-        Metrics are computed here when both images exist and `metrics` is None. The files are listed in
-        app/snapshot.py.
-        """
-        from app.snapshot import write_snapshot
-        return write_snapshot(self, Path(parent), c=c, py=py, metrics=metrics, inspections=list(inspections),
-                              extra_files=extra_files or {}, png=png, prefix=prefix)
+def _on_off(value: bool | None, engine: Engine) -> str:
+    if value is None:
+        value = engine.identity.capabilities.carryover_default
+    return {True: "on", False: "off", None: "default"}[value]
 
 
-# ---- helpers ----------------------------------------------------------------------------------------------------
-def _guarded(engine: str, call: Callable[[], ImageResult]) -> EngineOutcome:
+def _guarded(label: str, call: Callable[[], ImageResult]) -> EngineOutcome:
     try:
-        return EngineOutcome(engine, result=call())
+        return EngineOutcome(label, result=call())
     except Exception as exc:  # noqa: BLE001 - engine failures are values here
         message, tail = _describe_failure(exc)
-        return EngineOutcome(engine, error=message, log_tail=tail, cancelled=isinstance(exc, Cancelled))
+        return EngineOutcome(label, error=message, log_tail=tail, cancelled=isinstance(exc, Cancelled))
 
 
 def _describe_failure(exc: Exception) -> tuple[str, str]:
@@ -406,10 +557,12 @@ def _describe_failure(exc: Exception) -> tuple[str, str]:
     return f"{type(exc).__name__}: {exc}", log_tail(traceback.format_exc())
 
 
-def _outcome_summary(o: EngineOutcome) -> dict:
+def _outcome_summary(o: EngineOutcome | None) -> dict | None:
+    if o is None:
+        return None
     r = o.result
     return {
-        "ok": o.ok, "error": o.error, "cancelled": o.cancelled,
+        "engine": o.engine, "ok": o.ok, "error": o.error, "cancelled": o.cancelled,
         "wall_s": r.wall_s if r else None, "returncode": r.returncode if r else None,
         "shape": list(r.shape) if r else None,
         "meta": json.loads(json.dumps(r.meta, default=str)) if r else None,

@@ -1,15 +1,69 @@
 """Persistent preferences (QSettings, organisation "nbparity"), versioned so a layout change can drop old values.
 
-Stored: window geometry and dock state, last folders (images, export, files), C binary, colour map, scale,
-percentile. `reset()` forgets all of them (Settings → Reset settings).
+Stored: window geometry, dock state and splitter sizes, last folders (images, export, files), the C binary, the
+last command line, and the view (ViewSettings: scale, colour map, auto-contrast percentile, difference mode,
+tolerance and its overlay). `reset()` forgets all of them (Settings → Reset settings). Nothing here creates a
+folder: folders are made only when something is written into them.
 """
 from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from PySide6 import QtCore
 
 ORGANISATION = "nbparity"
 APPLICATION = "nbparity"
 SCHEMA_VERSION = 1
+
+
+SCALES = ("linear", "log", "sqrt")
+DIFF_MODES = ("diff", "relative", "logratio")
+
+
+@dataclass
+class ViewSettings:
+    """The image view's choices; `load` keeps only values that make sense (else the default)."""
+
+    scale: str = "log"
+    colormap: str = "viridis"
+    percentile: float = 99.5      # auto-contrast upper level, % of pixels
+    diff_mode: str = "diff"
+    rtol: float = 1e-5            # relative tolerance of the beyond-tolerance overlay
+    overlay: bool = False
+
+    @classmethod
+    def load(cls, s: AppSettings) -> ViewSettings:
+        d = cls()
+        scale = s.get_str("view/scale", d.scale)
+        mode = s.get_str("view/diff_mode", d.diff_mode)
+        pct = s.get_float("view/percentile", d.percentile)
+        rtol = s.get_float("view/rtol", d.rtol)
+        return cls(scale=scale if scale in SCALES else d.scale,
+                   colormap=s.get_str("view/colormap", d.colormap) or d.colormap,
+                   percentile=pct if 50.0 <= pct <= 100.0 else d.percentile,
+                   diff_mode=mode if mode in DIFF_MODES else d.diff_mode,
+                   rtol=rtol if math.isfinite(rtol) and rtol >= 0 else d.rtol,
+                   overlay=s.get_str("view/overlay", "false").lower() in ("true", "1"))
+
+    def save(self, s: AppSettings) -> None:
+        for key, value in asdict(self).items():
+            s.set(f"view/{key}", value)
+
+
+def binary_problem(path: str) -> str | None:
+    """Why a remembered binary path cannot be run (None when it can)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        return "it does not exist"
+    if not p.is_file():
+        return "it is not a file"
+    if not os.access(p, os.X_OK):
+        return "it is not executable"
+    return None
 
 
 class AppSettings:
@@ -49,11 +103,66 @@ class AppSettings:
         v = self.qs.value(key)
         return v if isinstance(v, QtCore.QByteArray) and not v.isEmpty() else None
 
+    def remove(self, key: str) -> None:
+        self.qs.remove(key)
+
+    def get_argv(self) -> list[str] | None:
+        """The last command line (a list of tokens), None when none was kept or it is unreadable."""
+        try:
+            v = json.loads(self.get_str("session/argv", ""))
+        except ValueError:
+            return None
+        return [str(t) for t in v] if isinstance(v, list) and v else None
+
+    def set_argv(self, argv: list[str] | None) -> None:
+        self.set("session/argv", json.dumps(list(argv)) if argv else "")
+
+    def take_c_binary(self) -> tuple[str, str | None]:
+        """(the remembered C binary, None) when it can run; ('', a sentence) once when it cannot: the broken path
+        is forgotten here, so the next start neither fails on it nor reports it again."""
+        path = self.get_str("engines/c_binary", "").strip()
+        if not path:
+            return "", None
+        why = binary_problem(path)
+        if why is None:
+            return path, None
+        self.remove("engines/c_binary")
+        self.sync()
+        return "", (f"The remembered C binary {path} cannot be used ({why}); it has been forgotten and the "
+                    "built-in C reference is used. Choose another in the Parameters panel.")
+
     def last_dir(self, kind: str) -> str:
         return self.get_str(f"dirs/{kind}", "")
 
     def set_last_dir(self, kind: str, path: str) -> None:
         self.set(f"dirs/{kind}", path)
+
+    def _json(self, key: str) -> dict:
+        try:
+            value = json.loads(self.get_str(key, "{}") or "{}")
+        except ValueError:
+            return {}  # a hand-edited or damaged value: the defaults, never a crash
+        return value if isinstance(value, dict) else {}
+
+    def engine_profiles(self) -> dict[str, dict]:
+        """Named engine profiles: name -> {"engine", "carryover", "threads"}."""
+        return {str(k): v for k, v in self._json("engines/profiles").items() if isinstance(v, dict)}
+
+    def set_engine_profile(self, name: str, profile: dict | None) -> None:
+        """Keep (or, with None, forget) profile `name`."""
+        profiles = self.engine_profiles()
+        if profile is None:
+            profiles.pop(name, None)
+        else:
+            profiles[name] = profile
+        self.set("engines/profiles", json.dumps(profiles))
+
+    def engine_side(self, side: str) -> dict:
+        """The engine chosen for side 'a' or 'b' at the last close ({} when none)."""
+        return self._json(f"engines/side_{side}")
+
+    def set_engine_side(self, side: str, choice: dict) -> None:
+        self.set(f"engines/side_{side}", json.dumps(choice))
 
     def reset(self) -> None:
         """Forget everything; the next start uses the defaults."""

@@ -1,142 +1,150 @@
-"""Background work for the window: a QObject worker on its own QThread.
+"""Background work for the window: plain daemon threads whose outcomes arrive on the GUI thread as Qt signals.
 
-A `Worker` runs one callable `fn(progress, cancel)` in its thread and reports through signals that carry its tag:
-    progress(tag, fraction 0..1)   throttled to ~20 per second so the GUI event queue is never flooded
-    result(tag, value)             the callable's return value
-    error(tag, message, details)   a readable one-line message and the traceback for the details pane
-    finished(tag)                  always last
-Connect these to @Slot methods of objects living on the GUI thread (never to lambdas: a lambda runs in the thread
-that emits). Cancel sets the `threading.Event` the callable polls.
+A `JobRunner` (a QObject living on the GUI thread) runs callables `fn(progress, cancel)` each on its own Python
+thread and reports through its signals, all carrying the job's id and tag:
+    progress(id, tag, fraction 0..1)    throttled to ~20 per second so the GUI event queue is never flooded
+    result(id, tag, value)              the callable's return value
+    error(id, tag, message, details)    a readable one-line message and the traceback for the details pane
+    finished(id, tag)                   always last
+Connect these to @Slot methods of GUI-thread objects (never to lambdas: a lambda runs in the emitting thread).
+
+Why not QThreads: a worker thread never needs the GUI thread to end. Emitting a signal from a worker only posts an
+event, so the GUI thread may join these threads (`wait_all`) without the deadlock of a QThread whose `quit` is a
+queued call into the very event loop that is blocked waiting for it. Cancel sets the job's `threading.Event`; the
+engines poll it (the C driver then kills the process group), so a cancelled job ends on its own.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import traceback
-from dataclasses import dataclass
-from typing import Any
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6 import QtCore
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Signal
 
-ProgressFn = Callable[[float], None]
+ProgressFn = Callable[..., None]
 WorkFn = Callable[[ProgressFn, threading.Event], Any]
-
-
-class Worker(QtCore.QObject):
-    """Runs `fn(progress, cancel)` once when `run` is called (from its thread's `started` signal)."""
-
-    progress = Signal(str, float)
-    result = Signal(str, object)
-    error = Signal(str, str, str)
-    finished = Signal(str)
-
-    def __init__(self, tag: str, fn: WorkFn, cancel: threading.Event | None = None, min_interval_s: float = 0.05):
-        super().__init__()
-        self.tag = tag
-        self._fn = fn
-        self.cancel_event = cancel if cancel is not None else threading.Event()
-        self._min_interval = min_interval_s
-        self._last_emit = 0.0
-
-    def _report(self, fraction: float, total: float | None = None, *_rest) -> None:
-        # Called from the worker thread by the engine, as progress(fraction) or progress(done, total); reports that
-        # come faster than the GUI needs are dropped.
-        if total:
-            fraction = fraction / total
-        now = time.monotonic()
-        if fraction >= 1.0 or now - self._last_emit >= self._min_interval:
-            self._last_emit = now
-            self.progress.emit(self.tag, float(max(0.0, min(1.0, fraction))))
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            value = self._fn(self._report, self.cancel_event)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message for the window
-            self.error.emit(self.tag, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        else:
-            self.result.emit(self.tag, value)
-        finally:
-            self.finished.emit(self.tag)
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
 
 
 @dataclass
 class Job:
-    """A worker and the thread it runs in; keep a reference until `finished` so neither is garbage-collected."""
+    """One callable on one daemon thread; `cancel` is the event the callable polls."""
 
-    worker: Worker
-    thread: QtCore.QThread
+    id: int
+    tag: str
+    cancel_event: threading.Event
+    thread: threading.Thread | None = None
+    started: float = field(default_factory=time.monotonic)
 
     def cancel(self) -> None:
-        self.worker.cancel()
+        self.cancel_event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
 
     def is_running(self) -> bool:
-        return self.thread.isRunning()
-
-    def wait(self, ms: int = 5000) -> bool:
-        return self.thread.wait(ms)
+        return self.thread is not None and self.thread.is_alive()
 
 
-class JobKeeper(QtCore.QObject):
-    """Holds every started Job until its thread has really finished.
+class JobRunner(QtCore.QObject):
+    """Starts jobs and relays their outcomes to the GUI thread; keeps every job until its thread has ended.
 
-    PySide deletes a parentless QObject when its last Python reference goes; a worker or thread dropped while its
-    thread still runs would crash ("QThread: Destroyed while thread is still running"). The keeper lives on the GUI
-    thread and lets go only on the thread's `finished` signal.
+    Keep it parentless (owned by Python): a thread that outlives its window still holds a reference, so the
+    object it emits on is never deleted under it.
     """
 
-    def __init__(self, parent: QtCore.QObject | None = None):
-        super().__init__(parent)
-        self._alive: dict[int, Job] = {}
+    progress = Signal(int, str, float)
+    result = Signal(int, str, object)
+    error = Signal(int, str, str, str)
+    finished = Signal(int, str)
 
-    def keep(self, job: Job) -> None:
-        key = id(job.thread)
-        self._alive[key] = job
-        job.thread.finished.connect(self._release)
+    def __init__(self, name: str = "nbparity", min_interval_s: float = 0.05):
+        super().__init__()
+        self.name = name
+        self._ids = itertools.count(1)
+        self._jobs: dict[int, Job] = {}
+        self._lock = threading.Lock()
+        self._min_interval = min_interval_s
+        self._closed = False
 
-    @Slot()
-    def _release(self) -> None:
-        thread = self.sender()
-        self._alive.pop(id(thread), None)
+    def start(self, tag: str, fn: WorkFn, cancel: threading.Event | None = None) -> Job:
+        """Run `fn(progress, cancel)` on a new daemon thread; returns the Job (its id tags every signal)."""
+        job = Job(next(self._ids), tag, cancel if cancel is not None else threading.Event())
+        job.thread = threading.Thread(target=self._run, args=(job, fn), name=f"{self.name}-{tag}-{job.id}",
+                                      daemon=True)
+        with self._lock:
+            self._jobs[job.id] = job
+        job.thread.start()
+        return job
 
-    def running(self) -> list[Job]:
-        return list(self._alive.values())
+    def _run(self, job: Job, fn: WorkFn) -> None:
+        last = [0.0]
 
-    def wait_all(self, ms: int = 10000) -> bool:
-        """Cancel nothing; wait up to `ms` in total for every kept thread (used at shutdown)."""
-        deadline = time.monotonic() + ms / 1000.0
-        ok = True
-        for job in list(self._alive.values()):
-            left = max(0, int((deadline - time.monotonic()) * 1000))
-            ok = job.thread.wait(left) and ok
-        return ok
+        def report(fraction: float, total: float | None = None, *_rest) -> None:
+            # Engines call progress(fraction) or progress(done, total); reports faster than the eye are dropped.
+            if total:
+                fraction = fraction / total
+            now = time.monotonic()
+            if fraction >= 1.0 or now - last[0] >= self._min_interval:
+                last[0] = now
+                self._emit(self.progress, job.id, job.tag, float(max(0.0, min(1.0, fraction))))
+        try:
+            value = fn(report, job.cancel_event)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message for the window
+            self._emit(self.error, job.id, job.tag, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        else:
+            self._emit(self.result, job.id, job.tag, value)
+        finally:
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            self._emit(self.finished, job.id, job.tag)
+
+    def _emit(self, signal, *args) -> None:
+        if not self._closed:  # after close() nobody listens: the window is gone or going
+            signal.emit(*args)
+
+    def running(self, tag: str | None = None) -> list[Job]:
+        """Jobs whose threads have not ended (optionally only those with `tag`)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return [j for j in jobs if tag is None or j.tag == tag]
+
+    def cancel_all(self) -> None:
+        for job in self.running():
+            job.cancel()
+
+    def wait_all(self, timeout_s: float) -> bool:
+        """Join every job's thread, `timeout_s` in total; True when all have ended. Safe on the GUI thread."""
+        deadline = time.monotonic() + timeout_s
+        for job in self.running():
+            if job.thread is not None:
+                job.thread.join(max(0.0, deadline - time.monotonic()))
+        return not self.running()
+
+    def close(self) -> None:
+        """Cancel everything and stop relaying: later outcomes of still-running threads are dropped."""
+        self.cancel_all()
+        self._closed = True
 
 
-def start_job(worker: Worker, *, keeper: JobKeeper, on_progress=None, on_result=None, on_error=None,
-              on_finished=None) -> Job:
-    """Move `worker` to a new QThread, connect its signals to the given GUI-thread slots, and start it.
+def preload_engines() -> list[str]:
+    """Import the engine modules now, on the GUI thread, before any run.
 
-    The thread quits when the worker finishes; `keeper` holds both until the thread has stopped.
+    A first import inside a worker thread holds the GIL for hundreds of milliseconds (module code, torch
+    extensions), which would freeze the window mid-run. Returns the modules that could not be imported (the run
+    then reports the failure in the engine's panel).
     """
-    thread = QtCore.QThread()
-    thread.setObjectName(f"worker-{worker.tag}")
-    worker.moveToThread(thread)
-    if on_progress is not None:
-        worker.progress.connect(on_progress)
-    if on_result is not None:
-        worker.result.connect(on_result)
-    if on_error is not None:
-        worker.error.connect(on_error)
-    if on_finished is not None:
-        worker.finished.connect(on_finished)
-    thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit)
-    job = Job(worker=worker, thread=thread)
-    keeper.keep(job)
-    thread.start()
-    return job
+    import importlib
+    missing = []
+    for name in ("numpy.ma", "torch", "c_reference.driver", "simulator.engine", "tracing.metrics",
+                 "tracing.phi_compare", "tracing.tables", "tracing.bundle", "app.session", "app.snapshot"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - surfaced later, per engine, as a readable error
+            missing.append(name)
+    return missing

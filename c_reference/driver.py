@@ -1,22 +1,38 @@
-"""Run the C reference (or any nanoBragg-compatible binary) in a scratch folder and read back what it made.
+"""The one process driver: run our C reference, any nanoBragg-compatible binary or any external command taking
+nanoBragg's flags, in a scratch folder, and read back what it made.
 
-Every run gets a fresh scratch folder (tempfile.mkdtemp) as its working directory, so the files the C always writes
-(intimage.img, image.pgm, Fdump.bin) never land in the user's folder and a stale Fdump.bin cannot leak in (decisions
-D5). Input-file paths are made absolute from the caller's folder, `-floatfile` is forced into the scratch folder, and
-the folder is removed afterwards; files the run wrote there are kept in memory (`CRunResult.files`).
+Scratch: every run gets a fresh folder `$TMPDIR/nbref-run-<owner pid>-XXXX` as its working directory, so the files
+the C always writes (intimage.img, image.pgm, Fdump.bin) never land in the user's folder and a stale Fdump.bin
+cannot leak in (decisions D5). Input-file flags AND the user's output flags (-intfile, -pgmfile, -noisefile,
+-dump, ...) are resolved against the user's working folder, as nanoBragg run there would resolve them;
+`-floatfile` is forced into the scratch folder (and copied to the user's -floatfile path when one was given and
+the caller asks for outputs). Auxiliary runs (traces, single-tick curves) drop the user's output flags, so they
+write nothing outside scratch. The folder is removed afterwards; only the names and sizes of the files the run
+left there are kept (`CRunResult.files`), nothing else is read. `remove_stale_scratch` removes folders whose owner
+pid is dead (called at the start of nbparity).
 
-The process runs in its own session/process group. On cancel or time-out the whole group gets SIGTERM, then SIGKILL
-after a short grace, and is reaped, so nothing outlives the call.
+Lifecycle (Linux): the engine runs under c_reference/supervise.py, a child subreaper that gets SIGTERM when
+nbparity dies (PR_SET_PDEATHSIG, kill -9 included) and starts the engine with PR_SET_PDEATHSIG = SIGKILL; when the
+engine exits, or on cancel / time-out / nbparity's death, every descendant of the engine (setsid ones included) is
+SIGKILLed and reaped, and after nbparity's death the scratch folder is removed too. `become_subreaper` makes
+nbparity itself a subreaper, so a supervisor killed outright leaves its orphans to us, and `kill_orphans` finds
+them by their job token.
+
+Memory: the engine's stdout and stderr go to log files in scratch; the driver follows them for progress and keeps
+only a bounded head and tail (`LOG_HEAD_BYTES`, `LOG_TAIL_LINES`), and reads TRACE lines back from the file (at
+most `TRACE_BYTES_MAX`) only when a trace was asked for. 10 MB of garbage on stdout costs kilobytes here.
 """
 from __future__ import annotations
 
 import collections
+import ctypes
 import math
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,28 +42,36 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from simulator.argv import append_flags, without_flag
+from simulator.argv import append_flags, last_values, map_values, without_flag
 from simulator.config import SamplingConfig, resolve_phi
 from tracing.parse import TraceParseError, parse_trace
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
 from .locate import binary_sha256, check_binary, default_binary  # noqa: F401  (default_binary re-exported)
 
-# Flags whose value is an input file the C opens (relative paths are rewritten against the caller's folder).
-INPUT_FILE_FLAGS: frozenset[str] = frozenset(
-    {"-hkl", "-mat", "-matrix", "-sourcefile", "-mask", "-img", "-stol", "-4stol", "-Q"})
+# Flags whose value is a file the binary opens for reading (made absolute against the caller's folder).
+INPUT_FILE_FLAGS: tuple[str, ...] = ("-hkl", "-mat", "-sourcefile", "-mask", "-img", "-stol")
+# Output files of the user's command line (resolved against the caller's folder; dropped for auxiliary runs).
+OUTPUT_FILE_FLAGS: tuple[str, ...] = ("-intfile", "-pgmfile", "-noisefile", "-dump")
 TRACE_FLAGS: tuple[str, ...] = ("-trace_pixel", "-dump_pixel")
 PHI_FLAGS: tuple[str, ...] = ("-phi", "-osc", "-phistep", "-phisteps")
+SCRATCH_PREFIX = "nbref-run-"
 LOG_TAIL_LINES = 40
+LOG_HEAD_BYTES = 64 * 1024
+LINE_MAX = 2000          # characters of one line kept in the tail (a line of garbage is cut here)
+TRACE_BYTES_MAX = 64 * 1024 * 1024
 POLL_S = 0.05
-TERM_GRACE_S = 0.5
+TERM_GRACE_S = 3.0       # the supervisor's clean-up is bounded by about 3 s (supervise.KILL_ROUNDS_S)
+SUPERVISOR = Path(__file__).resolve().parent / "supervise.py"
+JOB_ENV = "NBPARITY_JOB"
+PR_SET_CHILD_SUBREAPER = 36
 
 _PROGRESS = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*done")
 
 ProgressFn = Callable[[float], None]
 
 
-# -- command-line editing -----------------------------------------------------------------------------------------
+# -- command-line editing (all through simulator.argv) ------------------------------------------------------------
 
 def remove_flags(args: Sequence[str], *flags: str) -> list[str]:
     """args without every occurrence of each flag (any alias) and its values (simulator.argv's flag table)."""
@@ -66,22 +90,27 @@ def flag_values(args: Sequence[str], names: Sequence[str], n_values: int) -> lis
     return found
 
 
+def _absolute(cwd: str | Path) -> Callable[[str, str], str]:
+    def fn(_flag: str, value: str) -> str:
+        v = os.path.expanduser(value)
+        return v if os.path.isabs(v) else os.path.normpath(os.path.join(str(cwd), v))
+    return fn
+
+
 def absolutize_inputs(args: Sequence[str], cwd: str | Path) -> list[str]:
-    """Copy of args with the value of each input-file flag made absolute against `cwd`."""
-    out = list(args)
-    for i, a in enumerate(out[:-1]):
-        if a in INPUT_FILE_FLAGS:
-            v = os.path.expanduser(out[i + 1])
-            out[i + 1] = v if os.path.isabs(v) else os.path.normpath(os.path.join(str(cwd), v))
-    return out
+    """Copy of args with the value of each input-file and output-file flag made absolute against `cwd`."""
+    return map_values(list(args), INPUT_FILE_FLAGS + OUTPUT_FILE_FLAGS, _absolute(cwd))
 
 
 def prepare_args(args: Sequence[str], float_path: Path, cwd: str | Path) -> list[str]:
-    """The argv the binary gets: inputs absolute, any -floatfile/-floatimage replaced by `float_path`."""
+    """The argv the binary gets: file paths absolute, any -floatfile/-floatimage replaced by `float_path`."""
     # append_flags: appended flags must not change what the user's mean (a trailing -curved_det, spec 2.2)
     return append_flags(absolutize_inputs(remove_flags(args, "-floatfile"), cwd), ["-floatfile", str(float_path)])
 
 
+def auxiliary_args(args: Sequence[str]) -> list[str]:
+    """args for a run whose outputs are not the user's (traces, single-tick curves): output flags removed."""
+    return remove_flags(args, *OUTPUT_FILE_FLAGS)
 # -- image size ---------------------------------------------------------------------------------------------------
 
 def _scan_shape(args: Sequence[str]) -> tuple[int, int]:
@@ -169,7 +198,140 @@ def _phi_settings(args: Sequence[str]) -> tuple[float, float | None, float | Non
     return one("-phi", float) or 0.0, one("-osc", float), one("-phistep", float), one("-phisteps", int)
 
 
+# -- lifecycle ----------------------------------------------------------------------------------------------------
+
+def become_subreaper() -> bool:
+    """Make this process a child subreaper (Linux PR_SET_CHILD_SUBREAPER): orphaned descendants, `setsid` ones
+    included, are reparented to it instead of init, so they can be found and killed. False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_scratch(parent: Path | str | None = None) -> list[Path]:
+    """Remove `nbref-run-<pid>-*` folders under `parent` (default $TMPDIR) whose owner pid is dead; returns them."""
+    base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        entries = list(base.glob(SCRATCH_PREFIX + "*-*"))
+    except OSError:
+        return removed
+    for p in entries:
+        owner = p.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid() or _pid_alive(int(owner)):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        if not p.exists():
+            removed.append(p)
+    return removed
+
+
+def prepare_lifecycle() -> None:
+    """What a process that is about to run external engines does first (idempotent, cheap): become a subreaper and
+    remove stale scratch folders of dead owners. Called when a process engine is made (app.engines.registry), so
+    the window and the headless commands both get it."""
+    become_subreaper()
+    remove_stale_scratch()
+
+
+def _has_token(pid: int, token: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return token in fh.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def kill_orphans(token: str) -> list[int]:
+    """SIGKILL and reap our descendants whose environment carries JOB_ENV=token (what a supervisor killed outright
+    leaves behind); returns their pids."""
+    from .supervise import descendants  # stdlib-only module, shared with the supervisor process
+
+    key = f"{JOB_ENV}={token}".encode()
+    hit = [pid for pid in descendants(os.getpid()) if _has_token(pid, key)]
+    for pid in hit:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid in hit:
+        try:
+            os.waitpid(pid, 0)  # ours only if it was reparented to us (we are a subreaper)
+        except (ChildProcessError, OSError):
+            pass
+    return hit
+
+
 # -- running the process ------------------------------------------------------------------------------------------
+
+class _LogFollower:
+    """Follows one log file as it grows: progress from `NN% done`, a bounded head and tail. Memory is bounded
+    whatever the engine prints (lines longer than LINE_MAX are cut; a partial line is kept up to LINE_MAX)."""
+
+    def __init__(self, path: Path, tail: collections.deque, progress_re: re.Pattern | None):
+        self.path = path
+        self.tail = tail
+        self.progress_re = progress_re
+        self.latest: float | None = None
+        self.head = bytearray()
+        self.size = 0
+        self._partial = b""
+        self._fh = None
+
+    def poll(self) -> None:
+        if self._fh is None:
+            try:
+                self._fh = open(self.path, "rb")
+            except OSError:
+                return
+        while True:
+            chunk = self._fh.read(1 << 20)
+            if not chunk:
+                return
+            self.size += len(chunk)
+            if len(self.head) < LOG_HEAD_BYTES:
+                self.head += chunk[:LOG_HEAD_BYTES - len(self.head)]
+            lines = (self._partial + chunk).split(b"\n")
+            self._partial = lines.pop()[-LINE_MAX:]
+            for raw in lines[-(LOG_TAIL_LINES + 200):]:  # older lines cannot reach the tail
+                self._line(raw[:LINE_MAX].decode("utf-8", "replace").rstrip("\r"))
+
+    def _line(self, line: str) -> None:
+        self.tail.append(line)
+        if self.progress_re is not None:
+            m = self.progress_re.search(line)
+            if m:
+                self.latest = min(1.0, float(m.group(1)) / 100.0)
+
+    def close(self) -> None:
+        self.poll()
+        if self._partial:
+            self._line(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+        if self._fh is not None:
+            self._fh.close()
+
+    def text(self) -> str:
+        """The head, and when the log was longer, a note and the tail."""
+        head = bytes(self.head).decode("utf-8", "replace")
+        if self.size <= LOG_HEAD_BYTES:
+            return head
+        return (head + f"\n[... log of {self.size} bytes: only the first {LOG_HEAD_BYTES} bytes and the last "
+                f"{len(self.tail)} lines are kept ...]\n" + "\n".join(self.tail))
+
 
 @dataclass
 class _ProcOutcome:
@@ -177,69 +339,65 @@ class _ProcOutcome:
     stdout: str
     stderr: str
     log_tail: str
+    log_bytes: int
     wall_s: float
     pid: int
     cancelled: bool
     timed_out: bool
+    stdout_path: Path
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def _read_status(path: Path) -> tuple[int | None, str | None, int | None]:
+    """(engine pid, final status line, return code as Popen gives it: -N for signal N)."""
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _exited(pid: int) -> bool:
-    """True once the child has exited, WITHOUT reaping it: while it is an unreaped zombie its process-group id
-    cannot be reused, so signalling the group afterwards cannot hit a stranger."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _reader(stream, sink: list[str], tail: collections.deque, lock: threading.Lock, latest: list | None) -> None:
-    for line in stream:
-        line = line.rstrip("\n")
-        sink.append(line)
-        with lock:
-            tail.append(line)
-        if latest is not None:
-            m = _PROGRESS.search(line)
-            if m:
-                latest[0] = min(1.0, float(m.group(1)) / 100.0)
-    stream.close()
+        lines = path.read_text().split("\n")
+    except OSError:
+        return None, None, None
+    pid = next((int(x.split()[1]) for x in lines if x.startswith("pid ") and x.split()[1].isdigit()), None)
+    final = next((x for x in reversed(lines) if x and not x.startswith("pid ")), None)
+    rc = None
+    if final:
+        word, _, rest = final.partition(" ")
+        nums = [int(t) for t in rest.split() if t.lstrip("-").isdigit()]
+        if word == "exit" and nums:
+            rc = nums[0]
+        elif word == "signal" and nums:
+            rc = -nums[0]
+        elif word == "spawn-failed":
+            rc = 127
+    return pid, final, rc
 
 
 def _run_process(cmd: list[str], cwd: Path, env: dict, timeout_s: float, cancel: threading.Event | None,
                  progress: ProgressFn | None) -> _ProcOutcome:
-    """Run cmd in its own process group; progress is called on THIS thread with fractions parsed from stdout."""
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
-    out: list[str] = []
-    err: list[str] = []
+    """Run cmd under the supervisor in `cwd` (the scratch folder); progress is called on THIS thread."""
+    token = cwd.name
+    env = dict(env, **{JOB_ENV: token})
+    out_path, err_path, status_path = cwd / ".stdout.log", cwd / ".stderr.log", cwd / ".status"
     tail: collections.deque = collections.deque(maxlen=LOG_TAIL_LINES)
-    lock = threading.Lock()
-    latest: list = [None]
-    readers = [threading.Thread(target=_reader, args=(proc.stdout, out, tail, lock, latest), daemon=True),
-               threading.Thread(target=_reader, args=(proc.stderr, err, tail, lock, None), daemon=True)]
-    for r in readers:
-        r.start()
+    t0 = time.monotonic()
+    with open(out_path, "wb") as fout, open(err_path, "wb") as ferr:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(SUPERVISOR), "--parent", str(os.getpid()), "--status",
+             str(status_path), "--scratch", str(cwd), "--", *cmd],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fout, stderr=ferr, start_new_session=True)
+    follow_out = _LogFollower(out_path, tail, _PROGRESS)
+    follow_err = _LogFollower(err_path, tail, None)
     cancelled = timed_out = False
     reported = None
     deadline = t0 + timeout_s
     try:
-        while not _exited(proc.pid):
+        while proc.poll() is None:
+            follow_out.poll()
+            follow_err.poll()
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
             if time.monotonic() > deadline:
                 timed_out = True
                 break
-            if progress is not None and latest[0] is not None and latest[0] != reported:
-                reported = latest[0]
+            if progress is not None and follow_out.latest is not None and follow_out.latest != reported:
+                reported = follow_out.latest
                 progress(reported)
             if cancel is not None:
                 cancel.wait(POLL_S)
@@ -247,35 +405,62 @@ def _run_process(cmd: list[str], cwd: Path, env: dict, timeout_s: float, cancel:
                 time.sleep(POLL_S)
         wall = time.monotonic() - t0
     finally:
-        # Normal exit: SIGKILL the group anyway, so children the binary left behind do not survive it.
-        # Cancel, time-out or an exception here: SIGTERM first, a short grace, then SIGKILL.
-        if not _exited(proc.pid):
-            _signal_group(proc.pid, signal.SIGTERM)
-            end = time.monotonic() + TERM_GRACE_S
-            while time.monotonic() < end and not _exited(proc.pid):
-                time.sleep(0.01)
-        _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-        for r in readers:
-            r.join(timeout=5.0)
-    if progress is not None and latest[0] is not None and latest[0] != reported and not (cancelled or timed_out):
-        progress(latest[0])
-    with lock:
-        log_tail = "\n".join(tail)
-    return _ProcOutcome(returncode=proc.returncode, stdout="\n".join(out), stderr="\n".join(err), log_tail=log_tail,
-                        wall_s=wall, pid=proc.pid, cancelled=cancelled, timed_out=timed_out)
+        # Cancel, time-out or an exception here: the supervisor kills and reaps the engine and its descendants.
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(TERM_GRACE_S)
+            except subprocess.TimeoutExpired:
+                engine_pid, _, _ = _read_status(status_path)
+                proc.kill()
+                proc.wait()
+                if engine_pid is not None:
+                    try:
+                        os.killpg(engine_pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+        kill_orphans(token)
+        follow_out.close()
+        follow_err.close()
+    engine_pid, final, rc = _read_status(status_path)
+    if rc is None:
+        rc = proc.returncode if proc.returncode else 125
+        if final is None and not (cancelled or timed_out):
+            tail.append(f"[the engine supervisor ended with status {proc.returncode} and no engine status]")
+    if progress is not None and follow_out.latest is not None and follow_out.latest != reported \
+            and not (cancelled or timed_out):
+        progress(follow_out.latest)
+    return _ProcOutcome(returncode=rc, stdout=follow_out.text(), stderr=follow_err.text(), log_tail="\n".join(tail),
+                        log_bytes=follow_out.size + follow_err.size, wall_s=wall, pid=engine_pid or proc.pid,
+                        cancelled=cancelled, timed_out=timed_out, stdout_path=out_path)
+
+
+def read_trace_lines(path: Path, limit: int = TRACE_BYTES_MAX) -> str:
+    """The TRACE lines of a log file (at most `limit` bytes of them), without reading the rest into memory."""
+    kept: list[str] = []
+    size = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if raw.lstrip().startswith(b"TRACE"):
+                size += len(raw)
+                if size > limit:
+                    break
+                kept.append(raw.decode("utf-8", "replace"))
+    return "".join(kept)
 
 
 # -- results ------------------------------------------------------------------------------------------------------
 
 @dataclass
 class CRunResult:
-    """One C run. image: float32 (slow, fast) photons/pixel, as the binary's float file. wall_s: process wall time (s).
+    """One process run. image: float32 (slow, fast) photons/pixel, as the binary's float file. wall_s: process wall
+    time (s).
 
-    argv: the caller's arguments; run_argv: what the binary got (absolute inputs, scratch float file).
-    files: other files the run wrote into its scratch folder (e.g. "intimage.img"), name -> bytes.
-    trace: parsed TRACE lines when the arguments asked for -trace_pixel (trace_error says why it is None if parsing
-    failed). pid: the process id the run had (gone by the time this is returned).
+    argv: the caller's arguments; run_argv: what the engine got (absolute paths, scratch float file). command: the
+    engine's argv prefix (binary, or the split external command). stdout/stderr: bounded (head, and the tail when
+    longer; `log_bytes` is the full size). files: name -> size in bytes of the other files the run left in its
+    scratch folder (not read). trace: parsed TRACE lines when the arguments asked for -trace_pixel (trace_error
+    says why it is None if parsing failed). pid: the engine's process id (gone by the time this is returned).
     """
 
     image: np.ndarray
@@ -289,18 +474,22 @@ class CRunResult:
     binary_sha256: str
     threads: int | None
     pid: int
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
     trace: PixelTrace | None = None
     trace_error: str | None = None
+    command: list[str] = field(default_factory=list)
+    log_bytes: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def log(self) -> str:
         return self.stdout + ("\n" + self.stderr if self.stderr else "")
 
-    def to_image_result(self) -> ImageResult:
+    def to_image_result(self, engine: str = "c") -> ImageResult:
         meta = {"binary": str(self.binary), "binary_sha256": self.binary_sha256, "threads": self.threads,
-                "run_argv": self.run_argv, "files": sorted(self.files), "dtype": "float32"}
-        return ImageResult(engine="c", image=self.image, argv=list(self.argv), log=self.log, wall_s=self.wall_s,
+                "command": self.command or [str(self.binary)], "run_argv": self.run_argv, "files": self.files,
+                "dtype": "float32", "log_bytes": self.log_bytes, "env": dict(self.env)}
+        return ImageResult(engine=engine, image=self.image, argv=list(self.argv), log=self.log, wall_s=self.wall_s,
                            returncode=self.returncode, meta=meta)
 
 
@@ -310,33 +499,36 @@ def _describe_exit(name: str, rc: int) -> str:
             sig = signal.Signals(-rc).name
         except ValueError:
             sig = f"signal {-rc}"
-        return f"C binary {name} was killed by {sig} (it crashed or was stopped from outside)"
-    msg = f"C binary {name} exited with status {rc}"
+        return f"engine {name} was killed by {sig} (it crashed or was stopped from outside)"
+    msg = f"engine {name} exited with status {rc}"
     if rc == 9:
         msg += " (nanoBragg exits 9 after printing its usage: no -hkl and no -default_F, no -cell or -mat, " \
                "or a file it could not open)"
+    elif rc == 127:
+        msg += " (the command could not be started: not found or not executable)"
     return msg
 
 
-def _collect_files(scratch: Path, skip: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
+def _list_files(scratch: Path, skip: set[Path]) -> dict[str, int]:
+    files: dict[str, int] = {}
     for p in sorted(scratch.rglob("*")):
-        if p.is_file() and p != skip:
-            files[p.relative_to(scratch).as_posix()] = p.read_bytes()
+        if p.is_file() and p not in skip and not p.name.startswith("."):
+            files[p.relative_to(scratch).as_posix()] = p.stat().st_size
     return files
 
 
 def _read_float_image(float_path: Path, args: Sequence[str], scratch: Path, cwd: str, log_tail: str,
                       name: str) -> np.ndarray:
     if not float_path.exists():
-        raise EngineError(f"C binary {name} finished but wrote no float image ({float_path.name})", log_tail)
+        raise EngineError(f"engine {name} finished but wrote no float image (-floatfile {float_path.name})",
+                          log_tail)
     nbytes = float_path.stat().st_size
     s, f = image_shape(args)
     if nbytes != 4 * s * f:
         # The C may take its size from an -img/-mask header (spec §3.14); the SMV it wrote says what it used.
         candidates = [scratch / "intimage.img"]
         for flag in ("-img", "-mask"):
-            v = flag_values(args, (flag,), 1)
+            v = last_values(list(args), flag)
             if v:
                 candidates.append(Path(cwd, v[0]))
         for c in candidates:
@@ -348,7 +540,12 @@ def _read_float_image(float_path: Path, args: Sequence[str], scratch: Path, cwd:
             raise EngineError(
                 f"float image from {name} has {nbytes} bytes, expected {4 * s * f} bytes "
                 f"({s} slow x {f} fast float32 pixels from the command line)", log_tail)
-    return np.fromfile(float_path, dtype=np.float32).reshape(s, f)
+    image = np.fromfile(float_path, dtype=np.float32).reshape(s, f)
+    if not np.isfinite(image).all():
+        bad = int((~np.isfinite(image)).sum())
+        raise EngineError(f"float image from {name} holds {bad} NaN or infinite pixel(s) of {s * f}: not accepted",
+                          log_tail)
+    return image
 
 
 def _trace_pixel_of(args: Sequence[str]) -> tuple[int, int] | None:
@@ -359,49 +556,82 @@ def _trace_pixel_of(args: Sequence[str]) -> tuple[int, int] | None:
         return None
 
 
+def command_sha256(command: Sequence[str]) -> tuple[Path, str]:
+    """(absolute executable, sha256 of the file it points to) of an external command's argv[0], found on PATH
+    when it has no slash. Symbolic links are NOT resolved in the path returned: a virtual environment's
+    bin/python must run as itself to find its packages."""
+    exe = command[0]
+    found = shutil.which(exe) if os.sep not in exe else exe
+    if found is None:
+        raise EngineError(f"command not found: {exe} (not on PATH; give a full path)")
+    real = check_binary(found)
+    return Path(os.path.abspath(os.path.expanduser(found))), binary_sha256(real)
+
+
 def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int | None = None,
           timeout_s: float = 600, cancel: threading.Event | None = None, progress: ProgressFn | None = None,
-          workdir_parent: Path | str | None = None) -> CRunResult:
-    """Run the binary with nanoBragg arguments `args` and return its float image and logs.
+          workdir_parent: Path | str | None = None, command: Sequence[str] | None = None,
+          outputs: bool = True, env: dict[str, str] | None = None, cwd: Path | str | None = None,
+          trace_options: dict | None = None) -> CRunResult:
+    """Run the engine with nanoBragg arguments `args` and return its float image and logs.
 
-    threads: sets OMP_NUM_THREADS (None: inherit). progress(fraction 0..1) is called on the calling thread from the
-    binary's `NN% done` lines. cancel: when set, the process group is killed and Cancelled raised.
-    Raises EngineError (missing/non-executable binary, non-zero exit, crash, time-out, missing or wrong-size float
-    file; `log_tail` holds the last lines of output) or Cancelled.
+    binary: a nanoBragg-compatible binary (default NB_C_BIN, else our build); command: instead, an external
+    command's argv prefix (e.g. ["python", "-m", "nanobrag_torch"]), found on PATH like a shell would.
+    threads: sets OMP_NUM_THREADS (None: inherit). env: more environment variables. outputs: keep the user's
+    output flags (resolved against `cwd`, default the current folder) and copy the float image to the user's
+    -floatfile; False drops them (nothing is written outside scratch). progress(fraction 0..1) is called on the
+    calling thread from the engine's `NN% done` lines. cancel: when set, everything the engine started is killed
+    and Cancelled raised. trace_options: keyword arguments of tracing.parse.parse_trace (interpolate,
+    lattice_shape) for reading the port dialect.
+    Raises EngineError (missing/non-executable engine, non-zero exit, crash, time-out, missing, wrong-size or
+    non-finite float file; `log_tail` holds the last lines of output) or Cancelled.
     """
-    path = check_binary(binary)
+    if command:
+        path, sha = command_sha256(command)
+        prefix = [str(path), *command[1:]]
+    else:
+        path = check_binary(binary)
+        sha = binary_sha256(path)
+        prefix = [str(path)]
+    name = path.name if not command else " ".join(command[:3])
     if cancel is not None and cancel.is_set():
-        raise Cancelled("C run cancelled before it started")
-    sha = binary_sha256(path)
+        raise Cancelled(f"{name} run cancelled before it started")
     user_args = [str(a) for a in args]
-    cwd = os.getcwd()
-    scratch = Path(tempfile.mkdtemp(prefix="nbref-run-", dir=workdir_parent))
+    cwd = str(cwd) if cwd is not None else os.getcwd()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=workdir_parent))
+    user_float = last_values(user_args, "-floatfile") if outputs else None
     try:
         float_path = scratch / "float.bin"
-        run_args = prepare_args(user_args, float_path, cwd)
-        env = dict(os.environ)
+        run_args = prepare_args(user_args if outputs else auxiliary_args(user_args), float_path, cwd)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
         if threads is not None:
-            env["OMP_NUM_THREADS"] = str(int(threads))
-        res = _run_process([str(path), *run_args], scratch, env, timeout_s, cancel, progress)
+            full_env["OMP_NUM_THREADS"] = str(int(threads))
+        res = _run_process([*prefix, *run_args], scratch, full_env, timeout_s, cancel, progress)
         if res.cancelled:
-            raise Cancelled("C run cancelled")
+            raise Cancelled(f"{name} run cancelled")
         if res.timed_out:
-            raise EngineError(f"C binary {path.name} timed out after {timeout_s:g} s and was stopped", res.log_tail,
+            raise EngineError(f"engine {name} timed out after {timeout_s:g} s and was stopped", res.log_tail,
                               res.returncode)
         if res.returncode != 0:
-            raise EngineError(_describe_exit(path.name, res.returncode), res.log_tail, res.returncode)
-        image = _read_float_image(float_path, user_args, scratch, cwd, res.log_tail, path.name)
-        files = _collect_files(scratch, float_path)
+            raise EngineError(_describe_exit(name, res.returncode), res.log_tail, res.returncode)
+        image = _read_float_image(float_path, user_args, scratch, cwd, res.log_tail, name)
+        if user_float:
+            dest = Path(_absolute(cwd)("-floatfile", user_float[0]))
+            shutil.copyfile(float_path, dest)
+        files = _list_files(scratch, {float_path})
+        px = _trace_pixel_of(user_args)
+        trace_text = read_trace_lines(res.stdout_path) if px is not None else ""
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     result = CRunResult(image=image, argv=user_args, run_argv=run_args, stdout=res.stdout, stderr=res.stderr,
                         returncode=res.returncode, wall_s=res.wall_s, binary=path, binary_sha256=sha,
-                        threads=threads, pid=res.pid, files=files)
-    px = _trace_pixel_of(user_args)
+                        threads=threads, pid=res.pid, files=files, command=prefix, log_bytes=res.log_bytes,
+                        env={k: full_env[k] for k in ("OMP_NUM_THREADS",) if k in full_env})
     if px is not None:
         try:
-            result.trace = parse_trace(res.stdout, "c", px[0], px[1])
+            result.trace = parse_trace(trace_text, "c", px[0], px[1], **(trace_options or {}))
         except TraceParseError as exc:
             result.trace_error = str(exc)
     return result
@@ -477,6 +707,7 @@ def trace_c_run(args: Sequence[str], slow: int, fast: int, **kw) -> CRunResult:
     a = remove_flags(args, "-trace_pixel", "-roi")
     a = append_flags(a, ["-trace_pixel", str(slow), str(fast), "-roi", *map(str, roi), "-nonoise", "-nopgm"])
     kw["threads"] = 1
+    kw["outputs"] = False
     return run_c(a, **kw)
 
 
@@ -486,13 +717,19 @@ def trace_c(args: Sequence[str], slow: int, fast: int, **kw) -> PixelTrace:
     A binary that prints no TRACE lines gives a PixelTrace with dialect "none" and a note; use phi_intensity_curve.
     Raises EngineError if the trace lines are malformed.
     """
-    res = trace_c_run(args, slow, fast, **kw)
+    return trace_of(trace_c_run(args, slow, fast, **kw), slow, fast)
+
+
+def trace_of(res: CRunResult, slow: int, fast: int) -> PixelTrace:
+    """The PixelTrace of a trace run (trace_c_run): EngineError if its TRACE lines were malformed; dialect "none"
+    with a note when it printed no per-phi lines."""
+    name = res.binary.name
     if res.trace_error is not None:
-        raise EngineError(f"could not read the trace of {res.binary.name}: {res.trace_error}",
+        raise EngineError(f"could not read the trace of {name}: {res.trace_error}",
                           "\n".join(res.log.splitlines()[-LOG_TAIL_LINES:]))
     trace = res.trace if res.trace is not None else PixelTrace(engine="c", slow=slow, fast=fast)
-    if trace.dialect == "none":
-        trace.notes.append(f"{res.binary.name} printed no per-phi TRACE lines; phi_intensity_curve gives per-tick "
+    if not trace.samples:
+        trace.notes.append(f"{name} printed no per-phi TRACE lines; phi_intensity_curve gives per-tick "
                            "intensities for such binaries")
     return trace
 
@@ -519,7 +756,7 @@ def phi_intensity_curve(args: Sequence[str], slow: int, fast: int, *, progress: 
         a = append_flags(base, ["-phi", repr(phi_i), "-osc", repr(step), "-phisteps", "1",
                                 "-roi", str(fast), str(fast), str(slow), str(slow), "-nonoise", "-nopgm"])
         sub = None if progress is None else (lambda x, i=i: progress((i + x) / n))
-        res = run_c(a, progress=sub, **kw)
+        res = run_c(a, progress=sub, **{**kw, "outputs": False})
         out.append((phi_i, float(res.image[slow, fast])))
         if progress is not None:
             progress((i + 1) / n)

@@ -25,7 +25,7 @@ import functools
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from simulator.config import (
@@ -1012,6 +1012,34 @@ def append_flags(argv: list[str], extra: list[str]) -> list[str]:
                 and not (k + 1 < len(out) and "rand" in out[k + 1]):
             return out[:k] + list(extra) + out[k:]
     return out + list(extra)
+def flag_aliases(flag: str) -> frozenset[str]:
+    """Every spelling of a known flag (e.g. -floatfile, -floatimage); {flag} for an unknown one."""
+    spec = _BY_NAME.get(flag)
+    return frozenset(spec.names) if spec else frozenset({flag})
+
+
+def last_values(argv: list[str], flag: str, nargs: int | None = None) -> list[str] | None:
+    """The values after the LAST occurrence of `flag` (any alias; later flags win in the C), or None.
+    nargs: number of values (default: the flag table's)."""
+    spec = _BY_NAME.get(flag)
+    n = nargs if nargs is not None else (spec.nargs if spec else 0)
+    names = flag_aliases(flag)
+    found = None
+    for i, tok in enumerate(argv):
+        if tok in names and i + n < len(argv):
+            found = list(argv[i + 1:i + 1 + n])
+    return found
+
+
+def map_values(argv: list[str], flags: Iterable[str], fn: Callable[[str, str], str]) -> list[str]:
+    """Copy of argv with the single value of every occurrence of each flag (any alias) replaced by
+    fn(canonical flag, value); e.g. paths made absolute."""
+    canon = {name: flag for flag in flags for name in flag_aliases(flag)}
+    out = list(argv)
+    for i, tok in enumerate(out[:-1]):
+        if tok in canon:
+            out[i + 1] = fn(canon[tok], out[i + 1])
+    return out
 
 
 def flag_nargs(flag: str) -> int | None:
@@ -1029,9 +1057,12 @@ __all__ = [
     "diagnose_argv",
     "append_flags",
     "drop_ignored_trailing",
+    "flag_aliases",
     "flag_nargs",
     "format_value",
     "is_flag_token",
+    "last_values",
+    "map_values",
     "parse_argv",
     "strip_program",
     "to_argv",

@@ -28,6 +28,8 @@ from simulator.setup import Setup, build_setup
 from tracing.records import Cancelled, ImageResult, PixelTrace
 
 ELEMENT_BUDGET = 1 << 20
+# The trace's scans use smaller chunks (equally fast per element, see above) so a cancel is seen sooner.
+SCAN_BUDGET = ELEMENT_BUDGET // 4
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # The PyTorch engine's default for the phi=0 carry-over (decisions D3): off.
 CARRYOVER_DEFAULT = False
@@ -102,9 +104,11 @@ class PixelOrder:
             image[self.ymin:self.ymin + self.h, self.xmin:self.xmin + self.w] = values.reshape(self.h, self.w)
 
 
-def find_first_path(setup: Setup, k: KernelConsts, chunk: int, order: PixelOrder) -> tuple[int, int, int] | None:
+def find_first_path(setup: Setup, k: KernelConsts, chunk: int, order: PixelOrder,
+                    cancel: threading.Event | None = None) -> tuple[int, int, int] | None:
     """(ROI-flat pixel, sub-path j, source) of the run's first path that reaches the phi loop (raster order,
-    then layer/sub-pixel/source order), or None when no path survives the dmin cut. Only needed for the carry-over."""
+    then layer/sub-pixel/source order), or None when no path survives the dmin cut. Only needed for the carry-over.
+    `cancel` is checked between chunks (raises Cancelled)."""
     n = order.n
     if n == 0:
         return None
@@ -112,6 +116,7 @@ def find_first_path(setup: Setup, k: KernelConsts, chunk: int, order: PixelOrder
         return 0, 0, 0
     S = k.incident.shape[0]
     for start in range(0, n, chunk):
+        _check_cancel(cancel, "trace cancelled")
         s_idx, f_idx = order.indices(start, min(n, start + chunk), k.device)
         pos = positions(k, s_idx, f_idx)
         d = pos / torch.linalg.vector_norm(pos, dim=-1, keepdim=True)
@@ -136,15 +141,18 @@ def _interp_warning(k: KernelConsts, s_idx, f_idx, fp, flat: int) -> list[str]:
             "WARNING: further warnings will not be printed!"]
 
 
-def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrder) -> bool:
+def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrder,
+                 cancel: threading.Event | None = None) -> bool:
     """Whether tricubic interpolation is still on when pixel `roi_index` (ROI-flat) starts: False once an earlier
-    pixel had an out-of-range evaluation. Scans the earlier pixels (about the cost of rendering them)."""
+    pixel had an out-of-range evaluation. Scans the earlier pixels (about the cost of rendering them); `cancel` is
+    checked between chunks."""
     if not setup.interpolate:
         return False
-    chunk = chunk_pixels(setup)
-    first = find_first_path(setup, k, chunk, order) if k.mat_first is not None else None
+    chunk = chunk_pixels(setup, SCAN_BUDGET)
+    first = find_first_path(setup, k, chunk, order, cancel) if k.mat_first is not None else None
     with torch.inference_mode():
         for start in range(0, roi_index, chunk):
+            _check_cancel(cancel, "trace cancelled")
             stop = min(roi_index, start + chunk)
             s_idx, f_idx = order.indices(start, stop, k.device)
             fp = None
@@ -252,9 +260,18 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
                        returncode=0)
 
 
+def _check_cancel(cancel: threading.Event | None, message: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(message)
+
+
 def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "float64",
-                device: str = "cpu") -> PixelTrace:
-    """Trace of pixel (slow, fast): what render() computes for it with the same config (decisions D4)."""
+                device: str = "cpu", cancel: threading.Event | None = None) -> PixelTrace:
+    """Trace of pixel (slow, fast): what render() computes for it with the same config (decisions D4).
+
+    `cancel` is checked between the chunks of the scans that find the carry-over state and the interpolation
+    switch-off before the pixel, and before the pixel itself (raises Cancelled)."""
+    _check_cancel(cancel, "trace cancelled")
     from simulator.trace import build_trace
 
     tdt, dev = resolve_dtype(dtype), resolve_device(device)
@@ -273,10 +290,11 @@ def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "
         return tr
     fp = None
     if k.mat_first is not None:
-        first = find_first_path(setup, k, chunk_pixels(setup), order)
+        first = find_first_path(setup, k, chunk_pixels(setup), order, cancel)
         if first is not None and first[0] == roi_index:
             fp = (0, first[1], first[2])
-    interp_on = interp_on_at(setup, k, roi_index, order)
+    interp_on = interp_on_at(setup, k, roi_index, order, cancel)
+    _check_cancel(cancel, "trace cancelled")
     with torch.inference_mode():
         res = evaluate(k, torch.tensor([slow], device=dev), torch.tensor([fast], device=dev), first=fp, detail=True,
                        interp_on=interp_on)

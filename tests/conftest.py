@@ -30,3 +30,13 @@ def cli_flags_003() -> Path:
     if not (SHARED_DATA / "A.mat").exists() or not (SHARED_DATA / "scaled.hkl").exists():
         pytest.skip(f"CLI-FLAGS-003 data not found at {SHARED_DATA} (needs ../shared beside the clone)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Factory of real MainWindows with throw-away settings (tests/gui_util.py); shut down after the test."""
+    from gui_util import make_window_factory
+    make, made = make_window_factory(qtbot, tmp_path)
+    yield make
+    for w in made:
+        w.shutdown()

@@ -91,14 +91,18 @@ def test_gui_without_display_exits_2_and_points_to_the_headless_commands():
 
 
 def test_gui_hands_the_command_line_and_binary_to_the_window(monkeypatch, tmp_path):
-    import app.main_window
+    import app.lifecycle
     calls = []
-    monkeypatch.setattr(app.main_window, "run_gui", lambda argv, c_binary: calls.append((argv, c_binary)) or 0)
+    monkeypatch.setattr(app.lifecycle, "run_gui", lambda argv, c_binary, **kw: calls.append((argv, c_binary, kw)) or 0)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     binary = tmp_path / "nb"
     binary.write_text("")
     assert main([]) == 0 and main(["gui", "--c-bin", str(binary), "--", *TINY]) == 0
-    assert calls == [(None, None), (TINY, str(binary))]  # None: the window opens its demo
+    assert main(["gui", "--a", "torch:float32", "--b", "torch:float64", "--no-run", "--", *TINY]) == 0
+    default = {"autorun": True, "leave_at_once": True, "a": None, "b": None}
+    assert calls == [(None, None, default), (TINY, str(binary), default),  # None: the window opens its demo
+                     (TINY, None, {**default, "autorun": False, "a": "torch:float32", "b": "torch:float64"})]
+    assert main(["gui", "--a", "torch:float16", "--", *TINY]) == EXIT_USAGE  # named, before any window opens
 
 
 # ---- real engines ------------------------------------------------------------------------------------------------
@@ -115,7 +119,7 @@ def test_compare_passes_when_both_engines_use_the_same_carryover(c_binary, tmp_p
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["parity"]["verdict"] == "pass"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["c_command"][-2:] == ["-phi0_carryover", "off"]
+    assert manifest["sides"]["a"]["command"][-2:] == ["-phi0_carryover", "off"]
     for panel in ("panel_c.png", "panel_py.png", "panel_diff.png"):  # --png, drawn without a window
         assert (folder / panel).read_bytes().startswith(b"\x89PNG")
 
@@ -134,10 +138,10 @@ def test_compare_with_failing_c_exits_2_and_still_writes_the_torch_image(tmp_pat
     code = main(["compare", "--out", str(tmp_path), "--c-bin", str(_fake_binary(tmp_path)), "--", *TINY])
     out = capsys.readouterr().out
     assert code == EXIT_ENGINE
-    assert "C: FAILED" in out and "giving up" in out
+    assert "A fake_nanobragg " in out and "FAILED" in out and "giving up" in out
     folder = next(p for p in tmp_path.iterdir() if p.is_dir())
-    assert (folder / "torch_float.bin").stat().st_size == 32 * 32 * 4
-    assert not (folder / "c_float.bin").exists()
+    assert (folder / "B-nbparity-PyTorch-f64_float.bin").stat().st_size == 32 * 32 * 4
+    assert not list(folder.glob("A-*_float.bin"))
 
 
 def test_trace_writes_per_phi_tables_and_prints_the_divergence(c_binary, tmp_path, capsys):
@@ -153,8 +157,8 @@ def test_trace_writes_per_phi_tables_and_prints_the_divergence(c_binary, tmp_pat
             assert (folder / f"{stem}.{ext}").is_file()
 
 
-def test_ctrl_c_cancels_the_c_run_kills_it_and_exits_2(tmp_path):
-    # A C binary that would run for a minute: SIGINT to nbparity must stop it (no process left) and exit 2.
+def test_ctrl_c_stops_the_c_run_kills_it_and_exits_130(tmp_path):
+    # A C binary that would run for a minute: SIGINT to nbparity must stop it (no process left) and exit 128 + 2.
     pidfile = tmp_path / "pid"
     slow = tmp_path / "slow_nanobragg"
     slow.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 60\n")
@@ -168,13 +172,11 @@ def test_ctrl_c_cancels_the_c_run_kills_it_and_exits_2(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_ENGINE, (out, err)
-    assert "cancelling" in err and "C: cancelled" in out and "Traceback" not in err
+    assert proc.returncode == 130, (out, err)
+    assert "stopping (SIGINT)" in err and "stopped by SIGINT" in err and "Traceback" not in err
     with pytest.raises(ProcessLookupError):
         os.kill(int(pidfile.read_text()), 0)
-    # Ctrl-C cancels both engines (torch too, if it had not finished); the bundle still records what happened.
-    folder = _only_bundle(tmp_path / "out")
-    assert "cancelled" in (folder / "c_log.txt").read_text() and (folder / "torch_log.txt").exists()
+    assert not (tmp_path / "out").exists()  # no bundle of an interrupted run
 
 
 def test_sim_is_the_torch_engine_with_nanobraggs_command_line(tmp_path, monkeypatch):

@@ -160,7 +160,7 @@ def test_inspector_golden_and_curve_only(qtbot):
     golden = make_trace("c", dialect="golden")
     w.show_inspection(FakeInspection(golden, make_trace("torch")))
     assert w.curve_data("h_frac", "c")[0].size == 0 and w.curve_data("h_frac", "py")[0].size == 10
-    assert "golden dialect" in w.summary.text() and "not in C trace" in w.plots["h_frac"].titleLabel.text
+    assert "golden dialect" in w.summary.text() and "not in C reference trace" in w.plots["h_frac"].titleLabel.text
     none_trace = PixelTrace("c", 1, 2, dialect="none")
     w.show_inspection(FakeInspection(none_trace, make_trace("torch"), slow=1, fast=2,
                                      c_curve=[(0.1 * i, float(i)) for i in range(10)]))
@@ -207,8 +207,6 @@ def test_editor_underlines_bad_flag_and_syncs_form(qtbot, tmp_path):
     qtbot.keyClicks(ed.edit, " -lambda 1.5")
     qtbot.waitUntil(lambda: ed.lambda_field.text() == "1.5", timeout=2000)
     assert replace_flags("-a 1 -b 2 3 -a 4", ("-a",), ["-a", "9"]) == "-a 9 -b 2 3 "
-    opts = ed.engine_options()
-    assert opts.torch_dtype == "float64" and opts.c_carryover is None
 
 
 # ---- workers -------------------------------------------------------------------------------------------------------
@@ -217,46 +215,50 @@ class Receiver(QtCore.QObject):
         super().__init__()
         self.results, self.errors, self.progress, self.threads = [], [], [], []
 
-    @QtCore.Slot(str, object)
-    def on_result(self, tag, value):
+    @QtCore.Slot(int, str, object)
+    def on_job_result(self, _job, tag, value):
         self.threads.append(QtCore.QThread.currentThread())
         self.results.append((tag, value))
 
-    @QtCore.Slot(str, str, str)
-    def on_error(self, tag, msg, details):
+    @QtCore.Slot(int, str, str, str)
+    def on_job_error(self, _job, tag, msg, details):
         self.errors.append((tag, msg, details))
 
-    @QtCore.Slot(str, float)
-    def on_progress(self, tag, f):
+    @QtCore.Slot(int, str, float)
+    def on_job_progress(self, _job, tag, f):
         self.progress.append(f)
 
 
 def test_worker_signals_arrive_on_gui_thread_and_cancel(qtbot):
-    from app.workers import JobKeeper, Worker, start_job
-    keeper = JobKeeper()
+    """JobRunner: progress and result reach a GUI-thread slot; cancel reaches the callable; a failure becomes a
+    readable message with its traceback; the threads end by themselves (joined without the event loop)."""
+    from app.workers import JobRunner
+    runner = JobRunner("test")
     rec = Receiver()
+    runner.result.connect(rec.on_job_result)
+    runner.error.connect(rec.on_job_error)
+    runner.progress.connect(rec.on_job_progress)
 
     def work(progress, cancel):
-        for i in range(200):
+        for i in range(400):
             if cancel.is_set():
                 return "cancelled"
-            progress(i / 200)
+            progress(i / 400)
             time.sleep(0.005)
         return "done"
-    job = start_job(Worker("w", work), keeper=keeper, on_result=rec.on_result, on_error=rec.on_error,
-                    on_progress=rec.on_progress)
-    qtbot.wait(100)
-    job.cancel()
-    qtbot.waitUntil(lambda: bool(rec.results), timeout=3000)
+    with qtbot.waitSignal(runner.progress, timeout=3000):
+        job = runner.start("w", work)
+    with qtbot.waitSignal(runner.result, timeout=3000):
+        job.cancel()
     assert rec.results == [("w", "cancelled")] and rec.progress
     assert rec.threads[0] is QtWidgets.QApplication.instance().thread()
 
     def boom(progress, cancel):
         raise ValueError("bad pixel")
-    start_job(Worker("b", boom), keeper=keeper, on_error=rec.on_error)
-    qtbot.waitUntil(lambda: bool(rec.errors), timeout=3000)
+    with qtbot.waitSignal(runner.error, timeout=3000):
+        runner.start("b", boom)
     assert rec.errors[0][1] == "ValueError: bad pixel" and "Traceback" in rec.errors[0][2]
-    assert keeper.wait_all(3000)
+    assert runner.wait_all(3.0) and runner.running() == []
 
 
 # ---- settings and errors -------------------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """The real window with the real engines: run the demo, trace a pixel, export, cancel, stay responsive, fail well."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -11,65 +10,11 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtGui  # noqa: E402
 
+from gui_util import (RUN_TIMEOUT_MS, demo_with, inspect_and_wait,  # noqa: E402
+                            my_children, run_and_wait, wait_idle)
+
 pytestmark = pytest.mark.gui
 
-RUN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    """Factory: a MainWindow on a command line (None = demo) with throw-away settings."""
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
-    made = []
-
-    def make(argv=None, c_binary=None):
-        qs = QtCore.QSettings(str(tmp_path / f"settings{len(made)}.ini"), QtCore.QSettings.Format.IniFormat)
-        w = MainWindow(argv, str(c_binary) if c_binary else None, settings=AppSettings(qs), install_hook=False)
-        qtbot.addWidget(w)
-        w.resize(1500, 950)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-    yield make
-    for w in made:
-        w.shutdown()
-
-
-def demo_with(**changes) -> list[str]:
-    from app.demo import demo_argv
-    argv = demo_argv()
-    for flag, value in changes.items():
-        i = argv.index(f"-{flag}")
-        argv[i + 1] = str(value)
-    return argv
-
-
-def wait_run(qtbot, w, metrics=True):
-    qtbot.waitUntil(lambda: not w.busy() and w.c_outcome is not None and w.py_outcome is not None,
-                    timeout=RUN_TIMEOUT_MS)
-    qtbot.waitUntil(w.idle, timeout=RUN_TIMEOUT_MS)  # display plans and metrics are computed on workers
-    if metrics and w.c_outcome.ok and w.py_outcome.ok:
-        assert w.metrics is not None
-
-
-def c_children(binary: Path) -> list[int]:
-    """Live (not zombie) processes of this test process running `binary`, from /proc."""
-    me, out = os.getpid(), []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-            cmd = (d / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if ppid == me and state != "Z" and Path(cmd).name == binary.name:
-            out.append(int(d.name))
-    return out
 
 
 def click_pixel(qtbot, panel, slow: int, fast: int) -> None:
@@ -84,30 +29,31 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     assert "nbparity" in w.windowTitle()
     assert "Demo scenario loaded" in w.statusBar().currentMessage()
     assert w.editor.is_valid()
-    assert w.run()
-    wait_run(qtbot, w)
-    assert w.c_outcome.ok and w.py_outcome.ok, (w.c_outcome.error, w.py_outcome.error)
-    c_img, py_img = w.c_outcome.result.image, w.py_outcome.result.image
+    run_and_wait(qtbot, w)
+    a, b = w.model.outcome("a"), w.model.outcome("b")
+    assert a.ok and b.ok, (a.error, b.error)
+    c_img, py_img = a.result.image, b.result.image
     assert np.array_equal(w.panels.c_image(), c_img)
     assert np.array_equal(w.panels.py_image(), py_img)
     assert np.allclose(w.panels.diff_raw, c_img.astype(np.float64) - py_img, atol=1e-5)
     # the metrics panel shows the session's numbers, and the demo's carry-over makes the engines differ
     assert w.metrics.max_abs_diff > 0
     assert w.metrics_panel.values["correlation"].text() == f"{w.metrics.correlation:.9f}"
-    # hover readout shows raw values
+    # hover readout shows raw values, named after the engines
     s, f = w.metrics.max_abs_diff_pixel
     text = w.readout_text(s, f)
-    assert f"C {c_img[s, f]:.6g}" in text and "2θ" in text and "d " in text
+    assert f"{w.names[0]} {c_img[s, f]:.6g}" in text and "2θ" in text and "d " in text
 
-    # click the max |Δ| pixel in the C panel: both engines are traced, one point per φ tick each
+    # click the max |Δ| pixel in the A panel: both engines are traced, one point per φ tick each
     w.panels.c_panel.center_on(s, f, half_width=20)
     qtbot.wait(50)
-    click_pixel(qtbot, w.panels.c_panel, s, f)
-    qtbot.waitUntil(lambda: w.inspector.inspection is not None and "inspect" not in w.jobs, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
+        click_pixel(qtbot, w.panels.c_panel, s, f)
+    wait_idle(qtbot, w)
     insp = w.inspector.inspection
     assert (insp.slow, insp.fast) == (s, f)
     assert insp.c_error is None and insp.py_error is None
-    n_ticks = w.session.config.sampling.phisteps
+    n_ticks = w.model.session.config.sampling.phisteps
     for field in ("h_frac", "k_frac", "l_frac", "F_latt_a", "F_latt_b", "F_latt_c", "F_latt"):
         for eng in ("c", "py"):
             ticks, _ = w.inspector.curve_data(field, eng)
@@ -117,37 +63,48 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     assert "hkl(tick 0)" in w.readout_text(s, f)
 
     # export: a new timestamped folder with pictures and data
-    assert w.export_snapshot(tmp_path / "snaps")
-    qtbot.waitUntil(lambda: w.last_bundle is not None, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(w.model.exported, timeout=RUN_TIMEOUT_MS):
+        assert w.export_snapshot(tmp_path / "snaps")
+    from app.snapshot import side_tag
     names = {p.name for p in w.last_bundle.iterdir()}
-    for required in ("window.png", "panel_c.png", "panel_py.png", "panel_diff.png", "inspector_plots.png",
-                     "c_float.bin", "torch_float.bin", "metrics.json", "manifest.json", "c_log.txt",
-                     "torch_log.txt", f"pixel_s{s}_f{f}.csv"):
+    ta, tb = side_tag("a", w.names[0]), side_tag("b", w.names[1])  # files are named after the engines
+    assert ta.startswith("A-nbparity-C-reference") and tb == "B-nbparity-PyTorch-f64"
+    for required in ("window.png", "panel_c.png", "panel_py.png", "panel_diff.png", f"{ta}_float.bin",
+                     f"{tb}_float.bin", "metrics.json", "manifest.json", f"{ta}_log.txt", f"{tb}_log.txt",
+                     f"pixel_s{s}_f{f}.csv"):
         assert required in names, required
-    saved = np.fromfile(w.last_bundle / "c_float.bin", dtype="<f4").reshape(c_img.shape)
+    saved = np.fromfile(w.last_bundle / f"{ta}_float.bin", dtype="<f4").reshape(c_img.shape)
     assert np.array_equal(saved, c_img)
     assert not QtGui.QImage(str(w.last_bundle / "window.png")).isNull()
     first = w.last_bundle
-    w.last_bundle = None
-    assert w.export_snapshot(tmp_path / "snaps")
-    qtbot.waitUntil(lambda: w.last_bundle is not None, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(w.model.exported, timeout=RUN_TIMEOUT_MS):
+        assert w.export_snapshot(tmp_path / "snaps")
     assert w.last_bundle != first and first.exists()  # never overwrites an earlier snapshot
 
 
-def test_cancel_stops_both_engines_and_kills_c(qtbot, make_window, c_binary):
+def test_cancel_stops_both_engines_kills_c_and_marks_the_views(qtbot, make_window, c_binary):
+    """Esc 0.3 s into a run: the C process is gone, neither side is a finished image, and every panel says the
+    run was interrupted (the difference panel never claims 'identical' for what is left)."""
     w = make_window(demo_with(detpixels=1024, phisteps=40), c_binary)
-    assert w.run()
-    qtbot.waitUntil(lambda: bool(c_children(Path(c_binary))), timeout=20_000)
+    with qtbot.waitSignal(w.model.engine_progress, timeout=20_000):  # the first "NN% done" of the C
+        assert w.run()
+    assert my_children(Path(c_binary).name)
     qtbot.wait(300)
     t0 = time.monotonic()
-    qtbot.keyClick(w, QtCore.Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: not w.busy(), timeout=30_000)
+    with qtbot.waitSignal(w.model.run_finished, timeout=30_000):
+        qtbot.keyClick(w, QtCore.Qt.Key.Key_Escape)
     assert time.monotonic() - t0 < 20
-    assert c_children(Path(c_binary)) == []
-    assert w.c_outcome.cancelled and not w.c_outcome.ok
-    assert not w.py_outcome.ok  # torch stopped at its next chunk
+    assert my_children(Path(c_binary).name) == []
+    a, b = w.model.outcome("a"), w.model.outcome("b")
+    assert a.cancelled and not a.ok
+    assert not b.ok  # torch stopped at its next chunk, or never started (one engine after the other)
     assert w.panels.c_panel.showing_error() and "cancelled" in w.panels.c_panel.error_label.text()
-    assert w.run_action.isEnabled()
+    for key in ("a", "b", "diff", "metrics"):
+        assert w.views.stale_text(key).startswith("interrupted run"), key
+    assert "identical" not in w.panels.diff_panel.title_label.text()
+    assert w.actions.run.isEnabled()
+    run_and_wait(qtbot, w)  # a finished run is current again
+    assert w.views.stale_text("diff") == ""
 
 
 def test_window_stays_responsive_during_a_run(qtbot, make_window, c_binary):
@@ -165,23 +122,21 @@ def test_window_stays_responsive_during_a_run(qtbot, make_window, c_binary):
     timer.setInterval(10)
     timer.timeout.connect(beat)  # a GUI-thread timer: the callable runs on the GUI thread
     timer.start()
-    assert w.run()
-    wait_run(qtbot, w, metrics=False)
+    run_and_wait(qtbot, w)
     timer.stop()
-    assert w.c_outcome.ok and w.py_outcome.ok
+    assert w.model.outcome("a").ok and w.model.outcome("b").ok
     assert len(gaps) > 20, "the run was too short to measure"
     assert max(gaps) < 0.1, f"GUI thread stalled {max(gaps) * 1000:.0f} ms during a run ({len(gaps)} beats)"
 
 
-def test_missing_c_binary_shows_error_but_torch_image(qtbot, make_window, tmp_path):
-    w = make_window(None, tmp_path / "no-such-binary")
-    assert w.run()
-    wait_run(qtbot, w)
-    assert not w.c_outcome.ok and w.py_outcome.ok
-    assert w.panels.c_panel.showing_error()
-    assert "not found" in w.panels.c_panel.error_label.text()
-    assert np.array_equal(w.panels.py_image(), w.py_outcome.result.image)
-    assert "failed" in w.statusBar().currentMessage()
+def test_missing_c_binary_refuses_the_run_and_names_it(qtbot, make_window, tmp_path):
+    """A side whose binary does not exist is bad input: the run is refused with the path, nothing starts."""
+    missing = tmp_path / "no-such-binary"
+    w = make_window(None, missing)
+    assert not w.run()
+    msg = w.statusBar().currentMessage()
+    assert "Run refused" in msg and str(missing) in msg, msg
+    assert not w.busy() and w.model.outcome("a") is None
 
 
 def test_crashing_c_binary_shows_error_and_log_tail(qtbot, make_window, tmp_path):
@@ -189,9 +144,8 @@ def test_crashing_c_binary_shows_error_and_log_tail(qtbot, make_window, tmp_path
     script.write_text("#!/bin/sh\necho 'nanoBragg pretending to start'\necho 'about to crash' >&2\nkill -SEGV $$\n")
     script.chmod(0o755)
     w = make_window(None, script)
-    assert w.run()
-    wait_run(qtbot, w)
-    assert not w.c_outcome.ok and w.py_outcome.ok
+    run_and_wait(qtbot, w)
+    assert not w.model.outcome("a").ok and w.model.outcome("b").ok
     label = w.panels.c_panel.error_label.text()
     assert "failed" in label and ("SIGSEGV" in label or "signal" in label.lower() or "-11" in label), label
     assert "about to crash" in w.panels.c_panel.error_view.toPlainText()
@@ -201,16 +155,16 @@ def test_crashing_c_binary_shows_error_and_log_tail(qtbot, make_window, tmp_path
 def test_bad_flag_is_underlined_and_run_refused(qtbot, make_window, c_binary):
     w = make_window(None, c_binary)
     text = w.editor.text() + " -pixel abc -frobnicate 2"
-    w.editor.edit.setPlainText(text)
-    qtbot.waitUntil(lambda: not w.editor.is_valid(), timeout=2000)  # debounced validation
-    assert not w.run_action.isEnabled()
+    with qtbot.waitSignal(w.editor.validityChanged, timeout=2000, check_params_cb=lambda ok: not ok):
+        w.editor.edit.setPlainText(text)  # validated after a short debounce
+    assert not w.actions.run.isEnabled()
     sels = w.editor.edit.extraSelections()
     assert any(s.format.underlineStyle() == QtGui.QTextCharFormat.UnderlineStyle.WaveUnderline for s in sels)
     assert "-pixel" in w.editor.message.text() and "-frobnicate" in w.editor.message.text()
     assert w.editor.edit.diagnostic_at(text.index("abc")).severity == "error"
     assert not w.run()
     assert "Run refused" in w.statusBar().currentMessage() and "-pixel" in w.statusBar().currentMessage()
-    assert not w.busy() and w.c_outcome is None
+    assert not w.busy() and w.model.outcome("a") is None
 
 
 def test_load_images_as_either_side(qtbot, make_window, c_binary, tmp_path):
@@ -221,23 +175,55 @@ def test_load_images_as_either_side(qtbot, make_window, c_binary, tmp_path):
     a.astype("<f4").tofile(raw)
     edf = tmp_path / "py.edf"
     fabio.edfimage.EdfImage(data=a * 2).write(str(edf))
-    assert w.load_image_file("c", str(raw))
-    assert w.load_image_file("py", str(edf))
-    qtbot.waitUntil(w.idle, timeout=20_000)
+    assert w.load_image_file("a", str(raw))
+    with qtbot.waitSignal(w.model.metrics_ready, timeout=20_000):
+        assert w.load_image_file("b", str(edf))
+    wait_idle(qtbot, w)
     assert np.array_equal(w.panels.c_image(), a) and np.array_equal(w.panels.py_image(), a * 2)
-    qtbot.waitUntil(lambda: w.metrics is not None, timeout=20_000)
     assert w.metrics.sum_ratio == pytest.approx(2.0, rel=1e-6)
     bad = tmp_path / "short.bin"
     bad.write_bytes(b"\0" * 10)
-    assert not w.load_image_file("c", str(bad))
+    assert not w.load_image_file("a", str(bad))
     assert "64 x 64" in w.statusBar().currentMessage()
+
+
+def test_loading_an_image_marks_the_traces_stale(qtbot, make_window, c_binary, tmp_path):
+    """A trace made before an image was loaded no longer describes what the panels show: the inspector says so;
+    a new trace makes it current again."""
+    w = make_window(demo_with(detpixels=64), c_binary)
+    run_and_wait(qtbot, w)
+    inspect_and_wait(qtbot, w, 10, 20)
+    assert w.views.stale_text("inspector") == ""
+    other = tmp_path / "other.bin"
+    np.ones((64, 64), "<f4").tofile(other)
+    with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: view == "inspector"):
+        assert w.load_image_file("b", str(other))
+    assert w.views.stale_text("inspector").startswith("stale: traced before the image was loaded")
+    inspect_and_wait(qtbot, w, 10, 20)
+    assert w.views.stale_text("inspector") == ""
+
+
+def test_editing_the_command_line_marks_every_view_stale(qtbot, make_window, c_binary):
+    """After a run, editing the command line leaves the old images, metrics and traces beside it: each says it
+    belongs to the previous command line; undoing the edit makes them current again."""
+    w = make_window(demo_with(detpixels=64), c_binary)
+    run_and_wait(qtbot, w)
+    inspect_and_wait(qtbot, w, 10, 20)
+    original = w.editor.text()
+    with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: view == "inspector"):
+        w.editor.edit.setPlainText(original.replace("-lambda 1.0", "-lambda 1.2"))
+    for key in ("a", "b", "diff", "metrics", "inspector"):
+        assert w.views.stale_text(key) == "stale: from the previous command line", key
+    with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: why == ""):
+        w.editor.edit.setPlainText(original)
+    assert w.views.stale_text("a") == ""
 
 
 def test_run_gui_opens_the_demo_and_runs_it(qtbot, c_binary, monkeypatch, tmp_path):
     """run_gui (what `nbparity gui` calls): window titled nbparity, demo loaded and run automatically."""
     from PySide6 import QtWidgets
 
-    from app import main_window
+    from app import lifecycle, main_window
     from app.settings import AppSettings
     qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
     monkeypatch.setattr(main_window, "AppSettings", lambda: AppSettings(qs))
@@ -255,13 +241,14 @@ def test_run_gui_opens_the_demo_and_runs_it(qtbot, c_binary, monkeypatch, tmp_pa
         win = made[0]
         seen["title"] = win.windowTitle()
         seen["status"] = win.statusBar().currentMessage()
-        qtbot.waitUntil(lambda: win.c_outcome is not None and win.py_outcome is not None and win.idle(),
-                        timeout=RUN_TIMEOUT_MS)
-        seen["ok"] = (win.c_outcome.ok, win.py_outcome.ok)
+        with qtbot.waitSignal(win.model.run_finished, timeout=RUN_TIMEOUT_MS):
+            pass
+        wait_idle(qtbot, win)
+        seen["ok"] = (win.model.outcome("a").ok, win.model.outcome("b").ok)
         win.close()
         return 0
     monkeypatch.setattr(QtWidgets.QApplication, "exec", fake_exec)
-    assert main_window.run_gui(None, str(c_binary)) == 0
+    assert lifecycle.run_gui(None, str(c_binary)) == 0
     assert "nbparity" in seen["title"] and "Demo scenario" in seen["status"]
     assert seen["ok"] == (True, True)
 
@@ -269,16 +256,17 @@ def test_run_gui_opens_the_demo_and_runs_it(qtbot, c_binary, monkeypatch, tmp_pa
 def test_mistyped_flag_gets_a_suggestion_and_the_run_says_so(qtbot, make_window, c_binary):
     w = make_window(None, c_binary)
     text = w.editor.text().replace("-lambda", "-lamda")
-    w.editor.edit.setPlainText(text)
-    qtbot.waitUntil(lambda: "-lamda" in w.editor.message.text(), timeout=2000)
+    with qtbot.waitSignal(w.editor.validityChanged, timeout=2000):
+        w.editor.edit.setPlainText(text)
     msg = w.editor.message.text()
     assert "did you mean -lambda?" in msg and "probably a value of -lamda" in msg, msg
     d = w.editor.edit.diagnostic_at(text.index("-lamda"))
     assert d.severity == "warning" and "did you mean -lambda?" in d.message
     assert w.editor.is_valid()  # an unknown flag is a warning, as in the C (which ignores it)
-    assert w.run()
-    assert "did you mean -lambda?" in w.statusBar().currentMessage()
-    wait_run(qtbot, w)
+    with qtbot.waitSignal(w.model.run_finished, timeout=RUN_TIMEOUT_MS):
+        assert w.run()
+        assert "did you mean -lambda?" in w.statusBar().currentMessage()
+    wait_idle(qtbot, w)
     assert "warning" in w.statusBar().currentMessage()
 
 
@@ -286,19 +274,19 @@ def test_carryover_off_makes_the_engines_identical(qtbot, make_window, c_binary,
     """README step 5: C carry-over off → the difference vanishes, the verdict is PASS, no 'max |Δ|' pixel; the
     pixel inspected before the rerun is traced again on the new command line (old traces are forgotten)."""
     w = make_window(None, c_binary)
-    assert w.run()
-    wait_run(qtbot, w)
+    run_and_wait(qtbot, w)
     s, f = w.metrics.max_abs_diff_pixel
-    w.goto_max()
-    qtbot.waitUntil(lambda: w.inspector.inspection is not None and w.idle(), timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
+        w.goto_max()
+    wait_idle(qtbot, w)
     assert w.inspector.divergence_tick() == 0
-    w.editor.c_carry_combo.setCurrentText("off")
-    assert w.editor.engine_options().c_carryover is False
-    assert w.run()
-    assert w.inspector.inspection is None and w.inspector.history.count() == 0
-    assert "again" in w.inspector.summary.text()
-    wait_run(qtbot, w)
-    qtbot.waitUntil(lambda: w.inspector.inspection is not None and w.idle(), timeout=RUN_TIMEOUT_MS)
+    w.engines.pickers["a"].carry_combo.setCurrentText("off")
+    assert w.engines.session_options().a.carryover is False
+    with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
+        assert w.run()
+        assert w.inspector.inspection is None and w.inspector.history.count() == 0
+        assert "again" in w.inspector.summary.text()
+    wait_idle(qtbot, w)
     insp = w.inspector.inspection
     assert (insp.slow, insp.fast) == (s, f) and w.inspector.divergence_tick() is None
     assert "no divergence" in w.inspector.summary.text() and w.inspector.history.count() == 1
@@ -310,7 +298,7 @@ def test_carryover_off_makes_the_engines_identical(qtbot, make_window, c_binary,
     assert not w.metrics_panel.jump_button.isEnabled() and w.metrics_panel.max_pixel() is None
     assert "PASS" in w.metrics_panel.values["verdict"].text()
     w.goto_max()
-    assert "identical" in w.statusBar().currentMessage() and "inspect" not in w.jobs
+    assert "identical" in w.statusBar().currentMessage() and not w.model.tracing()
 
 
 def test_large_images_are_replanned_on_a_worker(qtbot, make_window, c_binary):
@@ -319,19 +307,18 @@ def test_large_images_are_replanned_on_a_worker(qtbot, make_window, c_binary):
     from app import difference as diffmod
     from app.scaling import transform
     w = make_window(None, c_binary)
-    assert w.run()
-    wait_run(qtbot, w)
+    run_and_wait(qtbot, w)
     w.panels.async_threshold = 1  # treat the demo's 256 x 256 images as large
     c, py = w.panels.c_image(), w.panels.py_image()
     w.panels.set_raw_levels(1e-3, 10.0)
     levels = w.panels.levels()
-    w.panels.set_mode("relative")
-    assert "updating" in w.panels.diff_panel.title_label.text()
-    qtbot.waitUntil(w.idle, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(w.display.applied, timeout=RUN_TIMEOUT_MS):
+        w.panels.set_mode("relative")
+        assert "updating" in w.panels.diff_panel.title_label.text()
     assert np.array_equal(w.panels.diff_raw, diffmod.difference(c, py, "relative"))
     assert "updating" not in w.panels.diff_panel.title_label.text()
     assert w.panels.levels() == levels
-    w.panels.set_scale("sqrt")
-    qtbot.waitUntil(w.idle, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(w.display.applied, timeout=RUN_TIMEOUT_MS):
+        w.panels.set_scale("sqrt")
     assert np.array_equal(w.panels.c_panel._display, transform(c, "sqrt", w.panels._floor))
     assert w.panels.c_image() is c  # the same raw image: the view was kept

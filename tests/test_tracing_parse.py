@@ -91,7 +91,7 @@ def test_rich_dialect_with_path_fields():
     assert tr.fields()[:7] == ["phi_tic", "phi_deg", "k_frac", "F_latt_b", "F_latt", "h_frac", "l_frac"]
 
 
-def test_py_dialect():
+def test_port_dialect_lines_are_read_into_the_common_records():
     text = """TRACE_PY: pixel_pos_meters 0.1 0.2 0.3
 TRACE_PY: hkl_rounded 1 2 3
 TRACE_PY:pix0_vector=0.1 0.2 0.3
@@ -100,10 +100,13 @@ TRACE_PY_PHI phi_tic=1 phi_deg=0.01 k_frac=-0.59 F_latt_b=1 F_latt=1.2 S_x=1 S_y
 Final intensity = 1.0e-07
 """
     tr = parse_trace(text, "py", 685, 1039)
-    assert tr.dialect == "py"
+    # TRACE_PY_PHI with S_x.. and no path fields: the port's dialect (spec 11.3).
+    assert tr.dialect == "port"
     assert tr.scalars["pix0_vector"] == [0.1, 0.2, 0.3]
     assert tr.series()[0].get("k_frac") == -0.589139352775903
-    assert tr.series()[0].values["S_y"] == 2.0
+    # S is printed in 1/Angstrom and stored in 1/m, the unit of scattering_vec_A_inv: 2 A^-1 = 2e10 m^-1.
+    assert tr.series()[0].values["S_y"] == 2.0e10
+    assert "h_frac" in tr.missing and "F_cell" in tr.missing
 
 
 def test_no_trace_lines():

@@ -105,7 +105,8 @@ def test_parsed_traces_compare_and_tables(tmp_path):
     doc = json.loads(paths[0].read_text())
     assert doc["summary"]["describe"] == "first divergence at φ tick 0 (0.00°): Δk = 1.8e-2"
     assert doc["rows"][0]["first"] == "<<" and doc["rows"][0]["status"] == "DIVERGE"
-    assert doc["rows"][0]["c_k_frac"] == K_C0 and doc["rows"][0]["py_S_x"] == 0.5
+    # S_x is the port dialect's (spec 11.3): 0.5 1/Angstrom is stored as 5e9 1/m.
+    assert doc["rows"][0]["c_k_frac"] == K_C0 and doc["rows"][0]["py_S_x"] == 0.5e10
     assert doc["scalars"] == [{"key": "steps", "c": [3.0], "py": [3.0], "delta": [0.0]}]
     with open(paths[1], newline="") as fh:
         rows = list(csv.DictReader(fh))

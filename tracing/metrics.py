@@ -263,3 +263,90 @@ def beyond_tolerance_mask(a: np.ndarray, b: np.ndarray, tol_rel: float, floor_fr
     bright = (A >= floor_frac * peak) & (A > 0)
     with np.errstate(invalid="ignore"):
         return finite & (D > np.where(bright, tol_rel * A, tol_rel * peak))
+
+
+# ---- figures as text ----------------------------------------------------------------------------------------------
+def metric_rows(metrics: ImageMetrics) -> list[tuple[str, str]]:
+    """(name, text) of the scalar figures of an ImageMetrics, peaks summarised; for tables and the console."""
+    rows = []
+    for key, value in metrics.to_dict().items():
+        if key == "peaks":
+            for sub in ("fraction_matched", "mean_distance", "max_distance"):
+                rows.append((f"peaks_{sub}", _fmt(value.get(sub))))
+            rows.append(("peaks_found_a_b", f"{len(value.get('peaks_a', []))}, {len(value.get('peaks_b', []))}"))
+        else:
+            rows.append((key, _fmt(value)))
+    return rows
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.9g}"
+    if isinstance(v, list):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    return str(v)
+
+
+# ---- parity thresholds and verdict (their one home) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ParityThresholds:
+    """Every parity threshold of the project, dimensionless.
+
+    Images pass when Pearson r >= min_correlation and the largest |b - a| / |a| over pixels whose |a| exceeds
+    rel_floor * max|a| is <= max_rel_error (the bright-pixel rule of ImageMetrics). Per-φ traces diverge at the
+    first tick where |Δh|, |Δk| or |Δl| > phi_tol (5e-4, the upstream per-φ compare script's limit, spec §11.5).
+    """
+
+    min_correlation: float = 0.999999
+    max_rel_error: float = 1e-5
+    rel_floor: float = 1e-3
+    phi_tol: float = 5e-4
+
+
+@dataclass
+class Verdict:
+    """Outcome of the parity check; `reasons` says which threshold failed, with the figures; `notes` say what the
+    figures depend on (e.g. a binary run with one thread because of the φ=0 carry-over)."""
+
+    passed: bool
+    correlation: float
+    max_rel_error: float
+    thresholds: ParityThresholds
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reference: str = "A"
+
+    def to_dict(self) -> dict:
+        d = json_safe(asdict(self))
+        d["verdict"] = "pass" if self.passed else "fail"
+        return d
+
+    def sentence(self) -> str:
+        """'PASS: ...' with both figures and their limits, or 'FAIL: ...' with the figures that broke them,
+        then the notes."""
+        t = self.thresholds
+        where = f"over pixels above {t.rel_floor:g} of the maximum of {self.reference}"
+        if self.passed:
+            text = (f"PASS: correlation {self.correlation:.9g} (>= {t.min_correlation:g}), max relative error "
+                    f"{self.max_rel_error:.3g} (<= {t.max_rel_error:g} {where})")
+        else:
+            text = "FAIL: " + "; ".join(self.reasons) + f" (relative error {where})"
+        return text + "".join(f". {n}" for n in self.notes)
+
+
+def parity_verdict(metrics: ImageMetrics, thresholds: ParityThresholds = ParityThresholds(),
+                   notes: list[str] | None = None, reference: str = "A") -> Verdict:
+    """Judge ImageMetrics (`correlation`, and `max_rel_err` over its bright pixels, which must have been computed
+    with floor_frac = thresholds.rel_floor). NaN figures (a constant or blank image) fail: parity cannot be shown
+    with them."""
+    corr = float(metrics.correlation)
+    rel = float(metrics.max_rel_err)
+    reasons = []
+    if not corr >= thresholds.min_correlation:
+        reasons.append(f"correlation {corr:.9g} < {thresholds.min_correlation:g}")
+    if not rel <= thresholds.max_rel_error:
+        reasons.append(f"max relative error {rel:.3g} > {thresholds.max_rel_error:g}")
+    return Verdict(not reasons, corr, rel, thresholds, reasons, list(notes or []), reference)

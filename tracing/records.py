@@ -58,8 +58,10 @@ class PixelTrace:
         printed several times (once per sub-pixel in the C), the first occurrence is kept in `scalars` and all of them
         in `scalars_all`.
     samples: per-phi samples in the order printed.
-    dialect: "golden" (only the five golden fields), "rich" (our C), "py" (our PyTorch), "none" (no trace output).
+    dialect: "golden" (only the five golden fields), "rich" (our C), "py" (our PyTorch), "port" (the PyTorch port's
+        §11.3 dialect, read into this vocabulary by tracing.parse), "none" (no trace output).
     text: keys whose values are not all numbers, as printed (first occurrence).
+    missing: per-phi fields of RICH_PHI_FIELDS this trace does not carry (named, so views can say so).
     """
 
     engine: str
@@ -72,6 +74,7 @@ class PixelTrace:
     notes: list[str] = field(default_factory=list)
     # Keys whose values are not all numbers (e.g. "detector_convention" -> "CUSTOM"), first occurrence, raw text.
     text: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
 
     def paths(self) -> list[PathKey]:
         """Distinct paths, in first-seen order."""

@@ -23,8 +23,9 @@ def _columns(cmp: PhiComparison) -> list[str]:
         if f == "phi_deg":
             continue
         cols += [f"c_{f}", f"py_{f}", f"d_{f}"]
-    cols += [f"c_{f}" for f in cmp.missing_in_py]
-    cols += [f"py_{f}" for f in cmp.missing_in_c]
+    # phi_deg already has its two columns above: never again as a one-side field.
+    cols += [f"c_{f}" for f in cmp.missing_in_py if f != "phi_deg"]
+    cols += [f"py_{f}" for f in cmp.missing_in_c if f != "phi_deg"]
     return cols + ["status", "first"]
 
 
@@ -125,13 +126,13 @@ def write_phi_tables(folder: Path | str, stem: str, cmp: PhiComparison, c_trace:
 
     pm = folder / f"{stem}.md"
     lines = [f"# Per-φ trace, pixel (slow {c_trace.slow}, fast {c_trace.fast})", "",
-             f"C: {c_trace.engine} ({c_trace.dialect} dialect), path {cmp.path_c}; "
-             f"PyTorch: {py_trace.engine} ({py_trace.dialect} dialect), path {cmp.path_py}.  ",
-             f"Δ = PyTorch − C; tolerance on h, k, l: {fmt_num(cmp.tol)}.", "",
+             f"c (side A): {c_trace.engine} ({c_trace.dialect} dialect), path {cmp.path_c}; "
+             f"py (side B): {py_trace.engine} ({py_trace.dialect} dialect), path {cmp.path_py}.  ",
+             f"Δ = {py_trace.engine} − {c_trace.engine}; tolerance on h, k, l: {fmt_num(cmp.tol)}.", "",
              f"**{cmp.describe()}**", ""]
     if cmp.missing_in_c or cmp.missing_in_py:
-        lines += [f"Fields only in PyTorch: {', '.join(cmp.missing_in_c) or '—'}; "
-                  f"only in C: {', '.join(cmp.missing_in_py) or '—'}.", ""]
+        lines += [f"Fields only in {py_trace.engine}: {', '.join(cmp.missing_in_c) or '—'}; "
+                  f"only in {c_trace.engine}: {', '.join(cmp.missing_in_py) or '—'}.", ""]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(_md_cell(r[c], c.startswith("d_")) for c in cols) + " |")

@@ -1,0 +1,115 @@
+"""The small record one sweep case returns to the scheduler (a few hundred bytes: no image), and its file.
+
+`record.json` sits in the case's folder beside its comparison bundle, written last and atomically: a case whose
+record names an existing bundle with the same fingerprint is finished (the resume check).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from tracing.bundle import json_safe
+
+RECORD_FILE = "record.json"
+STATUSES = ("error", "cancelled", "fail", "pass")  # worst first
+
+
+@dataclass
+class ProbeRecord:
+    """First divergence of one probe pixel (slow, fast): `describe` is the sentence of the per-phi comparison;
+    field/tick/phi_deg/delta (py − c) are None when nothing diverged or nothing could be compared."""
+
+    slow: int
+    fast: int
+    describe: str
+    field: str | None = None
+    tick: int | None = None
+    phi_deg: float | None = None
+    delta: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class CaseRecord:
+    """Outcome of one case. status: pass | fail | error | cancelled. Figures are tracing.metrics.ImageMetrics's
+    (correlation: Pearson r; max_rel_err: max |B−A|/|A| over bright pixels, at max_rel_err_pixel (slow, fast);
+    sum_ratio: ΣB/ΣA); time_a_s/time_b_s: each engine's render wall time, s; wall_s: the whole case, s.
+    bundle: the comparison bundle's path relative to the sweep folder."""
+
+    name: str
+    slug: str
+    status: str
+    argv: list[str]
+    engines: list[str]
+    fingerprint: str
+    group: str = ""
+    verdict: str = ""
+    correlation: float | None = None
+    max_rel_err: float | None = None
+    max_rel_err_pixel: list[int] | None = None
+    sum_ratio: float | None = None
+    max_abs_diff: float | None = None
+    n_beyond_tol: int | None = None
+    shape: list[int] | None = None
+    time_a_s: float | None = None
+    time_b_s: float | None = None
+    wall_s: float | None = None
+    probes: list[ProbeRecord] = field(default_factory=list)
+    error: str | None = None
+    bundle: str | None = None
+    worker: str = ""
+    labels: list[str] = field(default_factory=list)   # the engines' display names, sides A and B
+    resumed: bool = False          # taken from a finished bundle of an earlier run, not run now
+    thresholds: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return json_safe(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CaseRecord:
+        known = {f.name for f in fields(cls)}
+        body = {k: v for k, v in d.items() if k in known}
+        body["probes"] = [ProbeRecord(**p) for p in d.get("probes", [])]
+        return cls(**body)
+
+    def badness(self) -> tuple:
+        """Sort key, worst first: status (error, cancelled, fail, pass), then max relative error over its limit
+        (larger first), then correlation (smaller first)."""
+        limit = self.thresholds.get("max_rel_error") or 0.0
+        rel = self.max_rel_err if self.max_rel_err is not None else math.inf
+        ratio = rel / limit if limit > 0 else rel
+        corr = self.correlation if self.correlation is not None else -math.inf
+        return (STATUSES.index(self.status) if self.status in STATUSES else 0, -ratio, corr, self.name)
+
+
+def write_record(folder: Path, record: CaseRecord) -> Path:
+    """record.json in `folder`, via a temporary file renamed over it (never half-written)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".record.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record.to_dict(), fh, indent=2, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, folder / RECORD_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return folder / RECORD_FILE
+
+
+def finished_record(sweep_dir: Path, slug: str, fingerprint: str) -> CaseRecord | None:
+    """The record of a finished case (same fingerprint, its bundle and the bundle's manifest present), else None."""
+    path = sweep_dir / "cases" / slug / RECORD_FILE
+    try:
+        rec = CaseRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if rec.fingerprint != fingerprint or rec.status not in ("pass", "fail") or not rec.bundle:
+        return None
+    if not (sweep_dir / rec.bundle / "manifest.json").is_file():
+        return None
+    return rec
