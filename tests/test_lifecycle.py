@@ -109,7 +109,7 @@ def test_kill_9_of_compare_leaves_no_engine_process_and_no_scratch(tmp_path, mod
     engine, child = map(int, wait_for_file(pids, proc).split())
     proc.kill()
     proc.communicate(timeout=30)
-    # The supervisor gets SIGTERM from the kernel when nbparity dies (PR_SET_PDEATHSIG), kills the engine and
+    # The supervisor gets SIGUSR1 from the kernel when nbparity dies (PR_SET_PDEATHSIG), kills the engine and
     # every descendant (setsid ones are reparented to it, a subreaper) and removes the scratch folder.
     assert gone(engine) and (child == 0 or gone(child))
     assert scratch_left(tmpdir) == []
