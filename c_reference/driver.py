@@ -11,7 +11,7 @@ write nothing outside scratch. The folder is removed afterwards; only the names 
 left there are kept (`CRunResult.files`), nothing else is read. `remove_stale_scratch` removes folders whose owner
 pid is dead (called at the start of nbparity).
 
-Lifecycle (Linux): the engine runs under c_reference/supervise.py, a child subreaper that gets SIGTERM when
+Lifecycle (Linux): the engine runs under c_reference/supervise.py, a child subreaper that gets SIGUSR1 when
 nbparity dies (PR_SET_PDEATHSIG, kill -9 included) and starts the engine with PR_SET_PDEATHSIG = SIGKILL; when the
 engine exits, or on cancel / time-out / nbparity's death, every descendant of the engine (setsid ones included) is
 SIGKILLed and reaped, and after nbparity's death the scratch folder is removed too. `become_subreaper` makes

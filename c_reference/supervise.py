@@ -5,11 +5,14 @@ Run by c_reference.driver as `python -I -S supervise.py --parent PID --status FI
 
 - makes itself a child subreaper (PR_SET_CHILD_SUBREAPER), so descendants the engine orphans, `setsid` ones
   included, are reparented to it and can be found and reaped;
-- asks for SIGTERM when its parent (nbparity) dies (PR_SET_PDEATHSIG), even by kill -9;
+- asks for SIGUSR1 when its parent (nbparity) dies (PR_SET_PDEATHSIG), even by kill -9 (a signal of its own, so
+  that it can tell nbparity's death from nbparity's deliberate SIGTERM);
 - starts CMD in a new session with PR_SET_PDEATHSIG = SIGKILL (so a killed supervisor takes the engine along);
 - on SIGTERM / SIGINT / SIGHUP, or once the engine exits, SIGKILLs every remaining descendant, reaps them all,
   writes `exit N` / `signal N` (the engine's status) or `stopped N` (the signal that stopped it) to FILE and exits 0;
-- when the parent died, also removes the scratch folder DIR (nbparity cannot any more).
+- when the parent died, also removes the scratch folder DIR (nbparity cannot any more). The kernel sends the
+  death signal when the parent THREAD that started us exits; in a multi-threaded nbparity being killed, the other
+  threads may still be exiting then (getppid() still names nbparity), so it waits, bounded, for the process to go.
 
 The first status line `pid N` is written as soon as the engine runs, so the driver can kill its group should the
 supervisor itself be killed.
@@ -26,6 +29,8 @@ import time
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 KILL_ROUNDS_S = 3.0
+PARENT_GONE_WAIT_S = 5.0
+PARENT_DIED = signal.SIGUSR1
 
 
 class _Stop(Exception):
@@ -114,6 +119,24 @@ def _status_text(raw: int) -> str:
     return f"exit {os.WEXITSTATUS(raw)}"
 
 
+def _parent_gone(parent: int, wait_s: float) -> bool:
+    """True once `parent` is no longer our parent or no longer runs (a zombie counts as gone), within wait_s."""
+    end = time.monotonic() + wait_s
+    while True:
+        if os.getppid() != parent:
+            return True
+        try:
+            with open(f"/proc/{parent}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+            if state in (b"Z", b"X"):
+                return True
+        except (OSError, IndexError):
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+
+
 def _engine_preexec() -> None:
     os.setsid()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -131,16 +154,16 @@ def main(argv: list[str]) -> int:
     def on_signal(signum, _frame):
         raise _Stop(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, PARENT_DIED):
         signal.signal(sig, on_signal)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_PDEATHSIG, PARENT_DIED)
     status = open(status_path, "w", buffering=1)
     engine_pid = None
     outcome = "stopped 0"
     try:
         if os.getppid() != parent:  # the parent died before PDEATHSIG was armed
-            raise _Stop(signal.SIGTERM)
+            raise _Stop(PARENT_DIED)
         try:
             engine_pid = os.fork()
         except OSError as exc:
@@ -164,14 +187,15 @@ def main(argv: list[str]) -> int:
     except ChildProcessError:
         outcome = "exit 127"
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, PARENT_DIED):
             signal.signal(sig, signal.SIG_IGN)  # finish the clean-up whatever arrives now
         reaped = kill_everything(engine_pid)
         if engine_pid in reaped and outcome.startswith("stopped"):
             outcome += f" {_status_text(reaped[engine_pid])}"
         status.write(outcome + "\n")
         status.close()
-        if scratch and os.getppid() != parent:
+        died = outcome.startswith(f"stopped {int(PARENT_DIED)}")
+        if scratch and (os.getppid() != parent or (died and _parent_gone(parent, PARENT_GONE_WAIT_S))):
             shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

@@ -109,7 +109,7 @@ def test_kill_9_of_compare_leaves_no_engine_process_and_no_scratch(tmp_path, mod
     engine, child = map(int, wait_for_file(pids, proc).split())
     proc.kill()
     proc.communicate(timeout=30)
-    # The supervisor gets SIGTERM from the kernel when nbparity dies (PR_SET_PDEATHSIG), kills the engine and
+    # The supervisor gets SIGUSR1 from the kernel when nbparity dies (PR_SET_PDEATHSIG), kills the engine and
     # every descendant (setsid ones are reparented to it, a subreaper) and removes the scratch folder.
     assert gone(engine) and (child == 0 or gone(child))
     assert scratch_left(tmpdir) == []
@@ -148,6 +148,7 @@ def test_cancel_reaches_a_torch_pixel_trace(tmp_path):
     insp = s.inspect_pixel(990, 990, cancel)
     elapsed = time.monotonic() - t0
     timer.cancel()
-    assert insp.errors == {"a": "cancelled", "b": "cancelled"}, insp.errors
+    # Side A (float64) is cancelled; the float32 side may have finished first on a busy machine, never failed.
+    assert insp.errors.get("a") == "cancelled" and set(insp.errors.values()) == {"cancelled"}, insp.errors
     # Measured in one run: stopped at 10 % of the uncancelled time plus a chunk or two, well under 60 % of it.
     assert elapsed < 0.6 * t_full, (elapsed, t_full)

@@ -91,7 +91,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parity_util import Parity, both, c_image, c_run, describe, parity, torch_image
+from c_reference.driver import run_c
+from parity_util import C_THREADS, Parity, both, c_image, c_run, describe, parity, torch_image
 
 CARRY = ["-phi0_carryover", "on"]
 CELL100 = ["-cell", "100", "100", "100", "90", "90", "90"]
@@ -577,6 +578,14 @@ def torch_files(args: list[str], workdir: Path, monkeypatch) -> dict[str, bytes]
     return {p.name: p.read_bytes() for p in workdir.iterdir() if p.is_file()}
 
 
+def c_files(c_binary, args: list[str], workdir: Path):
+    """Run the C reference as if started in `workdir` (its output flags resolve there, as nanoBragg's would);
+    return (the run, the files it wrote there: name -> bytes)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    res = run_c(args, binary=c_binary, threads=C_THREADS, cwd=workdir)
+    return res, {p.name: p.read_bytes() for p in workdir.iterdir() if p.is_file()}
+
+
 def compare_int_images(c_bytes: bytes, t_bytes: bytes, adc: float) -> None:
     kc, ic = read_smv(c_bytes)
     kt, it = read_smv(t_bytes)
@@ -597,7 +606,7 @@ INT_ARGS = WIDE + s("-nonoise", "-nopgm")
                                        pytest.param([], 40, id="flags-intfile-auto-scale")])
 def test_intfile(c_binary, data_dir, tmp_path, monkeypatch, extra, adc):
     args = resolve(INT_ARGS + extra + ["-intfile", "int.img"], data_dir)
-    cf = c_run(c_binary, args).files
+    _, cf = c_files(c_binary, args, tmp_path / "c")
     tf = torch_files(args, tmp_path / "torch", monkeypatch)
     compare_int_images(cf["int.img"], tf["int.img"], adc)
 
@@ -615,7 +624,7 @@ def read_pgm(data: bytes) -> tuple[list[bytes], np.ndarray]:
                                    pytest.param([], id="flags-pgmfile-auto")])
 def test_pgmfile(c_binary, data_dir, tmp_path, monkeypatch, extra):
     args = resolve(WIDE + s("-nonoise", "-pgmfile", "img.pgm") + extra, data_dir)
-    cf = c_run(c_binary, args).files
+    _, cf = c_files(c_binary, args, tmp_path / "c")
     tf = torch_files(args, tmp_path / "torch", monkeypatch)
     hc, pc = read_pgm(cf["img.pgm"])
     ht, pt = read_pgm(tf["img.pgm"])
@@ -676,8 +685,8 @@ def _overloads(log: str) -> int:
 def test_noise_regimes(c_binary, data_dir, tmp_path, monkeypatch, capsys, name):
     """flags-noise-regimes: both noise images are Poisson draws of their float images, in every poidev regime."""
     args = resolve(NOISE_ARGS + s("-seed", 123), data_dir)
-    cr = c_run(c_binary, args)
-    _, cn = read_smv(cr.files["noise.img"])
+    cr, cfiles = c_files(c_binary, args, tmp_path / "c")
+    _, cn = read_smv(cfiles["noise.img"])
     cfl = cr.image
     cc = _noise_stats(cfl, cn, "C")
     assert cc["<12"] >= 200 and cc["12-3e4"] >= 200 and cc[">1e6"] >= 5, f"regimes not all populated: {cc}"
@@ -699,10 +708,10 @@ def test_at_parallel_014_noise_seeds(c_binary, data_dir, tmp_path, monkeypatch, 
     reproducible with the same seed; the top-20 peak centroids of the noise images sit where the float peaks are."""
     args = resolve(WIDE + s("-fluence", 1e31, "-nopgm", "-noisefile", "noise.img", "-seed", seed),
                    data_dir)
-    cr = c_run(c_binary, args)
+    cr, cfiles = c_files(c_binary, args, tmp_path / "c")
     cfl = cr.image.astype(np.float64)
     assert 300 <= cfl.mean() <= 3000, f"float mean {cfl.mean():.4g} is not ≈ 1e3"
-    _, cn = read_smv(cr.files["noise.img"])
+    _, cn = read_smv(cfiles["noise.img"])
     tf1 = torch_files(args, tmp_path / "a", monkeypatch)
     tf2 = torch_files(args, tmp_path / "b", monkeypatch)
     _, tn = read_smv(tf1["noise.img"])
