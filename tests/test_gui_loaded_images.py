@@ -96,5 +96,5 @@ def test_nan_image_is_refused_with_its_count(tmp_path):
     data[2, 3] = np.nan
     path = tmp_path / "bad.edf"
     fabio.edfimage.EdfImage(data=data).write(str(path))
-    with pytest.raises(ImageLoadError, match="1 pixels are NaN"):
+    with pytest.raises(ImageLoadError, match="1 pixel of 100 are NaN"):
         load_detector_image(path)
