@@ -23,6 +23,9 @@ import torch
 
 from simulator.config import ConfigError, NanoBraggConfig
 from simulator.io_files import header_from_setup
+from simulator.compiled import FastKernel, unavailable_reason
+from simulator.compiled import kernel as compiled_kernel
+from simulator.fastpath import covers, kernel_inputs
 from simulator.kernel import KernelConsts, Workspace, evaluate, make_consts, positions
 from simulator.setup import Setup, build_setup
 from tracing.records import Cancelled, ImageResult, PixelTrace
@@ -82,6 +85,13 @@ class PixelOrder:
                     torch.as_tensor(self.f_abs[start:stop], device=device))
         r = torch.arange(start, stop, device=device, dtype=torch.int64)
         return self.ymin + r // self.w, self.xmin + r % self.w
+
+    def indices_np(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(slow, fast) int32 arrays of render indices start..stop-1 (the compiled kernel's input)."""
+        if self.s_abs is not None:
+            return self.s_abs[start:stop].astype(np.int32), self.f_abs[start:stop].astype(np.int32)
+        r = np.arange(start, stop, dtype=np.int64)
+        return (self.ymin + r // self.w).astype(np.int32), (self.xmin + r % self.w).astype(np.int32)
 
     def index_of(self, slow: int, fast: int) -> int | None:
         """Render index of pixel (slow, fast), or None when it is not rendered."""
@@ -180,14 +190,64 @@ def image_stats(image: np.ndarray, setup: Setup) -> dict:
     )
 
 
+def _first_path(setup: Setup, order: PixelOrder, k: KernelConsts | None, tdt: torch.dtype, dev: torch.device,
+                chunk: int) -> tuple[int, int, int] | None:
+    """The carry-over's first path (see find_first_path) when it changes that path's lattice, else None."""
+    if not np.any(setup.phi.eff_first != setup.phi.eff_rest) or order.n == 0:
+        return None
+    if setup.beam.dmin <= 0:
+        return 0, 0, 0
+    return find_first_path(setup, k if k is not None else make_consts(setup, tdt, dev), chunk, order)
+
+
+def _render_compiled(setup: Setup, kern: FastKernel, tdt: torch.dtype, order: PixelOrder,
+                     progress: Callable[[float], None] | None, cancel: threading.Event | None
+                     ) -> tuple[torch.Tensor, float, int]:
+    """The compiled CPU kernel over the rendered pixels: (values (n,) float32, omega sum (sr), chunks)."""
+    n = order.n
+    inputs = kernel_inputs(setup, _first_path(setup, order, None, tdt, torch.device("cpu"), chunk_pixels(setup)))
+    first_global = inputs.params.first_pix
+    # Calls of about 2^21 path evaluations (tens of ms) and at least 16 per render: progress and cancel stay live.
+    chunk = max(2048, min((1 << 21) // max(1, inputs.work_per_pixel), -(-n // 16)))
+    out = np.empty(n, dtype=np.float32)
+    omega_sum, n_chunks, threads = 0.0, max(1, -(-n // chunk)), torch.get_num_threads()
+    for ci, start in enumerate(range(0, n, chunk)):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("render cancelled")
+        stop = min(n, start + chunk)
+        s_idx, f_idx = order.indices_np(start, stop)
+        inputs.params.first_pix = first_global - start if start <= first_global < stop else -1
+        vals, omega = kern.render(inputs.params, s_idx, f_idx, tdt == torch.float64, threads)
+        out[start:stop] = vals
+        omega_sum += float(omega.sum()) * setup.n_paths
+        if progress is not None:
+            progress((ci + 1) / n_chunks)
+    return torch.from_numpy(out), omega_sum, n_chunks
+
+
+def _compiled_kernel(setup: Setup, dev: torch.device, compiled: bool | None) -> tuple[FastKernel | None, str]:
+    """(the compiled kernel when it renders this setup, else None; why not)."""
+    if compiled is False:
+        return None, "not requested"
+    if dev.type != "cpu":
+        return None, f"device {dev}"
+    why = covers(setup)
+    if why is not None:
+        return None, why
+    kern = compiled_kernel()
+    return kern, "" if kern is not None else unavailable_reason() or "disabled (NBPARITY_COMPILED=0)"
+
+
 def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cpu",
            progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
-           budget: int = ELEMENT_BUDGET, fused: bool | None = None) -> ImageResult:
+           budget: int = ELEMENT_BUDGET, fused: bool | None = None, compiled: bool | None = None) -> ImageResult:
     """Render the float image of `config`: ImageResult with image float32 (slow, fast) photons/pixel.
 
-    fused: float32 only, opt-in: run the lattice sums through torch.compile (one fused loop; needs a working
-    inductor backend, and the first render of a process compiles for seconds). None = the environment variable
-    NBPARITY_FUSED=1. Results agree with the eager float32 path to float32 rounding; traces use the eager path.
+    compiled: on CPU, render through the compiled kernel (`simulator.compiled`; float64 follows the C's operations)
+    where it covers the setup (`fastpath.covers`); None = yes unless NBPARITY_COMPILED=0; it falls back to the torch
+    path (one log line) without a working C++ compiler. meta["kernel"] says which ran.
+    fused: torch path, float32 only, opt-in: run the lattice sums through torch.compile (needs a working inductor
+    backend; the first render of a process compiles for seconds). None = the environment variable NBPARITY_FUSED=1.
 
     progress(done_fraction) is called after every chunk; `cancel` is checked between chunks (raises Cancelled).
     Raises ConfigError for values the engine cannot use.
@@ -195,17 +255,60 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     t0 = time.perf_counter()
     tdt, dev = resolve_dtype(dtype), resolve_device(device)
     setup = build_setup(config, carryover_default=CARRYOVER_DEFAULT)
-    if fused is None:
-        fused = os.environ.get("NBPARITY_FUSED") == "1"
-    k = make_consts(setup, tdt, dev, fused=fused)
     g = setup.geometry
     image = np.zeros((g.spixels, g.fpixels), dtype=np.float32)
     order = PixelOrder(setup)
     n = order.n
-    chunk = chunk_pixels(setup, budget)
-    first = find_first_path(setup, k, chunk, order) if k.mat_first is not None else None
+    kern, why_not = _compiled_kernel(setup, dev, compiled)
+    interp_log: list[str] = []
+    k = None
+    if kern is not None:
+        out_flat, omega_sum, n_chunks = _render_compiled(setup, kern, tdt, order, progress, cancel)
+        chunk = -(-n // n_chunks) if n else 0
+    else:
+        if fused is None:
+            fused = os.environ.get("NBPARITY_FUSED") == "1"
+        k = make_consts(setup, tdt, dev, fused=fused)
+        chunk = chunk_pixels(setup, budget)
+        out_flat, omega_sum, n_chunks, interp_log = _render_torch(setup, k, order, chunk, progress, cancel)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("render cancelled")
+    if n == 0 and progress is not None:
+        progress(1.0)            # an empty ROI: nothing to render, but report completion
+    order.place(image, out_flat.cpu().numpy())
+    wall = time.perf_counter() - t0
+    stats = image_stats(image, setup)
+    log = list(setup.warnings) + list(setup.log) + interp_log
+    log.append(f"{setup.steps} initialized steps (sources {setup.beam.n_sources} x mosaic {setup.crystal.n_mosaic}"
+               f" x phi {setup.phi.steps} x oversample {setup.oversample}^2)")
+    sa = omega_sum / setup.steps
+    log.append(f"solid angle subtended by detector = {sa:g} steradian ( {100 * sa / 4 / math.pi:g}% sphere)")
+    log.append(f"max_I = {stats['max_I']:g}  at {stats['max_F']:g} {stats['max_S']:g}")
+    log.append(f"mean= {stats['mean']:g} rms= {stats['rms']:g} rmsd= {stats['rmsd']:g}")
+    kernel_name = "compiled" if kern is not None else "torch"
+    log.append(f"torch render: {wall:.3f} s on {dev} in {str(tdt).replace('torch.', '')}, {n_chunks} chunks, "
+               f"{kernel_name} kernel" + (f" ({why_not})" if kern is None and compiled is not False else ""))
+    meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
+            "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
+            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks, "fused": bool(k is not None and k.fused),
+            "kernel": kernel_name,
+            "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
+            "smv_header": header_from_setup(setup).to_dict()}
+    return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
+                       returncode=0)
+
+
+def _render_torch(setup: Setup, k: KernelConsts, order: PixelOrder, chunk: int,
+                  progress: Callable[[float], None] | None, cancel: threading.Event | None
+                  ) -> tuple[torch.Tensor, float, int, list[str]]:
+    """The torch kernel over the rendered pixels, on k.device: (values (n,) float32 on the device, omega sum (sr),
+    chunks, interpolation warning lines). The loop keeps every tensor on the device; the only host reads are the
+    interpolation switch-off (when interpolating) and the omega sum after the loop."""
+    n, dev = order.n, k.device
+    first = _first_path(setup, order, k, k.dtype, dev, chunk) if k.mat_first is not None else None
     out_flat = torch.empty(n, dtype=torch.float32, device=dev)
-    omega_sum = 0.0
+    omega_sum = torch.zeros((), dtype=torch.float64, device=dev)
     interp_on, interp_log = setup.interpolate, []
     n_chunks = max(1, -(-n // chunk))
     ws = Workspace(dev)            # per-chunk buffers, reused by every chunk of this render
@@ -224,32 +327,10 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
                 interp_on = False
                 interp_log = _interp_warning(k, s_idx, f_idx, fp, res["interp_fail"])
             out_flat[start:stop] = res["S"].to(torch.float32)
-            omega_sum += float(res["omega_sum_w"].sum())
+            omega_sum += res["omega_sum_w"].sum()
             if progress is not None:
                 progress((ci + 1) / n_chunks)
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("render cancelled")
-    if n == 0 and progress is not None:
-        progress(1.0)            # an empty ROI: nothing to render, but report completion
-    order.place(image, out_flat.cpu().numpy())
-    wall = time.perf_counter() - t0
-    stats = image_stats(image, setup)
-    log = list(setup.warnings) + list(setup.log) + interp_log
-    log.append(f"{setup.steps} initialized steps (sources {setup.beam.n_sources} x mosaic {setup.crystal.n_mosaic}"
-               f" x phi {setup.phi.steps} x oversample {setup.oversample}^2)")
-    sa = omega_sum / setup.steps
-    log.append(f"solid angle subtended by detector = {sa:g} steradian ( {100 * sa / 4 / math.pi:g}% sphere)")
-    log.append(f"max_I = {stats['max_I']:g}  at {stats['max_F']:g} {stats['max_S']:g}")
-    log.append(f"mean= {stats['mean']:g} rms= {stats['rms']:g} rmsd= {stats['rmsd']:g}")
-    log.append(f"torch render: {wall:.3f} s on {dev} in {str(tdt).replace('torch.', '')}, {n_chunks} chunks")
-    meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
-            "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
-            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks, "fused": k.fused,
-            "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
-            "smv_header": header_from_setup(setup).to_dict()}
-    return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
-                       returncode=0)
+    return out_flat, float(omega_sum), n_chunks, interp_log
 
 
 def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "float64",

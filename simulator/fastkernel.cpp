@@ -1,0 +1,364 @@
+// The compiled render kernel of the PyTorch engine's CPU path (loaded by simulator/compiled.py, which builds it once
+// per source hash into the user's cache folder). It evaluates the usual render case (SQUARE shape, no
+// interpolation, no oversample_* flags, flat detector) for a list of pixels, from the pixel geometry to the final
+// pixel value, in one pass.
+//
+// Layout: W pixels at a time, one per SIMD lane; every loop over lanes is a fixed-length elementwise loop that the
+// compiler vectorises. Each lane runs the C reference's loop (layer, sub-pixel slow, fast, source, tick, domain) in
+// that order, so every pixel's sum is accumulated in the C's order.
+//
+// One code path, two working types R:
+//  - double: the C reference's arithmetic operation for operation (built with -ffp-contract=off): the same dot
+//    products, sin(N·x)/sin(x) with x = pi·h, F_cell^2·F_latt^2 as ((F·F)·F_latt)·F_latt, the same scaling order.
+//    Only sin differs in implementation: `sin_lanes` is a vectorised sine within about 0.6 ulp of the exact value
+//    (libm's is within about 0.5), so the float32 image is bit-identical to the C's except where a 1-ulp float64
+//    difference happens to cross a float32 rounding boundary.
+//  - float: Miller indices and their rounding in double (|h| ~ 1e2 needs 1e-7 absolute), then f = h - h0 in
+//    [-1/2, 1/2] in float and sin(N·pi·f)/sin(pi·f) from two short polynomials in f and g = N·f - round(N·f)
+//    (both sine arguments in [-pi/2, pi/2]); F^2 from a float table; float accumulation.
+#include <cmath>
+#include <cstdint>
+
+namespace {
+
+constexpr int W = 8;                       // pixels per block (lanes)
+#define NB_INLINE inline __attribute__((always_inline))
+constexpr double NB_PI = 3.14159265358979323846;
+
+}  // namespace
+
+extern "C" {
+
+// Mirrored field for field by compiled.py (NBParams); only doubles, int64 and pointers, so no padding questions.
+struct NBParams {
+    double pixel, sub, close_distance, thickstep, mu, thick, dmin, polar_K, I_bg, r_e_sqr, fluence, steps,
+        default_F, Na, Nb, Nc;
+    double pix0[3], fdet[3], sdet[3], odet[3], polar_axis[3];
+    int64_t N, layers, S, TM, hkls, nopolar, point_pixel;
+    int64_t h_min, k_min, l_min, h_n, k_n, l_n;                 // F grid origin and extents
+    int64_t first_pix, first_t, first_ss, first_sf, first_src;  // the carry-over's first path (-1: none here)
+    const double* src_dir;   // (S, 3) source directions (= -incident)
+    const double* lambdas;   // (S,) m
+    const double* latN;      // (TM, 9) a, b, c (m) of every (tick, domain), ordinary paths
+    const double* latF;      // (TM, 9) the same for the run's first path
+    const double* F64;       // (cells + 1) F of the grid, row-major (h, k, l); the last cell holds default_F
+    const float* F2f;        // (cells + 1) F^2 rounded to float, same layout
+};
+
+}  // extern "C"
+
+namespace {
+
+// Lane vectors (GCC/clang vector extensions: elementwise IEEE operations, lowered to the target's SIMD width).
+typedef double vd __attribute__((vector_size(8 * W)));
+typedef float vf __attribute__((vector_size(4 * W)));
+typedef int64_t vl __attribute__((vector_size(8 * W)));   // masks of vd comparisons
+typedef int32_t vi __attribute__((vector_size(4 * W)));   // masks of vf comparisons
+typedef double vd4 __attribute__((vector_size(32)));
+union VD { vd v; vd4 h[W / 4]; };
+
+NB_INLINE vd splat(double x) { return vd{} + x; }
+
+// Round to the nearest integer (ties to even), exact for |x| < 2^51 (2^22 in float): adding and removing
+// 1.5·2^52 leaves no fraction bits. Plain arithmetic, so it vectorises on every target.
+NB_INLINE vd rint_v(vd x) { return (x + 0x1.8p52) - 0x1.8p52; }
+NB_INLINE vf rint_v(vf x) { return (x + 0x1.8p23f) - 0x1.8p23f; }
+
+// Lane selects of doubles, formed on 4-lane halves: without AVX-512, GCC lowers 8-lane double comparisons lane by
+// lane, but 4-lane ones to one compare and one blend.
+NB_INLINE vd sel_lt(vd a, vd b, vd x, vd y)     // a < b ? x : y
+{
+    VD A{a}, B{b}, X{x}, Y{y}, R;
+    for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] < B.h[j]) ? X.h[j] : Y.h[j];
+    return R.v;
+}
+NB_INLINE vd sel_eq(vd a, vd b, vd x, vd y)     // a == b ? x : y
+{
+    VD A{a}, B{b}, X{x}, Y{y}, R;
+    for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] == B.h[j]) ? X.h[j] : Y.h[j];
+    return R.v;
+}
+NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0, r); }
+
+NB_INLINE vd sqrt_v(vd x)
+{
+    vd r;
+    for (int i = 0; i < W; ++i) r[i] = std::sqrt(x[i]);
+    return r;
+}
+
+// pi/2 split into 33 + 33 + 53 significant bits (from an integer Machin computation of pi): k·P1 and k·P2 are
+// exact for |k| < 2^20, so x - k·pi/2 is formed with about 2^-100 absolute error.
+constexpr double PIO2_1 = 0x1.921fb54400000p+0;
+constexpr double PIO2_2 = 0x1.0b4611a600000p-34;
+constexpr double PIO2_3 = 0x1.3198a2e037073p-69;
+constexpr double TWO_OVER_PI = 0x1.45f306dc9c883p-1;
+// Callers keep |x| below this (fastpath.covers checks the reach of N·pi·h): k·P1 and k·P2 stay exact.
+constexpr double REDUCE_MAX = 1.0e6;
+
+// Taylor coefficients (-1)^n/(2n+1)! and (-1)^n/(2n)!: on |r| <= pi/4 the first omitted terms are below 1e-19
+// relative, far below the final rounding.
+constexpr double S3 = -1.0 / 6, S5 = 1.0 / 120, S7 = -1.0 / 5040, S9 = 1.0 / 362880, S11 = -1.0 / 39916800,
+                 S13 = 1.0 / 6227020800.0, S15 = -1.0 / 1307674368000.0, S17 = 1.0 / 355687428096000.0;
+constexpr double C4 = 1.0 / 24, C6 = -1.0 / 720, C8 = 1.0 / 40320, C10 = -1.0 / 3628800, C12 = 1.0 / 479001600,
+                 C14 = -1.0 / 87178291200.0, C16 = 1.0 / 20922789888000.0, C18 = -1.0 / 6402373705728000.0;
+
+// sin of W lanes (see the file comment for its accuracy): x = k·pi/2 + r, r = rh + rl, then ±sin r or ±cos r.
+NB_INLINE vd sin_v(vd x)
+{
+    const vd k = rint_v(x * TWO_OVER_PI);
+    const vd r = x - k * PIO2_1;                        // exact
+    const vd w = k * PIO2_2;                            // exact
+    const vd rh = r - w;
+    const vd bb = rh - r;                               // TwoSum of r and -w: rh + rl = r - w exactly
+    const vd rl = ((r - (rh - bb)) + (-w - bb)) - k * PIO2_3;
+    const vd z = rh * rh;
+    const vd ps = S3 + z * (S5 + z * (S7 + z * (S9 + z * (S11 + z * (S13 + z * (S15 + z * S17))))));
+    const vd pc = C4 + z * (C6 + z * (C8 + z * (C10 + z * (C12 + z * (C14 + z * (C16 + z * C18))))));
+    const vd sn = rh + (rh * z * ps + (rl - 0.5 * z * rl));
+    const vd hz = 0.5 * z, w1 = 1.0 - hz;
+    const vd cs = w1 + (((1.0 - w1) - hz) + (z * z * pc - rh * rl));
+    // Quadrant k mod 4 by arithmetic on the integer k (no ties: the rint arguments are never half-integers):
+    // hi = floor(qd / 2), odd = qd mod 2, both exactly 0 or 1; the blend odd·cs + (1 - odd)·sn is then exact.
+    const vd qd = k - 4.0 * rint_v((k - 1.5) * 0.25);  // 0..3
+    const vd hi = rint_v((qd - 0.5) * 0.5);
+    const vd odd = qd - 2.0 * hi;
+    return (1.0 - 2.0 * hi) * (odd * cs + (1.0 - odd) * sn);
+}
+
+// sin(pi·x)/x = sum SP_k (x^2)^k on |x| <= 1/2 within 2.1e-8 relative (the same fit as kernel.SINPI_COEF).
+constexpr float SP0 = 3.1415926524470317f, SP1 = -5.167711443428678f, SP2 = 2.550104800757876f,
+                SP3 = -0.5984715179339419f, SP4 = 0.07803295397341155f;
+// Added to f so that f == 0 gives N·t/t = N; below half an ulp of any |f| >= 2^-36.
+constexpr float TINY32 = 0x1p-60f;
+
+NB_INLINE vf sinpi_over_x(vf y) { return (((SP4 * y + SP3) * y + SP2) * y + SP1) * y + SP0; }
+
+template <class R> struct Lanes;
+template <> struct Lanes<double> { typedef vd type; typedef vl mask; };
+template <> struct Lanes<float> { typedef vf type; typedef vi mask; };
+
+// Lattice factor F_latt of W paths from their fractional Miller indices h[3] (SQUARE shape); also the nearest
+// integer indices h0 = ceil(h - 1/2) (the C's rounding) for the F_cell lookup.
+template <class R>
+NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3], vd (&h0)[3])
+{
+    typedef typename Lanes<R>::type vr;
+    const double Nv[3] = {p.Na, p.Nb, p.Nc};
+    vr fa[3];
+    for (int a = 0; a < 3; ++a) {
+        h0[a] = ceil_v(h[a] - 0.5);
+        const double Na = Nv[a];
+        if (!(Na > 1)) {
+            fa[a] = vr{} + R(1);
+            continue;
+        }
+        if constexpr (sizeof(R) == sizeof(double)) {
+            const vd x = NB_PI * h[a];
+            const vd y = Na * x;
+            fa[a] = sel_eq(x, splat(0.0), splat(Na), sin_v(y) / sin_v(x));
+        } else {
+            const vf f = __builtin_convertvector(h[a] - h0[a], vf) + TINY32;
+            vf g = float(Na) * f;
+            g = g - rint_v(g);
+            fa[a] = (g * sinpi_over_x(g * g)) / (f * sinpi_over_x(f * f));
+        }
+    }
+    return (fa[0] * fa[1]) * fa[2];
+}
+
+// F (R = double) or F^2 (R = float) of W integral index triples; default_F outside the grid.
+template <class R>
+NB_INLINE typename Lanes<R>::type f_cell_v(const NBParams& p, const vd (&h0)[3])
+{
+    typename Lanes<R>::type out;
+    if (p.hkls <= 0) {
+        const double F = p.default_F;
+        if constexpr (sizeof(R) == sizeof(double)) out = splat(F);
+        else out = vf{} + float(F * F);
+        return out;
+    }
+    const double nk = double(p.k_n), nl = double(p.l_n);
+    const vd a = h0[0] - double(p.h_min), b = h0[1] - double(p.k_min), c = h0[2] - double(p.l_min);
+    const vd none = splat(double(p.h_n) * nk * nl), zero = splat(0.0);       // the default cell
+    vd fi = (a * nk + b) * nl + c;                                            // exact integers
+    fi = sel_lt(a, zero, none, sel_lt(b, zero, none, sel_lt(c, zero, none, fi)));
+    fi = sel_lt(a, splat(double(p.h_n)), fi, none);
+    fi = sel_lt(b, splat(nk), fi, none);
+    fi = sel_lt(c, splat(nl), fi, none);
+    for (int i = 0; i < W; ++i) {
+        const int64_t j = int64_t(fi[i]);
+        if constexpr (sizeof(R) == sizeof(double)) out[i] = p.F64[j];
+        else out[i] = p.F2f[j];
+    }
+    return out;
+}
+
+// The C's Kahn polarisation factor for incident i and diffracted d (unit vectors), scalar (once per pixel).
+double polarization(const NBParams& p, const double* inc, const double* d)
+{
+    const double c2 = inc[0] * d[0] + inc[1] * d[1] + inc[2] * d[2];
+    const double c2sq = c2 * c2, s2sq = 1.0 - c2sq;
+    double psi = 0.0;
+    if (p.polar_K != 0.0) {
+        const double* ax = p.polar_axis;
+        double B[3] = {ax[1] * inc[2] - ax[2] * inc[1], ax[2] * inc[0] - ax[0] * inc[2],
+                       ax[0] * inc[1] - ax[1] * inc[0]};
+        double m = std::sqrt(B[0] * B[0] + B[1] * B[1] + B[2] * B[2]);
+        if (m != 0.0) for (double& v : B) v = v / m;
+        double E[3] = {inc[1] * B[2] - inc[2] * B[1], inc[2] * B[0] - inc[0] * B[2], inc[0] * B[1] - inc[1] * B[0]};
+        m = std::sqrt(E[0] * E[0] + E[1] * E[1] + E[2] * E[2]);
+        if (m != 0.0) for (double& v : E) v = v / m;
+        psi = -std::atan2(d[0] * B[0] + d[1] * B[1] + d[2] * B[2], d[0] * E[0] + d[1] * E[1] + d[2] * E[2]);
+    }
+    return 0.5 * (1.0 + c2sq - p.polar_K * std::cos(2.0 * psi) * s2sq);
+}
+
+// One block of up to W pixels (lanes past `nb` repeat the last pixel and are not written).
+template <class R>
+void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t* f_in, int64_t base, float* out,
+                  double* omega_out)
+{
+    typedef typename Lanes<R>::type vr;
+    // s·N and f·N as doubles (exact integers): the sub-pixel index s·N + ss is then formed exactly in double.
+    const int64_t N = p.N;
+    vd sN, fN;
+    for (int i = 0; i < W; ++i) {
+        const int j = i < nb ? i : nb - 1;
+        sN[i] = double(int64_t(s_in[j]) * N);
+        fN[i] = double(int64_t(f_in[j]) * N);
+    }
+    const int64_t first_lane = (p.first_pix >= base && p.first_pix < base + nb) ? p.first_pix - base : -1;
+    vr I = vr{} + R(p.I_bg);
+    vd omega = splat(0.0), cap = splat(0.0), polar = splat(p.nopolar ? 1.0 : 0.0);
+    const double half = p.sub / 2.0;
+    for (int64_t t = 0; t < p.layers; ++t) {
+        cap = splat((p.thick == 0.0) ? 1.0 : 0.0);
+        const double Odet = double(t) * p.thickstep;
+        for (int64_t ss = 0; ss < N; ++ss) {
+            const vd Sdet = p.sub * (sN + double(ss)) + half;
+            for (int64_t sf = 0; sf < N; ++sf) {
+                const vd Fdet = p.sub * (fN + double(sf)) + half;
+                vd d[3];
+                for (int k = 0; k < 3; ++k) d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
+                const vd air = sqrt_v(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+                for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] / air);
+                const vd om = p.point_pixel ? 1.0 / air / air : p.pixel * p.pixel / air / air * p.close_distance / air;
+                omega = sel_eq(omega, splat(0.0), om, omega);
+                if (p.thick != 0.0) {
+                    for (int i = 0; i < W; ++i) {
+                        if (cap[i] != 0.0) continue;
+                        const double rho = d[0][i] * p.odet[0] + d[1][i] * p.odet[1] + d[2][i] * p.odet[2];
+                        cap[i] = std::exp(-double(t) * p.thickstep * p.mu / rho) -
+                                 std::exp(-double(t + 1) * p.thickstep * p.mu / rho);
+                    }
+                }
+                for (int64_t src = 0; src < p.S; ++src) {
+                    const double* sd = p.src_dir + 3 * src;
+                    const double lam = p.lambdas[src];
+                    vd q[3];
+                    for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) / lam;
+                    bool cut[W] = {};
+                    vr live = vr{} + R(1);              // 1 for paths that pass the dmin cut, else 0
+                    if (p.dmin > 0.0) {
+                        const vd stol = 0.5 * sqrt_v(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]);
+                        for (int i = 0; i < W; ++i) {
+                            cut[i] = stol[i] > 0.0 && p.dmin > 0.5 / stol[i];
+                            live[i] = cut[i] ? R(0) : R(1);
+                        }
+                    }
+                    bool any_live = false, need_polar = false;
+                    for (int i = 0; i < W; ++i) {
+                        any_live |= !cut[i];
+                        need_polar |= !cut[i] && polar[i] == 0.0;
+                    }
+                    if (!any_live) continue;
+                    if (!p.nopolar && need_polar) {
+                        const double inc[3] = {-sd[0], -sd[1], -sd[2]};
+                        for (int i = 0; i < W; ++i) {
+                            if (cut[i] || polar[i] != 0.0) continue;
+                            const double di[3] = {d[0][i], d[1][i], d[2][i]};
+                            polar[i] = polarization(p, inc, di);
+                        }
+                    }
+                    const bool first_here = first_lane >= 0 && t == p.first_t && ss == p.first_ss &&
+                                            sf == p.first_sf && src == p.first_src;
+                    for (int64_t tm = 0; tm < p.TM; ++tm) {
+                        const double* L = p.latN + 9 * tm;
+                        vd h[3], h0[3];
+                        for (int a = 0; a < 3; ++a) h[a] = L[3 * a] * q[0] + L[3 * a + 1] * q[1] + L[3 * a + 2] * q[2];
+                        if (first_here) {
+                            const double* LF = p.latF + 9 * tm;
+                            const int64_t i = first_lane;
+                            for (int a = 0; a < 3; ++a)
+                                h[a][i] = LF[3 * a] * q[0][i] + LF[3 * a + 1] * q[1][i] + LF[3 * a + 2] * q[2][i];
+                        }
+                        const vr FL = lattice_v<R>(p, h, h0);
+                        const vr F = f_cell_v<R>(p, h0);
+                        vr contrib;
+                        if constexpr (sizeof(R) == sizeof(double)) contrib = F * F * FL * FL;   // the C's order
+                        else contrib = F * (FL * FL);                                           // F = F^2 here
+                        // A cut path adds contrib·0 = +0, which leaves I unchanged (the C skips it).
+                        I = (p.dmin > 0.0) ? I + contrib * live : I + contrib;
+                    }
+                }
+            }
+        }
+    }
+    for (int i = 0; i < nb; ++i) {
+        double S = p.r_e_sqr * p.fluence * double(I[i]) / p.steps;
+        S *= cap[i];
+        S *= polar[i];
+        S *= omega[i];
+        out[i] = float(S);
+        omega_out[i] = omega[i];
+    }
+}
+
+template <class R>
+int64_t render_pixels(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, float* out, double* omega,
+                      int nthreads)
+{
+    const int64_t nblocks = (n + W - 1) / W;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads)
+    for (int64_t b = 0; b < nblocks; ++b) {
+        const int64_t i0 = b * W;
+        const int nb = int((n - i0) < W ? (n - i0) : W);
+        render_block<R>(*p, nb, s + i0, f + i0, i0, out + i0, omega + i0);
+    }
+    return n;
+}
+
+}  // namespace
+
+extern "C" {
+
+// Layout check for the loader: the size of NBParams and the lane count.
+int64_t nb_abi(void) { return int64_t(sizeof(NBParams)) * 1000 + W; }
+
+// Render n pixels (s[i], f[i]) into out[i] (the float image value) and omega[i] (the pixel's solid angle, sr).
+int64_t nb_render_f64(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, float* out, double* omega,
+                      int nthreads)
+{
+    return render_pixels<double>(p, n, s, f, out, omega, nthreads);
+}
+
+int64_t nb_render_f32(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, float* out, double* omega,
+                      int nthreads)
+{
+    return render_pixels<float>(p, n, s, f, out, omega, nthreads);
+}
+
+// sin_lanes on n values (for the tests: its agreement with libm's sin).
+void nb_sin_f64(const double* x, double* out, int64_t n)
+{
+    for (int64_t i = 0; i + W <= n; i += W) {
+        vd v;
+        for (int j = 0; j < W; ++j) v[j] = x[i + j];
+        const vd r = sin_v(v);
+        for (int j = 0; j < W; ++j) out[i + j] = r[j];
+    }
+    for (int64_t i = n - n % W; i < n; ++i) out[i] = std::sin(x[i]);
+}
+
+}  // extern "C"

@@ -1,0 +1,99 @@
+"""The compiled kernel's inputs (torch-free): which renders it covers, its parameter block and the C reference's
+lattice tables, built from a `Setup` with the C's order of operations (float64 bit-exact with the C's tables)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.beam import R_E_SQR
+from simulator.compiled import NBParams
+from simulator.setup import Setup
+
+
+def covers(setup: Setup) -> str | None:
+    """None when the compiled kernel renders `setup`, else why not (the torch path then renders it)."""
+    smp = setup.config.sampling
+    if setup.shape != "SQUARE":
+        return f"-xtal_shape {setup.shape}"
+    if setup.interpolate:
+        return "tricubic interpolation"
+    if smp.oversample_thick or smp.oversample_polar or smp.oversample_omega:
+        return "-oversample_thick/polar/omega"
+    if setup.geometry.curved:
+        return "-curved_det"
+    return None
+
+
+def _rotate_axis(v: np.ndarray, u: np.ndarray, phi: float) -> np.ndarray:
+    """The C's nb_rotate_axis term for term (v (3,), unit axis u (3,), phi rad), so the roundings are the C's."""
+    c, s = math.cos(phi), math.sin(phi)
+    d = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]) * (1.0 - c)
+    return np.array([v[0] * c + (u[1] * v[2] - u[2] * v[1]) * s + u[0] * d,
+                     v[1] * c + (u[2] * v[0] - u[0] * v[2]) * s + u[1] * d,
+                     v[2] * c + (u[0] * v[1] - u[1] * v[0]) * s + u[2] * d])
+
+
+def lattice_table(setup: Setup, angles: np.ndarray) -> np.ndarray:
+    """(T*M, 9) float64: row t*M + m = U_m·R(angle_t)·a0, then b0, c0 (m), as the C's tables (a tick at angle 0
+    uses the unrotated vectors; U only with a mosaic spread). Built elementwise in float64 with the C's sums."""
+    cr = setup.crystal
+    u = setup.geometry.spindle
+    base = (cr.a0, cr.b0, cr.c0)
+    rows = []
+    for ang in angles:
+        rot = base if ang == 0.0 else tuple(_rotate_axis(v, u, float(ang)) for v in base)
+        rot = np.stack(rot)                                                  # (3 axes, 3)
+        if cr.mosaic_spread > 0:
+            U = cr.umats                                                     # (M, 3, 3)
+            # out[m, axis, r] = (U[m,r,0]·v0 + U[m,r,1]·v1) + U[m,r,2]·v2, v = rot[axis]
+            out = (U[:, None, :, 0] * rot[None, :, None, 0] + U[:, None, :, 1] * rot[None, :, None, 1]) \
+                + U[:, None, :, 2] * rot[None, :, None, 2]
+            rows.append(out.reshape(-1, 9))
+        else:
+            rows.append(np.repeat(rot.reshape(1, 9), cr.n_mosaic, axis=0))
+    return np.ascontiguousarray(np.concatenate(rows, axis=0), dtype=np.float64)
+
+
+@dataclass
+class KernelInputs:
+    """The parameter block and the arrays it points into (kept alive with it)."""
+
+    params: NBParams
+    arrays: tuple[np.ndarray, ...]
+    work_per_pixel: int           # sub-paths x sources x ticks x domains
+
+
+def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInputs:
+    """NBParams for `setup`; first = (render index, sub-path j, source) of the carry-over's first path, or None."""
+    g, cr, bm, hk, ph = setup.geometry, setup.crystal, setup.beam, setup.hkl, setup.phi
+    N = setup.oversample
+    src_dir = np.ascontiguousarray(-bm.incident, dtype=np.float64)
+    lambdas = np.ascontiguousarray(bm.lambdas, dtype=np.float64)
+    latN = lattice_table(setup, ph.eff_rest)
+    latF = lattice_table(setup, ph.eff_first) if np.any(ph.eff_first != ph.eff_rest) else latN
+    if hk.hkls > 0:
+        F64 = np.append(np.ascontiguousarray(hk.grid, dtype=np.float64).ravel(), hk.default_F)
+        shape = hk.grid.shape
+    else:
+        F64, shape = np.array([hk.default_F], dtype=np.float64), (0, 0, 0)
+    F2f = (F64 * F64).astype(np.float32)
+    p = NBParams(
+        pixel=g.px, sub=g.px / N, close_distance=g.close_distance, thickstep=g.thickstep, mu=g.mu, thick=g.thick,
+        dmin=bm.dmin, polar_K=bm.polar_K, I_bg=bm.I_bg, r_e_sqr=R_E_SQR, fluence=bm.fluence, steps=float(setup.steps),
+        default_F=hk.default_F, Na=float(cr.Na), Nb=float(cr.Nb), Nc=float(cr.Nc),
+        N=N, layers=g.thicksteps, S=bm.n_sources, TM=ph.steps * cr.n_mosaic, hkls=hk.hkls, nopolar=int(bm.nopolar),
+        point_pixel=int(g.point_pixel), h_min=hk.h_min, k_min=hk.k_min, l_min=hk.l_min,
+        h_n=shape[0], k_n=shape[1], l_n=shape[2], first_pix=-1, first_t=-1, first_ss=-1, first_sf=-1, first_src=-1,
+        src_dir=src_dir.ctypes.data, lambdas=lambdas.ctypes.data, latN=latN.ctypes.data, latF=latF.ctypes.data,
+        F64=F64.ctypes.data, F2f=F2f.ctypes.data,
+    )
+    for name in ("pix0", "fdet", "sdet", "odet", "polar_axis"):
+        getattr(p, name)[:] = [float(v) for v in getattr(g, name)]
+    if first is not None and latF is not latN:
+        j = first[1]
+        p.first_pix, p.first_t, p.first_ss, p.first_sf, p.first_src = first[0], j // (N * N), (j // N) % N, j % N, \
+            first[2]
+    return KernelInputs(p, (src_dir, lambdas, latN, latF, F64, F2f),
+                        setup.n_paths * bm.n_sources * ph.steps * cr.n_mosaic)
