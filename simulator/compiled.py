@@ -48,7 +48,8 @@ class NBParams(ctypes.Structure):
                            "r_e_sqr", "fluence", "steps", "default_F", "Na", "Nb", "Nc")]
         + [(n, _D * 3) for n in ("pix0", "fdet", "sdet", "odet", "polar_axis")]
         + [(n, _I) for n in ("N", "layers", "S", "TM", "hkls", "nopolar", "point_pixel", "h_min", "k_min", "l_min",
-                             "h_n", "k_n", "l_n", "first_pix", "first_t", "first_ss", "first_sf", "first_src")]
+                             "h_n", "k_n", "l_n", "first_pix", "first_t", "first_ss", "first_sf", "first_src",
+                             "libm_sin")]
         + [(n, _P) for n in ("src_dir", "lambdas", "latN", "latF", "F64", "F2f")]
     )
 
@@ -99,6 +100,14 @@ class FastKernel:
            max(1, int(threads)))
         return out, omega
 
+    def moments(self, values: np.ndarray) -> tuple[float, float, float, int, float, float]:
+        """(sum, sum of squares, max, index of the first max, sum of (v - mean)^2, mean) of values (n,) float32,
+        mean = sum / max(n, 2); in double, without holding the GIL."""
+        v = np.ascontiguousarray(values, dtype=np.float32)
+        out = np.zeros(6, dtype=np.float64)
+        self.lib.nb_moments(v.ctypes.data, v.shape[0], out.ctypes.data)
+        return float(out[0]), float(out[1]), float(out[2]), int(out[3]), float(out[4]), float(out[5])
+
     def sin(self, x: np.ndarray) -> np.ndarray:
         """The float64 path's vectorised sine on x (n,) float64 (for tests)."""
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -113,6 +122,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = sig, _I
     lib.nb_sin_f64.argtypes, lib.nb_sin_f64.restype = [_P, _P, _I], None
+    lib.nb_moments.argtypes, lib.nb_moments.restype = [_P, _I, _P], None
     lib.nb_abi.argtypes, lib.nb_abi.restype = [], _I
 
 
@@ -138,7 +148,9 @@ def _build(cxx: str, flags: list[str], target: Path) -> str | None:
         res = subprocess.run([cxx, *flags, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
                              timeout=COMPILE_TIMEOUT_S)
         if res.returncode != 0:
-            return (res.stderr or res.stdout or f"exit {res.returncode}").strip().splitlines()[-1][:300]
+            lines = (res.stderr or res.stdout or "").strip().splitlines()
+            errs = [ln for ln in lines if "error" in ln.lower()]
+            return ((errs or lines or [f"exit {res.returncode}"])[0]).strip()[:300]
         os.replace(tmp, target)
         return None
     except (OSError, subprocess.SubprocessError) as e:

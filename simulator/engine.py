@@ -1,6 +1,12 @@
-"""Public API of the PyTorch engine: render(), trace_pixel(), format_trace().
+"""Public API of the PyTorch engine: render(), trace_pixel(), format_trace(), warm_up().
 
-render() evaluates the ROI in raster order in chunks of pixels. The chunk size comes from an element budget:
+On CPU, renders of the usual case (`fastpath.covers`: SQUARE shape, no interpolation, no oversample_* flags, flat
+detector) run through the compiled kernel (`simulator.compiled`, `fastkernel.cpp`): the whole path from pixel
+geometry to the pixel value in one pass, W pixels per SIMD vector, float64 in the C reference's order of operations
+(its images are bit-identical to the C's), float32 with reduced-argument polynomials; memory is the image plus the
+setup. Without a working C++ compiler, on CUDA, for traces and for the other cases, the torch kernel below runs.
+
+The torch path evaluates the ROI in raster order in chunks of pixels. The chunk size comes from an element budget:
 P·J·S·T·M·3 <= `ELEMENT_BUDGET` (P pixels, J sub-paths, S sources, T phi ticks, M mosaic domains). Renders of the
 usual case (SQUARE shape, no interpolation, no oversample_* flags) keep about five buffers of that many elements in
 the working dtype, reused from chunk to chunk (kernel.Workspace), plus two (T·M per path) index buffers with an
@@ -17,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -165,29 +172,62 @@ def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrde
     return True
 
 
-def image_stats(image: np.ndarray, setup: Setup) -> dict:
+@dataclass
+class Moments:
+    """Sums over the rendered pixels' values (render order): total, sum of squares, max, render index of the first
+    max, and the sum of (v - mean)^2 with mean = total / max(n, 2)."""
+
+    n: int
+    total: float
+    sumsq: float
+    vmax: float
+    imax: int
+    centered: float
+    mean: float
+
+
+def moments_torch(values: torch.Tensor) -> Moments:
+    """Moments of values (n,) (any device) in float64 torch ops, which release the GIL (numpy's whole-image passes
+    held it for tens of ms each on a 2463 x 2527 image while a GUI thread ran)."""
+    n = int(values.numel())
+    if n == 0:
+        return Moments(0, 0.0, 0.0, 0.0, -1, 0.0, 0.0)
+    v = values.to(torch.float64)
+    total = float(v.sum())
+    mean = total / max(n, 2)
+    return Moments(n, total, float(v.square().sum()), float(v.max()), int(torch.argmax(v)),   # first max
+                   float((v - mean).square_().sum()), mean)
+
+
+def stats_from_moments(m: Moments, setup: Setup, order: PixelOrder, masked_centered: float | None = None) -> dict:
     """max_I (first maximum in raster order) with the last sub-pixel's Fdet/Sdet (m), mean and rms over the
     rendered pixels; rmsd sums over every ROI pixel (masked ones included, as the C's second loop) but divides by
-    the rendered count minus one (spec 7.4). Computed with torch ops (float64), which release the GIL: numpy's
-    whole-image passes held it for tens of ms each on a 2463 x 2527 image (a GUI thread renders meanwhile)."""
-    xmin, xmax, ymin, ymax = setup.roi
-    roi = torch.from_numpy(image)[ymin:ymax + 1, xmin:xmax + 1].to(torch.float64)
-    mask = None if setup.mask is None else torch.from_numpy(setup.mask[ymin:ymax + 1, xmin:xmax + 1]).to(torch.bool)
-    rendered = roi if mask is None else roi[mask]
-    if rendered.numel() == 0:
+    the rendered count minus one (spec 7.4). masked_centered: the masked ROI pixels' sum of (v - mean)^2; None =
+    they hold 0, as in a render."""
+    if m.n == 0:
         return dict(max_I=0.0, max_F=0.0, max_S=0.0, mean=0.0, rms=0.0, rmsd=0.0, n=0)
-    n = max(rendered.numel(), 2)
-    masked_roi = roi if mask is None else torch.where(mask, roi, -math.inf)
-    flat = int(torch.argmax(masked_roi))       # first maximum, as np.argmax
-    ms, mf = divmod(flat, roi.shape[1])
+    n = max(m.n, 2)
+    s_idx, f_idx = order.indices_np(m.imax, m.imax + 1)
     N, sub = setup.oversample, setup.geometry.px / setup.oversample
-    mean = float(rendered.sum() / n)
+    if masked_centered is None:
+        masked_centered = (order.w * order.h - m.n) * m.mean * m.mean
     return dict(
-        max_I=float(rendered.max()), max_F=sub * ((xmin + mf) * N + N - 1) + sub / 2,
-        max_S=sub * ((ymin + ms) * N + N - 1) + sub / 2, mean=mean,
-        rms=math.sqrt(float(rendered.square().sum()) / (n - 1)),
-        rmsd=math.sqrt(float((roi - mean).square_().sum()) / (n - 1)), n=int(rendered.numel()),
+        max_I=m.vmax, max_F=sub * (int(f_idx[0]) * N + N - 1) + sub / 2,
+        max_S=sub * (int(s_idx[0]) * N + N - 1) + sub / 2, mean=m.mean, rms=math.sqrt(m.sumsq / (n - 1)),
+        rmsd=math.sqrt((m.centered + masked_centered) / (n - 1)), n=m.n,
     )
+
+
+def image_stats(image: np.ndarray, setup: Setup) -> dict:
+    """`stats_from_moments` of a rendered image (slow, fast) of `setup`."""
+    order = PixelOrder(setup)
+    roi = torch.from_numpy(image[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w])
+    if order.s_abs is None:
+        return stats_from_moments(moments_torch(roi.reshape(-1)), setup, order)
+    keep = torch.from_numpy(setup.mask[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w] != 0)
+    m = moments_torch(roi[keep])
+    masked = float((roi[~keep].to(torch.float64) - m.mean).square_().sum())
+    return stats_from_moments(m, setup, order, masked)
 
 
 def _first_path(setup: Setup, order: PixelOrder, k: KernelConsts | None, tdt: torch.dtype, dev: torch.device,
@@ -277,7 +317,8 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
         progress(1.0)            # an empty ROI: nothing to render, but report completion
     order.place(image, out_flat.cpu().numpy())
     wall = time.perf_counter() - t0
-    stats = image_stats(image, setup)
+    mom = Moments(n, *kern.moments(out_flat.numpy())) if kern is not None else moments_torch(out_flat)
+    stats = stats_from_moments(mom, setup, order)
     log = list(setup.warnings) + list(setup.log) + interp_log
     log.append(f"{setup.steps} initialized steps (sources {setup.beam.n_sources} x mosaic {setup.crystal.n_mosaic}"
                f" x phi {setup.phi.steps} x oversample {setup.oversample}^2)")
@@ -291,8 +332,8 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
             "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
-            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks, "fused": bool(k is not None and k.fused),
-            "kernel": kernel_name,
+            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks,
+            "fused": bool(k is not None and k.fused), "kernel": kernel_name,
             "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
             "smv_header": header_from_setup(setup).to_dict()}
     return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
@@ -331,6 +372,27 @@ def _render_torch(setup: Setup, k: KernelConsts, order: PixelOrder, chunk: int,
             if progress is not None:
                 progress((ci + 1) / n_chunks)
     return out_flat, float(omega_sum), n_chunks, interp_log
+
+
+WARM_UP_ARGS = "-cell 100 100 100 90 90 90 -N 3 -default_F 10 -lambda 1 -distance 100 -pixel 0.1 -detpixels 8"
+
+
+def warm_up(dtype: str = "float64", device: str = "cpu") -> dict:
+    """Make the next render and trace start fast; Qt-free, safe on any thread (the window calls it on a background
+    thread at start; a render that starts meanwhile waits for the kernel's build or load, then proceeds).
+
+    Loads the compiled kernel from the disk cache, or builds it there (seconds, the first launch on a machine
+    only), and runs one tiny render and one pixel trace in `dtype` on `device`, which primes torch's kernels,
+    allocator and thread pool. Returns {"kernel": "compiled" | "torch", "seconds": wall time, "reason": why the
+    compiled kernel is not used ('' when it is)}."""
+    from simulator.argv import parse_argv
+
+    t0 = time.perf_counter()
+    cfg = parse_argv(WARM_UP_ARGS.split()).config
+    res = render(cfg, dtype=dtype, device=device)
+    trace_pixel(cfg, 4, 4, dtype=dtype, device=device)
+    _, why = _compiled_kernel(build_setup(cfg), resolve_device(device), None)
+    return {"kernel": res.meta["kernel"], "seconds": time.perf_counter() - t0, "reason": why}
 
 
 def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "float64",

@@ -18,6 +18,11 @@
 //    (both sine arguments in [-pi/2, pi/2]); F^2 from a float table; float accumulation.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -37,6 +42,7 @@ struct NBParams {
     int64_t N, layers, S, TM, hkls, nopolar, point_pixel;
     int64_t h_min, k_min, l_min, h_n, k_n, l_n;                 // F grid origin and extents
     int64_t first_pix, first_t, first_ss, first_sf, first_src;  // the carry-over's first path (-1: none here)
+    int64_t libm_sin;        // 1: N·pi·h may exceed REDUCE_MAX, so the float64 path calls libm's sin
     const double* src_dir;   // (S, 3) source directions (= -incident)
     const double* lambdas;   // (S,) m
     const double* latN;      // (TM, 9) a, b, c (m) of every (tick, domain), ordinary paths
@@ -82,48 +88,91 @@ NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0,
 
 NB_INLINE vd sqrt_v(vd x)
 {
+#if defined(__AVX__)
+    VD X{x}, R;
+    for (int j = 0; j < W / 4; ++j) {
+        __m256d h;
+        std::memcpy(&h, &X.h[j], sizeof h);
+        h = _mm256_sqrt_pd(h);
+        std::memcpy(&R.h[j], &h, sizeof h);
+    }
+    return R.v;
+#else
     vd r;
     for (int i = 0; i < W; ++i) r[i] = std::sqrt(x[i]);
     return r;
+#endif
 }
 
-// pi/2 split into 33 + 33 + 53 significant bits (from an integer Machin computation of pi): k·P1 and k·P2 are
-// exact for |k| < 2^20, so x - k·pi/2 is formed with about 2^-100 absolute error.
-constexpr double PIO2_1 = 0x1.921fb54400000p+0;
-constexpr double PIO2_2 = 0x1.0b4611a600000p-34;
-constexpr double PIO2_3 = 0x1.3198a2e037073p-69;
-constexpr double TWO_OVER_PI = 0x1.45f306dc9c883p-1;
-// Callers keep |x| below this (fastpath.covers checks the reach of N·pi·h): k·P1 and k·P2 stay exact.
-constexpr double REDUCE_MAX = 1.0e6;
+// a·b + c, fused where the target has FMA (used only in polynomial evaluations, whose accuracy it improves; the
+// operations that must round as the C's do never go through it).
+NB_INLINE vd fma_v(vd a, vd b, vd c)
+{
+#if defined(__FMA__)
+    VD A{a}, B{b}, C{c}, R;
+    for (int j = 0; j < W / 4; ++j) {
+        __m256d x, y, z;
+        std::memcpy(&x, &A.h[j], sizeof x);
+        std::memcpy(&y, &B.h[j], sizeof y);
+        std::memcpy(&z, &C.h[j], sizeof z);
+        x = _mm256_fmadd_pd(x, y, z);
+        std::memcpy(&R.h[j], &x, sizeof x);
+    }
+    return R.v;
+#else
+    return a * b + c;
+#endif
+}
+NB_INLINE vf fma_v(vf a, vf b, vf c)
+{
+#if defined(__FMA__)
+    static_assert(W == 8, "one __m256 per float lane vector");
+    __m256 x, y, z;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    std::memcpy(&z, &c, sizeof z);
+    x = _mm256_fmadd_ps(x, y, z);
+    vf r;
+    std::memcpy(&r, &x, sizeof r);
+    return r;
+#else
+    return a * b + c;
+#endif
+}
 
-// Taylor coefficients (-1)^n/(2n+1)! and (-1)^n/(2n)!: on |r| <= pi/4 the first omitted terms are below 1e-19
-// relative, far below the final rounding.
-constexpr double S3 = -1.0 / 6, S5 = 1.0 / 120, S7 = -1.0 / 5040, S9 = 1.0 / 362880, S11 = -1.0 / 39916800,
-                 S13 = 1.0 / 6227020800.0, S15 = -1.0 / 1307674368000.0, S17 = 1.0 / 355687428096000.0;
-constexpr double C4 = 1.0 / 24, C6 = -1.0 / 720, C8 = 1.0 / 40320, C10 = -1.0 / 3628800, C12 = 1.0 / 479001600,
-                 C14 = -1.0 / 87178291200.0, C16 = 1.0 / 20922789888000.0, C18 = -1.0 / 6402373705728000.0;
+// pi split into 33 + 33 + 53 significant bits (from an integer Machin computation of pi): k·P1 and k·P2 are
+// exact for |k| < 2^20, so x - k·pi is formed with about 2^-100 absolute error.
+constexpr double PI_1 = 0x1.921fb54400000p+1;
+constexpr double PI_2 = 0x1.0b4611a600000p-33;
+constexpr double PI_3 = 0x1.3198a2e037073p-68;
+constexpr double INV_PI = 0x1.45f306dc9c883p-2;
+// Within 2 ulp of sin for |x| below this; fastpath sets libm_sin where N·pi·h can reach it.
+constexpr double REDUCE_MAX = 1.0e5;
 
-// sin of W lanes (see the file comment for its accuracy): x = k·pi/2 + r, r = rh + rl, then ±sin r or ±cos r.
+// Taylor coefficients (-1)^n/(2n+1)!: on |r| <= pi/2 the first omitted term (r^25/25!) is below 1e-20.
+constexpr double SIN_COEF[] = {-1.0 / 25852016738884976640000.0, 1.0 / 51090942171709440000.0,
+                               -1.0 / 121645100408832000.0, 1.0 / 355687428096000.0, -1.0 / 1307674368000.0,
+                               1.0 / 6227020800.0, -1.0 / 39916800.0, 1.0 / 362880.0, -1.0 / 5040.0, 1.0 / 120.0,
+                               -1.0 / 6.0};   // r^23 ... r^3
+
+// sin of W lanes (see the file comment for its accuracy): x = k·pi + r, r = rh + rl in [-pi/2, pi/2], then
+// (-1)^k · sin r with sin(rh + rl) = rh + rh·z·P(z) + rl·(1 - z/2) (z = rh^2; the rl term is below an ulp, so its
+// cos factor needs only two terms). One polynomial and no quadrant blend: about 40 operations per 4 lanes.
 NB_INLINE vd sin_v(vd x)
 {
-    const vd k = rint_v(x * TWO_OVER_PI);
-    const vd r = x - k * PIO2_1;                        // exact
-    const vd w = k * PIO2_2;                            // exact
+    const vd k = rint_v(x * INV_PI);
+    const vd r = x - k * PI_1;                          // exact
+    const vd w = k * PI_2;                              // exact
     const vd rh = r - w;
     const vd bb = rh - r;                               // TwoSum of r and -w: rh + rl = r - w exactly
-    const vd rl = ((r - (rh - bb)) + (-w - bb)) - k * PIO2_3;
+    const vd rl = ((r - (rh - bb)) + (-w - bb)) - k * PI_3;
     const vd z = rh * rh;
-    const vd ps = S3 + z * (S5 + z * (S7 + z * (S9 + z * (S11 + z * (S13 + z * (S15 + z * S17))))));
-    const vd pc = C4 + z * (C6 + z * (C8 + z * (C10 + z * (C12 + z * (C14 + z * (C16 + z * C18))))));
-    const vd sn = rh + (rh * z * ps + (rl - 0.5 * z * rl));
-    const vd hz = 0.5 * z, w1 = 1.0 - hz;
-    const vd cs = w1 + (((1.0 - w1) - hz) + (z * z * pc - rh * rl));
-    // Quadrant k mod 4 by arithmetic on the integer k (no ties: the rint arguments are never half-integers):
-    // hi = floor(qd / 2), odd = qd mod 2, both exactly 0 or 1; the blend odd·cs + (1 - odd)·sn is then exact.
-    const vd qd = k - 4.0 * rint_v((k - 1.5) * 0.25);  // 0..3
-    const vd hi = rint_v((qd - 0.5) * 0.5);
-    const vd odd = qd - 2.0 * hi;
-    return (1.0 - 2.0 * hi) * (odd * cs + (1.0 - odd) * sn);
+    vd ps = splat(SIN_COEF[0]);
+    for (int i = 1; i < 11; ++i) ps = fma_v(ps, z, splat(SIN_COEF[i]));
+    const vd sn = rh + (rh * z * ps + rl * (1.0 - 0.5 * z));
+    // (-1)^k from the integer k: par = k mod 2 (the rint argument is never a half-integer, so no ties).
+    const vd par = k - 2.0 * rint_v((k - 0.5) * 0.5);
+    return (1.0 - 2.0 * par) * sn;
 }
 
 // sin(pi·x)/x = sum SP_k (x^2)^k on |x| <= 1/2 within 2.1e-8 relative (the same fit as kernel.SINPI_COEF).
@@ -132,39 +181,52 @@ constexpr float SP0 = 3.1415926524470317f, SP1 = -5.167711443428678f, SP2 = 2.55
 // Added to f so that f == 0 gives N·t/t = N; below half an ulp of any |f| >= 2^-36.
 constexpr float TINY32 = 0x1p-60f;
 
-NB_INLINE vf sinpi_over_x(vf y) { return (((SP4 * y + SP3) * y + SP2) * y + SP1) * y + SP0; }
+NB_INLINE vf sinpi_over_x(vf y)
+{
+    const vf c = vf{};
+    return fma_v(fma_v(fma_v(fma_v(c + SP4, y, c + SP3), y, c + SP2), y, c + SP1), y, c + SP0);
+}
 
 template <class R> struct Lanes;
 template <> struct Lanes<double> { typedef vd type; typedef vl mask; };
 template <> struct Lanes<float> { typedef vf type; typedef vi mask; };
 
-// Lattice factor F_latt of W paths from their fractional Miller indices h[3] (SQUARE shape); also the nearest
-// integer indices h0 = ceil(h - 1/2) (the C's rounding) for the F_cell lookup.
+// Lattice factor F_latt of W paths from their fractional Miller indices h[3] (SQUARE shape), as
+// (F_a·F_b)·F_c; h0 = ceil(h - 1/2) (the C's rounding) is filled when the float path or the F_cell lookup needs it.
 template <class R>
-NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3], vd (&h0)[3])
+NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3], vd (&h0)[3], bool need_h0)
 {
     typedef typename Lanes<R>::type vr;
     const double Nv[3] = {p.Na, p.Nb, p.Nc};
-    vr fa[3];
+    vr FL = vr{} + R(1);
     for (int a = 0; a < 3; ++a) {
-        h0[a] = ceil_v(h[a] - 0.5);
         const double Na = Nv[a];
-        if (!(Na > 1)) {
-            fa[a] = vr{} + R(1);
-            continue;
-        }
+        if (need_h0 || sizeof(R) != sizeof(double)) h0[a] = ceil_v(h[a] - 0.5);
+        if (!(Na > 1)) continue;                          // F_a = 1: FL·1 is FL
+        vr fa;
         if constexpr (sizeof(R) == sizeof(double)) {
             const vd x = NB_PI * h[a];
             const vd y = Na * x;
-            fa[a] = sel_eq(x, splat(0.0), splat(Na), sin_v(y) / sin_v(x));
+            vd sx, sy;
+            if (p.libm_sin) {
+                for (int i = 0; i < W; ++i) {
+                    sx[i] = std::sin(x[i]);
+                    sy[i] = std::sin(y[i]);
+                }
+            } else {
+                sx = sin_v(x);
+                sy = sin_v(y);
+            }
+            fa = sel_eq(x, splat(0.0), splat(Na), sy / sx);
         } else {
             const vf f = __builtin_convertvector(h[a] - h0[a], vf) + TINY32;
             vf g = float(Na) * f;
             g = g - rint_v(g);
-            fa[a] = (g * sinpi_over_x(g * g)) / (f * sinpi_over_x(f * f));
+            fa = (g * sinpi_over_x(g * g)) / (f * sinpi_over_x(f * f));
         }
+        FL = FL * fa;                                     // 1·F_a is F_a: the product is the C's (F_a·F_b)·F_c
     }
-    return (fa[0] * fa[1]) * fa[2];
+    return FL;
 }
 
 // F (R = double) or F^2 (R = float) of W integral index triples; default_F outside the grid.
@@ -192,6 +254,32 @@ NB_INLINE typename Lanes<R>::type f_cell_v(const NBParams& p, const vd (&h0)[3])
         else out[i] = p.F2f[j];
     }
     return out;
+}
+
+// F_cell^2·F_latt^2 of W paths with lattice L (9: a, b, c in m) and scattering vectors q[3] (1/m); float64 in
+// the C's order ((F·F)·F_latt)·F_latt.
+template <class R>
+NB_INLINE typename Lanes<R>::type path_term(const NBParams& p, const double* L, const vd (&q)[3])
+{
+    vd h[3], h0[3];
+    for (int a = 0; a < 3; ++a) h[a] = L[3 * a] * q[0] + L[3 * a + 1] * q[1] + L[3 * a + 2] * q[2];
+    const bool hkl = p.hkls > 0;
+    const typename Lanes<R>::type FL = lattice_v<R>(p, h, h0, hkl);
+    if constexpr (sizeof(R) == sizeof(double)) {
+        const vd F = hkl ? f_cell_v<R>(p, h0) : splat(p.default_F);
+        return F * F * FL * FL;
+    } else {
+        const vf F2 = hkl ? f_cell_v<R>(p, h0) : vf{} + float(p.default_F * p.default_F);
+        return F2 * (FL * FL);
+    }
+}
+
+// first where mask == 1, else other.
+template <class R>
+NB_INLINE typename Lanes<R>::type blend_first(vd mask, typename Lanes<R>::type first, typename Lanes<R>::type other)
+{
+    if constexpr (sizeof(R) == sizeof(double)) return sel_eq(mask, splat(1.0), first, other);
+    else return (__builtin_convertvector(mask, vf) == 1.0f) ? first : other;
 }
 
 // The C's Kahn polarisation factor for incident i and diffracted d (unit vectors), scalar (once per pixel).
@@ -229,6 +317,8 @@ void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t*
         fN[i] = double(int64_t(f_in[j]) * N);
     }
     const int64_t first_lane = (p.first_pix >= base && p.first_pix < base + nb) ? p.first_pix - base : -1;
+    vd first_mask = splat(0.0);
+    if (first_lane >= 0) first_mask[first_lane] = 1.0;
     vr I = vr{} + R(p.I_bg);
     vd omega = splat(0.0), cap = splat(0.0), polar = splat(p.nopolar ? 1.0 : 0.0);
     const double half = p.sub / 2.0;
@@ -243,8 +333,13 @@ void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t*
                 for (int k = 0; k < 3; ++k) d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
                 const vd air = sqrt_v(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
                 for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] / air);
-                const vd om = p.point_pixel ? 1.0 / air / air : p.pixel * p.pixel / air / air * p.close_distance / air;
-                omega = sel_eq(omega, splat(0.0), om, omega);
+                bool need_omega = false;                // the C computes omega while it is 0 (the first path)
+                for (int i = 0; i < W; ++i) need_omega |= omega[i] == 0.0;
+                if (need_omega) {
+                    const vd om = p.point_pixel ? 1.0 / air / air
+                                                : p.pixel * p.pixel / air / air * p.close_distance / air;
+                    omega = sel_eq(omega, splat(0.0), om, omega);
+                }
                 if (p.thick != 0.0) {
                     for (int i = 0; i < W; ++i) {
                         if (cap[i] != 0.0) continue;
@@ -284,20 +379,11 @@ void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t*
                     const bool first_here = first_lane >= 0 && t == p.first_t && ss == p.first_ss &&
                                             sf == p.first_sf && src == p.first_src;
                     for (int64_t tm = 0; tm < p.TM; ++tm) {
-                        const double* L = p.latN + 9 * tm;
-                        vd h[3], h0[3];
-                        for (int a = 0; a < 3; ++a) h[a] = L[3 * a] * q[0] + L[3 * a + 1] * q[1] + L[3 * a + 2] * q[2];
-                        if (first_here) {
-                            const double* LF = p.latF + 9 * tm;
-                            const int64_t i = first_lane;
-                            for (int a = 0; a < 3; ++a)
-                                h[a][i] = LF[3 * a] * q[0][i] + LF[3 * a + 1] * q[1][i] + LF[3 * a + 2] * q[2][i];
-                        }
-                        const vr FL = lattice_v<R>(p, h, h0);
-                        const vr F = f_cell_v<R>(p, h0);
-                        vr contrib;
-                        if constexpr (sizeof(R) == sizeof(double)) contrib = F * F * FL * FL;   // the C's order
-                        else contrib = F * (FL * FL);                                           // F = F^2 here
+                        vr contrib = path_term<R>(p, p.latN + 9 * tm, q);
+                        // The first path's lane sees its own lattice: a blend, not a lane write (which would
+                        // keep the vectors of this loop in memory).
+                        if (first_here)
+                            contrib = blend_first<R>(first_mask, path_term<R>(p, p.latF + 9 * tm, q), contrib);
                         // A cut path adds contrib·0 = +0, which leaves I unchanged (the C skips it).
                         I = (p.dmin > 0.0) ? I + contrib * live : I + contrib;
                     }
@@ -349,7 +435,27 @@ int64_t nb_render_f32(const NBParams* p, int64_t n, const int32_t* s, const int3
     return render_pixels<float>(p, n, s, f, out, omega, nthreads);
 }
 
-// sin_lanes on n values (for the tests: its agreement with libm's sin).
+// Image moments of n values v (render order), in double, sequentially: out = {sum, sum of squares, max, index of
+// the first max, sum of (v - mean)^2, mean} with mean = sum / max(n, 2) (the engine's image_stats convention).
+void nb_moments(const float* v, int64_t n, double* out)
+{
+    double sum = 0.0, sq = 0.0, mx = -INFINITY, c = 0.0;
+    int64_t imax = -1;
+    for (int64_t i = 0; i < n; ++i) {
+        const double x = v[i];
+        sum += x;
+        sq += x * x;
+        if (x > mx) { mx = x; imax = i; }
+    }
+    const double mean = sum / double(n > 2 ? n : 2);
+    for (int64_t i = 0; i < n; ++i) {
+        const double d = double(v[i]) - mean;
+        c += d * d;
+    }
+    out[0] = sum; out[1] = sq; out[2] = mx; out[3] = double(imax); out[4] = c; out[5] = mean;
+}
+
+// sin_v on n values (for the tests: its agreement with libm's sin).
 void nb_sin_f64(const double* x, double* out, int64_t n)
 {
     for (int64_t i = 0; i + W <= n; i += W) {

@@ -11,6 +11,9 @@ from simulator.beam import R_E_SQR
 from simulator.compiled import NBParams
 from simulator.setup import Setup
 
+# fastkernel.cpp's REDUCE_MAX: its vectorised sine is used while every |N·pi·h| stays below this.
+SIN_REDUCE_MAX = 1.0e5
+
 
 def covers(setup: Setup) -> str | None:
     """None when the compiled kernel renders `setup`, else why not (the torch path then renders it)."""
@@ -56,6 +59,14 @@ def lattice_table(setup: Setup, angles: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(rows, axis=0), dtype=np.float64)
 
 
+def sine_reach(setup: Setup) -> float:
+    """An upper bound of |N·pi·h| over every path: |h| <= |a|·|q| <= |a|·2/lambda_min (per axis)."""
+    cr = setup.crystal
+    q_max = 2.0 / float(np.min(setup.beam.lambdas))
+    return max(n * math.pi * float(np.linalg.norm(v)) * q_max
+               for n, v in ((cr.Na, cr.a0), (cr.Nb, cr.b0), (cr.Nc, cr.c0)))
+
+
 @dataclass
 class KernelInputs:
     """The parameter block and the arrays it points into (kept alive with it)."""
@@ -86,6 +97,7 @@ def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInp
         N=N, layers=g.thicksteps, S=bm.n_sources, TM=ph.steps * cr.n_mosaic, hkls=hk.hkls, nopolar=int(bm.nopolar),
         point_pixel=int(g.point_pixel), h_min=hk.h_min, k_min=hk.k_min, l_min=hk.l_min,
         h_n=shape[0], k_n=shape[1], l_n=shape[2], first_pix=-1, first_t=-1, first_ss=-1, first_sf=-1, first_src=-1,
+        libm_sin=int(sine_reach(setup) >= SIN_REDUCE_MAX),
         src_dir=src_dir.ctypes.data, lambdas=lambdas.ctypes.data, latN=latN.ctypes.data, latF=latF.ctypes.data,
         F64=F64.ctypes.data, F2f=F2f.ctypes.data,
     )

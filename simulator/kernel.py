@@ -311,7 +311,7 @@ def lattice_factor(k: KernelConsts, frac: torch.Tensor, h0: torch.Tensor, signed
         else:
             fa = sincg_reduced(frac, h0, k.nvec, signed)
         return fa.prod(-1), fa
-    nprod = float(k.nvec.prod())
+    nprod = k.nvec.prod()            # a 0-dim tensor: no host read per chunk on a GPU
     if k.shape == "ROUND":
         hrad2 = ((frac * k.nvec) ** 2).sum(-1)
         x = math.pi * torch.sqrt(k.fudge * hrad2)
