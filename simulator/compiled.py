@@ -87,16 +87,24 @@ class FastKernel:
     path: Path
     built: bool          # compiled by this process (False: loaded from the cache)
 
-    def render(self, params: NBParams, s_idx: np.ndarray, f_idx: np.ndarray, double: bool, threads: int
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """(image values (n,) float32, omega (n,) float64 sr) of the pixels (s_idx, f_idx) (n,) int32."""
-        n = int(s_idx.shape[0])
-        s = np.ascontiguousarray(s_idx, dtype=np.int32)
-        f = np.ascontiguousarray(f_idx, dtype=np.int32)
-        out = np.empty(n, dtype=np.float32)
+    def render(self, params: NBParams, pixels: tuple[np.ndarray, np.ndarray] | tuple[int, int, int, int, int],
+               double: bool, threads: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(image values (n,) float32 (into `out` when given), omega (n,) float64 sr) of `pixels`: (s_idx, f_idx)
+        (n,) int32 arrays, or (start, n, w, xmin, ymin): render indices start..start+n-1 of a w-wide ROI whose
+        corner is (xmin, ymin), in raster order."""
+        if len(pixels) == 2:
+            s = np.ascontiguousarray(pixels[0], dtype=np.int32)
+            f = np.ascontiguousarray(pixels[1], dtype=np.int32)
+            n, sp, fp, start, w, x0, y0 = int(s.shape[0]), s.ctypes.data, f.ctypes.data, 0, 1, 0, 0
+        else:
+            start, n, w, x0, y0 = (int(v) for v in pixels)
+            sp = fp = None
+        if out is None:
+            out = np.empty(n, dtype=np.float32)
+        assert out.dtype == np.float32 and out.shape == (n,) and out.flags.c_contiguous
         omega = np.empty(n, dtype=np.float64)
         fn = self.lib.nb_render_f64 if double else self.lib.nb_render_f32
-        fn(ctypes.byref(params), n, s.ctypes.data, f.ctypes.data, out.ctypes.data, omega.ctypes.data,
+        fn(ctypes.byref(params), n, sp, fp, start, w, x0, y0, out.ctypes.data, omega.ctypes.data,
            max(1, int(threads)))
         return out, omega
 
@@ -117,7 +125,7 @@ class FastKernel:
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    sig = [ctypes.POINTER(NBParams), _I, _P, _P, _P, _P, ctypes.c_int]
+    sig = [ctypes.POINTER(NBParams), _I, _P, _P, _I, _I, _I, _I, _P, _P, ctypes.c_int]
     for name in ("nb_render_f64", "nb_render_f32"):
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = sig, _I

@@ -240,25 +240,24 @@ def _first_path(setup: Setup, order: PixelOrder, k: KernelConsts | None, tdt: to
     return find_first_path(setup, k if k is not None else make_consts(setup, tdt, dev), chunk, order)
 
 
-def _render_compiled(setup: Setup, kern: FastKernel, tdt: torch.dtype, order: PixelOrder,
+def _render_compiled(setup: Setup, kern: FastKernel, tdt: torch.dtype, order: PixelOrder, chunk: int,
                      progress: Callable[[float], None] | None, cancel: threading.Event | None
                      ) -> tuple[torch.Tensor, float, int]:
-    """The compiled CPU kernel over the rendered pixels: (values (n,) float32, omega sum (sr), chunks)."""
+    """The compiled CPU kernel over the rendered pixels, `chunk` pixels per call (progress and cancel between
+    calls): (values (n,) float32, omega sum (sr), chunks)."""
     n = order.n
-    inputs = kernel_inputs(setup, _first_path(setup, order, None, tdt, torch.device("cpu"), chunk_pixels(setup)))
+    inputs = kernel_inputs(setup, _first_path(setup, order, None, tdt, torch.device("cpu"), chunk))
     first_global = inputs.params.first_pix
-    # Calls of about 2^21 path evaluations (tens of ms) and at least 16 per render: progress and cancel stay live.
-    chunk = max(2048, min((1 << 21) // max(1, inputs.work_per_pixel), -(-n // 16)))
     out = np.empty(n, dtype=np.float32)
     omega_sum, n_chunks, threads = 0.0, max(1, -(-n // chunk)), torch.get_num_threads()
     for ci, start in enumerate(range(0, n, chunk)):
         if cancel is not None and cancel.is_set():
             raise Cancelled("render cancelled")
         stop = min(n, start + chunk)
-        s_idx, f_idx = order.indices_np(start, stop)
+        pixels = order.indices_np(start, stop) if order.s_abs is not None else \
+            (start, stop - start, order.w, order.xmin, order.ymin)
         inputs.params.first_pix = first_global - start if start <= first_global < stop else -1
-        vals, omega = kern.render(inputs.params, s_idx, f_idx, tdt == torch.float64, threads)
-        out[start:stop] = vals
+        _, omega = kern.render(inputs.params, pixels, tdt == torch.float64, threads, out=out[start:stop])
         omega_sum += float(omega.sum()) * setup.n_paths
         if progress is not None:
             progress((ci + 1) / n_chunks)
@@ -302,14 +301,13 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     kern, why_not = _compiled_kernel(setup, dev, compiled)
     interp_log: list[str] = []
     k = None
+    chunk = chunk_pixels(setup, budget)
     if kern is not None:
-        out_flat, omega_sum, n_chunks = _render_compiled(setup, kern, tdt, order, progress, cancel)
-        chunk = -(-n // n_chunks) if n else 0
+        out_flat, omega_sum, n_chunks = _render_compiled(setup, kern, tdt, order, chunk, progress, cancel)
     else:
         if fused is None:
             fused = os.environ.get("NBPARITY_FUSED") == "1"
         k = make_consts(setup, tdt, dev, fused=fused)
-        chunk = chunk_pixels(setup, budget)
         out_flat, omega_sum, n_chunks, interp_log = _render_torch(setup, k, order, chunk, progress, cancel)
     if cancel is not None and cancel.is_set():
         raise Cancelled("render cancelled")
@@ -405,7 +403,7 @@ def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "
     g = setup.geometry
     if not (0 <= slow < g.spixels and 0 <= fast < g.fpixels):
         raise ConfigError(f"-trace_pixel: ({slow}, {fast}) is outside the {g.spixels} x {g.fpixels} detector")
-    k = make_consts(setup, tdt, dev)
+    k = make_consts(setup, tdt, dev, pad=False)      # one pixel: the range-checked F lookup, no padded grid
     order = PixelOrder(setup)
     roi_index = order.index_of(slow, fast)
     if roi_index is None:
@@ -415,15 +413,22 @@ def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "
         tr.scalars_all["floatimage_accumulated"] = [[0.0]]
         return tr
     fp = None
-    if k.mat_first is not None:
-        first = find_first_path(setup, k, chunk_pixels(setup), order)
-        if first is not None and first[0] == roi_index:
-            fp = (0, first[1], first[2])
+    first = find_first_path(setup, k, chunk_pixels(setup), order) if k.mat_first is not None else None
+    if first is not None and first[0] == roi_index:
+        fp = (0, first[1], first[2])
     interp_on = interp_on_at(setup, k, roi_index, order)
     with torch.inference_mode():
         res = evaluate(k, torch.tensor([slow], device=dev), torch.tensor([fast], device=dev), first=fp, detail=True,
                        interp_on=interp_on)
     res["_first"] = fp
+    kern, _ = _compiled_kernel(setup, dev, None)
+    if kern is not None:
+        # The image value as render() computes it (decisions D4), from the compiled kernel on this one pixel.
+        inputs = kernel_inputs(setup, first)
+        inputs.params.first_pix = 0 if fp is not None else -1
+        vals, _ = kern.render(inputs.params, (np.array([slow], np.int32), np.array([fast], np.int32)),
+                              tdt == torch.float64, 1)
+        res["image_value"] = float(vals[0])
     return build_trace(setup, k, res, slow, fast)
 
 

@@ -302,19 +302,38 @@ double polarization(const NBParams& p, const double* inc, const double* d)
     return 0.5 * (1.0 + c2sq - p.polar_K * std::cos(2.0 * psi) * s2sq);
 }
 
-// One block of up to W pixels (lanes past `nb` repeat the last pixel and are not written).
+// The pixels of one call: listed (s, f), or (s == nullptr) the render indices start.. of a w-wide ROI at
+// (xmin, ymin) in raster order.
+struct PixelList {
+    const int32_t* s;
+    const int32_t* f;
+    int64_t start, w, xmin, ymin;
+
+    void at(int64_t j, int64_t& slow, int64_t& fast) const
+    {
+        if (s) {
+            slow = s[j];
+            fast = f[j];
+        } else {
+            slow = ymin + (start + j) / w;
+            fast = xmin + (start + j) % w;
+        }
+    }
+};
+
+// One block of up to W pixels, the call's pixels base.. (lanes past `nb` repeat the last pixel, not written).
 template <class R>
-void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t* f_in, int64_t base, float* out,
-                  double* omega_out)
+void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, float* out, double* omega_out)
 {
     typedef typename Lanes<R>::type vr;
     // s·N and f·N as doubles (exact integers): the sub-pixel index s·N + ss is then formed exactly in double.
     const int64_t N = p.N;
     vd sN, fN;
     for (int i = 0; i < W; ++i) {
-        const int j = i < nb ? i : nb - 1;
-        sN[i] = double(int64_t(s_in[j]) * N);
-        fN[i] = double(int64_t(f_in[j]) * N);
+        int64_t sl, fa;
+        px.at(base + (i < nb ? i : nb - 1), sl, fa);
+        sN[i] = double(sl * N);
+        fN[i] = double(fa * N);
     }
     const int64_t first_lane = (p.first_pix >= base && p.first_pix < base + nb) ? p.first_pix - base : -1;
     vd first_mask = splat(0.0);
@@ -332,7 +351,13 @@ void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t*
                 vd d[3];
                 for (int k = 0; k < 3; ++k) d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
                 const vd air = sqrt_v(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-                for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] / air);
+                constexpr bool exact = sizeof(R) == sizeof(double);   // float: reciprocals instead of divisions
+                if constexpr (exact) {
+                    for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] / air);
+                } else {
+                    const vd inv = 1.0 / air;
+                    for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] * inv);
+                }
                 bool need_omega = false;                // the C computes omega while it is 0 (the first path)
                 for (int i = 0; i < W; ++i) need_omega |= omega[i] == 0.0;
                 if (need_omega) {
@@ -352,7 +377,8 @@ void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t*
                     const double* sd = p.src_dir + 3 * src;
                     const double lam = p.lambdas[src];
                     vd q[3];
-                    for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) / lam;
+                    if constexpr (exact) for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) / lam;
+                    else for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) * (1.0 / lam);
                     bool cut[W] = {};
                     vr live = vr{} + R(1);              // 1 for paths that pass the dmin cut, else 0
                     if (p.dmin > 0.0) {
@@ -402,15 +428,14 @@ void render_block(const NBParams& p, int nb, const int32_t* s_in, const int32_t*
 }
 
 template <class R>
-int64_t render_pixels(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, float* out, double* omega,
-                      int nthreads)
+int64_t render_pixels(const NBParams* p, int64_t n, const PixelList& px, float* out, double* omega, int nthreads)
 {
     const int64_t nblocks = (n + W - 1) / W;
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads)
     for (int64_t b = 0; b < nblocks; ++b) {
         const int64_t i0 = b * W;
         const int nb = int((n - i0) < W ? (n - i0) : W);
-        render_block<R>(*p, nb, s + i0, f + i0, i0, out + i0, omega + i0);
+        render_block<R>(*p, nb, px, i0, out + i0, omega + i0);
     }
     return n;
 }
@@ -422,17 +447,18 @@ extern "C" {
 // Layout check for the loader: the size of NBParams and the lane count.
 int64_t nb_abi(void) { return int64_t(sizeof(NBParams)) * 1000 + W; }
 
-// Render n pixels (s[i], f[i]) into out[i] (the float image value) and omega[i] (the pixel's solid angle, sr).
-int64_t nb_render_f64(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, float* out, double* omega,
-                      int nthreads)
+// Render n pixels into out[i] (the float image value) and omega[i] (the pixel's solid angle, sr): pixel i is
+// (s[i], f[i]), or with s == NULL render index start + i of the w-wide ROI at (xmin, ymin).
+int64_t nb_render_f64(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, int64_t start, int64_t w,
+                      int64_t xmin, int64_t ymin, float* out, double* omega, int nthreads)
 {
-    return render_pixels<double>(p, n, s, f, out, omega, nthreads);
+    return render_pixels<double>(p, n, PixelList{s, f, start, w, xmin, ymin}, out, omega, nthreads);
 }
 
-int64_t nb_render_f32(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, float* out, double* omega,
-                      int nthreads)
+int64_t nb_render_f32(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, int64_t start, int64_t w,
+                      int64_t xmin, int64_t ymin, float* out, double* omega, int nthreads)
 {
-    return render_pixels<float>(p, n, s, f, out, omega, nthreads);
+    return render_pixels<float>(p, n, PixelList{s, f, start, w, xmin, ymin}, out, omega, nthreads);
 }
 
 // Image moments of n values v (render order), in double, sequentially: out = {sum, sum of squares, max, index of
