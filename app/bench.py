@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.known_cases import argv, cli_flags_003_args
+from app.known_cases import CLI_FLAGS_003_PIXEL, argv, cli_flags_003_args
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared" / "data" / "cli-flags-003"
@@ -60,7 +60,7 @@ def _run_child(cmd: list[str], env: dict, cwd: str) -> tuple[Measure, str]:
     rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
         raise RuntimeError(f"{cmd[0]} failed with exit {rc}:\n{out[-2000:]}")
-    return Measure(wall, usage.ru_maxrss / 1024.0), out
+    return Measure(wall, usage.ru_maxrss / 1024.0, {"cpu_s": usage.ru_utime + usage.ru_stime}), out
 
 
 def c_reference() -> str:
@@ -89,13 +89,14 @@ def _worker_result(out: str) -> dict:
     return json.loads([ln for ln in out.splitlines() if ln.startswith("BENCH_WORKER ")][-1].split(" ", 1)[1])
 
 
-def measure_torch_inprocess(args: list[str], dtype: str, threads: int, repeat: int) -> Measure:
-    payload = json.dumps({"args": args, "dtype": dtype, "threads": threads, "repeat": repeat})
+def measure_torch_inprocess(args: list[str], dtype: str, threads: int, repeat: int,
+                            trace: tuple[int, int] | None = None) -> Measure:
+    payload = json.dumps({"args": args, "dtype": dtype, "threads": threads, "repeat": repeat, "trace": trace})
     with tempfile.TemporaryDirectory() as tmp:
         m, out = _run_child([sys.executable, "-m", "app.bench", "--worker", payload], _torch_env(threads), tmp)
     res = _worker_result(out)
     m.wall_s = statistics.median(res["times"])
-    m.extra = res
+    m.extra = dict(res, cpu_s=statistics.median(res["cpu"]))
     return m
 
 
@@ -134,13 +135,23 @@ def _worker(payload: str) -> int:
     t_imported = time.perf_counter()
     first = render(cfg, dtype=spec["dtype"])
     t_first = time.perf_counter() - t_imported
-    times = []
+    times, cpu = [], []
     for _ in range(spec["repeat"]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         render(cfg, dtype=spec["dtype"])
         times.append(time.perf_counter() - t0)
-    print("BENCH_WORKER " + json.dumps({"times": times, "first_s": t_first, "import_s": t_imported - t_start,
-                                        "kernel": first.meta.get("kernel")}), flush=True)
+        cpu.append(time.process_time() - c0)
+    traces = []
+    if spec.get("trace"):
+        from simulator.engine import trace_pixel
+
+        for _ in range(4):   # the first one pays the torch path's first calls
+            t0 = time.perf_counter()
+            trace_pixel(cfg, *spec["trace"], dtype=spec["dtype"])
+            traces.append(time.perf_counter() - t0)
+    print("BENCH_WORKER " + json.dumps({"times": times, "cpu": cpu, "first_s": t_first, "trace_s": traces[1:],
+                                        "import_s": t_imported - t_start, "kernel": first.meta.get("kernel")}),
+          flush=True)
     return 0
 
 
@@ -176,17 +187,21 @@ def main(argv: list[str] | None = None) -> int:
                                                               if not kb['cold']['ok'] else ""))
     up = "NB_C s" if other else ""
     header = (f"{'case':4s} {'dtype':7s} {'C ref s':>8s} {up:>7s} {'torch s':>8s} {'proc s':>7s} {'first s':>8s} "
-              f"{'C/torch':>8s} {'C/proc':>7s} {'NB/torch':>8s} {'f64/f32':>7s} {'C MB':>6s} {'torch MB':>8s}  kernel")
+              f"{'C/torch':>8s} {'C/proc':>7s} {'NB/torch':>8s} {'f64/f32':>7s} {'cpu C/t':>7s} {'C MB':>6s} "
+              f"{'torch MB':>8s}  kernel")
     print(header)
     print("-" * len(header))
-    rows = []
+    rows, traces = [], {}
     for name, args in cases.items():
         c = measure_c(c_reference(), args, ns.threads)
         up_m = measure_c(other, args, ns.threads) if other else None
         warm = {}
         for dtype in ("float32", "float64"):
             proc = measure_torch_process(args, dtype, ns.threads)
-            inproc = measure_torch_inprocess(args, dtype, ns.threads, ns.repeat)
+            inproc = measure_torch_inprocess(args, dtype, ns.threads, ns.repeat,
+                                             CLI_FLAGS_003_PIXEL if name == "f" else None)
+            if inproc.extra["trace_s"]:
+                traces[dtype] = statistics.median(inproc.extra["trace_s"])
             warm[dtype] = inproc.wall_s
             torch_rss = max(proc.peak_rss_mb, inproc.peak_rss_mb)
             up_s = f"{up_m.wall_s:7.3f}" if up_m else ""
@@ -194,16 +209,24 @@ def main(argv: list[str] | None = None) -> int:
             f_ratio = f"{warm['float64'] / warm['float32']:7.2f}" if dtype == "float64" else ""
             print(f"({name})  {dtype:7s} {c.wall_s:8.3f} {up_s:>7s} {inproc.wall_s:8.3f} {proc.wall_s:7.3f} "
                   f"{inproc.extra['first_s']:8.3f} {c.wall_s / inproc.wall_s:8.2f} {c.wall_s / proc.wall_s:7.2f} "
-                  f"{up_r:>8s} {f_ratio:>7s} {c.peak_rss_mb:6.1f} {torch_rss:8.1f}  {inproc.extra['kernel']}",
+                  f"{up_r:>8s} {f_ratio:>7s} {c.extra['cpu_s'] / inproc.extra['cpu_s']:7.2f} {c.peak_rss_mb:6.1f} "
+                  f"{torch_rss:8.1f}  {inproc.extra['kernel']}",
                   flush=True)
             rows.append({"case": name, "what": CASE_NOTES[name], "dtype": dtype, "c_s": c.wall_s,
                          "nb_c_bin_s": up_m.wall_s if up_m else None, "torch_inprocess_s": inproc.wall_s,
                          "torch_times": inproc.extra["times"], "torch_first_s": inproc.extra["first_s"],
                          "torch_process_s": proc.wall_s, "c_over_torch": c.wall_s / inproc.wall_s,
                          "c_rss_mb": c.peak_rss_mb, "torch_process_rss_mb": proc.peak_rss_mb,
-                         "torch_inprocess_rss_mb": inproc.peak_rss_mb, "kernel": inproc.extra["kernel"]})
+                         "torch_inprocess_rss_mb": inproc.peak_rss_mb, "kernel": inproc.extra["kernel"],
+                         "c_cpu_s": c.extra["cpu_s"], "torch_cpu_s": inproc.extra["cpu_s"]})
     print("cases: " + "; ".join(f"({k}) {CASE_NOTES[k]}" for k in cases))
-    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows}))
+    print("columns: torch s = in-process warm render (median), proc s = whole `python -m simulator` process, first s "
+          "= first render in a fresh process (kernel from the disk cache), C/torch = C ref s / torch s, cpu C/t = "
+          "the same ratio of CPU seconds (steadier on a loaded machine), MB = peak RSS")
+    if traces:
+        print(f"pixel trace (f) {CLI_FLAGS_003_PIXEL} in-process, warm: "
+              + ", ".join(f"{d} {1000 * t:.0f} ms" for d, t in traces.items()))
+    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces}))
     return 0
 
 

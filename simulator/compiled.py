@@ -49,7 +49,7 @@ class NBParams(ctypes.Structure):
         + [(n, _D * 3) for n in ("pix0", "fdet", "sdet", "odet", "polar_axis")]
         + [(n, _I) for n in ("N", "layers", "S", "TM", "hkls", "nopolar", "point_pixel", "h_min", "k_min", "l_min",
                              "h_n", "k_n", "l_n", "first_pix", "first_t", "first_ss", "first_sf", "first_src",
-                             "libm_sin")]
+                             "libm_sin", "padded")]
         + [(n, _P) for n in ("src_dir", "lambdas", "latN", "latF", "F64", "F2f")]
     )
 

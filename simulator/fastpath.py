@@ -13,6 +13,8 @@ from simulator.setup import Setup
 
 # fastkernel.cpp's REDUCE_MAX: its vectorised sine is used while every |N·pi·h| stays below this.
 SIN_REDUCE_MAX = 1.0e5
+# Largest padded F grid (cells; float64 + float32 copies: 12 bytes each) before the kernel range-checks instead.
+MAX_PADDED_CELLS = 1 << 23
 
 
 def covers(setup: Setup) -> str | None:
@@ -67,6 +69,32 @@ def sine_reach(setup: Setup) -> float:
                for n, v in ((cr.Na, cr.a0), (cr.Nb, cr.b0), (cr.Nc, cr.c0)))
 
 
+def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, int, int], bool]:
+    """(F (cells + 1,) float64 with default_F in the last cell, grid origin, extents, padded): the file's grid,
+    padded with default_F to every index the geometry can reach (|h| <= |a|·2/lambda_min, plus one for the
+    rounding) when that stays under MAX_PADDED_CELLS, so the kernel needs no range checks. The values looked up
+    are the C's either way (default_F outside the file's grid)."""
+    hk, cr = setup.hkl, setup.crystal
+    if hk.hkls <= 0:
+        return np.array([hk.default_F], dtype=np.float64), (0, 0, 0), (0, 0, 0), False
+    lam_min = float(np.min(setup.beam.lambdas))
+    glo, gshape = (hk.h_min, hk.k_min, hk.l_min), hk.grid.shape
+    lo, hi = [], []
+    for ax, vec in enumerate((cr.a0, cr.b0, cr.c0)):
+        reach = int(math.ceil(float(np.linalg.norm(vec)) * 2.0 / lam_min)) + 2
+        lo.append(min(-reach, glo[ax]))
+        hi.append(max(reach, glo[ax] + gshape[ax] - 1))
+    shape = tuple(h - lo_ + 1 for lo_, h in zip(lo, hi, strict=True))
+    if math.prod(shape) > MAX_PADDED_CELLS:
+        flat = np.ascontiguousarray(hk.grid, dtype=np.float64).ravel()
+        return np.append(flat, hk.default_F), glo, tuple(gshape), False
+    full = np.full(math.prod(shape) + 1, hk.default_F, dtype=np.float64)
+    view = full[:-1].reshape(shape)
+    o = [g - lo_ for g, lo_ in zip(glo, lo, strict=True)]
+    view[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = hk.grid
+    return full, (lo[0], lo[1], lo[2]), shape, True
+
+
 @dataclass
 class KernelInputs:
     """The parameter block and the arrays it points into (kept alive with it)."""
@@ -84,18 +112,14 @@ def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInp
     lambdas = np.ascontiguousarray(bm.lambdas, dtype=np.float64)
     latN = lattice_table(setup, ph.eff_rest)
     latF = lattice_table(setup, ph.eff_first) if np.any(ph.eff_first != ph.eff_rest) else latN
-    if hk.hkls > 0:
-        F64 = np.append(np.ascontiguousarray(hk.grid, dtype=np.float64).ravel(), hk.default_F)
-        shape = hk.grid.shape
-    else:
-        F64, shape = np.array([hk.default_F], dtype=np.float64), (0, 0, 0)
+    F64, glo, shape, padded = f_grid(setup)
     F2f = (F64 * F64).astype(np.float32)
     p = NBParams(
         pixel=g.px, sub=g.px / N, close_distance=g.close_distance, thickstep=g.thickstep, mu=g.mu, thick=g.thick,
         dmin=bm.dmin, polar_K=bm.polar_K, I_bg=bm.I_bg, r_e_sqr=R_E_SQR, fluence=bm.fluence, steps=float(setup.steps),
         default_F=hk.default_F, Na=float(cr.Na), Nb=float(cr.Nb), Nc=float(cr.Nc),
         N=N, layers=g.thicksteps, S=bm.n_sources, TM=ph.steps * cr.n_mosaic, hkls=hk.hkls, nopolar=int(bm.nopolar),
-        point_pixel=int(g.point_pixel), h_min=hk.h_min, k_min=hk.k_min, l_min=hk.l_min,
+        point_pixel=int(g.point_pixel), h_min=glo[0], k_min=glo[1], l_min=glo[2], padded=int(padded),
         h_n=shape[0], k_n=shape[1], l_n=shape[2], first_pix=-1, first_t=-1, first_ss=-1, first_sf=-1, first_src=-1,
         libm_sin=int(sine_reach(setup) >= SIN_REDUCE_MAX),
         src_dir=src_dir.ctypes.data, lambdas=lambdas.ctypes.data, latN=latN.ctypes.data, latF=latF.ctypes.data,
