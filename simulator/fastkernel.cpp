@@ -3,16 +3,17 @@
 // interpolation, no oversample_* flags, flat detector) for a list of pixels, from the pixel geometry to the final
 // pixel value, in one pass.
 //
-// Layout: W pixels at a time, one per SIMD lane; every loop over lanes is a fixed-length elementwise loop that the
-// compiler vectorises. Each lane runs the C reference's loop (layer, sub-pixel slow, fast, source, tick, domain) in
-// that order, so every pixel's sum is accumulated in the C's order.
+// Layout: W pixels at a time, one per SIMD lane (GCC/clang vector types; AVX2 intrinsics for sqrt, FMA and gathers
+// where the target has them). Each lane runs the C reference's loop (layer, sub-pixel slow, fast, source, tick,
+// domain) in that order, so every pixel's sum is accumulated in the C's order.
 //
 // One code path, two working types R:
 //  - double: the C reference's arithmetic operation for operation (built with -ffp-contract=off): the same dot
 //    products, sin(N·x)/sin(x) with x = pi·h, F_cell^2·F_latt^2 as ((F·F)·F_latt)·F_latt, the same scaling order.
-//    Only sin differs in implementation: `sin_lanes` is a vectorised sine within about 0.6 ulp of the exact value
-//    (libm's is within about 0.5), so the float32 image is bit-identical to the C's except where a 1-ulp float64
-//    difference happens to cross a float32 rounding boundary.
+//    Only sin differs in implementation: `sin_v` is a vectorised sine within 2 ulp of libm's (equal on ~86% of
+//    arguments), so the float32 image is bit-identical to the C's except where such a 1e-16 difference happens to
+//    cross a float32 rounding boundary (measured: none on the test cases, 1-3 faint pixels of 1e5 on CLI-FLAGS-003,
+//    as many as the torch path's).
 //  - float: Miller indices and their rounding in double (|h| ~ 1e2 needs 1e-7 absolute), then f = h - h0 in
 //    [-1/2, 1/2] in float and sin(N·pi·f)/sin(pi·f) from two short polynomials in f and g = N·f - round(N·f)
 //    (both sine arguments in [-pi/2, pi/2]); F^2 from a float table; float accumulation.
