@@ -2,8 +2,8 @@
 ctypes; None (and one log line) where no working C++ compiler is found, and the engine keeps its torch path.
 
 Cache: `<cache>/kernels/fastkernel-<sha256[:16]>.so`, where <cache> is $NBPARITY_CACHE_DIR, else
-$XDG_CACHE_HOME/nbparity, else ~/.cache/nbparity. The hash covers the source, the compiler's identity (path and
-`--version`), the flags and the machine type, so another compiler or CPU gets its own build. A build is written to a
+$XDG_CACHE_HOME/nbparity, else ~/.cache/nbparity. The hash covers the source, the compiler's identity (resolved path,
+size, mtime), the flags and the machine type, so another compiler or CPU gets its own build. A build is written to a
 temporary name and renamed into place, so concurrent first launches cannot load a half-written file.
 
 Compiler: $CXX, else g++, else c++. Flags: -O3 -march=native -fopenmp, and always -ffp-contract=off (the float64
@@ -71,12 +71,14 @@ def _compiler() -> str | None:
 
 
 def _identity(cxx: str) -> str:
-    """`cxx --version`'s first line ('' when it does not run)."""
+    """The compiler's resolved path, size and mtime ('' when it is not a file): a new compiler gets a new key, and
+    a cached library loads without starting a process (a fork of a GUI process holds the GIL for tens of ms)."""
     try:
-        res = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        real = os.path.realpath(cxx)
+        st = os.stat(real)
+    except OSError:
         return ""
-    return res.stdout.splitlines()[0] if res.returncode == 0 and res.stdout else ""
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
 
 
 @dataclass
@@ -199,7 +201,7 @@ def _find_or_build() -> tuple[FastKernel | None, str]:
         return None, "no C++ compiler found ($CXX, g++, c++)"
     ident = _identity(cxx)
     if not ident:
-        return None, f"the C++ compiler {cxx} does not run"
+        return None, f"the C++ compiler {cxx} is not a file"
     src = SOURCE.read_bytes()
     errors = []
     for extra in OPTIONAL_FLAGS:

@@ -1,4 +1,4 @@
-"""The compiled kernel's inputs (torch-free): which renders it covers, its parameter block and the C reference's
+"""The compiled kernel's inputs (numpy; torch for GIL-free fills): which renders it covers, its parameter block and
 lattice tables, built from a `Setup` with the C's order of operations (float64 bit-exact with the C's tables)."""
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from simulator.beam import R_E_SQR
 from simulator.compiled import NBParams
@@ -88,11 +89,12 @@ def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, i
     if math.prod(shape) > MAX_PADDED_CELLS:
         flat = np.ascontiguousarray(hk.grid, dtype=np.float64).ravel()
         return np.append(flat, hk.default_F), glo, tuple(gshape), False
-    full = np.full(math.prod(shape) + 1, hk.default_F, dtype=np.float64)
-    view = full[:-1].reshape(shape)
+    # torch ops release the GIL (numpy's fill of a grid this size held it for 0.1-0.2 s while a GUI thread ran).
+    full = torch.full((math.prod(shape) + 1,), hk.default_F, dtype=torch.float64)
+    view = full[:-1].view(shape)
     o = [g - lo_ for g, lo_ in zip(glo, lo, strict=True)]
-    view[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = hk.grid
-    return full, (lo[0], lo[1], lo[2]), shape, True
+    view[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = torch.from_numpy(hk.grid)
+    return full.numpy(), (lo[0], lo[1], lo[2]), shape, True
 
 
 @dataclass
@@ -113,7 +115,7 @@ def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInp
     latN = lattice_table(setup, ph.eff_rest)
     latF = lattice_table(setup, ph.eff_first) if np.any(ph.eff_first != ph.eff_rest) else latN
     F64, glo, shape, padded = f_grid(setup)
-    F2f = (F64 * F64).astype(np.float32)
+    F2f = torch.from_numpy(F64).square().to(torch.float32).numpy()    # GIL-free, as f_grid
     p = NBParams(
         pixel=g.px, sub=g.px / N, close_distance=g.close_distance, thickstep=g.thickstep, mu=g.mu, thick=g.thick,
         dmin=bm.dmin, polar_K=bm.polar_K, I_bg=bm.I_bg, r_e_sqr=R_E_SQR, fluence=bm.fluence, steps=float(setup.steps),
