@@ -3,8 +3,9 @@ ctypes; None (and one log line) where no working C++ compiler is found, and the 
 
 Cache: `<cache>/kernels/fastkernel-<sha256[:16]>.so`, where <cache> is $NBPARITY_CACHE_DIR, else
 $XDG_CACHE_HOME/nbparity, else ~/.cache/nbparity. The hash covers the source, the compiler's identity (resolved path,
-size, mtime), the flags and the machine type, so another compiler or CPU gets its own build. A build is written to a
-temporary name and renamed into place, so concurrent first launches cannot load a half-written file.
+size, mtime), the flags, the machine type and the CPU's model and flags, so another compiler or CPU gets its own
+build. A build is written to a temporary name and renamed into place, so concurrent first launches cannot load a
+half-written file.
 
 Compiler: $CXX, else g++, else c++. Flags: -O3 -march=native -fopenmp, and always -ffp-contract=off (the float64
 path must keep the C reference's roundings). ctypes releases the GIL during the call, so a GUI thread keeps running
@@ -195,6 +196,15 @@ class _Loader:
             self._done, self._kernel, self.reason = False, None, ""
 
 
+def _cpu_id() -> str:
+    """The CPU's model and feature flags (a -march=native build must not load on another CPU sharing the cache)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    return "|".join(next((ln for ln in lines if ln.startswith(key)), "") for key in ("model name", "flags"))
+
+
 def _find_or_build() -> tuple[FastKernel | None, str]:
     cxx = _compiler()
     if cxx is None:
@@ -202,12 +212,12 @@ def _find_or_build() -> tuple[FastKernel | None, str]:
     ident = _identity(cxx)
     if not ident:
         return None, f"the C++ compiler {cxx} is not a file"
-    src = SOURCE.read_bytes()
+    src, cpu = SOURCE.read_bytes(), _cpu_id()
     errors = []
     for extra in OPTIONAL_FLAGS:
         flags = BASE_FLAGS + extra
         key = hashlib.sha256(b"\0".join([src, cxx.encode(), ident.encode(), " ".join(flags).encode(),
-                                         platform.machine().encode()])).hexdigest()[:16]
+                                         platform.machine().encode(), cpu.encode()])).hexdigest()[:16]
         path = cache_dir() / "kernels" / f"fastkernel-{key}.so"
         if path.exists():
             lib = _load(path)
