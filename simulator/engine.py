@@ -1,6 +1,12 @@
-"""Public API of the PyTorch engine: render(), trace_pixel(), format_trace().
+"""Public API of the PyTorch engine: render(), trace_pixel(), format_trace(), warm_up().
 
-render() evaluates the ROI in raster order in chunks of pixels. The chunk size comes from an element budget:
+On CPU, renders of the usual case (`fastpath.covers`: SQUARE shape, no interpolation, no oversample_* flags, flat
+detector) run through the compiled kernel (`simulator.compiled`, `fastkernel.cpp`): the whole path from pixel
+geometry to the pixel value in one pass, W pixels per SIMD vector, float64 in the C reference's order of operations
+(its images are bit-identical to the C's), float32 with reduced-argument polynomials; memory is the image plus the
+setup. Without a working C++ compiler, on CUDA, for traces and for the other cases, the torch kernel below runs.
+
+The torch path evaluates the ROI in raster order in chunks of pixels. The chunk size comes from an element budget:
 P·J·S·T·M·3 <= `ELEMENT_BUDGET` (P pixels, J sub-paths, S sources, T phi ticks, M mosaic domains). Renders of the
 usual case (SQUARE shape, no interpolation, no oversample_* flags) keep about five buffers of that many elements in
 the working dtype, reused from chunk to chunk (kernel.Workspace), plus two (T·M per path) index buffers with an
@@ -17,12 +23,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from simulator.config import ConfigError, NanoBraggConfig
 from simulator.io_files import header_from_setup
+from simulator.compiled import FastKernel, unavailable_reason
+from simulator.compiled import kernel as compiled_kernel
+from simulator.fastpath import covers, kernel_inputs
 from simulator.kernel import KernelConsts, Workspace, evaluate, make_consts, positions
 from simulator.setup import Setup, build_setup
 from tracing.records import Cancelled, ImageResult, PixelTrace
@@ -30,6 +40,11 @@ from tracing.records import Cancelled, ImageResult, PixelTrace
 ELEMENT_BUDGET = 1 << 20
 # The trace's scans use smaller chunks (equally fast per element, see above) so a cancel is seen sooner.
 SCAN_BUDGET = ELEMENT_BUDGET // 4
+# The compiled kernel's chunks at the default budget: about 2^24 elements (no tensors to bound) and at least 8
+# chunks for progress and cancel. Every call ends at a thread barrier, which on a loaded machine waits for a
+# descheduled thread (measured on bench case (b) float32, load ~7 on 2 cores: 0.30 s in 8 calls, 0.72 s in 121).
+COMPILED_BUDGET = 1 << 24
+MIN_CHUNKS = 8
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # The PyTorch engine's default for the phi=0 carry-over (decisions D3): off.
 CARRYOVER_DEFAULT = False
@@ -84,6 +99,13 @@ class PixelOrder:
                     torch.as_tensor(self.f_abs[start:stop], device=device))
         r = torch.arange(start, stop, device=device, dtype=torch.int64)
         return self.ymin + r // self.w, self.xmin + r % self.w
+
+    def indices_np(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(slow, fast) int32 arrays of render indices start..stop-1 (the compiled kernel's input)."""
+        if self.s_abs is not None:
+            return self.s_abs[start:stop].astype(np.int32), self.f_abs[start:stop].astype(np.int32)
+        r = np.arange(start, stop, dtype=np.int64)
+        return (self.ymin + r // self.w).astype(np.int32), (self.xmin + r % self.w).astype(np.int32)
 
     def index_of(self, slow: int, fast: int) -> int | None:
         """Render index of pixel (slow, fast), or None when it is not rendered."""
@@ -163,39 +185,121 @@ def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrde
     return True
 
 
-def image_stats(image: np.ndarray, setup: Setup) -> dict:
+@dataclass
+class Moments:
+    """Sums over the rendered pixels' values (render order): total, sum of squares, max, render index of the first
+    max, and the sum of (v - mean)^2 with mean = total / max(n, 2)."""
+
+    n: int
+    total: float
+    sumsq: float
+    vmax: float
+    imax: int
+    centered: float
+    mean: float
+
+
+def moments_torch(values: torch.Tensor) -> Moments:
+    """Moments of values (n,) (any device) in float64 torch ops, which release the GIL (numpy's whole-image passes
+    held it for tens of ms each on a 2463 x 2527 image while a GUI thread ran)."""
+    n = int(values.numel())
+    if n == 0:
+        return Moments(0, 0.0, 0.0, 0.0, -1, 0.0, 0.0)
+    v = values.to(torch.float64)
+    total = float(v.sum())
+    mean = total / max(n, 2)
+    return Moments(n, total, float(v.square().sum()), float(v.max()), int(torch.argmax(v)),   # first max
+                   float((v - mean).square_().sum()), mean)
+
+
+def stats_from_moments(m: Moments, setup: Setup, order: PixelOrder, masked_centered: float | None = None) -> dict:
     """max_I (first maximum in raster order) with the last sub-pixel's Fdet/Sdet (m), mean and rms over the
     rendered pixels; rmsd sums over every ROI pixel (masked ones included, as the C's second loop) but divides by
-    the rendered count minus one (spec 7.4). Computed with torch ops (float64), which release the GIL: numpy's
-    whole-image passes held it for tens of ms each on a 2463 x 2527 image (a GUI thread renders meanwhile)."""
-    xmin, xmax, ymin, ymax = setup.roi
-    roi = torch.from_numpy(image)[ymin:ymax + 1, xmin:xmax + 1].to(torch.float64)
-    mask = None if setup.mask is None else torch.from_numpy(setup.mask[ymin:ymax + 1, xmin:xmax + 1]).to(torch.bool)
-    rendered = roi if mask is None else roi[mask]
-    if rendered.numel() == 0:
+    the rendered count minus one (spec 7.4). masked_centered: the masked ROI pixels' sum of (v - mean)^2; None =
+    they hold 0, as in a render."""
+    if m.n == 0:
         return dict(max_I=0.0, max_F=0.0, max_S=0.0, mean=0.0, rms=0.0, rmsd=0.0, n=0)
-    n = max(rendered.numel(), 2)
-    masked_roi = roi if mask is None else torch.where(mask, roi, -math.inf)
-    flat = int(torch.argmax(masked_roi))       # first maximum, as np.argmax
-    ms, mf = divmod(flat, roi.shape[1])
+    n = max(m.n, 2)
+    s_idx, f_idx = order.indices_np(m.imax, m.imax + 1)
     N, sub = setup.oversample, setup.geometry.px / setup.oversample
-    mean = float(rendered.sum() / n)
+    if masked_centered is None:
+        masked_centered = (order.w * order.h - m.n) * m.mean * m.mean
     return dict(
-        max_I=float(rendered.max()), max_F=sub * ((xmin + mf) * N + N - 1) + sub / 2,
-        max_S=sub * ((ymin + ms) * N + N - 1) + sub / 2, mean=mean,
-        rms=math.sqrt(float(rendered.square().sum()) / (n - 1)),
-        rmsd=math.sqrt(float((roi - mean).square_().sum()) / (n - 1)), n=int(rendered.numel()),
+        max_I=m.vmax, max_F=sub * (int(f_idx[0]) * N + N - 1) + sub / 2,
+        max_S=sub * (int(s_idx[0]) * N + N - 1) + sub / 2, mean=m.mean, rms=math.sqrt(m.sumsq / (n - 1)),
+        rmsd=math.sqrt((m.centered + masked_centered) / (n - 1)), n=m.n,
     )
+
+
+def image_stats(image: np.ndarray, setup: Setup) -> dict:
+    """`stats_from_moments` of a rendered image (slow, fast) of `setup`."""
+    order = PixelOrder(setup)
+    roi = torch.from_numpy(image[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w])
+    if order.s_abs is None:
+        return stats_from_moments(moments_torch(roi.reshape(-1)), setup, order)
+    keep = torch.from_numpy(setup.mask[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w] != 0)
+    m = moments_torch(roi[keep])
+    masked = float((roi[~keep].to(torch.float64) - m.mean).square_().sum())
+    return stats_from_moments(m, setup, order, masked)
+
+
+def _first_path(setup: Setup, order: PixelOrder, k: KernelConsts | None, tdt: torch.dtype, dev: torch.device,
+                chunk: int) -> tuple[int, int, int] | None:
+    """The carry-over's first path (see find_first_path) when it changes that path's lattice, else None."""
+    if not np.any(setup.phi.eff_first != setup.phi.eff_rest) or order.n == 0:
+        return None
+    if setup.beam.dmin <= 0:
+        return 0, 0, 0
+    return find_first_path(setup, k if k is not None else make_consts(setup, tdt, dev), chunk, order)
+
+
+def _render_compiled(setup: Setup, kern: FastKernel, tdt: torch.dtype, order: PixelOrder, chunk: int,
+                     progress: Callable[[float], None] | None, cancel: threading.Event | None
+                     ) -> tuple[torch.Tensor, float, int]:
+    """The compiled CPU kernel over the rendered pixels, `chunk` pixels per call (progress and cancel between
+    calls): (values (n,) float32, omega sum (sr), chunks)."""
+    n = order.n
+    inputs = kernel_inputs(setup, _first_path(setup, order, None, tdt, torch.device("cpu"), chunk))
+    first_global = inputs.params.first_pix
+    out = np.empty(n, dtype=np.float32)
+    omega_sum, n_chunks, threads = 0.0, max(1, -(-n // chunk)), torch.get_num_threads()
+    for ci, start in enumerate(range(0, n, chunk)):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("render cancelled")
+        stop = min(n, start + chunk)
+        pixels = order.indices_np(start, stop) if order.s_abs is not None else \
+            (start, stop - start, order.w, order.xmin, order.ymin)
+        inputs.params.first_pix = first_global - start if start <= first_global < stop else -1
+        _, omega = kern.render(inputs.params, pixels, tdt == torch.float64, threads, out=out[start:stop])
+        omega_sum += float(omega.sum()) * setup.n_paths
+        if progress is not None:
+            progress((ci + 1) / n_chunks)
+    return torch.from_numpy(out), omega_sum, n_chunks
+
+
+def _compiled_kernel(setup: Setup, dev: torch.device, compiled: bool | None) -> tuple[FastKernel | None, str]:
+    """(the compiled kernel when it renders this setup, else None; why not)."""
+    if compiled is False:
+        return None, "not requested"
+    if dev.type != "cpu":
+        return None, f"device {dev}"
+    why = covers(setup)
+    if why is not None:
+        return None, why
+    kern = compiled_kernel()
+    return kern, "" if kern is not None else unavailable_reason() or "disabled (NBPARITY_COMPILED=0)"
 
 
 def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cpu",
            progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
-           budget: int = ELEMENT_BUDGET, fused: bool | None = None) -> ImageResult:
+           budget: int = ELEMENT_BUDGET, fused: bool | None = None, compiled: bool | None = None) -> ImageResult:
     """Render the float image of `config`: ImageResult with image float32 (slow, fast) photons/pixel.
 
-    fused: float32 only, opt-in: run the lattice sums through torch.compile (one fused loop; needs a working
-    inductor backend, and the first render of a process compiles for seconds). None = the environment variable
-    NBPARITY_FUSED=1. Results agree with the eager float32 path to float32 rounding; traces use the eager path.
+    compiled: on CPU, render through the compiled kernel (`simulator.compiled`; float64 follows the C's operations)
+    where it covers the setup (`fastpath.covers`); None = yes unless NBPARITY_COMPILED=0; it falls back to the torch
+    path (one log line) without a working C++ compiler. meta["kernel"] says which ran.
+    fused: torch path, float32 only, opt-in: run the lattice sums through torch.compile (needs a working inductor
+    backend; the first render of a process compiles for seconds). None = the environment variable NBPARITY_FUSED=1.
 
     progress(done_fraction) is called after every chunk; `cancel` is checked between chunks (raises Cancelled).
     Raises ConfigError for values the engine cannot use.
@@ -203,17 +307,62 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     t0 = time.perf_counter()
     tdt, dev = resolve_dtype(dtype), resolve_device(device)
     setup = build_setup(config, carryover_default=CARRYOVER_DEFAULT)
-    if fused is None:
-        fused = os.environ.get("NBPARITY_FUSED") == "1"
-    k = make_consts(setup, tdt, dev, fused=fused)
     g = setup.geometry
     image = np.zeros((g.spixels, g.fpixels), dtype=np.float32)
     order = PixelOrder(setup)
     n = order.n
+    kern, why_not = _compiled_kernel(setup, dev, compiled)
+    interp_log: list[str] = []
+    k = None
     chunk = chunk_pixels(setup, budget)
-    first = find_first_path(setup, k, chunk, order) if k.mat_first is not None else None
+    if kern is not None:
+        if budget == ELEMENT_BUDGET:
+            chunk = max(1, min(chunk_pixels(setup, COMPILED_BUDGET), -(-n // MIN_CHUNKS)))
+        out_flat, omega_sum, n_chunks = _render_compiled(setup, kern, tdt, order, chunk, progress, cancel)
+    else:
+        if fused is None:
+            fused = os.environ.get("NBPARITY_FUSED") == "1"
+        k = make_consts(setup, tdt, dev, fused=fused)
+        out_flat, omega_sum, n_chunks, interp_log = _render_torch(setup, k, order, chunk, progress, cancel)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("render cancelled")
+    if n == 0 and progress is not None:
+        progress(1.0)            # an empty ROI: nothing to render, but report completion
+    order.place(image, out_flat.cpu().numpy())
+    wall = time.perf_counter() - t0
+    mom = Moments(n, *kern.moments(out_flat.numpy())) if kern is not None else moments_torch(out_flat)
+    stats = stats_from_moments(mom, setup, order)
+    log = list(setup.warnings) + list(setup.log) + interp_log
+    log.append(f"{setup.steps} initialized steps (sources {setup.beam.n_sources} x mosaic {setup.crystal.n_mosaic}"
+               f" x phi {setup.phi.steps} x oversample {setup.oversample}^2)")
+    sa = omega_sum / setup.steps
+    log.append(f"solid angle subtended by detector = {sa:g} steradian ( {100 * sa / 4 / math.pi:g}% sphere)")
+    log.append(f"max_I = {stats['max_I']:g}  at {stats['max_F']:g} {stats['max_S']:g}")
+    log.append(f"mean= {stats['mean']:g} rms= {stats['rms']:g} rmsd= {stats['rmsd']:g}")
+    kernel_name = "compiled" if kern is not None else "torch"
+    log.append(f"torch render: {wall:.3f} s on {dev} in {str(tdt).replace('torch.', '')}, {n_chunks} chunks, "
+               f"{kernel_name} kernel" + (f" ({why_not})" if kern is None and compiled is not False else ""))
+    meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
+            "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
+            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks,
+            "fused": bool(k is not None and k.fused), "kernel": kernel_name,
+            "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
+            "smv_header": header_from_setup(setup).to_dict()}
+    return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
+                       returncode=0)
+
+
+def _render_torch(setup: Setup, k: KernelConsts, order: PixelOrder, chunk: int,
+                  progress: Callable[[float], None] | None, cancel: threading.Event | None
+                  ) -> tuple[torch.Tensor, float, int, list[str]]:
+    """The torch kernel over the rendered pixels, on k.device: (values (n,) float32 on the device, omega sum (sr),
+    chunks, interpolation warning lines). The loop keeps every tensor on the device; the only host reads are the
+    interpolation switch-off (when interpolating) and the omega sum after the loop."""
+    n, dev = order.n, k.device
+    first = _first_path(setup, order, k, k.dtype, dev, chunk) if k.mat_first is not None else None
     out_flat = torch.empty(n, dtype=torch.float32, device=dev)
-    omega_sum = 0.0
+    omega_sum = torch.zeros((), dtype=torch.float64, device=dev)
     interp_on, interp_log = setup.interpolate, []
     n_chunks = max(1, -(-n // chunk))
     ws = Workspace(dev)            # per-chunk buffers, reused by every chunk of this render
@@ -232,32 +381,31 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
                 interp_on = False
                 interp_log = _interp_warning(k, s_idx, f_idx, fp, res["interp_fail"])
             out_flat[start:stop] = res["S"].to(torch.float32)
-            omega_sum += float(res["omega_sum_w"].sum())
+            omega_sum += res["omega_sum_w"].sum()
             if progress is not None:
                 progress((ci + 1) / n_chunks)
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("render cancelled")
-    if n == 0 and progress is not None:
-        progress(1.0)            # an empty ROI: nothing to render, but report completion
-    order.place(image, out_flat.cpu().numpy())
-    wall = time.perf_counter() - t0
-    stats = image_stats(image, setup)
-    log = list(setup.warnings) + list(setup.log) + interp_log
-    log.append(f"{setup.steps} initialized steps (sources {setup.beam.n_sources} x mosaic {setup.crystal.n_mosaic}"
-               f" x phi {setup.phi.steps} x oversample {setup.oversample}^2)")
-    sa = omega_sum / setup.steps
-    log.append(f"solid angle subtended by detector = {sa:g} steradian ( {100 * sa / 4 / math.pi:g}% sphere)")
-    log.append(f"max_I = {stats['max_I']:g}  at {stats['max_F']:g} {stats['max_S']:g}")
-    log.append(f"mean= {stats['mean']:g} rms= {stats['rms']:g} rmsd= {stats['rmsd']:g}")
-    log.append(f"torch render: {wall:.3f} s on {dev} in {str(tdt).replace('torch.', '')}, {n_chunks} chunks")
-    meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
-            "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
-            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks, "fused": k.fused,
-            "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
-            "smv_header": header_from_setup(setup).to_dict()}
-    return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
-                       returncode=0)
+    return out_flat, float(omega_sum), n_chunks, interp_log
+
+
+WARM_UP_ARGS = "-cell 100 100 100 90 90 90 -N 3 -default_F 10 -lambda 1 -distance 100 -pixel 0.1 -detpixels 8"
+
+
+def warm_up(dtype: str = "float64", device: str = "cpu") -> dict:
+    """Make the next render and trace start fast; Qt-free, safe on any thread (the window calls it on a background
+    thread at start; a render that starts meanwhile waits for the kernel's build or load, then proceeds).
+
+    Loads the compiled kernel from the disk cache, or builds it there (seconds, the first launch on a machine
+    only), and runs one tiny render and one pixel trace in `dtype` on `device`, which primes torch's kernels,
+    allocator and thread pool. Returns {"kernel": "compiled" | "torch", "seconds": wall time, "reason": why the
+    compiled kernel is not used ('' when it is)}."""
+    from simulator.argv import parse_argv
+
+    t0 = time.perf_counter()
+    cfg = parse_argv(WARM_UP_ARGS.split()).config
+    res = render(cfg, dtype=dtype, device=device)
+    trace_pixel(cfg, 4, 4, dtype=dtype, device=device)
+    _, why = _compiled_kernel(build_setup(cfg), resolve_device(device), None)
+    return {"kernel": res.meta["kernel"], "seconds": time.perf_counter() - t0, "reason": why}
 
 
 def _check_cancel(cancel: threading.Event | None, message: str) -> None:
@@ -279,7 +427,7 @@ def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "
     g = setup.geometry
     if not (0 <= slow < g.spixels and 0 <= fast < g.fpixels):
         raise ConfigError(f"-trace_pixel: ({slow}, {fast}) is outside the {g.spixels} x {g.fpixels} detector")
-    k = make_consts(setup, tdt, dev)
+    k = make_consts(setup, tdt, dev, pad=False)      # one pixel: the range-checked F lookup, no padded grid
     order = PixelOrder(setup)
     roi_index = order.index_of(slow, fast)
     if roi_index is None:
@@ -289,16 +437,23 @@ def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "
         tr.scalars_all["floatimage_accumulated"] = [[0.0]]
         return tr
     fp = None
-    if k.mat_first is not None:
-        first = find_first_path(setup, k, chunk_pixels(setup), order, cancel)
-        if first is not None and first[0] == roi_index:
-            fp = (0, first[1], first[2])
+    first = find_first_path(setup, k, chunk_pixels(setup), order, cancel) if k.mat_first is not None else None
+    if first is not None and first[0] == roi_index:
+        fp = (0, first[1], first[2])
     interp_on = interp_on_at(setup, k, roi_index, order, cancel)
     _check_cancel(cancel, "trace cancelled")
     with torch.inference_mode():
         res = evaluate(k, torch.tensor([slow], device=dev), torch.tensor([fast], device=dev), first=fp, detail=True,
                        interp_on=interp_on)
     res["_first"] = fp
+    kern, _ = _compiled_kernel(setup, dev, None)
+    if kern is not None:
+        # The image value as render() computes it (decisions D4), from the compiled kernel on this one pixel.
+        inputs = kernel_inputs(setup, first)
+        inputs.params.first_pix = 0 if fp is not None else -1
+        vals, _ = kern.render(inputs.params, (np.array([slow], np.int32), np.array([fast], np.int32)),
+                              tdt == torch.float64, 1)
+        res["image_value"] = float(vals[0])
     return build_trace(setup, k, res, slow, fast)
 
 

@@ -96,7 +96,8 @@ def build_trace(setup: Setup, k: KernelConsts, res: dict, slow: int, fast: int) 
     _add(tr, "cos_2theta", float(np.dot(incident[-1], d[-1])))
     S_val = float(scal["S"][0])
     _add(tr, "I_pixel_final", S_val)
-    _add(tr, "floatimage_accumulated", float(np.float32(S_val)))
+    # The rendered image's value (render's compiled kernel when it ran, else this path's S rounded to float32).
+    _add(tr, "floatimage_accumulated", res.get("image_value", float(np.float32(S_val))))
 
     # Per-phi samples of every path that reached the phi loop.
     angles = setup.phi.angles

@@ -1,6 +1,7 @@
-"""The PyTorch kernel's speed paths (simulator/kernel.py): the float32 reference split of the Miller indices, the
-polynomial sincg, the reused chunk buffers, the opt-in torch.compile'd float32 kernel, and the GIL-free grid and
-image statistics. Each is checked against the plain float64 computation."""
+"""The torch path's speed paths (simulator/kernel.py; renders here pass compiled=False, the compiled kernel has
+tests/test_sim_compiled.py): the float32 reference split of the Miller indices, the polynomial sincg, the reused chunk
+buffers, the opt-in torch.compile'd float32 kernel, and the GIL-free grid and image statistics. Each is checked
+against the plain float64 computation."""
 from __future__ import annotations
 
 import math
@@ -50,8 +51,8 @@ def test_float32_split_matches_float64(tmp_path):
         cfg = parse_argv(args).config
         k = make_consts(build_setup(cfg), torch.float32, torch.device("cpu"))
         assert k.split, name
-        a = render(cfg, dtype="float64").image
-        b = render(cfg, dtype="float32").image
+        a = render(cfg, dtype="float64", compiled=False).image
+        b = render(cfg, dtype="float32", compiled=False).image
         assert max_rel(a, b) <= 1e-4, name
 
 
@@ -61,8 +62,8 @@ def test_chunk_buffers_do_not_change_the_image(tmp_path):
     for dtype in ("float32", "float64"):
         for name, args in cases(tmp_path).items():
             cfg = parse_argv(args).config
-            one = render(cfg, dtype=dtype, budget=1 << 26)
-            many = render(cfg, dtype=dtype, budget=7919)
+            one = render(cfg, dtype=dtype, budget=1 << 26, compiled=False)
+            many = render(cfg, dtype=dtype, budget=7919, compiled=False)
             assert many.meta["chunks"] > 3
             if dtype == "float64":
                 np.testing.assert_array_equal(one.image, many.image, err_msg=name)
@@ -154,8 +155,8 @@ def test_fused_float32_matches_eager(tmp_path):
     the carry-over's first path and with an HKL grid."""
     for name in ("cubic_phi10_carry", "hkl_oversample"):
         cfg = parse_argv(cases(tmp_path)[name]).config
-        eager = render(cfg, dtype="float32")
-        fused = render(cfg, dtype="float32", fused=True)
+        eager = render(cfg, dtype="float32", compiled=False)
+        fused = render(cfg, dtype="float32", fused=True, compiled=False)
         assert fused.meta["fused"] and not eager.meta["fused"]
         assert max_rel(eager.image, fused.image) <= 1e-5, name
         assert fused.image[0, 0] == pytest.approx(eager.image[0, 0], rel=1e-5)

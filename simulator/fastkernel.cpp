@@ -1,0 +1,519 @@
+// The compiled render kernel of the PyTorch engine's CPU path (loaded by simulator/compiled.py, which builds it once
+// per source hash into the user's cache folder). It evaluates the usual render case (SQUARE shape, no
+// interpolation, no oversample_* flags, flat detector) for a list of pixels, from the pixel geometry to the final
+// pixel value, in one pass.
+//
+// Layout: W pixels at a time, one per SIMD lane (GCC/clang vector types; AVX2 intrinsics for sqrt, FMA and gathers
+// where the target has them). Each lane runs the C reference's loop (layer, sub-pixel slow, fast, source, tick,
+// domain) in that order, so every pixel's sum is accumulated in the C's order.
+//
+// One code path, two working types R:
+//  - double: the C reference's arithmetic operation for operation (built with -ffp-contract=off): the same dot
+//    products, sin(N·x)/sin(x) with x = pi·h, F_cell^2·F_latt^2 as ((F·F)·F_latt)·F_latt, the same scaling order.
+//    Only sin differs in implementation: `sin_v` is a vectorised sine within 2 ulp of libm's (equal on ~86% of
+//    arguments), so the float32 image is bit-identical to the C's except where such a 1e-16 difference happens to
+//    cross a float32 rounding boundary (measured: none on the test cases, 1-3 faint pixels of 1e5 on CLI-FLAGS-003,
+//    as many as the torch path's).
+//  - float: Miller indices and their rounding in double (|h| ~ 1e2 needs 1e-7 absolute), then f = h - h0 in
+//    [-1/2, 1/2] in float and sin(N·pi·f)/sin(pi·f) from two short polynomials in f and g = N·f - round(N·f)
+//    (both sine arguments in [-pi/2, pi/2]); F^2 from a float table; float accumulation.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+constexpr int W = 8;                       // pixels per block (lanes)
+#define NB_INLINE inline __attribute__((always_inline))
+constexpr double NB_PI = 3.14159265358979323846;
+
+}  // namespace
+
+extern "C" {
+
+// Mirrored field for field by compiled.py (NBParams); only doubles, int64 and pointers, so no padding questions.
+struct NBParams {
+    double pixel, sub, close_distance, thickstep, mu, thick, dmin, polar_K, I_bg, r_e_sqr, fluence, steps,
+        default_F, Na, Nb, Nc;
+    double pix0[3], fdet[3], sdet[3], odet[3], polar_axis[3];
+    int64_t N, layers, S, TM, hkls, nopolar, point_pixel;
+    int64_t h_min, k_min, l_min, h_n, k_n, l_n;                 // F grid origin and extents
+    int64_t first_pix, first_t, first_ss, first_sf, first_src;  // the carry-over's first path (-1: none here)
+    int64_t libm_sin;        // 1: N·pi·h may exceed REDUCE_MAX, so the float64 path calls libm's sin
+    int64_t padded;          // 1: the grid covers every reachable index (default_F around the file's cells)
+    const double* src_dir;   // (S, 3) source directions (= -incident)
+    const double* lambdas;   // (S,) m
+    const double* latN;      // (TM, 9) a, b, c (m) of every (tick, domain), ordinary paths
+    const double* latF;      // (TM, 9) the same for the run's first path
+    const double* F64;       // (cells + 1) F of the grid, row-major (h, k, l); the last cell holds default_F
+    const float* F2f;        // (cells + 1) F^2 rounded to float, same layout
+};
+
+}  // extern "C"
+
+namespace {
+
+// Lane vectors (GCC/clang vector extensions: elementwise IEEE operations, lowered to the target's SIMD width).
+typedef double vd __attribute__((vector_size(8 * W)));
+typedef float vf __attribute__((vector_size(4 * W)));
+typedef int64_t vl __attribute__((vector_size(8 * W)));   // masks of vd comparisons
+typedef int32_t vi __attribute__((vector_size(4 * W)));   // masks of vf comparisons
+typedef double vd4 __attribute__((vector_size(32)));
+union VD { vd v; vd4 h[W / 4]; };
+
+NB_INLINE vd splat(double x) { return vd{} + x; }
+
+// Round to the nearest integer (ties to even), exact for |x| < 2^51 (2^22 in float): adding and removing
+// 1.5·2^52 leaves no fraction bits. Plain arithmetic, so it vectorises on every target.
+NB_INLINE vd rint_v(vd x) { return (x + 0x1.8p52) - 0x1.8p52; }
+NB_INLINE vf rint_v(vf x) { return (x + 0x1.8p23f) - 0x1.8p23f; }
+
+// Lane selects of doubles, formed on 4-lane halves: without AVX-512, GCC lowers 8-lane double comparisons lane by
+// lane, but 4-lane ones to one compare and one blend.
+NB_INLINE vd sel_lt(vd a, vd b, vd x, vd y)     // a < b ? x : y
+{
+    VD A{a}, B{b}, X{x}, Y{y}, R;
+    for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] < B.h[j]) ? X.h[j] : Y.h[j];
+    return R.v;
+}
+NB_INLINE vd sel_eq(vd a, vd b, vd x, vd y)     // a == b ? x : y
+{
+    VD A{a}, B{b}, X{x}, Y{y}, R;
+    for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] == B.h[j]) ? X.h[j] : Y.h[j];
+    return R.v;
+}
+NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0, r); }
+
+NB_INLINE vd sqrt_v(vd x)
+{
+#if defined(__AVX__)
+    VD X{x}, R;
+    for (int j = 0; j < W / 4; ++j) {
+        __m256d h;
+        std::memcpy(&h, &X.h[j], sizeof h);
+        h = _mm256_sqrt_pd(h);
+        std::memcpy(&R.h[j], &h, sizeof h);
+    }
+    return R.v;
+#else
+    vd r;
+    for (int i = 0; i < W; ++i) r[i] = std::sqrt(x[i]);
+    return r;
+#endif
+}
+
+// a·b + c, fused where the target has FMA (used only in polynomial evaluations, whose accuracy it improves; the
+// operations that must round as the C's do never go through it).
+NB_INLINE vd fma_v(vd a, vd b, vd c)
+{
+#if defined(__FMA__)
+    VD A{a}, B{b}, C{c}, R;
+    for (int j = 0; j < W / 4; ++j) {
+        __m256d x, y, z;
+        std::memcpy(&x, &A.h[j], sizeof x);
+        std::memcpy(&y, &B.h[j], sizeof y);
+        std::memcpy(&z, &C.h[j], sizeof z);
+        x = _mm256_fmadd_pd(x, y, z);
+        std::memcpy(&R.h[j], &x, sizeof x);
+    }
+    return R.v;
+#else
+    return a * b + c;
+#endif
+}
+NB_INLINE vf fma_v(vf a, vf b, vf c)
+{
+#if defined(__FMA__)
+    static_assert(W == 8, "one __m256 per float lane vector");
+    __m256 x, y, z;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    std::memcpy(&z, &c, sizeof z);
+    x = _mm256_fmadd_ps(x, y, z);
+    vf r;
+    std::memcpy(&r, &x, sizeof r);
+    return r;
+#else
+    return a * b + c;
+#endif
+}
+
+// pi split into 33 + 33 + 53 significant bits (from an integer Machin computation of pi): k·P1 and k·P2 are
+// exact for |k| < 2^20, so x - k·pi is formed with about 2^-100 absolute error.
+constexpr double PI_1 = 0x1.921fb54400000p+1;
+constexpr double PI_2 = 0x1.0b4611a600000p-33;
+constexpr double PI_3 = 0x1.3198a2e037073p-68;
+constexpr double INV_PI = 0x1.45f306dc9c883p-2;
+// Within 2 ulp of sin for |x| below this; fastpath sets libm_sin where N·pi·h can reach it.
+constexpr double REDUCE_MAX = 1.0e5;
+
+// Taylor coefficients (-1)^n/(2n+1)!: on |r| <= pi/2 the first omitted term (r^25/25!) is below 1e-20.
+constexpr double SIN_COEF[] = {-1.0 / 25852016738884976640000.0, 1.0 / 51090942171709440000.0,
+                               -1.0 / 121645100408832000.0, 1.0 / 355687428096000.0, -1.0 / 1307674368000.0,
+                               1.0 / 6227020800.0, -1.0 / 39916800.0, 1.0 / 362880.0, -1.0 / 5040.0, 1.0 / 120.0,
+                               -1.0 / 6.0};   // r^23 ... r^3
+
+// sin of W lanes (see the file comment for its accuracy): x = k·pi + r, r = rh + rl in [-pi/2, pi/2], then
+// (-1)^k · sin r with sin(rh + rl) = rh + rh·z·P(z) + rl·(1 - z/2) (z = rh^2; the rl term is below an ulp, so its
+// cos factor needs only two terms). One polynomial and no quadrant blend: about 40 operations per 4 lanes.
+NB_INLINE vd sin_v(vd x)
+{
+    const vd k = rint_v(x * INV_PI);
+    const vd r = x - k * PI_1;                          // exact
+    const vd w = k * PI_2;                              // exact
+    const vd rh = r - w;
+    const vd bb = rh - r;                               // TwoSum of r and -w: rh + rl = r - w exactly
+    const vd rl = ((r - (rh - bb)) + (-w - bb)) - k * PI_3;
+    const vd z = rh * rh;
+    vd ps = splat(SIN_COEF[0]);
+    for (int i = 1; i < 11; ++i) ps = fma_v(ps, z, splat(SIN_COEF[i]));
+    const vd sn = rh + (rh * z * ps + rl * (1.0 - 0.5 * z));
+    // (-1)^k from the integer k: par = k mod 2 (the rint argument is never a half-integer, so no ties).
+    const vd par = k - 2.0 * rint_v((k - 0.5) * 0.5);
+    return (1.0 - 2.0 * par) * sn;
+}
+
+// sin(pi·x)/x = sum SP_k (x^2)^k on |x| <= 1/2 within 2.1e-8 relative (the same fit as kernel.SINPI_COEF).
+constexpr float SP0 = 3.1415926524470317f, SP1 = -5.167711443428678f, SP2 = 2.550104800757876f,
+                SP3 = -0.5984715179339419f, SP4 = 0.07803295397341155f;
+// Added to f so that f == 0 gives N·t/t = N; below half an ulp of any |f| >= 2^-36.
+constexpr float TINY32 = 0x1p-60f;
+
+NB_INLINE vf sinpi_over_x(vf y)
+{
+    const vf c = vf{};
+    return fma_v(fma_v(fma_v(fma_v(c + SP4, y, c + SP3), y, c + SP2), y, c + SP1), y, c + SP0);
+}
+
+template <class R> struct Lanes;
+template <> struct Lanes<double> { typedef vd type; typedef vl mask; };
+template <> struct Lanes<float> { typedef vf type; typedef vi mask; };
+
+// Lattice factor F_latt of W paths from their fractional Miller indices h[3] (SQUARE shape), as
+// (F_a·F_b)·F_c; h0 = ceil(h - 1/2) (the C's rounding) is filled when the float path or the F_cell lookup needs it.
+template <class R>
+NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3], vd (&h0)[3], bool need_h0)
+{
+    typedef typename Lanes<R>::type vr;
+    const double Nv[3] = {p.Na, p.Nb, p.Nc};
+    vr FL = vr{} + R(1);
+    for (int a = 0; a < 3; ++a) {
+        const double Na = Nv[a];
+        if (need_h0 || sizeof(R) != sizeof(double)) h0[a] = ceil_v(h[a] - 0.5);
+        if (!(Na > 1)) continue;                          // F_a = 1: FL·1 is FL
+        vr fa;
+        if constexpr (sizeof(R) == sizeof(double)) {
+            const vd x = NB_PI * h[a];
+            const vd y = Na * x;
+            vd sx, sy;
+            if (p.libm_sin) {
+                for (int i = 0; i < W; ++i) {
+                    sx[i] = std::sin(x[i]);
+                    sy[i] = std::sin(y[i]);
+                }
+            } else {
+                sx = sin_v(x);
+                sy = sin_v(y);
+            }
+            fa = sel_eq(x, splat(0.0), splat(Na), sy / sx);
+        } else {
+            const vf f = __builtin_convertvector(h[a] - h0[a], vf) + TINY32;
+            vf g = float(Na) * f;
+            g = g - rint_v(g);
+            fa = (g * sinpi_over_x(g * g)) / (f * sinpi_over_x(f * f));
+        }
+        FL = FL * fa;                                     // 1·F_a is F_a: the product is the C's (F_a·F_b)·F_c
+    }
+    return FL;
+}
+
+// F (R = double) or F^2 (R = float) of W integral index triples; default_F outside the grid.
+template <class R>
+NB_INLINE typename Lanes<R>::type f_cell_v(const NBParams& p, const vd (&h0)[3])
+{
+    typename Lanes<R>::type out;
+    if (p.hkls <= 0) {
+        const double F = p.default_F;
+        if constexpr (sizeof(R) == sizeof(double)) out = splat(F);
+        else out = vf{} + float(F * F);
+        return out;
+    }
+    const double nk = double(p.k_n), nl = double(p.l_n);
+    const vd a = h0[0] - double(p.h_min), b = h0[1] - double(p.k_min), c = h0[2] - double(p.l_min);
+    const vd none = splat(double(p.h_n) * nk * nl), zero = splat(0.0);       // the default cell
+    vd fi = (a * nk + b) * nl + c;                                            // exact integers
+    if (!p.padded) {   // range checks (measured: they double the cost of a float32 evaluation with HKLs)
+        fi = sel_lt(a, zero, none, sel_lt(b, zero, none, sel_lt(c, zero, none, fi)));
+        fi = sel_lt(a, splat(double(p.h_n)), fi, none);
+        fi = sel_lt(b, splat(nk), fi, none);
+        fi = sel_lt(c, splat(nl), fi, none);
+    }
+    // int32 indices (grids stay below 2^31 cells, fastpath checks): one vector conversion, and a gather the
+    // compiler can emit as such.
+    const vi j = __builtin_convertvector(fi, vi);
+#if defined(__AVX2__)
+    __m256i idx;
+    std::memcpy(&idx, &j, sizeof idx);
+    if constexpr (sizeof(R) == sizeof(double)) {
+        VD r;
+        for (int hh = 0; hh < W / 4; ++hh) {
+            const __m256d g = _mm256_i32gather_pd(p.F64, hh ? _mm256_extracti128_si256(idx, 1)
+                                                             : _mm256_castsi256_si128(idx), 8);
+            std::memcpy(&r.h[hh], &g, sizeof g);
+        }
+        out = r.v;
+    } else {
+        const __m256 g = _mm256_i32gather_ps(p.F2f, idx, 4);
+        std::memcpy(&out, &g, sizeof g);
+    }
+#else
+    for (int i = 0; i < W; ++i) {
+        if constexpr (sizeof(R) == sizeof(double)) out[i] = p.F64[j[i]];
+        else out[i] = p.F2f[j[i]];
+    }
+#endif
+    return out;
+}
+
+// F_cell^2·F_latt^2 of W paths with lattice L (9: a, b, c in m) and scattering vectors q[3] (1/m); float64 in
+// the C's order ((F·F)·F_latt)·F_latt.
+template <class R>
+NB_INLINE typename Lanes<R>::type path_term(const NBParams& p, const double* L, const vd (&q)[3])
+{
+    vd h[3], h0[3];
+    for (int a = 0; a < 3; ++a) h[a] = L[3 * a] * q[0] + L[3 * a + 1] * q[1] + L[3 * a + 2] * q[2];
+    const bool hkl = p.hkls > 0;
+    const typename Lanes<R>::type FL = lattice_v<R>(p, h, h0, hkl);
+    if constexpr (sizeof(R) == sizeof(double)) {
+        const vd F = hkl ? f_cell_v<R>(p, h0) : splat(p.default_F);
+        return F * F * FL * FL;
+    } else {
+        const vf F2 = hkl ? f_cell_v<R>(p, h0) : vf{} + float(p.default_F * p.default_F);
+        return F2 * (FL * FL);
+    }
+}
+
+// first where mask == 1, else other.
+template <class R>
+NB_INLINE typename Lanes<R>::type blend_first(vd mask, typename Lanes<R>::type first, typename Lanes<R>::type other)
+{
+    if constexpr (sizeof(R) == sizeof(double)) return sel_eq(mask, splat(1.0), first, other);
+    else return (__builtin_convertvector(mask, vf) == 1.0f) ? first : other;
+}
+
+// The C's Kahn polarisation factor for incident i and diffracted d (unit vectors), scalar (once per pixel).
+double polarization(const NBParams& p, const double* inc, const double* d)
+{
+    const double c2 = inc[0] * d[0] + inc[1] * d[1] + inc[2] * d[2];
+    const double c2sq = c2 * c2, s2sq = 1.0 - c2sq;
+    double psi = 0.0;
+    if (p.polar_K != 0.0) {
+        const double* ax = p.polar_axis;
+        double B[3] = {ax[1] * inc[2] - ax[2] * inc[1], ax[2] * inc[0] - ax[0] * inc[2],
+                       ax[0] * inc[1] - ax[1] * inc[0]};
+        double m = std::sqrt(B[0] * B[0] + B[1] * B[1] + B[2] * B[2]);
+        if (m != 0.0) for (double& v : B) v = v / m;
+        double E[3] = {inc[1] * B[2] - inc[2] * B[1], inc[2] * B[0] - inc[0] * B[2], inc[0] * B[1] - inc[1] * B[0]};
+        m = std::sqrt(E[0] * E[0] + E[1] * E[1] + E[2] * E[2]);
+        if (m != 0.0) for (double& v : E) v = v / m;
+        psi = -std::atan2(d[0] * B[0] + d[1] * B[1] + d[2] * B[2], d[0] * E[0] + d[1] * E[1] + d[2] * E[2]);
+    }
+    return 0.5 * (1.0 + c2sq - p.polar_K * std::cos(2.0 * psi) * s2sq);
+}
+
+// The pixels of one call: listed (s, f), or (s == nullptr) the render indices start.. of a w-wide ROI at
+// (xmin, ymin) in raster order.
+struct PixelList {
+    const int32_t* s;
+    const int32_t* f;
+    int64_t start, w, xmin, ymin;
+
+    void at(int64_t j, int64_t& slow, int64_t& fast) const
+    {
+        if (s) {
+            slow = s[j];
+            fast = f[j];
+        } else {
+            slow = ymin + (start + j) / w;
+            fast = xmin + (start + j) % w;
+        }
+    }
+};
+
+// One block of up to W pixels, the call's pixels base.. (lanes past `nb` repeat the last pixel, not written).
+template <class R>
+void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, float* out, double* omega_out)
+{
+    typedef typename Lanes<R>::type vr;
+    // s·N and f·N as doubles (exact integers): the sub-pixel index s·N + ss is then formed exactly in double.
+    const int64_t N = p.N;
+    vd sN, fN;
+    for (int i = 0; i < W; ++i) {
+        int64_t sl, fa;
+        px.at(base + (i < nb ? i : nb - 1), sl, fa);
+        sN[i] = double(sl * N);
+        fN[i] = double(fa * N);
+    }
+    const int64_t first_lane = (p.first_pix >= base && p.first_pix < base + nb) ? p.first_pix - base : -1;
+    vd first_mask = splat(0.0);
+    if (first_lane >= 0) first_mask[first_lane] = 1.0;
+    vr I = vr{} + R(p.I_bg);
+    vd omega = splat(0.0), cap = splat(0.0), polar = splat(p.nopolar ? 1.0 : 0.0);
+    const double half = p.sub / 2.0;
+    for (int64_t t = 0; t < p.layers; ++t) {
+        cap = splat((p.thick == 0.0) ? 1.0 : 0.0);
+        const double Odet = double(t) * p.thickstep;
+        for (int64_t ss = 0; ss < N; ++ss) {
+            const vd Sdet = p.sub * (sN + double(ss)) + half;
+            for (int64_t sf = 0; sf < N; ++sf) {
+                const vd Fdet = p.sub * (fN + double(sf)) + half;
+                vd d[3];
+                for (int k = 0; k < 3; ++k) d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
+                const vd air = sqrt_v(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+                constexpr bool exact = sizeof(R) == sizeof(double);   // float: reciprocals instead of divisions
+                if constexpr (exact) {
+                    for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] / air);
+                } else {
+                    const vd inv = 1.0 / air;
+                    for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] * inv);
+                }
+                bool need_omega = false;                // the C computes omega while it is 0 (the first path)
+                for (int i = 0; i < W; ++i) need_omega |= omega[i] == 0.0;
+                if (need_omega) {
+                    const vd om = p.point_pixel ? 1.0 / air / air
+                                                : p.pixel * p.pixel / air / air * p.close_distance / air;
+                    omega = sel_eq(omega, splat(0.0), om, omega);
+                }
+                if (p.thick != 0.0) {
+                    for (int i = 0; i < W; ++i) {
+                        if (cap[i] != 0.0) continue;
+                        const double rho = d[0][i] * p.odet[0] + d[1][i] * p.odet[1] + d[2][i] * p.odet[2];
+                        cap[i] = std::exp(-double(t) * p.thickstep * p.mu / rho) -
+                                 std::exp(-double(t + 1) * p.thickstep * p.mu / rho);
+                    }
+                }
+                for (int64_t src = 0; src < p.S; ++src) {
+                    const double* sd = p.src_dir + 3 * src;
+                    const double lam = p.lambdas[src];
+                    vd q[3];
+                    if constexpr (exact) for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) / lam;
+                    else for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) * (1.0 / lam);
+                    bool cut[W] = {};
+                    vr live = vr{} + R(1);              // 1 for paths that pass the dmin cut, else 0
+                    if (p.dmin > 0.0) {
+                        const vd stol = 0.5 * sqrt_v(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]);
+                        for (int i = 0; i < W; ++i) {
+                            cut[i] = stol[i] > 0.0 && p.dmin > 0.5 / stol[i];
+                            live[i] = cut[i] ? R(0) : R(1);
+                        }
+                    }
+                    bool any_live = false, need_polar = false;
+                    for (int i = 0; i < W; ++i) {
+                        any_live |= !cut[i];
+                        need_polar |= !cut[i] && polar[i] == 0.0;
+                    }
+                    if (!any_live) continue;
+                    if (!p.nopolar && need_polar) {
+                        const double inc[3] = {-sd[0], -sd[1], -sd[2]};
+                        for (int i = 0; i < W; ++i) {
+                            if (cut[i] || polar[i] != 0.0) continue;
+                            const double di[3] = {d[0][i], d[1][i], d[2][i]};
+                            polar[i] = polarization(p, inc, di);
+                        }
+                    }
+                    const bool first_here = first_lane >= 0 && t == p.first_t && ss == p.first_ss &&
+                                            sf == p.first_sf && src == p.first_src;
+                    for (int64_t tm = 0; tm < p.TM; ++tm) {
+                        vr contrib = path_term<R>(p, p.latN + 9 * tm, q);
+                        // The first path's lane sees its own lattice: a blend, not a lane write (which would
+                        // keep the vectors of this loop in memory).
+                        if (first_here)
+                            contrib = blend_first<R>(first_mask, path_term<R>(p, p.latF + 9 * tm, q), contrib);
+                        // A cut path adds contrib·0 = +0, which leaves I unchanged (the C skips it).
+                        I = (p.dmin > 0.0) ? I + contrib * live : I + contrib;
+                    }
+                }
+            }
+        }
+    }
+    for (int i = 0; i < nb; ++i) {
+        double S = p.r_e_sqr * p.fluence * double(I[i]) / p.steps;
+        S *= cap[i];
+        S *= polar[i];
+        S *= omega[i];
+        out[i] = float(S);
+        omega_out[i] = omega[i];
+    }
+}
+
+template <class R>
+int64_t render_pixels(const NBParams* p, int64_t n, const PixelList& px, float* out, double* omega, int nthreads)
+{
+    const int64_t nblocks = (n + W - 1) / W;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads)
+    for (int64_t b = 0; b < nblocks; ++b) {
+        const int64_t i0 = b * W;
+        const int nb = int((n - i0) < W ? (n - i0) : W);
+        render_block<R>(*p, nb, px, i0, out + i0, omega + i0);
+    }
+    return n;
+}
+
+}  // namespace
+
+extern "C" {
+
+// Layout check for the loader: the size of NBParams and the lane count.
+int64_t nb_abi(void) { return int64_t(sizeof(NBParams)) * 1000 + W; }
+
+// Render n pixels into out[i] (the float image value) and omega[i] (the pixel's solid angle, sr): pixel i is
+// (s[i], f[i]), or with s == NULL render index start + i of the w-wide ROI at (xmin, ymin).
+int64_t nb_render_f64(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, int64_t start, int64_t w,
+                      int64_t xmin, int64_t ymin, float* out, double* omega, int nthreads)
+{
+    return render_pixels<double>(p, n, PixelList{s, f, start, w, xmin, ymin}, out, omega, nthreads);
+}
+
+int64_t nb_render_f32(const NBParams* p, int64_t n, const int32_t* s, const int32_t* f, int64_t start, int64_t w,
+                      int64_t xmin, int64_t ymin, float* out, double* omega, int nthreads)
+{
+    return render_pixels<float>(p, n, PixelList{s, f, start, w, xmin, ymin}, out, omega, nthreads);
+}
+
+// Image moments of n values v (render order), in double, sequentially: out = {sum, sum of squares, max, index of
+// the first max, sum of (v - mean)^2, mean} with mean = sum / max(n, 2) (the engine's image_stats convention).
+void nb_moments(const float* v, int64_t n, double* out)
+{
+    double sum = 0.0, sq = 0.0, mx = -INFINITY, c = 0.0;
+    int64_t imax = -1;
+    for (int64_t i = 0; i < n; ++i) {
+        const double x = v[i];
+        sum += x;
+        sq += x * x;
+        if (x > mx) { mx = x; imax = i; }
+    }
+    const double mean = sum / double(n > 2 ? n : 2);
+    for (int64_t i = 0; i < n; ++i) {
+        const double d = double(v[i]) - mean;
+        c += d * d;
+    }
+    out[0] = sum; out[1] = sq; out[2] = mx; out[3] = double(imax); out[4] = c; out[5] = mean;
+}
+
+// sin_v on n values (for the tests: its agreement with libm's sin).
+void nb_sin_f64(const double* x, double* out, int64_t n)
+{
+    for (int64_t i = 0; i + W <= n; i += W) {
+        vd v;
+        for (int j = 0; j < W; ++j) v[j] = x[i + j];
+        const vd r = sin_v(v);
+        for (int j = 0; j < W; ++j) out[i + j] = r[j];
+    }
+    for (int64_t i = n - n % W; i < n; ++i) out[i] = std::sin(x[i]);
+}
+
+}  // extern "C"

@@ -1,0 +1,137 @@
+"""The compiled kernel's inputs (numpy; torch for GIL-free fills): which renders it covers, its parameter block and
+lattice tables, built from a `Setup` with the C's order of operations (float64 bit-exact with the C's tables)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from simulator.beam import R_E_SQR
+from simulator.compiled import NBParams
+from simulator.setup import Setup
+
+# fastkernel.cpp's REDUCE_MAX: its vectorised sine is used while every |N·pi·h| stays below this.
+SIN_REDUCE_MAX = 1.0e5
+# Largest padded F grid (cells; float64 + float32 copies: 12 bytes each) before the kernel range-checks instead.
+MAX_PADDED_CELLS = 1 << 23
+
+
+def covers(setup: Setup) -> str | None:
+    """None when the compiled kernel renders `setup`, else why not (the torch path then renders it)."""
+    smp = setup.config.sampling
+    if setup.shape != "SQUARE":
+        return f"-xtal_shape {setup.shape}"
+    if setup.interpolate:
+        return "tricubic interpolation"
+    if smp.oversample_thick or smp.oversample_polar or smp.oversample_omega:
+        return "-oversample_thick/polar/omega"
+    if setup.geometry.curved:
+        return "-curved_det"
+    return None
+
+
+def _rotate_axis(v: np.ndarray, u: np.ndarray, phi: float) -> np.ndarray:
+    """The C's nb_rotate_axis term for term (v (3,), unit axis u (3,), phi rad), so the roundings are the C's."""
+    c, s = math.cos(phi), math.sin(phi)
+    d = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]) * (1.0 - c)
+    return np.array([v[0] * c + (u[1] * v[2] - u[2] * v[1]) * s + u[0] * d,
+                     v[1] * c + (u[2] * v[0] - u[0] * v[2]) * s + u[1] * d,
+                     v[2] * c + (u[0] * v[1] - u[1] * v[0]) * s + u[2] * d])
+
+
+def lattice_table(setup: Setup, angles: np.ndarray) -> np.ndarray:
+    """(T*M, 9) float64: row t*M + m = U_m·R(angle_t)·a0, then b0, c0 (m), as the C's tables (a tick at angle 0
+    uses the unrotated vectors; U only with a mosaic spread). Built elementwise in float64 with the C's sums."""
+    cr = setup.crystal
+    u = setup.geometry.spindle
+    base = (cr.a0, cr.b0, cr.c0)
+    rows = []
+    for ang in angles:
+        rot = base if ang == 0.0 else tuple(_rotate_axis(v, u, float(ang)) for v in base)
+        rot = np.stack(rot)                                                  # (3 axes, 3)
+        if cr.mosaic_spread > 0:
+            U = cr.umats                                                     # (M, 3, 3)
+            # out[m, axis, r] = (U[m,r,0]·v0 + U[m,r,1]·v1) + U[m,r,2]·v2, v = rot[axis]
+            out = (U[:, None, :, 0] * rot[None, :, None, 0] + U[:, None, :, 1] * rot[None, :, None, 1]) \
+                + U[:, None, :, 2] * rot[None, :, None, 2]
+            rows.append(out.reshape(-1, 9))
+        else:
+            rows.append(np.repeat(rot.reshape(1, 9), cr.n_mosaic, axis=0))
+    return np.ascontiguousarray(np.concatenate(rows, axis=0), dtype=np.float64)
+
+
+def sine_reach(setup: Setup) -> float:
+    """An upper bound of |N·pi·h| over every path: |h| <= |a|·|q| <= |a|·2/lambda_min (per axis)."""
+    cr = setup.crystal
+    q_max = 2.0 / float(np.min(setup.beam.lambdas))
+    return max(n * math.pi * float(np.linalg.norm(v)) * q_max
+               for n, v in ((cr.Na, cr.a0), (cr.Nb, cr.b0), (cr.Nc, cr.c0)))
+
+
+def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, int, int], bool]:
+    """(F (cells + 1,) float64 with default_F in the last cell, grid origin, extents, padded): the file's grid,
+    padded with default_F to every index the geometry can reach (|h| <= |a|·2/lambda_min, plus one for the
+    rounding) when that stays under MAX_PADDED_CELLS, so the kernel needs no range checks. The values looked up
+    are the C's either way (default_F outside the file's grid)."""
+    hk, cr = setup.hkl, setup.crystal
+    if hk.hkls <= 0:
+        return np.array([hk.default_F], dtype=np.float64), (0, 0, 0), (0, 0, 0), False
+    lam_min = float(np.min(setup.beam.lambdas))
+    glo, gshape = (hk.h_min, hk.k_min, hk.l_min), hk.grid.shape
+    lo, hi = [], []
+    for ax, vec in enumerate((cr.a0, cr.b0, cr.c0)):
+        reach = int(math.ceil(float(np.linalg.norm(vec)) * 2.0 / lam_min)) + 2
+        lo.append(min(-reach, glo[ax]))
+        hi.append(max(reach, glo[ax] + gshape[ax] - 1))
+    shape = tuple(h - lo_ + 1 for lo_, h in zip(lo, hi, strict=True))
+    if math.prod(shape) > MAX_PADDED_CELLS:
+        flat = np.ascontiguousarray(hk.grid, dtype=np.float64).ravel()
+        return np.append(flat, hk.default_F), glo, tuple(gshape), False
+    # torch ops release the GIL (numpy's fill of a grid this size held it for 0.1-0.2 s while a GUI thread ran).
+    full = torch.full((math.prod(shape) + 1,), hk.default_F, dtype=torch.float64)
+    view = full[:-1].view(shape)
+    o = [g - lo_ for g, lo_ in zip(glo, lo, strict=True)]
+    view[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = torch.from_numpy(hk.grid)
+    return full.numpy(), (lo[0], lo[1], lo[2]), shape, True
+
+
+@dataclass
+class KernelInputs:
+    """The parameter block and the arrays it points into (kept alive with it)."""
+
+    params: NBParams
+    arrays: tuple[np.ndarray, ...]
+    work_per_pixel: int           # sub-paths x sources x ticks x domains
+
+
+def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInputs:
+    """NBParams for `setup`; first = (render index, sub-path j, source) of the carry-over's first path, or None."""
+    g, cr, bm, hk, ph = setup.geometry, setup.crystal, setup.beam, setup.hkl, setup.phi
+    N = setup.oversample
+    src_dir = np.ascontiguousarray(-bm.incident, dtype=np.float64)
+    lambdas = np.ascontiguousarray(bm.lambdas, dtype=np.float64)
+    latN = lattice_table(setup, ph.eff_rest)
+    latF = lattice_table(setup, ph.eff_first) if np.any(ph.eff_first != ph.eff_rest) else latN
+    F64, glo, shape, padded = f_grid(setup)
+    F2f = torch.from_numpy(F64).square().to(torch.float32).numpy()    # GIL-free, as f_grid
+    p = NBParams(
+        pixel=g.px, sub=g.px / N, close_distance=g.close_distance, thickstep=g.thickstep, mu=g.mu, thick=g.thick,
+        dmin=bm.dmin, polar_K=bm.polar_K, I_bg=bm.I_bg, r_e_sqr=R_E_SQR, fluence=bm.fluence, steps=float(setup.steps),
+        default_F=hk.default_F, Na=float(cr.Na), Nb=float(cr.Nb), Nc=float(cr.Nc),
+        N=N, layers=g.thicksteps, S=bm.n_sources, TM=ph.steps * cr.n_mosaic, hkls=hk.hkls, nopolar=int(bm.nopolar),
+        point_pixel=int(g.point_pixel), h_min=glo[0], k_min=glo[1], l_min=glo[2], padded=int(padded),
+        h_n=shape[0], k_n=shape[1], l_n=shape[2], first_pix=-1, first_t=-1, first_ss=-1, first_sf=-1, first_src=-1,
+        libm_sin=int(sine_reach(setup) >= SIN_REDUCE_MAX),
+        src_dir=src_dir.ctypes.data, lambdas=lambdas.ctypes.data, latN=latN.ctypes.data, latF=latF.ctypes.data,
+        F64=F64.ctypes.data, F2f=F2f.ctypes.data,
+    )
+    for name in ("pix0", "fdet", "sdet", "odet", "polar_axis"):
+        getattr(p, name)[:] = [float(v) for v in getattr(g, name)]
+    if first is not None and latF is not latN:
+        j = first[1]
+        p.first_pix, p.first_t, p.first_ss, p.first_sf, p.first_src = first[0], j // (N * N), (j // N) % N, j % N, \
+            first[2]
+    return KernelInputs(p, (src_dir, lambdas, latN, latF, F64, F2f),
+                        setup.n_paths * bm.n_sources * ph.steps * cr.n_mosaic)
