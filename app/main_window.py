@@ -29,10 +29,10 @@ from app.session import SideOptions
 from app.settings import AppSettings
 from app.run_views import RunViews
 from app.status_bar import EngineBar, readout_text, run_finished_text, run_started_text
-from app.window_io import export_to, load_side_image
+from app.window_io import confirm_long_run, export_to, load_side_image
 from app.window_layout import build_layout
 from app.window_settings import reset_window, restore_window, save_view, save_window
-from app.workers import preload_engines
+from app.workers import preload_engines, warm_up_engines
 from simulator.config import ConfigError
 
 APP_NAME = "nbparity"
@@ -62,6 +62,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._closing = False
 
         preload_engines()
+        self.warm_up = warm_up_engines()  # issue 9: the first Run at warm speed
         self.editor = ParamsEditor(last_dir_getter=lambda: self.settings.last_dir("files"),
                                    last_dir_setter=lambda d: self.settings.set_last_dir("files", d))
         self.panels = ImagePanels()
@@ -212,6 +213,9 @@ class MainWindow(QtWidgets.QMainWindow):
             session = self.editor_session()
         except ConfigError as exc:
             self.refuse(f"Run refused: {exc}")
+            return False
+        if not confirm_long_run(self, session.config):
+            self.status("Run not started: the estimate was declined.")
             return False
         shown = self.inspector.inspection
         s_n, f_n = session.config.pixel_counts()

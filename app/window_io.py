@@ -115,3 +115,23 @@ def choose_export_folder(parent: QtWidgets.QWidget, start: str) -> str:
         start = str(Path(start).parent)  # a remembered folder that has gone: its nearest parent
     return QtWidgets.QFileDialog.getExistingDirectory(
         parent, "Folder for the snapshot (a new timestamped folder is created inside)", start)
+
+
+LONG_RUN_S = 120.0  # a run guessed longer than this is confirmed first (issue 8: "ask before a run of minutes")
+
+
+def confirm_long_run(parent: QtWidgets.QWidget, config) -> bool:
+    """True when the run of `config` may start: at once when its quick work estimate (simulator.preflight, without
+    reading the large input files) is under LONG_RUN_S, else when the user says yes to the estimate shown.
+    A command line the estimate refuses is left to the run, which reports it on each side."""
+    from simulator.preflight import estimate
+    try:
+        est = estimate(config, large_files=False)
+    except ConfigError:
+        return True
+    if est.seconds_guess < LONG_RUN_S:
+        return True
+    answer = QtWidgets.QMessageBox.question(
+        parent, "A long run", f"This run is large: {est.sentence()}.\n\nRun it now?",
+        QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.No, QtWidgets.QMessageBox.No)
+    return answer == QtWidgets.QMessageBox.Yes

@@ -148,3 +148,26 @@ def preload_engines() -> list[str]:
         except Exception:  # noqa: BLE001 - surfaced later, per engine, as a readable error
             missing.append(name)
     return missing
+
+
+def warm_up_engines(dtypes: tuple[str, ...] = ("float64", "float32")) -> threading.Thread:
+    """Start `simulator.engine.warm_up` for each dtype on a daemon thread and return it (issue 9): the compiled
+    kernel is loaded from its disk cache (or built there, on a machine's first launch) and torch primed while the
+    user reads the window, so the first Run renders at warm speed. The work runs outside the GIL (a compiler process,
+    the compiled kernel, torch ops) and a render that starts meanwhile waits for the kernel's load. Failures are
+    logged: the engine then falls back on its own and says why in its log."""
+    import logging
+
+    def work() -> None:
+        from simulator.engine import warm_up
+        for dtype in dtypes:
+            try:
+                info = warm_up(dtype)
+                logging.getLogger(__name__).info("engine warm-up %s: %s kernel in %.2f s %s", dtype, info["kernel"],
+                                                 info["seconds"], info["reason"])
+            except Exception:  # noqa: BLE001 - a warm-up problem must never stop the window
+                logging.getLogger(__name__).exception("engine warm-up %s failed", dtype)
+
+    t = threading.Thread(target=work, name="nbparity-warm-up", daemon=True)
+    t.start()
+    return t

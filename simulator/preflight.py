@@ -65,11 +65,15 @@ def check_config(cfg: NanoBraggConfig, available: int | None = None) -> Estimate
     return est
 
 
-def estimate(cfg: NanoBraggConfig, available: int | None = None) -> Estimate:
-    """Validate `cfg` and its input files and count what a run would build (see the module docstring)."""
+def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files: bool = True) -> Estimate:
+    """Validate `cfg` and its input files and count what a run would build (see the module docstring).
+
+    large_files=False skips the files that can be large and do not change the work (the -hkl grid, the -mask
+    image): a quick estimate of the work for the window to ask about before a long run, on the GUI thread; the
+    memory figure then lacks the grid."""
     validate_values(cfg)
     geo = build_geometry(cfg.detector)
-    if cfg.detector.mask_file is not None:
+    if cfg.detector.mask_file is not None and large_files:
         read_mask(cfg.detector.mask_file, geo.spixels, geo.fpixels)
     image = f"the {geo.fpixels} x {geo.spixels} pixel image"
     memory: dict[str, tuple[int, str]] = {image: (geo.spixels * geo.fpixels * IMAGE_BYTES_PER_PIXEL, IMAGE_FLAG)}
@@ -88,7 +92,7 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None) -> Estimate:
     memory["mosaic domains"] = (n_mos * MOSAIC_BYTES_PER_DOMAIN, "-mosaic_domains")
     if cfg.crystal.mat_file is not None:
         read_mat(cfg.crystal.mat_file, cfg.beam.lambda_A)
-    if cfg.crystal.hkl_file is not None:
+    if cfg.crystal.hkl_file is not None and large_files:
         # build_grid parses, validates and budgets the file once and caches the grid the render then reuses.
         path = cfg.crystal.hkl_file
         grid = build_grid(path, cfg.crystal.default_F)

@@ -1,0 +1,71 @@
+"""Issue 8: the window shows the work estimate and asks before a run that would take minutes."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6 import QtWidgets  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+# 1024 x 1024 pixels x 2x2 sub-pixels x 3000 phi ticks = 1.26e10 path evaluations: at the estimate's 1.5e6 per
+# second (simulator.budget.PATHS_PER_SECOND) about 2.3 h, far past the 120 s threshold of app.window_io.LONG_RUN_S.
+LONG = ("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 1024 "
+        "-oversample 2 -phi 0 -osc 30 -phisteps 3000").split()
+SHORT = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 16".split()
+
+
+def _answer(monkeypatch, button):
+    asked = []
+
+    def question(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return button
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", question)
+    return asked
+
+
+def test_a_run_of_hours_is_shown_and_declining_starts_nothing(qtbot, make_window, c_binary, monkeypatch):
+    w = make_window(LONG, c_binary)
+    asked = _answer(monkeypatch, QtWidgets.QMessageBox.No)
+    t0 = time.perf_counter()
+    assert w.run() is False
+    elapsed = time.perf_counter() - t0
+    assert len(asked) == 1
+    # the sentence names the work (1.26e+10 path evaluations) and a time in hours
+    assert "1.26e+10 path evaluations" in asked[0] and " h on a CPU" in asked[0], asked[0]
+    assert not w.model.busy and w.model.session is None
+    assert "declined" in w.statusBar().currentMessage()
+    # the quick estimate reads no large file and renders nothing: it answers well within a second
+    assert elapsed < 1.0, elapsed
+
+
+def test_accepting_starts_the_run_and_a_short_run_is_not_asked(qtbot, make_window, c_binary, monkeypatch):
+    w = make_window(LONG, c_binary)
+    _answer(monkeypatch, QtWidgets.QMessageBox.Yes)
+    with qtbot.waitSignal(w.model.started, timeout=5000):
+        assert w.run() is True
+    w.model.cancel()
+    w2 = make_window(SHORT, c_binary)
+    asked = _answer(monkeypatch, QtWidgets.QMessageBox.No)
+    with qtbot.waitSignal(w2.model.started, timeout=5000):
+        assert w2.run() is True
+    assert asked == []
+
+
+def test_the_window_warms_the_engine_up_in_the_background(qtbot, make_window, c_binary):
+    """Issue 9: at start the window loads (or builds) the compiled kernel and primes torch on a daemon thread; it
+    ends by itself, and the first render then runs the compiled kernel where a compiler is available."""
+    from simulator.argv import parse_argv
+    from simulator import compiled
+    from simulator.engine import render
+
+    w = make_window(SHORT, c_binary)
+    assert w.warm_up.daemon and w.warm_up.name == "nbparity-warm-up"
+    w.warm_up.join(180)
+    assert not w.warm_up.is_alive()
+    res = render(parse_argv(SHORT).config)
+    expected = "compiled" if compiled.kernel() is not None else "torch"
+    assert res.meta["kernel"] == expected, compiled.unavailable_reason()
