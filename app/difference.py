@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tracing.metrics import beyond_tolerance_mask, difference_map
+from tracing.metrics import ParityThresholds, beyond_tolerance_mask, difference_map
 
 MODES: dict[str, str] = {
     "diff": "A − B",
@@ -31,8 +31,8 @@ class Tolerance:
     a bright pixel (|C| >= floor_frac·max|C|) is beyond when |C − Py| > rtol·|C|; a dim one when
     |C − Py| > rtol·max|C|."""
 
-    rtol: float = 1e-5
-    floor_frac: float = 1e-3
+    rtol: float = ParityThresholds().max_rel_error
+    floor_frac: float = ParityThresholds().rel_floor
 
 
 def default_floor(c: np.ndarray, py: np.ndarray) -> float:

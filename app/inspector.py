@@ -17,6 +17,7 @@ import pyqtgraph as pg
 
 from tracing.phi_compare import PhiComparison, compare_traces, fmt_num
 from tracing.records import PLOT_FIELDS, PathKey, PixelTrace
+from tracing.metrics import ParityThresholds
 
 FIELD_TITLES: dict[str, str] = {
     "h_frac": "h (fractional)", "k_frac": "k (fractional)", "l_frac": "l (fractional)",
@@ -27,7 +28,7 @@ C_STYLE = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbo
                symbolPen="#1f77b4")
 PY_STYLE = dict(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="t", symbolSize=10,
                 symbolBrush=None, symbolPen=pg.mkPen("#ff7f0e", width=2))
-DEFAULT_TOL = 5e-4
+DEFAULT_TOL = ParityThresholds().phi_tol  # the per-φ divergence limit (tracing.metrics, one home)
 # The smallest height of one small plot (title, axes and data), px: below this the y labels crowd; the plots then
 # scroll instead of shrinking (the window at 1366x768 gives the inspector about 300 px).
 MIN_PLOT_HEIGHT = 120

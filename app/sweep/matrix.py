@@ -44,6 +44,7 @@ from typing import Any
 
 from simulator.argv import flag_nargs, format_value, parse_argv, with_flag
 from simulator.config import ConfigError
+from tracing.metrics import ParityThresholds
 
 DEFAULT_ENGINES = ("cref", "torch")
 _SWEEP_KEYS = {"name", "description", "engines", "probes", "timeout_s", "thresholds"}
@@ -53,14 +54,8 @@ _THRESHOLD_KEYS = ("min_correlation", "max_rel_error", "rel_floor", "phi_tol")
 _SLUG = re.compile(r"[^A-Za-z0-9._=+-]+")
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Parity thresholds of one case (dimensionless); see app.session.ParityThresholds."""
-
-    min_correlation: float = 0.999999
-    max_rel_error: float = 1e-5
-    rel_floor: float = 1e-3
-    phi_tol: float = 5e-4                # per-phi |dh|, |dk|, |dl| that counts as a divergence
+# The sweep's thresholds are the one parity-threshold record (every figure and its default lives there).
+Thresholds = ParityThresholds
 
 
 @dataclass(frozen=True)
