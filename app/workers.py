@@ -71,6 +71,10 @@ class JobRunner(QtCore.QObject):
         self._lock = threading.Lock()
         self._min_interval = min_interval_s
         self._closed = False
+        # Connected first, so it runs after every other slot of `finished` has seen the job (slots run in
+        # connection order): a job counts as running until its outcome has been delivered on the GUI thread,
+        # not only while its thread lives; otherwise an "idle" check could run between the two.
+        self.finished.connect(self._forget)
 
     def start(self, tag: str, fn: WorkFn, cancel: threading.Event | None = None) -> Job:
         """Run `fn(progress, cancel)` on a new daemon thread; returns the Job (its id tags every signal)."""
@@ -100,16 +104,23 @@ class JobRunner(QtCore.QObject):
         else:
             self._emit(self.result, job.id, job.tag, value)
         finally:
-            with self._lock:
-                self._jobs.pop(job.id, None)
+            if self._closed:  # nobody will deliver `finished`: forget the job here
+                with self._lock:
+                    self._jobs.pop(job.id, None)
             self._emit(self.finished, job.id, job.tag)
+
+    @QtCore.Slot(int, str)
+    def _forget(self, job_id: int, _tag: str) -> None:
+        with self._lock:
+            self._jobs.pop(job_id, None)
 
     def _emit(self, signal, *args) -> None:
         if not self._closed:  # after close() nobody listens: the window is gone or going
             signal.emit(*args)
 
     def running(self, tag: str | None = None) -> list[Job]:
-        """Jobs whose threads have not ended (optionally only those with `tag`)."""
+        """Jobs whose outcome has not been delivered yet, i.e. whose `finished` has not reached the GUI thread
+        (optionally only those with `tag`)."""
         with self._lock:
             jobs = list(self._jobs.values())
         return [j for j in jobs if tag is None or j.tag == tag]
@@ -121,15 +132,19 @@ class JobRunner(QtCore.QObject):
     def wait_all(self, timeout_s: float) -> bool:
         """Join every job's thread, `timeout_s` in total; True when all have ended. Safe on the GUI thread."""
         deadline = time.monotonic() + timeout_s
-        for job in self.running():
+        jobs = self.running()
+        for job in jobs:
             if job.thread is not None:
                 job.thread.join(max(0.0, deadline - time.monotonic()))
-        return not self.running()
+        return not any(job.is_running() for job in jobs)
 
     def close(self) -> None:
         """Cancel everything and stop relaying: later outcomes of still-running threads are dropped."""
         self.cancel_all()
         self._closed = True
+        with self._lock:  # finished threads' outcomes will never be delivered now
+            for job_id in [i for i, j in self._jobs.items() if not j.is_running()]:
+                del self._jobs[job_id]
 
 
 def preload_engines() -> list[str]:
@@ -150,23 +165,25 @@ def preload_engines() -> list[str]:
     return missing
 
 
-def warm_up_engines(dtypes: tuple[str, ...] = ("float64", "float32")) -> threading.Thread:
-    """Start `simulator.engine.warm_up` for each dtype on a daemon thread and return it (issue 9): the compiled
-    kernel is loaded from its disk cache (or built there, on a machine's first launch) and torch primed while the
-    user reads the window, so the first Run renders at warm speed. The work runs outside the GIL (a compiler process,
-    the compiled kernel, torch ops) and a render that starts meanwhile waits for the kernel's load. Failures are
-    logged: the engine then falls back on its own and says why in its log."""
+def warm_up_engines() -> threading.Thread:
+    """Load the compiled render kernel on a daemon thread and return the thread (issue 9): from its disk cache in
+    milliseconds, or built there (seconds, a machine's first launch only) while the user reads the window, so the
+    first Run renders at warm speed. Only the kernel: `simulator.engine.warm_up`'s tiny torch render and trace
+    would hold the GIL in Python code and stall a run started at once (the render itself needs no priming:
+    `make bench` measures its first render within a few ms of a warm one). A render that starts meanwhile waits
+    for the load; a machine without a compiler logs one line and renders with torch."""
     import logging
 
     def work() -> None:
-        from simulator.engine import warm_up
-        for dtype in dtypes:
-            try:
-                info = warm_up(dtype)
-                logging.getLogger(__name__).info("engine warm-up %s: %s kernel in %.2f s %s", dtype, info["kernel"],
-                                                 info["seconds"], info["reason"])
-            except Exception:  # noqa: BLE001 - a warm-up problem must never stop the window
-                logging.getLogger(__name__).exception("engine warm-up %s failed", dtype)
+        from simulator import compiled
+        t0 = time.perf_counter()
+        try:
+            kern = compiled.kernel()
+        except Exception:  # noqa: BLE001 - a warm-up problem must never stop the window
+            logging.getLogger(__name__).exception("loading the compiled kernel failed")
+            return
+        logging.getLogger(__name__).info("compiled kernel %s in %.2f s %s", "ready" if kern else "unavailable",
+                                         time.perf_counter() - t0, compiled.unavailable_reason())
 
     t = threading.Thread(target=work, name="nbparity-warm-up", daemon=True)
     t.start()

@@ -56,7 +56,7 @@ def test_accepting_starts_the_run_and_a_short_run_is_not_asked(qtbot, make_windo
 
 
 def test_the_window_warms_the_engine_up_in_the_background(qtbot, make_window, c_binary):
-    """Issue 9: at start the window loads (or builds) the compiled kernel and primes torch on a daemon thread; it
+    """Issue 9: at start the window loads (or builds) the compiled kernel on a daemon thread; it
     ends by itself, and the first render then runs the compiled kernel where a compiler is available."""
     from simulator.argv import parse_argv
     from simulator import compiled
