@@ -44,6 +44,7 @@ import numpy as np
 
 from simulator.argv import append_flags, last_values, map_values, without_flag
 from simulator.config import SamplingConfig, resolve_phi
+from tracing.bundle import pid_alive
 from tracing.parse import TraceParseError, parse_trace
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
@@ -211,16 +212,6 @@ def become_subreaper() -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_scratch(parent: Path | str | None = None) -> list[Path]:
     """Remove `nbref-run-<pid>-*` folders under `parent` (default $TMPDIR) whose owner pid is dead; returns them."""
     base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
@@ -231,7 +222,7 @@ def remove_stale_scratch(parent: Path | str | None = None) -> list[Path]:
         return removed
     for p in entries:
         owner = p.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if not owner.isdigit() or int(owner) == os.getpid() or _pid_alive(int(owner)):
+        if not owner.isdigit() or pid_alive(int(owner)):
             continue
         shutil.rmtree(p, ignore_errors=True)
         if not p.exists():

@@ -17,6 +17,7 @@ from c_reference.driver import (
 )
 from c_reference.locate import REFERENCE_BINARY, default_binary
 from tracing.records import Cancelled, EngineError
+from proc_util import gone as proc_gone
 
 PRELUDE = f"""#!{sys.executable}
 import json, os, signal, struct, subprocess, sys, time
@@ -51,18 +52,8 @@ def log_entries(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def gone(pid: int, wait_s: float = 3.0) -> bool:
-    """True once pid no longer runs (a zombie waiting for init to reap it counts as gone)."""
-    end = time.monotonic() + wait_s
-    while time.monotonic() < end:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.02)
-    return False
+def gone(pid: int) -> bool:
+    return proc_gone(pid, 3.0)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from app.session import ComparisonSession, SessionOptions, SideOptions
 from c_reference.driver import LOG_HEAD_BYTES, LOG_TAIL_LINES, SCRATCH_PREFIX, run_c, trace_c
 from simulator.config import ConfigError
 from tracing.records import Cancelled, EngineError
+from proc_util import gone as proc_gone
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_NB = REPO / "tests" / "fakes" / "fake_nb.py"
@@ -30,17 +31,8 @@ def cmd(mode: str) -> list[str]:
     return [sys.executable, str(FAKE_NB), mode]
 
 
-def gone(pid: int, wait_s: float = 10.0) -> bool:
-    end = time.monotonic() + wait_s
-    while time.monotonic() < end:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.02)
-    return False
+def gone(pid: int) -> bool:
+    return proc_gone(pid, 10.0)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 
 from app.session import ComparisonSession, SessionOptions, SideOptions
 from c_reference.driver import SCRATCH_PREFIX, remove_stale_scratch
+from proc_util import gone as proc_gone
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_NB = REPO / "tests" / "fakes" / "fake_nb.py"
@@ -30,18 +31,8 @@ def fake(mode: str) -> str:
     return f"cmd:{sys.executable} {FAKE_NB} {mode}"
 
 
-def gone(pid: int, wait_s: float = WAIT_S) -> bool:
-    """True once pid no longer runs (a zombie waiting to be reaped counts as gone)."""
-    end = time.monotonic() + wait_s
-    while time.monotonic() < end:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.02)
-    return False
+def gone(pid: int) -> bool:
+    return proc_gone(pid, WAIT_S)
 
 
 def wait_for_file(path: Path, proc: subprocess.Popen, wait_s: float = 60.0) -> str:

@@ -121,7 +121,7 @@ def remove_stale_partials(parent: Path | str, now: float | None = None) -> list[
             continue
         pid = m.group("pid")
         if pid is not None:
-            stale = not _pid_alive(int(pid))
+            stale = not pid_alive(int(pid))
         else:
             try:
                 stale = now - entry.stat(follow_symlinks=False).st_mtime > STALE_PARTIAL_S
@@ -133,7 +133,8 @@ def remove_stale_partials(parent: Path | str, now: float | None = None) -> list[
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists (ours always; one of another user counts as alive)."""
     if pid == os.getpid():
         return True
     try:
