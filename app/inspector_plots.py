@@ -1,0 +1,329 @@
+"""The inspector's plots: one small plot per per-φ field that at least one side traces, and the difference plot.
+
+`PhiPlots` lays out only the fields present in either trace (a golden C build traces k alone: one plot, not nine
+with eight empty ones), in rows of up to three, over the B − A difference plot; each plot keeps MIN_PLOT_HEIGHT and
+the page scrolls vertically when the inspector is shorter. Double-clicking a plot opens it large (`enlarge`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6 import QtGui, QtWidgets
+from PySide6.QtCore import Qt, Slot
+
+import pyqtgraph as pg
+
+from tracing.metrics import ParityThresholds
+from tracing.phi_compare import PhiComparison, fmt_num
+from tracing.records import PLOT_FIELDS, PathKey, PixelTrace
+
+FIELD_TITLES: dict[str, str] = {
+    "h_frac": "h (fractional)", "k_frac": "k (fractional)", "l_frac": "l (fractional)",
+    "F_latt_a": "F_latt a", "F_latt_b": "F_latt b", "F_latt_c": "F_latt c", "F_latt": "F_latt (a·b·c)",
+    "F_cell": "F_cell", "I_contrib": "contribution",
+}
+C_STYLE = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbolBrush="#1f77b4",
+               symbolPen="#1f77b4")
+PY_STYLE = dict(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="t", symbolSize=10,
+                symbolBrush=None, symbolPen=pg.mkPen("#ff7f0e", width=2))
+DEFAULT_TOL = ParityThresholds().phi_tol  # the per-φ divergence limit (tracing.metrics, one home)
+# The smallest height of one small plot (title, axes and data), px: below this the y labels crowd; the plots then
+# scroll instead of shrinking (the window at 1366x768 gives the inspector about 300 px).
+MIN_PLOT_HEIGHT = 120
+COLUMNS = 3          # field plots per row
+NAME_CHARS = 18      # a side's name in a plot title is cut to this many characters (titles must not widen a column)
+
+
+@dataclass
+class Series:
+    """One engine's values of one field across φ ticks (x = tick)."""
+
+    ticks: np.ndarray
+    values: np.ndarray
+
+
+def field_series(trace: PixelTrace | None, path: PathKey | None, field: str) -> Series | None:
+    """The field's values for one path of a trace, by tick; None when the field is absent."""
+    if trace is None or not trace.samples:
+        return None
+    ticks, vals = [], []
+    for s in trace.series(path):
+        v = s.get(field)
+        if v is not None:
+            ticks.append(s.phi_tic)
+            vals.append(v)
+    if not ticks:
+        return None
+    return Series(np.asarray(ticks, dtype=float), np.asarray(vals, dtype=float))
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…"
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class PhiPlots(QtWidgets.QWidget):
+    """The Plots page: legend, difference-plot controls, and the scrolling grid of small plots."""
+
+    def __init__(self, side_names: tuple[str, str], parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.side_names = side_names
+        self.tol = DEFAULT_TOL
+        self.comparison: PhiComparison | None = None
+        self.enlarged: list[QtWidgets.QDialog] = []   # open enlarged-plot windows
+        self.shown_fields: tuple[str, ...] = PLOT_FIELDS   # the fields laid out now (all, until a trace is shown)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.div_lines: list[pg.InfiniteLine] = []
+        first: pg.PlotItem | None = None
+        for name in PLOT_FIELDS:
+            p = self._small_plot(FIELD_TITLES[name])
+            if first is None:
+                first = p
+            else:
+                p.setXLink(first)
+            self.curves[(name, "c")] = p.plot([], [], name=side_names[0], **C_STYLE)
+            self.curves[(name, "py")] = p.plot([], [], name=side_names[1], **PY_STYLE)
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
+            line.setVisible(False)
+            p.addItem(line, ignoreBounds=True)
+            self.div_lines.append(line)
+            self.plots[name] = p
+        # The C's per-φ intensity from single-tick runs, for binaries that print no per-φ trace.
+        self.c_curve_item = self.plots["I_contrib"].plot([], [], name="C (single-tick runs)",
+                                                         pen=pg.mkPen("#2ca02c", width=2), symbol="s",
+                                                         symbolBrush="#2ca02c", symbolSize=7)
+        self.delta_plot = self._small_plot("")
+        self.delta_plot.getAxis("bottom").setLabel("φ tick")
+        self.tol_band = pg.LinearRegionItem(values=(-self.tol, self.tol), orientation="horizontal", movable=False,
+                                            brush=pg.mkBrush(44, 160, 44, 50), pen=pg.mkPen(None))
+        self.delta_plot.addItem(self.tol_band, ignoreBounds=True)
+        self.delta_curve = self.delta_plot.plot([], [], pen=pg.mkPen("#9467bd", width=2), symbol="d",
+                                                symbolBrush="#9467bd", symbolSize=8)
+        self.delta_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
+        self.delta_line.setVisible(False)
+        self.delta_plot.addItem(self.delta_line, ignoreBounds=True)
+        self.graphics.setToolTip("Double-click a plot to open it large")
+        self.graphics.scene().sigMouseClicked.connect(self._on_plot_clicked)
+        self.delta_field = QtWidgets.QComboBox()
+        self.tol_edit = QtWidgets.QLineEdit(f"{self.tol:g}")
+        self.tol_edit.setValidator(QtGui.QDoubleValidator(0.0, 1e9, 12))
+        self.tol_edit.setMaximumWidth(80)
+        self.tol_edit.setToolTip("Tolerance on |Δh|, |Δk|, |Δl| for the first divergence (the old compare "
+                                 "script's 5e-4)")
+        self.legend = QtWidgets.QLabel()
+        self.delta_caption = QtWidgets.QLabel()
+        self.set_side_names(*side_names)
+        # Two short rows (legend; difference-plot controls) rather than one long one: at 1366 px the window must
+        # not be held wider than the screen by this row.
+        self.legend.setWordWrap(True)
+        delta_row = QtWidgets.QGridLayout()
+        delta_row.addWidget(self.legend, 0, 0, 1, 4)
+        for col, w in enumerate((self.delta_caption, self.delta_field, QtWidgets.QLabel("tolerance ±"),
+                                 self.tol_edit)):
+            delta_row.addWidget(w, 1, col)
+        delta_row.setColumnStretch(4, 1)
+        # The plots keep MIN_PLOT_HEIGHT each and scroll when the inspector is shorter than that.
+        self.plots_scroll = QtWidgets.QScrollArea()
+        self.plots_scroll.setWidgetResizable(True)
+        self.plots_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plots_scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.plots_scroll.setWidget(self.graphics)
+        pl = QtWidgets.QVBoxLayout(self)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addLayout(delta_row)
+        pl.addWidget(self.plots_scroll, 1)
+        self.set_fields(PLOT_FIELDS)
+        self.delta_field.setCurrentIndex(PLOT_FIELDS.index("k_frac"))
+        self.delta_field.currentIndexChanged.connect(self.refresh_delta)
+
+    def _small_plot(self, title: str) -> pg.PlotItem:
+        p = pg.PlotItem()
+        p.setTitle(title, size="9pt")
+        p.showGrid(x=True, y=True, alpha=0.2)
+        p.setMenuEnabled(False)
+        p.getAxis("left").setWidth(55)
+        small = QtGui.QFont()
+        small.setPointSize(7)
+        for ax in ("left", "bottom"):
+            p.getAxis(ax).setTickFont(small)
+            p.getAxis(ax).setStyle(tickTextOffset=2)
+        p.getAxis("left").setStyle(maxTickLevel=1)  # fewer, non-overlapping value labels
+        p.setMinimumHeight(MIN_PLOT_HEIGHT)
+        return p
+
+    # ---- layout ----------------------------------------------------------------------------------------------------
+    def set_fields(self, fields: tuple[str, ...]) -> None:
+        """Lay out the plots of `fields` (in PLOT_FIELDS order) in rows of up to COLUMNS, the difference plot below;
+        the others leave the layout (they keep their curves, empty). The difference plot offers only these fields."""
+        fields = tuple(f for f in PLOT_FIELDS if f in fields) or ("k_frac",)
+        lay = self.graphics.ci
+        if fields == self.shown_fields and lay.items:
+            return
+        for item in list(lay.items):
+            lay.removeItem(item)
+        cols = min(COLUMNS, len(fields))
+        for i, name in enumerate(fields):
+            lay.addItem(self.plots[name], row=i // cols, col=i % cols)
+            self.plots[name].getAxis("bottom").setLabel(None)
+        rows = (len(fields) + cols - 1) // cols
+        lay.addItem(self.delta_plot, row=rows, col=0, colspan=cols)
+        for r in range(len(PLOT_FIELDS) + 1):   # rows of an earlier, larger layout too
+            lay.layout.setRowStretchFactor(r, 1 if r == rows else 0)
+        self.plots[fields[-1]].getAxis("bottom").setLabel("φ tick")
+        # The plot items' minimum plus the layout's spacing and margins (about 10 px per row).
+        self.graphics.setMinimumHeight((rows + 1) * (MIN_PLOT_HEIGHT + 10) + 10)
+        self.shown_fields = fields
+        current = self.delta_field.currentData()
+        self.delta_field.blockSignals(True)
+        self.delta_field.clear()
+        for name in fields:
+            self.delta_field.addItem(FIELD_TITLES[name], name)
+        self.delta_field.setCurrentIndex(fields.index(current) if current in fields else 0)
+        self.delta_field.blockSignals(False)
+
+    def set_side_names(self, a: str, b: str) -> None:
+        """Name the two sides: legend, curve names and the difference plot's caption."""
+        self.side_names = (a, b)
+        for (_field, eng), curve in self.curves.items():
+            curve.opts["name"] = a if eng == "c" else b
+        self.legend.setText(f"<span style='color:#1f77b4'>● {_esc(a)}</span> &nbsp; "
+                            f"<span style='color:#ff7f0e'>▽ {_esc(b)}</span> &nbsp; "
+                            "<span style='color:#d62728'>│ first divergence</span> &nbsp; ")
+        self.delta_caption.setText(f"Lower plot: {_esc(b)} − {_esc(a)} of")
+
+    # ---- data ------------------------------------------------------------------------------------------------------
+    def show_traces(self, ct, pc, pt, pp, comparison: PhiComparison | None, c_curve) -> None:
+        """Plot both traces (paths pc, pp) and mark the comparison's first divergence; `c_curve`: side A's per-tick
+        intensity from single-tick runs as [(tick, value)], or None."""
+        self.comparison = comparison
+        div = comparison.first_divergence if comparison is not None else None
+        series = {name: (field_series(ct, pc, name), field_series(pt, pp, name)) for name in PLOT_FIELDS}
+        present = [n for n, (sc, sp) in series.items() if sc is not None or sp is not None]
+        if c_curve:
+            present.append("I_contrib")
+        self.set_fields(tuple(present))
+        for name, (sc, sp) in series.items():
+            for eng, s in (("c", sc), ("py", sp)):
+                self.curves[(name, eng)].setData([], []) if s is None else self.curves[(name, eng)].setData(
+                    s.ticks, s.values)
+            note = []
+            if ct is not None and ct.samples and sc is None:
+                note.append(f"not in {_esc(_short(self.side_names[0]))} trace")
+            if pt is not None and pt.samples and sp is None:
+                note.append(f"not in {_esc(_short(self.side_names[1]))} trace")
+            title = FIELD_TITLES[name] + (f" <span style='color:#888'>({'; '.join(note)})</span>" if note else "")
+            self.plots[name].setTitle(title, size="9pt")
+        if c_curve:
+            # Plot against tick index; the curve is ordered by tick.
+            self.c_curve_item.setData(np.arange(len(c_curve), dtype=float), [v for _, v in c_curve])
+        else:
+            self.c_curve_item.setData([], [])
+        for line in self.div_lines + [self.delta_line]:
+            line.setVisible(div is not None)
+            if div is not None:
+                line.setPos(div.phi_tic)
+        if div is not None and div.field in self.shown_fields:
+            self.delta_field.blockSignals(True)
+            self.delta_field.setCurrentIndex(self.shown_fields.index(div.field))
+            self.delta_field.blockSignals(False)
+        for p in self.plots.values():
+            p.enableAutoRange()
+        ticks = [s.phi_tic for tr in (ct, pt) if tr is not None and tr.samples for s in tr.series()]
+        if ticks:
+            self.plots[PLOT_FIELDS[0]].setXRange(min(ticks) - 0.5, max(ticks) + 0.5, padding=0)
+        self.refresh_delta()
+
+    def clear(self) -> None:
+        self.comparison = None
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self.c_curve_item.setData([], [])
+        self.delta_curve.setData([], [])
+        for line in self.div_lines + [self.delta_line]:
+            line.setVisible(False)
+
+    def set_tol(self, tol: float) -> None:
+        self.tol = tol
+        self.tol_edit.setText(f"{tol:g}")
+
+    @Slot()
+    def refresh_delta(self, *args) -> None:
+        name = self.delta_field.currentData() or "k_frac"
+        self.tol_band.setRegion((-self.tol, self.tol))
+        self.tol_band.setVisible(name in ("h_frac", "k_frac", "l_frac"))
+        self.delta_plot.setTitle(f"{_esc(_short(self.side_names[1]))} − {_esc(_short(self.side_names[0]))}: "
+                                 f"{FIELD_TITLES[name]}"
+                                 + (f" (band: ±{fmt_num(self.tol)})" if self.tol_band.isVisible() else ""),
+                                 size="9pt")
+        xs, ys = [], []
+        if self.comparison is not None:
+            for row in self.comparison.rows:
+                if name in row.delta:
+                    xs.append(row.phi_tic)
+                    ys.append(row.delta[name])
+        self.delta_curve.setData(xs, ys)
+        self.delta_plot.enableAutoRange(axis="y")
+        (x0, x1), _ = self.plots[PLOT_FIELDS[0]].viewRange()
+        self.delta_plot.setXRange(x0, x1, padding=0)
+
+    # ---- enlarged plots --------------------------------------------------------------------------------------------
+    def plot_at(self, scene_pos) -> str | None:
+        """The field of the small plot under a scene position ('delta' for the difference plot)."""
+        for name in self.shown_fields:
+            if self.plots[name].sceneBoundingRect().contains(scene_pos):
+                return name
+        return "delta" if self.delta_plot.sceneBoundingRect().contains(scene_pos) else None
+
+    @Slot(object)
+    def _on_plot_clicked(self, ev) -> None:
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+            name = self.plot_at(ev.scenePos())
+            if name is not None:
+                self.enlarge(name)
+
+    def plain_title(self, name: str) -> str:
+        if name == "delta":
+            a, b = self.side_names
+            return f"{b} − {a}: {FIELD_TITLES[self.delta_field.currentData() or 'k_frac']}"
+        return FIELD_TITLES[name]
+
+    def enlarge(self, name: str) -> QtWidgets.QDialog:
+        """Open one plot ('k_frac', …, or 'delta') large in its own window, with a legend."""
+        src = self.delta_plot if name == "delta" else self.plots[name]
+        dlg = QtWidgets.QDialog(self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        title = self.plain_title(name)
+        dlg.setWindowTitle(f"nbparity — {title}")
+        pw = pg.PlotWidget(background="w")
+        big = pw.getPlotItem()
+        big.setTitle(title, size="12pt", color="#111")
+        big.showGrid(x=True, y=True, alpha=0.25)
+        big.addLegend(offset=(10, 10), labelTextColor="#111")
+        for ax, label in (("bottom", "φ tick"), ("left", title)):
+            big.getAxis(ax).setLabel(label, color="#111")
+            big.getAxis(ax).setTextPen("#111")
+        for item in src.listDataItems():
+            x, y = item.getData()
+            if x is None or len(x) == 0:
+                continue
+            o = item.opts
+            big.plot(x, y, name=o.get("name") or "difference", pen=o["pen"], symbol=o["symbol"],
+                     symbolSize=o["symbolSize"] + 3, symbolBrush=o["symbolBrush"], symbolPen=o["symbolPen"])
+        div = self.comparison.first_divergence if self.comparison is not None else None
+        if div is not None:
+            big.addItem(pg.InfiniteLine(pos=div.phi_tic, angle=90, pen=pg.mkPen("#d62728", width=2),
+                                        label="first divergence", labelOpts={"color": "#d62728"}))
+        lay = QtWidgets.QVBoxLayout(dlg)
+        lay.addWidget(pw)
+        dlg.resize(900, 600)
+        dlg.finished.connect(lambda _r, d=dlg: self.enlarged.remove(d) if d in self.enlarged else None)
+        self.enlarged.append(dlg)
+        dlg.show()
+        return dlg
