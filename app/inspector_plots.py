@@ -78,12 +78,13 @@ class PhiPlots(QtWidgets.QWidget):
         self.shown_fields: tuple[str, ...] = PLOT_FIELDS   # the fields laid out now (all, until a trace is shown)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
+        self._grid = self.graphics.ci.layout   # the QGraphicsGridLayout the plots sit in (see set_fields)
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.div_lines: list[pg.InfiniteLine] = []
         first: pg.PlotItem | None = None
         for name in PLOT_FIELDS:
-            p = self._small_plot(FIELD_TITLES[name])
+            p = self._small_plot(FIELD_TITLES[name], self.graphics.ci)
             if first is None:
                 first = p
             else:
@@ -99,7 +100,7 @@ class PhiPlots(QtWidgets.QWidget):
         self.c_curve_item = self.plots["I_contrib"].plot([], [], name="C (single-tick runs)",
                                                          pen=pg.mkPen("#2ca02c", width=2), symbol="s",
                                                          symbolBrush="#2ca02c", symbolSize=7)
-        self.delta_plot = self._small_plot("")
+        self.delta_plot = self._small_plot("", self.graphics.ci)
         self.delta_plot.getAxis("bottom").setLabel("φ tick")
         self.tol_band = pg.LinearRegionItem(values=(-self.tol, self.tol), orientation="horizontal", movable=False,
                                             brush=pg.mkBrush(44, 160, 44, 50), pen=pg.mkPen(None))
@@ -143,8 +144,9 @@ class PhiPlots(QtWidgets.QWidget):
         self.delta_field.setCurrentIndex(PLOT_FIELDS.index("k_frac"))
         self.delta_field.currentIndexChanged.connect(self.refresh_delta)
 
-    def _small_plot(self, title: str) -> pg.PlotItem:
-        p = pg.PlotItem()
+    @staticmethod
+    def _small_plot(title: str, parent) -> pg.PlotItem:
+        p = pg.PlotItem(parent=parent)   # in the scene from the start (its lines need a view)
         p.setTitle(title, size="9pt")
         p.showGrid(x=True, y=True, alpha=0.2)
         p.setMenuEnabled(False)
@@ -163,22 +165,31 @@ class PhiPlots(QtWidgets.QWidget):
         """Lay out the plots of `fields` (in PLOT_FIELDS order) in rows of up to COLUMNS, the difference plot below;
         the others leave the layout (they keep their curves, empty). The difference plot offers only these fields."""
         fields = tuple(f for f in PLOT_FIELDS if f in fields) or ("k_frac",)
-        lay = self.graphics.ci
-        if fields == self.shown_fields and lay.items:
+        if fields == self.shown_fields and self._grid.count():
             return
-        for item in list(lay.items):
-            lay.removeItem(item)
+        # Qt's grid layout directly, not pyqtgraph's removeItem: that takes an item out of the scene, and the divergence
+        # lines of a plot outside any scene fail when Qt asks their bounds. A plot left out stays in the scene, hidden.
+        grid = self._grid
+        while grid.count():
+            grid.removeAt(grid.count() - 1)
+        for p in list(self.plots.values()) + [self.delta_plot]:
+            p.setVisible(False)
         cols = min(COLUMNS, len(fields))
         for i, name in enumerate(fields):
-            lay.addItem(self.plots[name], row=i // cols, col=i % cols)
+            grid.addItem(self.plots[name], i // cols, i % cols)
             self.plots[name].getAxis("bottom").setLabel(None)
+            self.plots[name].setVisible(True)
         rows = (len(fields) + cols - 1) // cols
-        lay.addItem(self.delta_plot, row=rows, col=0, colspan=cols)
+        grid.addItem(self.delta_plot, rows, 0, 1, cols)
+        self.delta_plot.setVisible(True)
         for r in range(len(PLOT_FIELDS) + 1):   # rows of an earlier, larger layout too
-            lay.layout.setRowStretchFactor(r, 1 if r == rows else 0)
+            grid.setRowStretchFactor(r, 1 if r == rows else 0)
+        for c in range(COLUMNS):
+            grid.setColumnStretchFactor(c, 1 if c < cols else 0)
         self.plots[fields[-1]].getAxis("bottom").setLabel("φ tick")
         # The plot items' minimum plus the layout's spacing and margins (about 10 px per row).
         self.graphics.setMinimumHeight((rows + 1) * (MIN_PLOT_HEIGHT + 10) + 10)
+        grid.activate()
         self.shown_fields = fields
         current = self.delta_field.currentData()
         self.delta_field.blockSignals(True)

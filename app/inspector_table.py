@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from PySide6 import QtGui, QtWidgets
+from PySide6.QtCore import Qt
 
 from app.inspector_plots import field_series
 from tracing.records import PLOT_FIELDS, PathKey, PixelTrace
@@ -39,6 +40,25 @@ class CopyableTable(QtWidgets.QTableWidget):
         for r in rows:
             lines.append("\t".join(self.item(r, c).text() if self.item(r, c) else "" for c in cols))
         return "\n".join(lines) + "\n"
+
+
+class PhiTablePage(QtWidgets.QWidget):
+    """The Table page: the per-φ table and a button that copies it whole as TSV."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.table = CopyableTable()
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setToolTip("Ctrl+C copies the selection (or the whole table) as tab-separated text")
+        copy_button = QtWidgets.QPushButton("Copy table (TSV)")
+        copy_button.clicked.connect(self.copy_table)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(copy_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def copy_table(self) -> None:
+        QtWidgets.QApplication.clipboard().setText(self.table.to_tsv())
 
 
 def fmt_value(v: float | None) -> str:
