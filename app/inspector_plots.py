@@ -1,27 +1,35 @@
 """The inspector's plots: one small plot per per-φ field that at least one side traces, and the difference plot.
 
-`PhiPlots` lays out only the fields present in either trace (a golden C build traces k alone: one plot, not nine
-with eight empty ones), in rows of up to three, over the B − A difference plot; each plot keeps MIN_PLOT_HEIGHT and
-the page scrolls vertically when the inspector is shorter. Double-clicking a plot opens it large (`enlarge`).
+`PhiPlots` lays out only the fields present in either trace (a golden C build traces k, F_latt b and F_latt: three
+plots, not nine with six empty ones), in rows of up to three over the B − A difference plot (beside them when they
+fit one row); each plot keeps MIN_PLOT_HEIGHT and the page scrolls vertically when the inspector is shorter. Titles
+name sides by letter, never by engine name, so no title widens a column past the screen. Double-clicking a plot
+opens it large (`enlarge`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Slot
 
 import pyqtgraph as pg
 
 from tracing.metrics import ParityThresholds
-from tracing.phi_compare import PhiComparison, fmt_num
+from tracing.phi_compare import PhiComparison
 from tracing.records import PLOT_FIELDS, PathKey, PixelTrace
 
 FIELD_TITLES: dict[str, str] = {
     "h_frac": "h (fractional)", "k_frac": "k (fractional)", "l_frac": "l (fractional)",
     "F_latt_a": "F_latt a", "F_latt_b": "F_latt b", "F_latt_c": "F_latt c", "F_latt": "F_latt (a·b·c)",
     "F_cell": "F_cell", "I_contrib": "contribution",
+}
+# The small plots' titles: short, so four plots fit side by side in the ~570 px the inspector's page gets at 1366 px
+# (the enlarged plot and the difference plot's chooser use FIELD_TITLES).
+SMALL_TITLES: dict[str, str] = {
+    "h_frac": "h", "k_frac": "k", "l_frac": "l", "F_latt_a": "F_latt a", "F_latt_b": "F_latt b",
+    "F_latt_c": "F_latt c", "F_latt": "F_latt", "F_cell": "F_cell", "I_contrib": "contribution",
 }
 C_STYLE = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbolBrush="#1f77b4",
                symbolPen="#1f77b4")
@@ -31,8 +39,11 @@ DEFAULT_TOL = ParityThresholds().phi_tol  # the per-φ divergence limit (tracing
 # The smallest height of one small plot (title, axes and data), px: below this the y labels crowd; the plots then
 # scroll instead of shrinking (the window at 1366x768 gives the inspector about 300 px).
 MIN_PLOT_HEIGHT = 120
+# The narrowest small plot, px: the 55 px value axis and about 75 px of data. Plots are packed in as many columns
+# as fit the page at this width (or their title's), so none is pushed past the right edge of a 1366 px screen.
+MIN_PLOT_WIDTH = 130
+TITLE_PAD = 8        # px beside a title
 COLUMNS = 3          # field plots per row
-NAME_CHARS = 18      # a side's name in a plot title is cut to this many characters (titles must not widen a column)
 
 
 @dataclass
@@ -58,8 +69,11 @@ def field_series(trace: PixelTrace | None, path: PathKey | None, field: str) -> 
     return Series(np.asarray(ticks, dtype=float), np.asarray(vals, dtype=float))
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…"
+def plot_title(field: str, missing_a: bool, missing_b: bool) -> str:
+    """A small plot's title: the field, and which side alone traces it. The side's letter, not its name (the
+    legend pairs letters and names): a long engine name in three titles would widen the columns past the screen."""
+    only = "B" if missing_a and not missing_b else "A" if missing_b and not missing_a else None
+    return SMALL_TITLES[field] + (f" <span style='color:#888'>(only in {only})</span>" if only else "")
 
 
 def _esc(text: str) -> str:
@@ -75,16 +89,17 @@ class PhiPlots(QtWidgets.QWidget):
         self.tol = DEFAULT_TOL
         self.comparison: PhiComparison | None = None
         self.enlarged: list[QtWidgets.QDialog] = []   # open enlarged-plot windows
-        self.shown_fields: tuple[str, ...] = PLOT_FIELDS   # the fields laid out now (all, until a trace is shown)
+        self.shown_fields: tuple[str, ...] = ()   # the fields laid out now (all, until a trace is shown)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self._grid = self.graphics.ci.layout   # the QGraphicsGridLayout the plots sit in (see set_fields)
+        self._grid = self.graphics.ci.layout   # the QGraphicsGridLayout the plots sit in (see relayout)
+        self._layout_key: tuple | None = None
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.div_lines: list[pg.InfiniteLine] = []
         first: pg.PlotItem | None = None
         for name in PLOT_FIELDS:
-            p = self._small_plot(FIELD_TITLES[name], self.graphics.ci)
+            p = self._small_plot(SMALL_TITLES[name], self.graphics.ci)
             if first is None:
                 first = p
             else:
@@ -140,6 +155,7 @@ class PhiPlots(QtWidgets.QWidget):
         pl.setContentsMargins(0, 0, 0, 0)
         pl.addLayout(delta_row)
         pl.addWidget(self.plots_scroll, 1)
+        self.plots_scroll.viewport().installEventFilter(self)
         self.set_fields(PLOT_FIELDS)
         self.delta_field.setCurrentIndex(PLOT_FIELDS.index("k_frac"))
         self.delta_field.currentIndexChanged.connect(self.refresh_delta)
@@ -162,11 +178,49 @@ class PhiPlots(QtWidgets.QWidget):
 
     # ---- layout ----------------------------------------------------------------------------------------------------
     def set_fields(self, fields: tuple[str, ...]) -> None:
-        """Lay out the plots of `fields` (in PLOT_FIELDS order) in rows of up to COLUMNS, the difference plot below;
-        the others leave the layout (they keep their curves, empty). The difference plot offers only these fields."""
+        """Show the plots of `fields` (in PLOT_FIELDS order; the others leave the layout, keeping their curves,
+        empty) and offer only them in the difference plot's chooser."""
         fields = tuple(f for f in PLOT_FIELDS if f in fields) or ("k_frac",)
-        if fields == self.shown_fields and self._grid.count():
+        if fields != self.shown_fields:
+            self.shown_fields = fields
+            current = self.delta_field.currentData()
+            self.delta_field.blockSignals(True)
+            self.delta_field.clear()
+            for name in fields:
+                self.delta_field.addItem(FIELD_TITLES[name], name)
+            self.delta_field.setCurrentIndex(fields.index(current) if current in fields else 0)
+            self.delta_field.blockSignals(False)
+        self.relayout()
+
+    def _needed_width(self, p: pg.PlotItem) -> float:
+        """The width a plot needs, px: MIN_PLOT_WIDTH, or more where its title (beside the value axis) is wider."""
+        return max(MIN_PLOT_WIDTH, p.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() + TITLE_PAD)
+
+    def plan(self, width: float) -> tuple[int, bool]:
+        """(columns of field plots, whether the difference plot joins their row) for a page `width` px wide:
+        one row with the difference plot when everything fits side by side, else the most columns (up to COLUMNS)
+        whose every row fits, the difference plot below."""
+        spacing = self._grid.horizontalSpacing()
+        left, _top, right, _bottom = self._grid.getContentsMargins()
+        room = width - left - right
+
+        def fits(items: list[pg.PlotItem]) -> bool:
+            return sum(self._needed_width(p) for p in items) + spacing * (len(items) - 1) <= room
+        plots = [self.plots[f] for f in self.shown_fields]
+        if len(plots) <= COLUMNS and fits(plots + [self.delta_plot]):
+            return len(plots), True
+        for cols in range(min(COLUMNS, len(plots)), 0, -1):
+            if all(fits(plots[i:i + cols]) for i in range(0, len(plots), cols)):
+                return cols, False
+        return 1, False
+
+    def relayout(self, force: bool = False) -> None:
+        """Place the shown plots for the width the scroll area gives them now (again on every resize)."""
+        cols, beside = self.plan(self.plots_scroll.viewport().width())
+        key = (self.shown_fields, cols, beside)
+        if key == self._layout_key and not force:
             return
+        self._layout_key = key
         # Qt's grid layout directly, not pyqtgraph's removeItem: that takes an item out of the scene, and the divergence
         # lines of a plot outside any scene fail when Qt asks their bounds. A plot left out stays in the scene, hidden.
         grid = self._grid
@@ -174,40 +228,41 @@ class PhiPlots(QtWidgets.QWidget):
             grid.removeAt(grid.count() - 1)
         for p in list(self.plots.values()) + [self.delta_plot]:
             p.setVisible(False)
-        cols = min(COLUMNS, len(fields))
+        fields = self.shown_fields
         for i, name in enumerate(fields):
             grid.addItem(self.plots[name], i // cols, i % cols)
             self.plots[name].getAxis("bottom").setLabel(None)
             self.plots[name].setVisible(True)
         rows = (len(fields) + cols - 1) // cols
-        grid.addItem(self.delta_plot, rows, 0, 1, cols)
+        if beside:
+            grid.addItem(self.delta_plot, 0, cols)
+        else:
+            grid.addItem(self.delta_plot, rows, 0, 1, cols)
+            rows += 1
         self.delta_plot.setVisible(True)
         for r in range(len(PLOT_FIELDS) + 1):   # rows of an earlier, larger layout too
-            grid.setRowStretchFactor(r, 1 if r == rows else 0)
-        for c in range(COLUMNS):
-            grid.setColumnStretchFactor(c, 1 if c < cols else 0)
+            grid.setRowStretchFactor(r, 1 if r == rows - 1 else 0)
+        for c in range(COLUMNS + 1):
+            grid.setColumnStretchFactor(c, 1 if c < cols or (beside and c == cols) else 0)
         self.plots[fields[-1]].getAxis("bottom").setLabel("φ tick")
         # The plot items' minimum plus the layout's spacing and margins (about 10 px per row).
-        self.graphics.setMinimumHeight((rows + 1) * (MIN_PLOT_HEIGHT + 10) + 10)
+        self.graphics.setMinimumHeight(rows * (MIN_PLOT_HEIGHT + 10) + 10)
         grid.activate()
-        self.shown_fields = fields
-        current = self.delta_field.currentData()
-        self.delta_field.blockSignals(True)
-        self.delta_field.clear()
-        for name in fields:
-            self.delta_field.addItem(FIELD_TITLES[name], name)
-        self.delta_field.setCurrentIndex(fields.index(current) if current in fields else 0)
-        self.delta_field.blockSignals(False)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if obj is self.plots_scroll.viewport() and event.type() == QtCore.QEvent.Type.Resize:
+            self.relayout()
+        return super().eventFilter(obj, event)
 
     def set_side_names(self, a: str, b: str) -> None:
         """Name the two sides: legend, curve names and the difference plot's caption."""
         self.side_names = (a, b)
         for (_field, eng), curve in self.curves.items():
             curve.opts["name"] = a if eng == "c" else b
-        self.legend.setText(f"<span style='color:#1f77b4'>● {_esc(a)}</span> &nbsp; "
-                            f"<span style='color:#ff7f0e'>▽ {_esc(b)}</span> &nbsp; "
+        self.legend.setText(f"<span style='color:#1f77b4'>A ● {_esc(a)}</span> &nbsp; "
+                            f"<span style='color:#ff7f0e'>B ▽ {_esc(b)}</span> &nbsp; "
                             "<span style='color:#d62728'>│ first divergence</span> &nbsp; ")
-        self.delta_caption.setText(f"Lower plot: {_esc(b)} − {_esc(a)} of")
+        self.delta_caption.setText("Difference plot: B − A of")   # the legend above pairs letters and names
 
     # ---- data ------------------------------------------------------------------------------------------------------
     def show_traces(self, ct, pc, pt, pp, comparison: PhiComparison | None, c_curve) -> None:
@@ -219,18 +274,13 @@ class PhiPlots(QtWidgets.QWidget):
         present = [n for n, (sc, sp) in series.items() if sc is not None or sp is not None]
         if c_curve:
             present.append("I_contrib")
-        self.set_fields(tuple(present))
         for name, (sc, sp) in series.items():
             for eng, s in (("c", sc), ("py", sp)):
                 self.curves[(name, eng)].setData([], []) if s is None else self.curves[(name, eng)].setData(
                     s.ticks, s.values)
-            note = []
-            if ct is not None and ct.samples and sc is None:
-                note.append(f"not in {_esc(_short(self.side_names[0]))} trace")
-            if pt is not None and pt.samples and sp is None:
-                note.append(f"not in {_esc(_short(self.side_names[1]))} trace")
-            title = FIELD_TITLES[name] + (f" <span style='color:#888'>({'; '.join(note)})</span>" if note else "")
-            self.plots[name].setTitle(title, size="9pt")
+            self.plots[name].setTitle(plot_title(name, ct is not None and bool(ct.samples) and sc is None,
+                                                 pt is not None and bool(pt.samples) and sp is None), size="9pt")
+        self.set_fields(tuple(present))   # after the titles: their widths decide the columns
         if c_curve:
             # Plot against tick index; the curve is ordered by tick.
             self.c_curve_item.setData(np.arange(len(c_curve), dtype=float), [v for _, v in c_curve])
@@ -269,10 +319,8 @@ class PhiPlots(QtWidgets.QWidget):
         name = self.delta_field.currentData() or "k_frac"
         self.tol_band.setRegion((-self.tol, self.tol))
         self.tol_band.setVisible(name in ("h_frac", "k_frac", "l_frac"))
-        self.delta_plot.setTitle(f"{_esc(_short(self.side_names[1]))} − {_esc(_short(self.side_names[0]))}: "
-                                 f"{FIELD_TITLES[name]}"
-                                 + (f" (band: ±{fmt_num(self.tol)})" if self.tol_band.isVisible() else ""),
-                                 size="9pt")
+        # Letters, not names (the caption above names the sides): the title must fit a quarter of the row.
+        self.delta_plot.setTitle(f"B − A: {SMALL_TITLES[name]}", size="9pt")
         xs, ys = [], []
         if self.comparison is not None:
             for row in self.comparison.rows:

@@ -160,7 +160,7 @@ def test_inspector_golden_and_curve_only(qtbot):
     golden = make_trace("c", dialect="golden")
     w.show_inspection(FakeInspection(golden, make_trace("torch")))
     assert w.curve_data("h_frac", "c")[0].size == 0 and w.curve_data("h_frac", "py")[0].size == 10
-    assert "golden dialect" in w.summary.text() and "not in C reference trace" in w.plots["h_frac"].titleLabel.text
+    assert "golden dialect" in w.summary.text() and "(only in B)" in w.plots["h_frac"].titleLabel.text
     none_trace = PixelTrace("c", 1, 2, dialect="none")
     w.show_inspection(FakeInspection(none_trace, make_trace("torch"), slow=1, fast=2,
                                      c_curve=[(0.1 * i, float(i)) for i in range(10)]))
