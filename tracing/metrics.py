@@ -298,12 +298,15 @@ class ParityThresholds:
     Images pass when Pearson r >= min_correlation and the largest |b - a| / |a| over pixels whose |a| exceeds
     rel_floor * max|a| is <= max_rel_error (the bright-pixel rule of ImageMetrics). Per-φ traces diverge at the
     first tick where |Δh|, |Δk| or |Δl| > phi_tol (5e-4, the upstream per-φ compare script's limit, spec §11.5).
+    A traced quantity other than a Miller index (tracing.pipeline) diverges when its relative Δ exceeds
+    pipeline_rel_tol (1e-4: a float32 port agrees with the C to ~1e-6 where it computes the same thing).
     """
 
     min_correlation: float = 0.999999
     max_rel_error: float = 1e-5
     rel_floor: float = 1e-3
     phi_tol: float = 5e-4
+    pipeline_rel_tol: float = 1e-4
 
 
 @dataclass
