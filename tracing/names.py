@@ -108,6 +108,11 @@ PHI_QUANTITIES: tuple[Quantity, ...] = (
     _q("F_latt", "per-φ", "", ("F_latt",)),
     _q("F_cell", "per-φ", "", ("F_cell",)),
     _q("I_contrib", "per-φ", "", ("I_contrib",)),
+    # The port's extra per-φ fields (spec 11.3): y components of the rotated reciprocal vectors and the volume.
+    _q("a_star_y", "per-φ", "1/Å", ("a_star_y",), _INV_ANG, label="a*_y"),
+    _q("b_star_y", "per-φ", "1/Å", ("b_star_y",), _INV_ANG, label="b*_y"),
+    _q("c_star_y", "per-φ", "1/Å", ("c_star_y",), _INV_ANG, label="c*_y"),
+    _q("V_cell", "per-φ", "Å³", ("V_actual",), (1.0, 1e12), label="unit-cell volume"),
 )
 
 # Scaling factors that multiply I_before_scaling into I_pixel_final (spec 7): the verdict decomposes a sum ratio

@@ -84,7 +84,7 @@ def diff_pipeline(a: PixelTrace, b: PixelTrace, thresholds: ParityThresholds | N
                 findings.append(finding)
             alias_note = "; ".join(f"{names[i]} prints {h[0].key} (× {h[0].factor:g} to {q.unit})"
                                    for i, h in enumerate((ha, hb)) if h is not None and h[0].factor != 1.0)
-            rows.append(_row(q, None, conv_a, conv_b, raw_a, raw_b, finding, t, alias_note))
+            rows.append(_row(q, None, conv_a, conv_b, raw_a, raw_b, finding, t, alias_note, names))
     first = next((r for r in rows if r.diverged), None)
     return PipelineDiff(tuple(rows), first, _sentence(rows, first, names), tuple(f.sentence for f in findings))
 
@@ -136,21 +136,22 @@ def _phi_rows(a: PixelTrace, b: PixelTrace, t: ParityThresholds, names: tuple[st
         for q, va, vb, finding in per_q.values():
             if va[k] is None and vb[k] is None:
                 continue
-            rows.append(_row(q, k, va[k], vb[k], va[k], vb[k], finding, t, ""))
+            rows.append(_row(q, k, va[k], vb[k], va[k], vb[k], finding, t, "", names))
     return rows
 
 
 def _row(q: Quantity, tick: int | None, a: tuple[float, ...] | None, b: tuple[float, ...] | None,
          a_raw: tuple[float, ...] | None, b_raw: tuple[float, ...] | None, finding: UnitFinding | None,
-         t: ParityThresholds, note: str) -> PipelineRow:
+         t: ParityThresholds, note: str, names: tuple[str, str]) -> PipelineRow:
     """One row: the unit finding's conversion applied, Δ and status."""
     if finding is not None:
         if finding.side == 0 and a is not None:
             a = tuple(v * finding.factor for v in a)
         elif finding.side == 1 and b is not None:
             b = tuple(v * finding.factor for v in b)
-        note = "; ".join(x for x in (note, f"{'AB'[finding.side]}'s {q.name} converted × {finding.factor:g}")
-                         if x)
+        side = names[finding.side]
+        how = "is in another unit" if finding.paired else "is implausible"
+        note = "; ".join(x for x in (note, f"{side}'s {q.name} {how}: converted × {finding.factor:g}") if x)
     rel = delta = None
     diverged = False
     if a is not None and b is not None:
@@ -193,5 +194,7 @@ def _sentence(rows: list[PipelineRow], first: PipelineRow | None, names: tuple[s
     if first is None:
         return f"no divergent quantity among the {both} traced by both"
     where = f" at φ tick {first.tick}" if first.tick is not None else ""
+    if first.stage == "lattice":
+        where = " (printed at φ tick 0, mosaic 0)"
     delta = abs_delta(first)
     return f"first divergent quantity: {first.name}{where} (Δ {delta:.1e}, rel {first.rel_delta:.1e})"

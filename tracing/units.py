@@ -10,8 +10,8 @@ never called unit problems: a fluence 1.26e5 × the other's is a physics or set-
 of ten anyway.
 
 One side only: a largest |component| at least MIN_POWER decades outside the plausible range is implausible; the
-first power of ten of LONE_POWERS (Å ↔ m first, then milli, micro, nano, pico) that brings it inside the range is
-suggested (e.g. a Miller index of 2e-10: × 1e10).
+first power of ten of LONE_POWERS (Å ↔ m first, Å³ ↔ m³, then milli, micro, nano, pico) that brings it inside
+the range is suggested (e.g. a Miller index of 2e-10: × 1e10).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .names import Quantity
 MIN_POWER = 2            # smallest |n| of a 10^n mismatch called a unit problem
 LOG_TOL = 0.1            # |log10|b/a| - n| allowed at every component (a factor 1.26)
 COMPONENT_FLOOR = 1e-2   # components smaller than this fraction of the sample's largest are not tested
-LONE_POWERS: tuple[int, ...] = (10, -10, 3, -3, 6, -6, 9, -9, 12, -12)
+LONE_POWERS: tuple[int, ...] = (10, -10, 30, -30, 3, -3, 6, -6, 9, -9, 12, -12)
 
 
 @dataclass(frozen=True)
