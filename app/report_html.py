@@ -3,7 +3,8 @@
 Sections: the verdict and the command line; both engines (name, command, time or "loaded"); the image metrics;
 the panel pictures; for each inspected pixel its first-divergence sentence, its figure and its per-φ table (the
 divergence row highlighted), then the whole calculation diffed (tracing.pipeline: every quantity both sides trace,
-in nanoBragg's order, the first divergent quantity named, unit problems listed); provenance (the manifest's versions, commit, binary hash). Pictures are embedded as
+in nanoBragg's order, the first divergent quantity named, unit problems listed); provenance (the manifest's
+versions, commit, binary hash). Pictures are embedded as
 `data:image/png;base64,…` URIs and the style sheet is inline, so the file can be mailed on its own.
 """
 from __future__ import annotations
