@@ -158,6 +158,36 @@ def _engine_parser(prog: str, description: str, usage_extra: str = "") -> _Parse
     return p
 
 
+def _ledger_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ledger", type=Path, action="append", default=[], metavar="PATH",
+                   help="a known-divergence ledger (TOML [[divergence]] entries, see resources/known_divergences.toml)"
+                        " read after the shipped one (repeatable)")
+
+
+def _load_ledger(opts: argparse.Namespace):
+    """The shipped ledger plus --ledger files; a bad file is a usage error naming file and line."""
+    from tracing.ledger import LedgerError, load_ledger
+    try:
+        return load_ledger(opts.ledger)
+    except LedgerError as exc:
+        raise UsageError(f"--ledger: {exc}") from None
+
+
+def _print_pipeline(session, insp, ledger) -> None:
+    """The whole-calculation sentence of an inspected pixel, its unit problems and the ledger's reading."""
+    from tracing.ledger import match_ledger
+    from tracing.pipeline import diff_pipeline
+    ta, tb = insp.traces.get("a"), insp.traces.get("b")
+    if ta is None or tb is None:
+        return
+    diff = diff_pipeline(ta, tb, session.thresholds, names=(session.label("a"), session.label("b")))
+    print(f"   whole calculation: {diff.sentence}")
+    for u in diff.unit_problems:
+        print(f"   unit problem: {u}")
+    if diff.first_divergent is not None:
+        print(f"   known divergences: {match_ledger(ledger, [diff], session.thresholds).text()}")
+
+
 def session_options(opts: argparse.Namespace):
     """app.session.SessionOptions from the parsed options (the shortcuts folded in)."""
     from app.session import SessionOptions, SideOptions
@@ -234,11 +264,22 @@ def cmd_compare(args: list[str]) -> int:
                         help=f"pass needs max |B-A|/|A| <= E (default {d.max_rel_error:g}) ...")
     parser.add_argument("--rel-floor", type=float, default=d.rel_floor, metavar="F",
                         help=f"... over pixels with A > F * max(A) (default {d.rel_floor:g})")
+    parser.add_argument("--pixel", nargs=2, type=int, action="append", default=[], metavar=("S", "F"),
+                        help="also trace this pixel (slow fast) on both sides: its whole calculation is diffed, "
+                             "its scaling factors explain a scale difference, the ledger is tested (repeatable)")
+    _ledger_option(parser)
     opts, nb_args = _parse(parser, args)
-    from app.snapshot import metric_rows
+    from app.snapshot import explained_verdict, metric_rows, write_snapshot
+    from simulator.config import ConfigError
 
     thresholds = ParityThresholds(opts.min_correlation, opts.max_rel_error, opts.rel_floor, d.phi_tol)
+    ledger = _load_ledger(opts)
     session = _session(opts, nb_args, thresholds)
+    try:
+        for s, f in opts.pixel:
+            session.check_pixel(s, f)
+    except ConfigError as exc:
+        raise UsageError(f"--pixel: {exc}") from None
     progress = {k: _progress(session.label(k)) for k in ("a", "b")}
     pair, stopped = _cancellable(lambda cancel: session.run_both(progress["a"], progress["b"], cancel,
                                                                  on_finished=_report_outcome))
@@ -249,14 +290,23 @@ def cmd_compare(args: list[str]) -> int:
     shape_ok = a.ok and b.ok and a.result.shape == b.result.shape
     if a.ok and b.ok and not shape_ok:
         print(f"image shapes differ: {a.engine} {a.result.shape} vs {b.engine} {b.result.shape} (slow, fast)")
+    inspections = []
+    for s, f in opts.pixel if a.ok and b.ok else []:
+        insp, stopped = _cancellable(lambda cancel, s=s, f=f: session.inspect_pixel(s, f, cancel))
+        if stopped:
+            return _stopped(stopped)
+        print(insp.describe())
+        _print_pipeline(session, insp, ledger)
+        inspections.append(insp)
     if shape_ok:
         metrics = session.compare(a.result, b.result)
-        verdict = session.verdict(metrics)
+        verdict = explained_verdict(session.record(a, b, metrics, inspections), ledger)
         for key, text in metric_rows(metrics):
             print(f"  {key:>24}: {text}")
         print(verdict.sentence())
-    folder = _write(lambda: session.write_bundle(opts.out, a=a, b=b, metrics=metrics, png=opts.png,
-                                                 prefix="compare"), opts.out)
+    record = session.record(a, b, metrics, inspections)
+    folder = _write(lambda: write_snapshot(record, Path(opts.out), extra_files={}, png=opts.png, prefix="compare",
+                                           ledger=ledger), opts.out)
     print(f"bundle: {folder}")
     if not (a.ok and b.ok):
         return EXIT_ENGINE
@@ -268,9 +318,12 @@ def cmd_trace(args: list[str]) -> int:
                             "markdown) with the first divergence of each pixel.", "--pixel S F [--pixel S F ...] ")
     parser.add_argument("--pixel", nargs=2, type=int, action="append", required=True, metavar=("S", "F"),
                         help="pixel to trace, slow then fast, zero-based (repeatable)")
+    _ledger_option(parser)
     opts, nb_args = _parse(parser, args)
+    from app.snapshot import write_snapshot
     from simulator.config import ConfigError
 
+    ledger = _load_ledger(opts)
     session = _session(opts, nb_args)
     try:
         for s, f in opts.pixel:
@@ -283,8 +336,11 @@ def cmd_trace(args: list[str]) -> int:
         if stopped:
             return _stopped(stopped)
         print(insp.describe())
+        _print_pipeline(session, insp, ledger)
         inspections.append(insp)
-    folder = _write(lambda: session.write_bundle(opts.out, inspections=inspections, prefix="trace"), opts.out)
+    record = session.record(inspections=inspections)
+    folder = _write(lambda: write_snapshot(record, Path(opts.out), extra_files={}, png=False, prefix="trace",
+                                           ledger=ledger), opts.out)
     print(f"bundle: {folder}")
     return EXIT_ENGINE if any(i.errors for i in inspections) else EXIT_OK
 

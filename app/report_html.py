@@ -2,7 +2,9 @@
 
 Sections: the verdict and the command line; both engines (name, command, time or "loaded"); the image metrics;
 the panel pictures; for each inspected pixel its first-divergence sentence, its figure and its per-φ table (the
-divergence row highlighted); provenance (the manifest's versions, commit, binary hash). Pictures are embedded as
+divergence row highlighted), then the whole calculation diffed (tracing.pipeline: every quantity both sides trace,
+in nanoBragg's order, the first divergent quantity named, unit problems listed); provenance (the manifest's
+versions, commit, binary hash). Pictures are embedded as
 `data:image/png;base64,…` URIs and the style sheet is inline, so the file can be mailed on its own.
 """
 from __future__ import annotations
@@ -12,6 +14,8 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracing.pipeline import PipelineDiff, diff_pipeline
+from tracing.pipeline_report import COLUMNS, row_cells
 from tracing.tables import phi_table_rows
 
 PANEL_CAPTIONS = {"panel_c.png": "Side A", "panel_py.png": "Side B", "panel_diff.png": "Difference"}
@@ -25,7 +29,7 @@ h3{font-size:16px;margin:18px 0 6px} code,pre{font-family:ui-monospace,Menlo,Con
 pre{background:#f4f4f4;padding:8px;white-space:pre-wrap;word-break:break-all}
 table{border-collapse:collapse;font-size:13px;margin:6px 0} td,th{border:1px solid #bbb;padding:3px 7px;
 text-align:right;white-space:nowrap} th{background:#eee} td.l,th.l{text-align:left}
-tr.div td{background:#ffd6d6;font-weight:600}
+tr.div td{background:#ffd6d6;font-weight:600} tr.unit td{background:#fff3c4}
 .pass{color:#1a7f1a;font-weight:700} .fail{color:#c00000;font-weight:700} .note{color:#444;font-size:13px}
 figure{margin:10px 0} figcaption{font-size:13px;color:#333} img{max-width:100%;border:1px solid #ddd}
 .panels figure{margin:14px 0} .scroll{overflow-x:auto} td.l code{white-space:pre-wrap;word-break:break-all}
@@ -81,6 +85,22 @@ def phi_table_html(cmp) -> str:
     return f"{caption}<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
+def pipeline_html(diff: PipelineDiff) -> str:
+    """The whole-calculation table of one pixel: sentence, unit problems, rows (divergent ones highlighted, unit
+    problems shaded)."""
+    cls = "fail" if diff.first_divergent is not None else "pass"
+    out = [f"<p class='{cls}'>{_e(diff.sentence)}</p>"]
+    if diff.unit_problems:
+        out.append("<ul>" + "".join(f"<li class='note'>{_e(u)}</li>" for u in diff.unit_problems) + "</ul>")
+    head = "".join(f"<th class='l'>{_e(c)}</th>" for c in COLUMNS)
+    body = []
+    for r in diff.rows:
+        c = row_cells(r)
+        kind = " class='div'" if r.diverged else (" class='unit'" if r.status.startswith("unit") else "")
+        body.append(f"<tr{kind}>" + "".join(f"<td class='l'>{_e(c[k])}</td>" for k in COLUMNS) + "</tr>")
+    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
+
+
 def build_report(inp: ReportInput) -> str:
     """The report as one HTML string (UTF-8)."""
     a, b = inp.names
@@ -134,6 +154,10 @@ def build_report(inp: ReportInput) -> str:
                        "divergence.</figcaption></figure>")
         if cmp_ is not None:
             out.append(phi_table_html(cmp_))
+        ta, tb = insp.traces.get("a"), insp.traces.get("b")
+        if ta is not None and tb is not None:
+            out.append(f"<h3>Whole calculation of pixel (slow {insp.slow}, fast {insp.fast})</h3>")
+            out.append(pipeline_html(diff_pipeline(ta, tb, names=inp.names)))
     out.append("<h2>Provenance</h2><table>")
     for k in PROVENANCE_KEYS:
         if k in m:

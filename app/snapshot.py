@@ -16,12 +16,19 @@ under "files_by_side"):
 | `<S>_log.txt` | each engine's log (bounded), or its error and log tail |
 | `manifest.json` | ComparisonRecord.manifest (sides, engines, fingerprints, threads and why) + files, sha256 |
 | `pixel_s<S>_f<F>.*` | per-phi tables of each inspected pixel (tracing.tables; c_ columns = side A, py_ = side B) |
+| `pixel_s<S>_f<F>_pipeline.md/.json` | the whole calculation of the pixel diffed (tracing.pipeline / pipeline_report) |
 | `pixel_s<S>_f<F>_<side>_curve.csv` | per-tick intensity from single-tick runs of a side without per-phi trace |
 | `*.png` | panel PNGs when png=True (app.panel_png), plus the caller's extra_files |
 | `report.html`, `pixel_*_figure.png` | with png=True: self-contained report, one figure per pixel (app.export) |
+
+The verdict written (metrics.json, summary.md, report.html) is the record's verdict explained (tracing.why): the
+scale decomposed into the scaling factors both sides report, what could not be traced, and the known-divergence
+ledger's reading of the traced pixels; the ledger files' paths and sha256 go into the manifest
+("known_divergences").
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,10 +39,16 @@ from simulator.config import ConfigError, NanoBraggConfig
 from simulator.io_files import SMVHeader, header_from_setup, int_image, int_scale, smv_header_text
 from simulator.setup import build_setup
 from tracing.bundle import BundleWriter
+from tracing.ledger import Ledger, LedgerError, load_ledger
+from tracing.metrics import Verdict
 from tracing.metrics import metric_rows  # noqa: F401  (re-exported: the console and the window use it)
 from tracing.phi_compare import compare_traces
+from tracing.pipeline import PipelineDiff, diff_pipeline
+from tracing.pipeline_report import pipeline_json, pipeline_markdown
 from tracing.records import PixelTrace
+from tracing.scale import ScaleFactors, factors_from_log
 from tracing.tables import write_phi_tables
+from tracing.why import explain_verdict
 
 if TYPE_CHECKING:
     from app.session import ComparisonRecord, EngineOutcome, PixelInspection
@@ -51,8 +64,16 @@ def side_tag(side: str, label: str) -> str:
 
 
 def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[str, bytes], png: bool,
-                   prefix: str) -> Path:
-    """See the module docstring; returns the final folder."""
+                   prefix: str, ledger: Ledger | None = None) -> Path:
+    """See the module docstring; returns the final folder. ledger: the known divergences (default: the shipped
+    ledger, resources/known_divergences.toml)."""
+    notes: list[str] = []
+    if ledger is None:
+        try:
+            ledger = load_ledger()
+        except LedgerError as exc:
+            notes.append(str(exc))
+    record = dataclasses.replace(record, verdict=explained_verdict(record, ledger))
     tags = {k: side_tag(k, record.label(k)) for k in SIDES}
     reserved = reserved_names(tags)
     for name in extra_files:
@@ -62,7 +83,6 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
     both = imgs["a"] is not None and imgs["b"] is not None and imgs["a"].shape == imgs["b"].shape
     metrics, verdict = record.metrics, record.verdict
 
-    notes: list[str] = []
     header, why = smv_header(record) if any(v is not None for v in imgs.values()) else (None, None)
     if why:
         notes.append(why)
@@ -95,7 +115,7 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
                 else {"a": list(imgs["a"].shape), "b": list(imgs["b"].shape)},
             })
         for insp in record.inspections:
-            _write_inspection(bundle, insp, tags)
+            _write_inspection(bundle, insp, tags, record.thresholds)
         if png and any(v is not None for v in imgs.values()):
             from app.panel_png import write_panel_pngs  # lazy: pulls in Qt / plotting
             pictures = {}
@@ -109,11 +129,37 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
                     bundle.write_bytes(name, data)
         for name, data in extra_files.items():
             bundle.write_bytes(name, data)
-        manifest = dict(record.manifest, files_by_side=files_by_side)
+        manifest = dict(record.manifest, files_by_side=files_by_side,
+                        known_divergences=ledger.manifest() if ledger is not None else [])
         bundle.write_text("summary.md", summary_markdown(record, manifest, notes))
         # Last, so that its file list (name, size, sha256) covers everything above.
         bundle.write_manifest("manifest.json", extra=manifest)
     return Path(bundle.path)
+
+
+# ---- the verdict explained and the pipeline diffs -----------------------------------------------------------------
+def names_of(record: ComparisonRecord) -> tuple[str, str]:
+    return record.label("a"), record.label("b")
+
+
+def pixel_pipeline(record: ComparisonRecord, insp: PixelInspection) -> PipelineDiff | None:
+    """The pipeline diff of one inspected pixel (None unless both sides traced it)."""
+    ta, tb = insp.traces.get("a"), insp.traces.get("b")
+    if ta is None or tb is None:
+        return None
+    return diff_pipeline(ta, tb, record.thresholds, names=names_of(record))
+
+
+def explained_verdict(record: ComparisonRecord, ledger: Ledger | None) -> Verdict | None:
+    """The record's verdict with tracing.why's explanation (scale, untraced sides, ledger), or None."""
+    if record.verdict is None or record.metrics is None:
+        return record.verdict
+    outs = [record.outcome(k) for k in SIDES]
+    logs = tuple(factors_from_log(o.result.log) if o is not None and o.ok else ScaleFactors() for o in outs)
+    traces = [(i.traces.get("a"), i.traces.get("b")) for i in record.inspections]
+    diffs = [d for d in (pixel_pipeline(record, i) for i in record.inspections) if d is not None]
+    return explain_verdict(record.verdict, record.metrics, names=names_of(record), traces=traces, diffs=diffs,
+                           logs=logs, ledger=ledger)  # type: ignore[arg-type]
 
 
 # ---- pieces -------------------------------------------------------------------------------------------------------
@@ -158,6 +204,13 @@ def summary_markdown(record: ComparisonRecord, manifest: dict, notes: list[str] 
         lines += _engine_section(record, outs)
     if record.inspections:
         lines += ["## Pixels traced", ""] + [f"- {i.describe()}" for i in record.inspections] + [""]
+        for insp in record.inspections:
+            diff = pixel_pipeline(record, insp)
+            if diff is not None:
+                lines.append(f"- pixel (slow={insp.slow}, fast={insp.fast}), whole calculation: {diff.sentence} "
+                             f"(`{insp.stem}_pipeline.md`)")
+                lines += [f"  - unit problem: {u}" for u in diff.unit_problems]
+        lines.append("")
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(lines)
@@ -195,7 +248,7 @@ def _engine_section(record: ComparisonRecord, outs: dict[str, EngineOutcome | No
     return lines
 
 
-def _write_inspection(bundle: BundleWriter, insp: PixelInspection, tags: dict[str, str]) -> None:
+def _write_inspection(bundle: BundleWriter, insp: PixelInspection, tags: dict[str, str], thresholds) -> None:
     """Per-phi tables whenever at least one side traced the pixel (the other side's columns stay empty), each
     side's single-tick curve when there is one, and the errors."""
     ta, tb = insp.traces.get("a"), insp.traces.get("b")
@@ -205,6 +258,12 @@ def _write_inspection(bundle: BundleWriter, insp: PixelInspection, tags: dict[st
         cmp = insp.comparison if insp.comparison is not None else compare_traces(a_tr, b_tr)
         for path in write_phi_tables(bundle.tmp, insp.stem, cmp, a_tr, b_tr):
             bundle.path_for(path.name)  # register it for the manifest's file list
+    if ta is not None and tb is not None:
+        names = (insp.labels.get("a", "A"), insp.labels.get("b", "B"))
+        diff = diff_pipeline(ta, tb, thresholds, names=names)
+        title = f"Whole calculation of pixel (slow {insp.slow}, fast {insp.fast})"
+        bundle.write_text(f"{insp.stem}_pipeline.md", pipeline_markdown(diff, names, title))
+        bundle.write_json(f"{insp.stem}_pipeline.json", pipeline_json(diff, names))
     for k, curve in insp.curves.items():
         rows = [f"# {curve.engine}: per-tick contribution from single-tick runs (single-tick value / N)",
                 f"# sum {curve.sum_value!r}, image value {curve.image_value!r}"

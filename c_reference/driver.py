@@ -19,8 +19,9 @@ nbparity itself a subreaper, so a supervisor killed outright leaves its orphans 
 them by their job token.
 
 Memory: the engine's stdout and stderr go to log files in scratch; the driver follows them for progress and keeps
-only a bounded head and tail (`LOG_HEAD_BYTES`, `LOG_TAIL_LINES`), and reads TRACE lines back from the file (at
-most `TRACE_BYTES_MAX`) only when a trace was asked for. 10 MB of garbage on stdout costs kilobytes here.
+only a bounded head and tail (`LOG_HEAD_BYTES`, `LOG_TAIL_LINES`), and streams TRACE lines from the file into
+tracing.parse.TraceReader (at most `TRACE_BYTES_MAX` of them) only when a trace was asked for: memory is bounded by
+the samples the reader keeps, not by the lines printed. 10 MB of garbage on stdout costs kilobytes here.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import numpy as np
 from simulator.argv import append_flags, last_values, map_values, without_flag
 from simulator.config import SamplingConfig, resolve_phi
 from tracing.bundle import pid_alive
-from tracing.parse import TraceParseError, parse_trace
+from tracing.parse import TraceParseError, TraceReader
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
 from .locate import binary_sha256, check_binary, default_binary  # noqa: F401  (default_binary re-exported)
@@ -426,18 +427,26 @@ def _run_process(cmd: list[str], cwd: Path, env: dict, timeout_s: float, cancel:
                         cancelled=cancelled, timed_out=timed_out, stdout_path=out_path)
 
 
-def read_trace_lines(path: Path, limit: int = TRACE_BYTES_MAX) -> str:
-    """The TRACE lines of a log file (at most `limit` bytes of them), without reading the rest into memory."""
-    kept: list[str] = []
+def read_trace_file(path: Path, engine: str, slow: int, fast: int, trace_options: dict | None = None,
+                    limit: int = TRACE_BYTES_MAX) -> PixelTrace:
+    """Stream the TRACE lines of a log file into a TraceReader (at most `limit` bytes of them; a note says when
+    more were printed): nothing but the values the reader keeps stays in memory. Raises TraceParseError."""
+    reader = TraceReader(engine, slow, fast, **(trace_options or {}))
     size = 0
+    cut = False
     with open(path, "rb") as fh:
         for raw in fh:
-            if raw.lstrip().startswith(b"TRACE"):
-                size += len(raw)
-                if size > limit:
-                    break
-                kept.append(raw.decode("utf-8", "replace"))
-    return "".join(kept)
+            if not raw.lstrip().startswith(b"TRACE"):
+                continue
+            size += len(raw)
+            if size > limit:
+                cut = True
+                break
+            reader.feed(raw.decode("utf-8", "replace"))
+    trace = reader.finish()
+    if cut:
+        trace.notes.append(f"only the first {limit} bytes of TRACE lines were read")
+    return trace
 
 
 # -- results ------------------------------------------------------------------------------------------------------
@@ -572,7 +581,7 @@ def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int
     output flags (resolved against `cwd`, default the current folder) and copy the float image to the user's
     -floatfile; False drops them (nothing is written outside scratch). progress(fraction 0..1) is called on the
     calling thread from the engine's `NN% done` lines. cancel: when set, everything the engine started is killed
-    and Cancelled raised. trace_options: keyword arguments of tracing.parse.parse_trace (interpolate,
+    and Cancelled raised. trace_options: keyword arguments of tracing.parse.TraceReader (interpolate,
     lattice_shape) for reading the port dialect.
     Raises EngineError (missing/non-executable engine, non-zero exit, crash, time-out, missing, wrong-size or
     non-finite float file; `log_tail` holds the last lines of output) or Cancelled.
@@ -612,7 +621,12 @@ def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int
             shutil.copyfile(float_path, dest)
         files = _list_files(scratch, {float_path})
         px = _trace_pixel_of(user_args)
-        trace_text = read_trace_lines(res.stdout_path) if px is not None else ""
+        trace = trace_error = None
+        if px is not None:
+            try:
+                trace = read_trace_file(res.stdout_path, "c", px[0], px[1], trace_options)
+            except TraceParseError as exc:
+                trace_error = str(exc)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -620,11 +634,7 @@ def run_c(args: Sequence[str], *, binary: Path | str | None = None, threads: int
                         returncode=res.returncode, wall_s=res.wall_s, binary=path, binary_sha256=sha,
                         threads=threads, pid=res.pid, files=files, command=prefix, log_bytes=res.log_bytes,
                         env={k: full_env[k] for k in ("OMP_NUM_THREADS",) if k in full_env})
-    if px is not None:
-        try:
-            result.trace = parse_trace(trace_text, "c", px[0], px[1], **(trace_options or {}))
-        except TraceParseError as exc:
-            result.trace_error = str(exc)
+    result.trace, result.trace_error = trace, trace_error
     return result
 
 

@@ -298,18 +298,29 @@ class ParityThresholds:
     Images pass when Pearson r >= min_correlation and the largest |b - a| / |a| over pixels whose |a| exceeds
     rel_floor * max|a| is <= max_rel_error (the bright-pixel rule of ImageMetrics). Per-φ traces diverge at the
     first tick where |Δh|, |Δk| or |Δl| > phi_tol (5e-4, the upstream per-φ compare script's limit, spec §11.5).
+    A traced quantity other than a Miller index (tracing.pipeline) diverges when its relative Δ exceeds
+    pipeline_rel_tol (1e-4: a float32 port agrees with the C to ~1e-6 where it computes the same thing).
     """
 
     min_correlation: float = 0.999999
     max_rel_error: float = 1e-5
     rel_floor: float = 1e-3
     phi_tol: float = 5e-4
+    pipeline_rel_tol: float = 1e-4
+    scale_tol: float = 1e-2   # a sum ratio B/A outside [1/(1+s), 1+s] is a "scale" divergence
 
 
 @dataclass
 class Verdict:
     """Outcome of the parity check; `reasons` says which threshold failed, with the figures; `notes` say what the
-    figures depend on (e.g. a binary run with one thread because of the φ=0 carry-over)."""
+    figures depend on (e.g. a binary run with one thread because of the φ=0 carry-over).
+
+    kinds: which divergences a FAIL shows, in this order: "scale" (image sums differ by more than scale_tol),
+    "geometry" (a peak of A has no peak of B within 1 px), "per-pixel" (the correlation, which no scale changes,
+    or the relative error without a scale difference). why: sentences that explain it (the scale decomposed into
+    scaling factors, what could not be traced; tracing.why). known: the known-divergence ledger's reading
+    ("explained: C φ=0 carry-over (known)", "unexplained: …"), "" when it was not consulted.
+    """
 
     passed: bool
     correlation: float
@@ -318,6 +329,9 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reference: str = "A"
+    kinds: list[str] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)
+    known: str = ""
 
     def to_dict(self) -> dict:
         d = json_safe(asdict(self))
@@ -333,7 +347,10 @@ class Verdict:
             text = (f"PASS: correlation {self.correlation:.9g} (>= {t.min_correlation:g}), max relative error "
                     f"{self.max_rel_error:.3g} (<= {t.max_rel_error:g} {where})")
         else:
-            text = "FAIL: " + "; ".join(self.reasons) + f" (relative error {where})"
+            head = "FAIL" + (f" — {self.known}" if self.known else "")
+            kinds = f" [{', '.join(self.kinds)}]" if self.kinds else ""
+            text = f"{head}{kinds}: " + "; ".join(self.reasons) + f" (relative error {where})"
+            text += "".join(f". {w}" for w in self.why)
         return text + "".join(f". {n}" for n in self.notes)
 
 
@@ -349,4 +366,23 @@ def parity_verdict(metrics: ImageMetrics, thresholds: ParityThresholds = ParityT
         reasons.append(f"correlation {corr:.9g} < {thresholds.min_correlation:g}")
     if not rel <= thresholds.max_rel_error:
         reasons.append(f"max relative error {rel:.3g} > {thresholds.max_rel_error:g}")
-    return Verdict(not reasons, corr, rel, thresholds, reasons, list(notes or []), reference)
+    kinds = divergence_kinds(metrics, thresholds) if reasons else []
+    return Verdict(not reasons, corr, rel, thresholds, reasons, list(notes or []), reference, kinds)
+
+
+def divergence_kinds(metrics: ImageMetrics, thresholds: ParityThresholds) -> list[str]:
+    """"scale", "geometry", "per-pixel" (Verdict.kinds) of a failing comparison; "per-pixel" when neither of the
+    others explains the failure."""
+    kinds = []
+    ratio = float(metrics.sum_ratio)
+    scale = math.isfinite(ratio) and ratio > 0 and abs(math.log(ratio)) > math.log1p(thresholds.scale_tol)
+    if scale or (math.isfinite(ratio) and ratio <= 0):
+        kinds.append("scale")
+    frac = float(metrics.peaks.fraction_matched)
+    if math.isfinite(frac) and frac < 1.0:
+        kinds.append("geometry")
+    corr = float(metrics.correlation)
+    if not corr >= thresholds.min_correlation or (not scale and not float(metrics.max_rel_err)
+                                                   <= thresholds.max_rel_error):
+        kinds.append("per-pixel")
+    return kinds or ["per-pixel"]

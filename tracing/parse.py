@@ -11,7 +11,8 @@ b_star_y c_star_y V_actual`, no path fields. It is recognised by those per-phi k
 keys (PORT_SCALAR_KEYS) and read into the common vocabulary by `read_port_dialect`:
 - `S_x/S_y/S_z` are in Å^-1 (the port's internal unit) and are stored in m^-1 (x 1e10), the unit of the scalar
   `scattering_vec_A_inv`, which the port already prints in m^-1 "to match C" despite its name;
-- `a_star_y/b_star_y/c_star_y` (Å^-1) and `V_actual` (Å^3) are kept as printed;
+- `a_star_y/b_star_y/c_star_y` and `V_actual` are kept as printed (the real port prints them in 1/m and m³ where
+  its docs say 1/Å and Å³; tracing.units names that, tracing.pipeline shows raw and converted values);
 - `hkl_rounded` is Python's round-half-even: it is recomputed as the C's ceil(x - 0.5) from `hkl_frac` (the port's
   value is kept as `hkl_rounded_port`, and a note names any component where the two differ);
 - `F_cell` comes from `F_cell_interpolated` when interpolation is on, else `F_cell_nearest` (both kept);
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
 from .records import GOLDEN_PHI_FIELDS, PATH_FIELDS, RICH_PHI_FIELDS, PathKey, PhiSample, PixelTrace
 
@@ -89,11 +91,12 @@ def _split_key_groups(tokens: list[str]) -> list[tuple[str, list[str]]]:
     return groups
 
 
-def _store_scalar(trace: PixelTrace, key: str, values: list[str]) -> None:
+def _store_scalar(trace: PixelTrace, key: str, values: list[str], keep_repeat=None) -> None:
     nums = _numbers(values)
     if nums is not None and nums:
         trace.scalars.setdefault(key, nums)
-        trace.scalars_all.setdefault(key, []).append(nums)
+        if keep_repeat is None or keep_repeat(key):
+            trace.scalars_all.setdefault(key, []).append(nums)
         return
     trace.text.setdefault(key, " ".join(values))
     # "rotx:0.1 roty:0 ..." style: keep each named number as key.name.
@@ -107,17 +110,17 @@ def _store_scalar(trace: PixelTrace, key: str, values: list[str]) -> None:
                 trace.scalars_all.setdefault(name, []).append([v])
 
 
-def _parse_scalar_line(trace: PixelTrace, body: str, lineno: int, line: str) -> None:
+def _parse_scalar_line(trace: PixelTrace, body: str, lineno: int, line: str, keep_repeat=None) -> None:
     tokens = body.split()
     if not tokens:
         raise TraceParseError(lineno, line, "TRACE line without a key")
     if _KEY_EQ.match(tokens[0]):
         for key, values in _split_key_groups(tokens):
-            _store_scalar(trace, key, values)
+            _store_scalar(trace, key, values, keep_repeat)
         return
     if tokens[0].startswith("="):
         raise TraceParseError(lineno, line, "empty key before '='")
-    _store_scalar(trace, tokens[0], tokens[1:])
+    _store_scalar(trace, tokens[0], tokens[1:], keep_repeat)
 
 
 def _parse_phi_fields(body: str, lineno: int, line: str) -> dict[str, float]:
@@ -143,9 +146,175 @@ def _parse_phi_fields(body: str, lineno: int, line: str) -> dict[str, float]:
     return fields
 
 
+MAX_SAMPLES = 20_000   # per-φ samples kept per trace; later ones are counted, not kept (memory stays bounded)
+MAX_REPEATS = 1_000    # occurrences of one scalar key kept in scalars_all (the C repeats per sub-pixel)
+MAX_FREE = 2_000       # keys kept from free-form TRACE: lines and other TRACE_* tags
+_FREE_PAIR = re.compile(r"([^=]+?)\s*=\s*(\[[^\]]*\]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))"
+                        r"(?=\s|$|,)", re.IGNORECASE)
+_TAG = re.compile(r"^(TRACE_[A-Z0-9_]+):?(?:\s|$)")
+
+
+def _slug(text: str) -> str:
+    t = text.strip().replace("^", "")
+    if t.startswith("|") and t.endswith("|"):   # "|a_star|": the length of a_star
+        t = "norm " + t.strip("|")
+    return re.sub(r"[^0-9A-Za-z]+", "_", t).strip("_").lower()
+
+
+class TraceReader:
+    """Streaming reader of one engine's output for pixel (slow, fast): `feed` one line at a time, then `finish`.
+
+    Memory is bounded by what is kept, not by the lines read: at most `max_samples` per-φ samples (later ones are
+    counted and named in a note), `MAX_REPEATS` occurrences per scalar key, `MAX_FREE` free-form keys. Lines kinds:
+    see the module docstring; also the golden build's free-form ``TRACE:`` blocks (a line ending in ':' opens a
+    section; ``name = value`` / ``name = [v, v, v]`` pairs are kept in PixelTrace.free as "section/name"), and
+    any other ``TRACE_<TAG>`` line (e.g. the port's TRACE_PY_TRICUBIC grid, the C's TRACE_C_SOURCE2 block), kept in
+    PixelTrace.free as "<TAG>/key" (the tricubic grid's 64 values as "TRACE_PY_TRICUBIC/grid", in print order).
+    """
+
+    def __init__(self, engine: str, slow: int, fast: int, *, interpolate: bool | None = None,
+                 lattice_shape: str | None = None, max_samples: int = MAX_SAMPLES):
+        self.trace = PixelTrace(engine=engine, slow=slow, fast=fast)
+        self.interpolate = interpolate
+        self.lattice_shape = lattice_shape
+        self.max_samples = max_samples
+        self.lineno = 0
+        self.dropped = 0
+        self._last_tic: dict[str, int] = {}    # per phi tag: last phi_tic of a line without path fields
+        self._group: dict[str, int] = {}       # per phi tag: current golden-dialect group index
+        self._tags_seen: dict[str, bool] = {}  # phi tag -> any line with more than the golden fields
+        self._section = ""
+
+    def feed(self, raw: str) -> None:
+        """Read one line (with or without its newline). Raises TraceParseError on a malformed TRACE line."""
+        self.lineno += 1
+        line = raw.strip()
+        if not line.startswith("TRACE"):
+            return
+        tag = next((t for t in SCALAR_TAGS if line.startswith(t)), None)
+        if tag is not None:
+            _parse_scalar_line(self.trace, line[len(tag):], self.lineno, raw, self._repeats_ok)
+            return
+        if line.startswith("TRACE:"):
+            self._free_line(line[len("TRACE:"):])
+            return
+        head, _, body = line.partition(" ")
+        head = head.rstrip(":")
+        if head in PHI_TAGS:
+            self._phi_line(head, body, raw)
+            return
+        m = _TRACE_CONFIG.match(line)
+        if m:
+            if (int(m.group(1)), int(m.group(2))) != (self.trace.slow, self.trace.fast):
+                self.trace.notes.append(f"output says it traced (slow={m.group(1)}, fast={m.group(2)}), not the "
+                                        f"requested ({self.trace.slow}, {self.trace.fast})")
+            return
+        t = _TAG.match(line)
+        if t:
+            self._other_tag(t.group(1), line[t.end():])
+
+    def _repeats_ok(self, key: str) -> bool:
+        return len(self.trace.scalars_all.get(key, ())) < MAX_REPEATS
+
+    def _phi_line(self, head: str, body: str, raw: str) -> None:
+        fields = _parse_phi_fields(body, self.lineno, raw)
+        tic = int(fields.pop("phi_tic"))
+        phi_deg = fields.pop("phi_deg")
+        path_vals = {f: int(fields.pop(f)) for f in PATH_FIELDS if f in fields}
+        extra = any(f not in GOLDEN_PHI_FIELDS for f in fields) or bool(path_vals)
+        self._tags_seen[head] = self._tags_seen.get(head, False) or extra
+        if path_vals:
+            path = PathKey(**path_vals)
+        else:
+            if head in self._last_tic and tic <= self._last_tic[head]:
+                self._group[head] = self._group.get(head, 0) + 1
+            self._last_tic[head] = tic
+            path = PathKey(layer=self._group.get(head, 0))
+        if len(self.trace.samples) >= self.max_samples:
+            self.dropped += 1
+            return
+        self.trace.samples.append(PhiSample(phi_tic=tic, phi_deg=phi_deg, path=path, values=fields))
+
+    def _keep_free(self, key: str, values: list[float]) -> None:
+        free = self.trace.free
+        if key in free:
+            return
+        if len(free) < MAX_FREE:
+            free[key] = values
+
+    def _free_line(self, body: str) -> None:
+        """A human-readable ``TRACE:`` line: a section heading, or name = value pairs (never an error)."""
+        text = body.strip()
+        if not text:
+            return
+        if text.endswith(":"):
+            self._section = _slug(text[:-1])
+            return
+        for m in _FREE_PAIR.finditer(text):
+            label = m.group(1)
+            nums = _numbers(m.group(2).strip("[]").replace(",", " ").split())
+            if not nums or not _slug(label):
+                continue
+            key = f"{self._section}/{_slug(label)}" if self._section else _slug(label)
+            self._keep_free(key, nums)
+
+    def _other_tag(self, tag: str, body: str) -> None:
+        """Any other TRACE_<TAG> line: kept as numbers where it has them (never an error)."""
+        text = body.strip()
+        if tag == "TRACE_PY_TRICUBIC" and "=" in text:
+            v = _to_float(text.rsplit("=", 1)[1].strip())
+            grid = self.trace.free.setdefault(f"{tag}/grid", [])
+            if v is not None and len(grid) < 4096:
+                grid.append(v)
+            return
+        if not text:
+            return
+        groups = _split_key_groups(text.split()) if _KEY_EQ.match(text.split()[0]) else []
+        if groups:
+            for key, vals in groups:
+                nums = _numbers(vals)
+                if nums:
+                    self._keep_free(f"{tag}/{key}", nums)
+            return
+        head, _, rest = text.partition(" ")
+        nums = _numbers(text.replace(",", " ").split())
+        if nums:
+            self._keep_free(tag, nums)
+            return
+        nums = _numbers(rest.replace(",", " ").split())
+        if nums:
+            self._keep_free(f"{tag}/{head.rstrip(':=')}", nums)
+
+    def finish(self) -> PixelTrace:
+        """The PixelTrace read so far, with its dialect, the port's conversions and the notes."""
+        trace = self.trace
+        trace.dialect = _dialect(self._tags_seen, trace.engine, trace)
+        if _is_port(trace):
+            read_port_dialect(trace, interpolate=self.interpolate, lattice_shape=self.lattice_shape)
+        for head, g in self._group.items():
+            if g > 0:
+                trace.notes.append(f"{head}: the per-phi series repeats {g + 1} times without path fields (one per "
+                                   f"layer/sub-pixel, print order); group i is stored as PathKey(layer=i)")
+        if self.dropped:
+            trace.notes.append(f"{self.dropped} more per-phi lines were read and not kept (the first "
+                               f"{self.max_samples} are)")
+        trace.samples_dropped = self.dropped
+        return trace
+
+
+def parse_trace_lines(lines: Iterable[str], engine: str, slow: int, fast: int, *, interpolate: bool | None = None,
+                      lattice_shape: str | None = None, max_samples: int = MAX_SAMPLES) -> PixelTrace:
+    """TraceReader over an iterable of lines (a file object streams: nothing but the kept values stays)."""
+    reader = TraceReader(engine, slow, fast, interpolate=interpolate, lattice_shape=lattice_shape,
+                         max_samples=max_samples)
+    for line in lines:
+        reader.feed(line)
+    return reader.finish()
+
+
 def parse_trace(text: str, engine: str, slow: int, fast: int, *, interpolate: bool | None = None,
                 lattice_shape: str | None = None) -> PixelTrace:
-    """Read every TRACE line of one engine's output for pixel (slow, fast).
+    """Read every TRACE line of one engine's output for pixel (slow, fast) (TraceReader over text's lines).
 
     interpolate / lattice_shape: what the command line says (tricubic F on or off; "square", "round", ...), used
     only to read the port dialect (see the module docstring); None = unknown.
@@ -154,48 +323,8 @@ def parse_trace(text: str, engine: str, slow: int, fast: int, *, interpolate: bo
     a malformed TRACE line (keyless scalar line; φ field without '=', without a value, not a number; a golden field
     missing). Other lines are ignored.
     """
-    trace = PixelTrace(engine=engine, slow=slow, fast=fast)
-    last_tic: dict[str, int] = {}   # per phi tag: last phi_tic of a line without path fields
-    group: dict[str, int] = {}      # per phi tag: current golden-dialect group index
-    tags_seen: dict[str, bool] = {}  # phi tag -> any line with more than the golden fields
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line.startswith("TRACE"):
-            continue
-        tag = next((t for t in SCALAR_TAGS if line.startswith(t)), None)
-        if tag is not None:
-            _parse_scalar_line(trace, line[len(tag):], lineno, raw)
-            continue
-        head, _, body = line.partition(" ")
-        head = head.rstrip(":")
-        if head in PHI_TAGS:
-            fields = _parse_phi_fields(body, lineno, raw)
-            tic = int(fields.pop("phi_tic"))
-            phi_deg = fields.pop("phi_deg")
-            path_vals = {f: int(fields.pop(f)) for f in PATH_FIELDS if f in fields}
-            extra = any(f not in GOLDEN_PHI_FIELDS for f in fields) or bool(path_vals)
-            tags_seen[head] = tags_seen.get(head, False) or extra
-            if path_vals:
-                path = PathKey(**path_vals)
-            else:
-                if head in last_tic and tic <= last_tic[head]:
-                    group[head] = group.get(head, 0) + 1
-                last_tic[head] = tic
-                path = PathKey(layer=group.get(head, 0))
-            trace.samples.append(PhiSample(phi_tic=tic, phi_deg=phi_deg, path=path, values=fields))
-            continue
-        m = _TRACE_CONFIG.match(line)
-        if m and (int(m.group(1)), int(m.group(2))) != (slow, fast):
-            trace.notes.append(
-                f"output says it traced (slow={m.group(1)}, fast={m.group(2)}), not the requested ({slow}, {fast})")
-    trace.dialect = _dialect(tags_seen, engine, trace)
-    if _is_port(trace):
-        read_port_dialect(trace, interpolate=interpolate, lattice_shape=lattice_shape)
-    for head, g in group.items():
-        if g > 0:
-            trace.notes.append(f"{head}: the per-phi series repeats {g + 1} times without path fields (one per "
-                               f"layer/sub-pixel, print order); group i is stored as PathKey(layer=i)")
-    return trace
+    return parse_trace_lines(text.splitlines(), engine, slow, fast, interpolate=interpolate,
+                             lattice_shape=lattice_shape)
 
 
 def _dialect(tags_seen: dict[str, bool], engine: str, trace: PixelTrace) -> str:

@@ -75,6 +75,9 @@ class PixelTrace:
     # Keys whose values are not all numbers (e.g. "detector_convention" -> "CUSTOM"), first occurrence, raw text.
     text: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    # Free-form TRACE: blocks and other TRACE_* tags, "section/name" -> numbers (tracing.parse.TraceReader).
+    free: dict[str, list[float]] = field(default_factory=dict)
+    samples_dropped: int = 0   # per-phi lines read beyond the samples kept (tracing.parse.MAX_SAMPLES)
 
     def paths(self) -> list[PathKey]:
         """Distinct paths, in first-seen order."""
