@@ -355,34 +355,40 @@ class PhiPlots(QtWidgets.QWidget):
 
     def enlarge(self, name: str) -> QtWidgets.QDialog:
         """Open one plot ('k_frac', …, or 'delta') large in its own window, with a legend."""
-        src = self.delta_plot if name == "delta" else self.plots[name]
-        dlg = QtWidgets.QDialog(self)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        title = self.plain_title(name)
-        dlg.setWindowTitle(f"nbparity — {title}")
-        pw = pg.PlotWidget(background="w")
-        big = pw.getPlotItem()
-        big.setTitle(title, size="12pt", color="#111")
-        big.showGrid(x=True, y=True, alpha=0.25)
-        big.addLegend(offset=(10, 10), labelTextColor="#111")
-        for ax, label in (("bottom", "φ tick"), ("left", title)):
-            big.getAxis(ax).setLabel(label, color="#111")
-            big.getAxis(ax).setTextPen("#111")
-        for item in src.listDataItems():
-            x, y = item.getData()
-            if x is None or len(x) == 0:
-                continue
-            o = item.opts
-            big.plot(x, y, name=o.get("name") or "difference", pen=o["pen"], symbol=o["symbol"],
-                     symbolSize=o["symbolSize"] + 3, symbolBrush=o["symbolBrush"], symbolPen=o["symbolPen"])
         div = self.comparison.first_divergence if self.comparison is not None else None
-        if div is not None:
-            big.addItem(pg.InfiniteLine(pos=div.phi_tic, angle=90, pen=pg.mkPen("#d62728", width=2),
-                                        label="first divergence", labelOpts={"color": "#d62728"}))
-        lay = QtWidgets.QVBoxLayout(dlg)
-        lay.addWidget(pw)
-        dlg.resize(900, 600)
+        dlg = enlarged_plot(self, self.delta_plot if name == "delta" else self.plots[name], self.plain_title(name),
+                            div.phi_tic if div is not None else None)
         dlg.finished.connect(lambda _r, d=dlg: self.enlarged.remove(d) if d in self.enlarged else None)
         self.enlarged.append(dlg)
         dlg.show()
         return dlg
+
+
+def enlarged_plot(parent: QtWidgets.QWidget, src: pg.PlotItem, title: str, divergence_tick: int | None
+                  ) -> QtWidgets.QDialog:
+    """A 900 x 600 px dialog (deleted on close) with `src`'s curves redrawn large, a legend and the divergence."""
+    dlg = QtWidgets.QDialog(parent)
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dlg.setWindowTitle(f"nbparity — {title}")
+    pw = pg.PlotWidget(background="w")
+    big = pw.getPlotItem()
+    big.setTitle(title, size="12pt", color="#111")
+    big.showGrid(x=True, y=True, alpha=0.25)
+    big.addLegend(offset=(10, 10), labelTextColor="#111")
+    for ax, label in (("bottom", "φ tick"), ("left", title)):
+        big.getAxis(ax).setLabel(label, color="#111")
+        big.getAxis(ax).setTextPen("#111")
+    for item in src.listDataItems():
+        x, y = item.getData()
+        if x is None or len(x) == 0:
+            continue
+        o = item.opts
+        big.plot(x, y, name=o.get("name") or "difference", pen=o["pen"], symbol=o["symbol"],
+                 symbolSize=o["symbolSize"] + 3, symbolBrush=o["symbolBrush"], symbolPen=o["symbolPen"])
+    if divergence_tick is not None:
+        big.addItem(pg.InfiniteLine(pos=divergence_tick, angle=90, pen=pg.mkPen("#d62728", width=2),
+                                    label="first divergence", labelOpts={"color": "#d62728"}))
+    lay = QtWidgets.QVBoxLayout(dlg)
+    lay.addWidget(pw)
+    dlg.resize(900, 600)
+    return dlg
