@@ -243,6 +243,8 @@ class PhiInspector(QtWidgets.QWidget):
         key = (pipe.slow, pipe.fast)
         self._pipelines[key] = pipe
         if self.inspection is not None and (self.inspection.slow, self.inspection.fast) == key:
+            if pipe.traces:
+                self._recompare()   # plot and compare the converted values
             self._show_pipeline_of(key)
 
     def _show_pipeline_of(self, key: tuple[int, int]) -> None:
@@ -289,14 +291,20 @@ class PhiInspector(QtWidgets.QWidget):
     def _recompare(self) -> None:
         insp = self.inspection
         path = self.selected_path()
-        ct, pt = insp.c_trace, insp.py_trace
+        # Per-φ values in the units the pipeline diff found (a side printing k at 1e-10 is shown converted).
+        pipe = self._pipelines.get((insp.slow, insp.fast))
+        converted = pipe.traces if pipe is not None else {}
+        ct, pt = converted.get("a", insp.c_trace), converted.get("b", insp.py_trace)
         pc, pp = path_for(ct, path), path_for(pt, path)
         self.comparison = None
         if ct is not None and pt is not None and ct.samples and pt.samples:
             self.comparison = compare_traces(ct, pt, tol=self.tol, path=(pc, pp))
         self.plots_page.show_traces(ct, pc, pt, pp, self.comparison, insp.c_curve)
         fill_phi_table(self.table, ct, pc, pt, pp, self.side_names, self.divergence_tick())
-        self.summary.setText(summary_html(insp, self.side_names, self.comparison, self.trace_source_notes()))
+        notes = self.trace_source_notes()
+        if pipe is not None and pipe.conversions:
+            notes.append(f"Unit problem: plotted and compared as {', '.join(pipe.conversions)} (see the Pipeline tab)")
+        self.summary.setText(summary_html(insp, self.side_names, self.comparison, notes))
 
     @Slot()
     def copy_table(self) -> None:

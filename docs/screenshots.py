@@ -14,12 +14,13 @@ docs/screenshot-cli-flags-003.png; `golden-vs-port` runs the users' real engines
 tests/clients.py: the golden C build as side A, the port as side B) on CLI-FLAGS-003 in a 64 x 64 ROI around pixel
 (685, 1039), traces that pixel, and writes docs/screenshot-golden-vs-port.png (the Plots tab) and
 docs/screenshot-golden-vs-port-pipeline.png (the Pipeline tab) at the screen's 1366 x 768. The window fills the
-screen; `import -window root` (ImageMagick)
-takes the picture. Settings are throw-away (a temporary INI file), so the picture shows the defaults.
+screen; `import -window root` (ImageMagick) takes the picture (Qt's screen grab where ImageMagick is missing).
+Settings are throw-away (a temporary INI file), so the picture shows the defaults.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,7 +67,10 @@ class Driver(QtCore.QObject):
     @QtCore.Slot()
     def shoot(self) -> None:
         out, _tab = self.shots.pop(0)
-        subprocess.run(["import", "-window", "root", str(out)], check=True)
+        if shutil.which("import"):
+            subprocess.run(["import", "-window", "root", str(out)], check=True)
+        else:   # no ImageMagick: the screen as Qt sees it (the same pixels under Xvfb)
+            QtWidgets.QApplication.primaryScreen().grabWindow(0).save(str(out))
         print(f"wrote {out}; status: {self.win.statusBar().currentMessage()}")
         if self.shots:
             self.show_tab(self.shots[0][1])

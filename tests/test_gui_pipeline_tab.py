@@ -8,7 +8,8 @@ when an inspection completes (the diff is made on the trace's worker and arrives
   a tick-0 one and no per-φ quantity of a later tick diverges.
 - The real clients (golden C vs the port, ../shared/clients) on a small case of our own: the port's trace prints k
   at 1e-10 of the Miller index (a unit problem of *its* trace, named in the tab), and after conversion its k agrees
-  with the C's at ticks 1..9; the first divergence is at tick 0 (the golden C's carry-over).
+  with the C's at ticks 1..9; the first divergence is at tick 0 (the golden C's carry-over). The plots show the
+  port's k converted (app.inspection_pipeline), not flat at 1e-12.
 """
 from __future__ import annotations
 
@@ -151,3 +152,11 @@ def test_pipeline_tab_golden_c_against_the_port(qtbot, make_window, golden_c, po
                               COLUMNS.index("B"))
     assert "as printed: " in k0_cell.toolTip() and "e-1" in k0_cell.toolTip()   # the raw 1e-10-scaled value
     assert a_name in page.table.horizontalHeaderItem(COLUMNS.index("A")).text()
+    # The plots and the per-φ compare use the converted k: the port's curve is not drawn flat at 1e-12.
+    assert pipe.conversions == ("B's k_frac × 1e+10",) and "Unit problem" in w.inspector.summary.text()
+    assert insp.traces["b"].series()[1].get("k_frac") == pytest.approx(k[1].b_raw[0])   # the inspection keeps raw
+    ticks, kb = w.inspector.curve_data("k_frac", "py")
+    _, ka = w.inspector.curve_data("k_frac", "c")
+    assert ticks.tolist() == list(range(N_TICKS))
+    assert kb.tolist() == pytest.approx([k[t].b[0] for t in range(N_TICKS)], rel=1e-12)
+    assert abs(kb[1:] - ka[1:]).max() < 1e-4 * abs(ka).max()
