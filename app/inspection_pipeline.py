@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from tracing.metrics import ParityThresholds
 from tracing.names import PHI_QUANTITIES
 from tracing.pipeline import PipelineDiff, diff_pipeline
-from tracing.records import PhiSample, PixelTrace
+from tracing.records import PLOT_FIELDS, PhiSample, PixelTrace
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class PixelPipeline:
     diff: PipelineDiff | None
     reason: str = ""
     traces: dict[str, PixelTrace] = field(default_factory=dict)   # side -> trace with units converted (if any)
-    conversions: tuple[str, ...] = ()   # e.g. "B's k_frac × 1e+10"
+    conversions: tuple[str, ...] = ()   # the plotted fields converted, e.g. "B's k_frac × 1e+10"
 
 
 def pipeline_for(insp, thresholds: ParityThresholds | None = None) -> PixelPipeline:
@@ -53,7 +53,9 @@ def pipeline_for(insp, thresholds: ParityThresholds | None = None) -> PixelPipel
         return PixelPipeline(insp.slow, insp.fast, None, f"the pipeline diff failed: {type(exc).__name__}: {exc}")
     factors = unit_factors(diff)
     converted = {side: convert_trace(traces[side], f) for side, f in factors.items()}
-    words = tuple(f"{side.upper()}'s {key} × {factor:g}" for side, f in factors.items() for key, factor in f.items())
+    # The ones the inspector plots are named (the others are in the Pipeline tab's unit problems).
+    words = tuple(f"{side.upper()}'s {key} × {factor:g}" for side, f in factors.items() for key, factor in f.items()
+                  if key in PLOT_FIELDS)
     return PixelPipeline(insp.slow, insp.fast, diff, traces=converted, conversions=words)
 
 

@@ -258,6 +258,15 @@ class PhiInspector(QtWidgets.QWidget):
             self.pipeline.show_reason(pipe.reason)
         self.pipelineShown.emit(*key)
 
+    def status_text(self, insp) -> str:
+        """The status bar's line for an inspection: its own, or the one in converted units when the pipeline diff
+        found a side printing a plotted field in another unit."""
+        pipe = self._pipelines.get((insp.slow, insp.fast))
+        if pipe is None or not pipe.conversions or self.comparison is None or self.inspection is not insp:
+            return insp.describe()
+        return (f"pixel (slow={insp.slow}, fast={insp.fast}): {self.comparison.describe()} "
+                f"(after converting {', '.join(pipe.conversions)})")
+
     def pipeline_of(self, slow: int, fast: int):
         """The PixelPipeline kept for a pixel (None: none arrived yet)."""
         return self._pipelines.get((slow, fast))

@@ -90,10 +90,9 @@ class PipelinePage(QtWidgets.QWidget):
         self.diff = diff
         colour = "#d62728" if diff.first_divergent is not None else "#2ca02c"
         self.sentence.setText(f"<span style='color:{colour}'><b>{_esc(diff.sentence)}</b></span>")
-        if diff.unit_problems:
-            items = "".join(f"<li>{_esc(p)}</li>" for p in diff.unit_problems)
-            self.units.setText(f"<span style='color:#b35900'><b>Unit problems</b> (values converted before "
-                               f"comparing):<ul style='margin:0'>{items}</ul></span>")
+        self.units.setText(self.units_line(diff))
+        # The full sentences (which engine, factor, plausible range) on hover: the table keeps the room.
+        self.units.setToolTip("\n\n".join(diff.unit_problems))
         self.units.setVisible(bool(diff.unit_problems))
         self.table.clear()
         self.table.setColumnCount(len(COLUMNS))
@@ -109,6 +108,20 @@ class PipelinePage(QtWidgets.QWidget):
             self.table.selectRow(first)
             self.table.scrollToItem(self.table.item(first, 0),
                                     QtWidgets.QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def units_line(self, diff: PipelineDiff) -> str:
+        """One line per side whose trace prints quantities in another unit, naming them (rich text)."""
+        names: dict[str, list[str]] = {"unit A": [], "unit B": []}
+        for row in diff.rows:
+            if row.status in names and row.name not in names[row.status]:
+                names[row.status].append(row.name)
+        lines = [f"{_esc(side)}'s trace prints {', '.join(_esc(n) for n in found)} in another unit"
+                 for side, found in ((self.side_names[0], names["unit A"]), (self.side_names[1], names["unit B"]))
+                 if found]
+        if not lines:   # sentences the rows do not carry (a quantity only one side traces)
+            lines = [f"{len(diff.unit_problems)} found"]
+        return (f"<span style='color:#b35900'><b>Unit problems</b> (converted before comparing; hover for "
+                f"details): {'; '.join(lines)}</span>")
 
     def _fill_row(self, r: int, row: PipelineRow) -> None:
         a, b = self.side_names

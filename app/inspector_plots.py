@@ -97,13 +97,8 @@ class PhiPlots(QtWidgets.QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.div_lines: list[pg.InfiniteLine] = []
-        first: pg.PlotItem | None = None
         for name in PLOT_FIELDS:
             p = self._small_plot(SMALL_TITLES[name], self.graphics.ci)
-            if first is None:
-                first = p
-            else:
-                p.setXLink(first)
             self.curves[(name, "c")] = p.plot([], [], name=side_names[0], **C_STYLE)
             self.curves[(name, "py")] = p.plot([], [], name=side_names[1], **PY_STYLE)
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
@@ -228,7 +223,12 @@ class PhiPlots(QtWidgets.QWidget):
             grid.removeAt(grid.count() - 1)
         for p in list(self.plots.values()) + [self.delta_plot]:
             p.setVisible(False)
+            p.setXLink(None)
         fields = self.shown_fields
+        # The shown plots share the φ-tick axis through the first of them. A hidden plot stays out of the link:
+        # pyqtgraph lines linked views up by their screen positions, and a hidden plot's are stale.
+        for name in fields[1:]:
+            self.plots[name].setXLink(self.plots[fields[0]])
         for i, name in enumerate(fields):
             grid.addItem(self.plots[name], i // cols, i % cols)
             self.plots[name].getAxis("bottom").setLabel(None)
@@ -298,7 +298,7 @@ class PhiPlots(QtWidgets.QWidget):
             p.enableAutoRange()
         ticks = [s.phi_tic for tr in (ct, pt) if tr is not None and tr.samples for s in tr.series()]
         if ticks:
-            self.plots[PLOT_FIELDS[0]].setXRange(min(ticks) - 0.5, max(ticks) + 0.5, padding=0)
+            self.plots[self.shown_fields[0]].setXRange(min(ticks) - 0.5, max(ticks) + 0.5, padding=0)
         self.refresh_delta()
 
     def clear(self) -> None:
@@ -329,7 +329,7 @@ class PhiPlots(QtWidgets.QWidget):
                     ys.append(row.delta[name])
         self.delta_curve.setData(xs, ys)
         self.delta_plot.enableAutoRange(axis="y")
-        (x0, x1), _ = self.plots[PLOT_FIELDS[0]].viewRange()
+        (x0, x1), _ = self.plots[self.shown_fields[0]].viewRange()
         self.delta_plot.setXRange(x0, x1, padding=0)
 
     # ---- enlarged plots --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 trace failures and the per-φ fields a side does not trace."""
 from __future__ import annotations
 
-from app.inspector_plots import FIELD_TITLES
+from app.inspector_plots import SMALL_TITLES
 from tracing.phi_compare import PhiComparison
 from tracing.records import PLOT_FIELDS
 
@@ -47,9 +47,9 @@ def summary_html(insp, side_names: tuple[str, str], comparison: PhiComparison | 
         if not tr.samples:
             parts.append(f"{name} printed no per-φ trace lines (dialect '{tr.dialect}')")
             continue
-        missing = [FIELD_TITLES[f] for f in PLOT_FIELDS if f not in tr.fields()]
+        missing = [SMALL_TITLES[f] for f in PLOT_FIELDS if f not in tr.fields()]
         if missing:
-            parts.append(f"{name} trace ({tr.dialect} dialect) has no {', '.join(missing)}")
+            parts.append(f"{name} ({tr.dialect} dialect) traces no {', '.join(missing)}")
     if insp.c_curve is not None:
         parts.append(f"{a} per-φ intensity shown from single-tick runs (green squares, contribution plot)")
     if comparison is not None and (comparison.ticks_only_c or comparison.ticks_only_py):

@@ -331,7 +331,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.inspector.show_inspection(insp)
         self.panels.show_marker(insp.slow, insp.fast)
         self.actions.cancel.setEnabled(self.model.busy)
-        self.status(insp.describe())
+        self.status(self.inspector.status_text(insp))
 
     @Slot(object)
     def _on_pipeline(self, pipeline) -> None:

@@ -52,7 +52,8 @@ def test_pipeline_page_shows_rows_status_colours_raw_values_and_the_first_diverg
     assert t.horizontalHeaderItem(COLUMNS.index("A")).text() == "A: golden C"
     assert "first divergent quantity: k at φ tick 0" in page.sentence.text()
     assert "#d62728" in page.sentence.text()            # red: something diverges
-    assert page.units.isVisibleTo(page) and "prints it in another unit" in page.units.text()
+    assert page.units.isVisibleTo(page) and "the port's trace prints rot_a in another unit" in page.units.text()
+    assert "prints it in another unit" in page.units.toolTip()
     status_col = COLUMNS.index("status")
     for r, row in enumerate(rows):
         assert t.item(r, status_col).background().color() == QtGui.QColor(STATUS_COLOURS[row.status]), row.status
@@ -133,7 +134,8 @@ def test_pipeline_tab_golden_c_against_the_port(qtbot, make_window, golden_c, po
     diff, page = pipe.diff, w.inspector.pipeline
     # The port's k is printed at 1e-10 of the Miller index: a unit problem of the port's trace, named in the tab.
     assert any(b_name in p and "k" in p for p in diff.unit_problems), diff.unit_problems
-    assert page.units.isVisibleTo(page) and b_name in page.units.text()
+    assert page.units.isVisibleTo(page) and f"{b_name}'s trace prints " in page.units.text()
+    assert all(p in page.units.toolTip() for p in diff.unit_problems)   # the full sentences on hover
     k = {r.tick: r for r in diff.rows if r.name == "k" and r.tick is not None}
     assert sorted(k) == list(range(N_TICKS))
     assert all(r.status == "unit B" for r in k.values())
@@ -160,3 +162,4 @@ def test_pipeline_tab_golden_c_against_the_port(qtbot, make_window, golden_c, po
     assert ticks.tolist() == list(range(N_TICKS))
     assert kb.tolist() == pytest.approx([k[t].b[0] for t in range(N_TICKS)], rel=1e-12)
     assert abs(kb[1:] - ka[1:]).max() < 1e-4 * abs(ka).max()
+    assert "after converting B's k_frac × 1e+10" in w.statusBar().currentMessage()
