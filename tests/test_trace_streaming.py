@@ -30,10 +30,10 @@ def test_a_flood_of_phi_lines_keeps_only_the_bounded_samples(tmp_path):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # 100,000 lines of ~80 bytes are 8 MB of text and ~45 MB as samples (~450 bytes each: 20,000 kept samples peak
-    # at ~14 MB, the default 5,000 ~3.5 MB); 1,000 kept samples are under 0.5 MB. The bound, 8 MiB, is the driver's log follower (1 MiB read
-    # chunks: the chunk, the joined partial line, the split lines and the decoded tail, ~5 MB measured) plus the
-    # kept samples: a reader that held the lines or the samples could not pass.
+    # 100,000 lines of ~80 bytes are 8 MB of text and ~45 MB as samples (~450 bytes each: 20,000 kept samples
+    # peak at ~14 MB); 1,000 kept samples are under 0.5 MB. The bound, 8 MiB, is the driver's log follower (1 MiB
+    # read chunks: the chunk, the joined partial line, the split lines and the decoded tail, ~5 MB measured) plus
+    # the kept samples: a reader that held the lines or the samples could not pass.
     assert len(tr.samples) == kept and tr.samples_dropped == N_LINES - kept
     assert tr.scalar("I_pixel_final") == 7.0
     assert any(f"{N_LINES - kept} more per-phi lines were read and not kept" in n for n in tr.notes)
