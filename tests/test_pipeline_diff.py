@@ -236,3 +236,48 @@ def test_nan_values_diverge():
     b = parse_trace("TRACE_C: F_cell nan\n", "b", 0, 0)
     r = diff_pipeline(a, b).rows[0]
     assert r.diverged and math.isinf(r.rel_delta)
+
+
+# ---- untrusted trace text: the reader and the diff never raise anything but TraceParseError ------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tracing.parse import TraceParseError  # noqa: E402
+
+_HEADS = st.sampled_from(["TRACE:", "TRACE:  ", "TRACE_PY_TRICUBIC:", "TRACE_PY_TRICUBIC_H_COORDS:", "TRACE_C_SOURCE2:",
+                          "TRACE_PY_ROTSTAR", "TRACE_C_TAP5:", "TRACE_C:", "TRACE_PY:", "TRACE_Q"])
+_TOKENS = st.one_of(st.sampled_from(["=", "a =", "[1, 2", "3]", "|a|", "= 5", "nan", "-inf", "1e400", "0", "-0",
+                                     "x:", "hkl_frac", "k_frac", "2e-10", "[", "]", ",", "[0,0,0]=5", "fluence"]),
+                    st.text(alphabet=st.characters(codec="latin-1"), max_size=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.tuples(_HEADS, st.lists(_TOKENS, max_size=6)), max_size=8))
+def test_free_form_and_other_tags_never_raise_and_diff_never_raises(lines):
+    text = "\n".join(h + " " + " ".join(t) for h, t in lines)
+    try:
+        tr = parse_trace(text, "x", 0, 0)
+    except TraceParseError:
+        return
+    other = parse_trace(golden_text(), "golden", 0, 0)
+    for a, b in ((tr, other), (other, tr), (tr, tr)):
+        d = diff_pipeline(a, b)
+        assert isinstance(d.sentence, str) and all(r.status in ("match", "diverge", "only A", "only B", "unit A",
+                                                                "unit B") for r in d.rows)
+
+
+_LEDGER_LINES = st.sampled_from(["[[divergence]]", 'id = "x"', 'id = "y"', "id = 3", 'title = "t"', "title = ''",
+                                 'signature = "phi0_carryover"', 'signature = "quantities"', 'signature = "x"',
+                                 'quantities = ["fluence"]', "quantities = [1]", 'factor = "fluence"', "factor = 2",
+                                 "[other]", "x = 1", "=", "[[divergence", 'reference = "r"', "divergence = 1", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_LEDGER_LINES, max_size=12))
+def test_ledger_text_gives_entries_or_ledger_error(lines):
+    try:
+        entries = parse_ledger("\n".join(lines), "fuzz.toml")
+    except LedgerError as exc:
+        assert str(exc).startswith("known-divergence ledger fuzz.toml")
+        return
+    assert all(e.signature in ("phi0_carryover", "quantities", "scale_factor") for e in entries)
