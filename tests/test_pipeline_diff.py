@@ -165,7 +165,7 @@ def test_factors_from_console_reports():
     assert factors_from_log("  Fluence: 1.26e+29 photons/m²\n").values == {"fluence": 1.26e29}
     assert factors_from_log("nothing here").values == {}
     e = explain_scale(2.0, factors_from_log(""), factors_from_log(""), ("up", "port"))
-    assert "no scaling factor reported by both sides (up and port reports none" in e.sentence
+    assert "no scaling factor reported by both sides (up and port reports none: no trace" in e.sentence
 
 
 def test_verdict_kinds():
