@@ -281,3 +281,12 @@ def test_ledger_text_gives_entries_or_ledger_error(lines):
         assert str(exc).startswith("known-divergence ledger fuzz.toml")
         return
     assert all(e.signature in ("phi0_carryover", "quantities", "scale_factor") for e in entries)
+
+
+def test_the_carryover_does_not_cover_a_port_bug_at_later_ticks():
+    # The real port's per-φ F_latt_b is N_b = 47 at every tick (computed from its 1e-10 indices, spec 11.3): that
+    # diverges at ticks 1..9 too, which the carry-over cannot explain; the tick-0 k still is the carry-over's.
+    g = parse_trace(golden_text(fluence=1.25932017574725e29), "golden", 1039, 685)
+    p = parse_trace(port_text().replace("F_latt_b=40 ", "F_latt_b=47 "), "port", 1039, 685)
+    m = match_ledger(load_ledger(), [diff_pipeline(g, p)])
+    assert m.text() == "explained in part: C φ=0 carry-over (known); unexplained: F_latt_b (per φ, ticks 1–9)"
