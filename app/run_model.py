@@ -235,7 +235,12 @@ class RunModel(QtCore.QObject):
                 from tracing.metrics import compare_images
                 return compare_images(a.result.image, b.result.image), None
             m = session.compare(a.result, b.result)
-            return m, session.verdict(m)
+            # The verdict that says why (issue 16): a scale decomposed into the factors the consoles report.
+            from tracing.scale import factors_from_log
+            from tracing.why import explain_verdict
+            logs = (factors_from_log(a.result.log), factors_from_log(b.result.log))
+            return m, explain_verdict(session.verdict(m), m, names=(session.label("a"), session.label("b")),
+                                      logs=logs)
         job = self.runner.start("metrics", work)
         self._jobs[job.id] = ("metrics", self.run_id, None)
         return True

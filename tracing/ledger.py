@@ -5,8 +5,9 @@ tests against a pixel's pipeline diff (tracing.pipeline), so that a FAIL reads "
 The shipped ledger is resources/known_divergences.toml (its comments document the format); users add files of the
 same form (`--ledger PATH`). A ledger file is untrusted input: every problem is a LedgerError naming the file, the
 line and what was expected. Signatures (the only code that runs; a file cannot add behaviour):
-- "phi0_carryover": among the per-φ Miller-index rows (h, k, l) only tick 0 diverges, and one side's tick-0 values
-  equal its own last tick's within the per-φ tolerance (spec §8.3: the C reuses the previous path's last rotation).
+- "phi0_carryover": the per-φ Miller indices diverge at tick 0 only, and one side's tick-0 indices equal its own
+  last tick's (to rounding) while the other side's do not (spec §8.3: the C reuses the previous path's last
+  rotation).
   Explains the per-φ rows of tick 0 and every row of the stages computed from the tick-0 lattice: "lattice",
   "structure factor", "intensity", "final".
 - "quantities": explains divergent rows whose canonical name is in `quantities`.
@@ -188,22 +189,36 @@ class LedgerMatch:
         return self.traced and bool(self.explained) and not self.unexplained
 
 
-def carryover_signature(diff: PipelineDiff, tol: float) -> bool:
-    """phi0_carryover's test (module docstring) on one pixel's diff."""
-    miller = [r for r in diff.rows if r.stage == "per-φ" and r.name in ("h", "k", "l") and r.a and r.b]
-    bad_ticks = {r.tick for r in miller if r.diverged}
-    if bad_ticks != {0}:
+CARRY_EQUAL_REL = 1e-9   # a carried tick 0 repeats the last tick's computation: equal to rounding
+
+
+def carryover_signature(diff: PipelineDiff, tol: float | None = None) -> bool:
+    """phi0_carryover's test on one pixel's diff: the per-φ Miller indices (h, k, l: the lattice's orientation)
+    diverge at no tick but 0, something at tick 0 diverges (a per-φ row or the tick-0 lattice block), and one
+    side's tick-0 Miller indices equal its own last tick's (to CARRY_EQUAL_REL: the same rotation applied to the
+    same scattering vector) while the other side's do not. Other per-φ quantities that diverge at later ticks are
+    not the carry-over's (they stay unexplained). `tol` is unused (kept for callers that pass the per-φ tolerance).
+    """
+    phi = [r for r in diff.rows if r.stage == "per-φ" and r.name in ("h", "k", "l") and r.a is not None
+           and r.b is not None]
+    if not phi or any(r.diverged and r.tick != 0 for r in phi):
         return False
-    last = max(r.tick for r in miller)
+    if not any(r.diverged and (r.tick == 0 or r.stage == "lattice") for r in diff.rows):
+        return False
+    last = max(r.tick for r in phi)
     if last == 0:
         return False
-    first_rows = {r.name: r for r in miller if r.tick == 0}
-    last_rows = {r.name: r for r in miller if r.tick == last}
-    for side in ("a", "b"):
-        if all(abs(getattr(first_rows[n], side)[0] - getattr(last_rows[n], side)[0]) <= tol
-               for n in first_rows if n in last_rows):
-            return True
-    return False
+    first = {r.name: r for r in phi if r.tick == 0}
+    final = {r.name: r for r in phi if r.tick == last}
+    names = [n for n in first if n in final]
+
+    def repeats(side: str) -> bool:
+        for n in names:
+            v0, v1 = getattr(first[n], side)[0], getattr(final[n], side)[0]
+            if abs(v0 - v1) > CARRY_EQUAL_REL * max(abs(v0), abs(v1)):
+                return False
+        return bool(names)
+    return repeats("a") != repeats("b")
 
 
 def _covers(entry: LedgerEntry, row: PipelineRow) -> bool:

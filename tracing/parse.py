@@ -146,7 +146,7 @@ def _parse_phi_fields(body: str, lineno: int, line: str) -> dict[str, float]:
     return fields
 
 
-MAX_SAMPLES = 20_000   # per-φ samples kept per trace; later ones are counted, not kept (memory stays bounded)
+MAX_SAMPLES = 5_000    # per-φ samples kept per trace; later ones are counted, not kept (memory stays bounded)
 MAX_REPEATS = 1_000    # occurrences of one scalar key kept in scalars_all (the C repeats per sub-pixel)
 MAX_FREE = 2_000       # keys kept from free-form TRACE: lines and other TRACE_* tags
 _FREE_PAIR = re.compile(r"([^=]+?)\s*=\s*(\[[^\]]*\]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))"

@@ -20,6 +20,8 @@ from .metrics import ParityThresholds
 from .names import PHI_QUANTITIES, PIXEL_QUANTITIES, STAGES, Quantity, lookup
 from .records import PhiSample, PixelTrace
 from .units import UnitFinding, lone_finding, paired_finding
+
+__all__ = ["STAGES", "STATUSES", "PipelineRow", "PipelineDiff", "diff_pipeline", "abs_delta"]
 STATUSES: tuple[str, ...] = ("match", "diverge", "only A", "only B", "unit A", "unit B")
 
 

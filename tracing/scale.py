@@ -124,8 +124,9 @@ def explain_scale(sum_ratio: float, fa: ScaleFactors, fb: ScaleFactors, names: t
     parts = [f"{c.name} {_g(c.b)} vs {_g(c.a)}{' ' + c.unit if c.unit else ''} (× {c.ratio:.3g})" for c in causes]
     if not compared:
         lacking = [names[i] for i, f in enumerate((fa, fb)) if not f.values]
-        text = (f"{head}: no scaling factor reported by both sides ({' and '.join(lacking) or 'neither'} "
-                f"reports none: it prints no trace)")
+        who = " and ".join(lacking)
+        text = (f"{head}: no scaling factor reported by both sides ({who} reports none: no trace of a pixel and no "
+                f"console line with one)" if lacking else f"{head}: no scaling factor reported by both sides")
     elif not causes:
         text = f"{head}: the scaling factors both report agree ({', '.join(compared)}): the cause is upstream of them"
     else:

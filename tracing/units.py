@@ -138,7 +138,7 @@ def lone_finding(q: Quantity, values: Sequence[Sequence[float]], side: int, name
         return None
     unit = f" {q.unit}" if q.unit else ""
     lo, hi = q.plausible
-    sentence = (f"{names[side]}'s {q.name}{where} is implausible for a {q.label or q.name} (largest |value| "
+    sentence = (f"{names[side]}'s {q.name}{where} is implausible ({q.label or q.name}: largest |value| "
                 f"{_fmt(mag)}{unit}, expected {lo:g}..{hi:g}{unit}): {names[side]}'s trace likely prints it in "
                 f"another unit (× {_power(n)} would give {_fmt(mag * 10.0 ** n)}{unit})")
     return UnitFinding(q.name, side, 10.0 ** n, False, sentence)
