@@ -98,7 +98,7 @@ class PhiPlots(QtWidgets.QWidget):
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.div_lines: list[pg.InfiniteLine] = []
         for name in PLOT_FIELDS:
-            p = self._small_plot(SMALL_TITLES[name], self.graphics.ci)
+            p = self._small_plot(SMALL_TITLES[name])
             self.curves[(name, "c")] = p.plot([], [], name=side_names[0], **C_STYLE)
             self.curves[(name, "py")] = p.plot([], [], name=side_names[1], **PY_STYLE)
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
@@ -110,7 +110,7 @@ class PhiPlots(QtWidgets.QWidget):
         self.c_curve_item = self.plots["I_contrib"].plot([], [], name="C (single-tick runs)",
                                                          pen=pg.mkPen("#2ca02c", width=2), symbol="s",
                                                          symbolBrush="#2ca02c", symbolSize=7)
-        self.delta_plot = self._small_plot("", self.graphics.ci)
+        self.delta_plot = self._small_plot("")
         self.delta_plot.getAxis("bottom").setLabel("φ tick")
         self.tol_band = pg.LinearRegionItem(values=(-self.tol, self.tol), orientation="horizontal", movable=False,
                                             brush=pg.mkBrush(44, 160, 44, 50), pen=pg.mkPen(None))
@@ -156,8 +156,10 @@ class PhiPlots(QtWidgets.QWidget):
         self.delta_field.currentIndexChanged.connect(self.refresh_delta)
 
     @staticmethod
-    def _small_plot(title: str, parent) -> pg.PlotItem:
-        p = pg.PlotItem(parent=parent)   # in the scene from the start (its lines need a view)
+    def _small_plot(title: str) -> pg.PlotItem:
+        # No parent: the first layout (every field, in __init__) puts it into the scene, and its view box then
+        # follows the scene's paint preparation (a plot made inside the scene missed it and drew stale).
+        p = pg.PlotItem()
         p.setTitle(title, size="9pt")
         p.showGrid(x=True, y=True, alpha=0.2)
         p.setMenuEnabled(False)

@@ -169,6 +169,16 @@ def test_every_plot_lies_in_the_visible_area_at_1366x768(qtbot, tmp_path, case):
             if len(expected) <= 3:
                 # Up to three fields fit one row with the difference plot: nothing to scroll to at 1366x768.
                 assert r.top() >= visible.top() and r.bottom() <= visible.bottom() + 1, (name, r, visible)
+        # Each curve is drawn inside its own plot: every data point maps into the plot's data area (a plot shown
+        # after being left out once drew its curves with a stale transform, off its area).
+        for name in expected:
+            for eng in ("c", "py"):
+                curve = insp.curves[(name, eng)]
+                xs, ys = insp.curve_data(name, eng)
+                area = insp.plots[name].getViewBox().sceneBoundingRect().adjusted(-1, -1, 1, 1)
+                for x, y in zip(xs, ys, strict=True):
+                    pt = curve.mapToScene(QtCore.QPointF(x, y))
+                    assert area.contains(pt), (name, eng, x, y, pt, area)
         if len(expected) > 3:
             # Nine fields take rows of MIN_PLOT_HEIGHT that scroll vertically; the last one is reachable.
             bar = insp.plots_page.plots_scroll.verticalScrollBar()
