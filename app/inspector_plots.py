@@ -80,6 +80,16 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+class PlotsScroll(QtWidgets.QScrollArea):
+    """The plots' scroll area; `resized` after its size changed (the plots are laid out again for the width)."""
+
+    resized = QtCore.Signal()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.resized.emit()
+
+
 class PhiPlots(QtWidgets.QWidget):
     """The Plots page: legend, difference-plot controls, and the scrolling grid of small plots."""
 
@@ -97,8 +107,13 @@ class PhiPlots(QtWidgets.QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self.div_lines: list[pg.InfiniteLine] = []
+        self._syncing = False
         for name in PLOT_FIELDS:
             p = self._small_plot(SMALL_TITLES[name])
+            # One φ-tick range for the shown plots, kept here rather than by pyqtgraph's view links: those line
+            # views up by screen position (a plot left out has a stale one), and linked plots that leave the
+            # layout crashed at teardown.
+            p.getViewBox().sigXRangeChanged.connect(self._on_x_range)
             self.curves[(name, "c")] = p.plot([], [], name=side_names[0], **C_STYLE)
             self.curves[(name, "py")] = p.plot([], [], name=side_names[1], **PY_STYLE)
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
@@ -141,7 +156,7 @@ class PhiPlots(QtWidgets.QWidget):
             delta_row.addWidget(w, 1, col)
         delta_row.setColumnStretch(4, 1)
         # The plots keep MIN_PLOT_HEIGHT each and scroll when the inspector is shorter than that.
-        self.plots_scroll = QtWidgets.QScrollArea()
+        self.plots_scroll = PlotsScroll()
         self.plots_scroll.setWidgetResizable(True)
         self.plots_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.plots_scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
@@ -150,7 +165,7 @@ class PhiPlots(QtWidgets.QWidget):
         pl.setContentsMargins(0, 0, 0, 0)
         pl.addLayout(delta_row)
         pl.addWidget(self.plots_scroll, 1)
-        self.plots_scroll.viewport().installEventFilter(self)
+        self.plots_scroll.resized.connect(self.relayout)
         self.set_fields(PLOT_FIELDS)
         self.delta_field.setCurrentIndex(PLOT_FIELDS.index("k_frac"))
         self.delta_field.currentIndexChanged.connect(self.refresh_delta)
@@ -225,12 +240,7 @@ class PhiPlots(QtWidgets.QWidget):
             grid.removeAt(grid.count() - 1)
         for p in list(self.plots.values()) + [self.delta_plot]:
             p.setVisible(False)
-            p.setXLink(None)
         fields = self.shown_fields
-        # The shown plots share the φ-tick axis through the first of them. A hidden plot stays out of the link:
-        # pyqtgraph lines linked views up by their screen positions, and a hidden plot's are stale.
-        for name in fields[1:]:
-            self.plots[name].setXLink(self.plots[fields[0]])
         for i, name in enumerate(fields):
             grid.addItem(self.plots[name], i // cols, i % cols)
             self.plots[name].getAxis("bottom").setLabel(None)
@@ -251,10 +261,21 @@ class PhiPlots(QtWidgets.QWidget):
         self.graphics.setMinimumHeight(rows * (MIN_PLOT_HEIGHT + 10) + 10)
         grid.activate()
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
-        if obj is self.plots_scroll.viewport() and event.type() == QtCore.QEvent.Type.Resize:
-            self.relayout()
-        return super().eventFilter(obj, event)
+    @Slot(object, object)
+    def _on_x_range(self, vb, x_range) -> None:
+        """One shown plot's φ range changed (a pan or zoom): the other shown plots follow."""
+        # Only a visible page syncs (a user's pan or zoom): while the window is torn down, view boxes still report
+        # range changes, and reaching into the others then crashed.
+        if self._syncing or not self.isVisible():
+            return
+        self._syncing = True
+        try:
+            for name in self.shown_fields:
+                other = self.plots[name].getViewBox()
+                if other is not vb:
+                    other.setXRange(*x_range, padding=0)
+        finally:
+            self._syncing = False
 
     def set_side_names(self, a: str, b: str) -> None:
         """Name the two sides: legend, curve names and the difference plot's caption."""
@@ -300,7 +321,8 @@ class PhiPlots(QtWidgets.QWidget):
             p.enableAutoRange()
         ticks = [s.phi_tic for tr in (ct, pt) if tr is not None and tr.samples for s in tr.series()]
         if ticks:
-            self.plots[self.shown_fields[0]].setXRange(min(ticks) - 0.5, max(ticks) + 0.5, padding=0)
+            for name in self.shown_fields:
+                self.plots[name].setXRange(min(ticks) - 0.5, max(ticks) + 0.5, padding=0)
         self.refresh_delta()
 
     def clear(self) -> None:

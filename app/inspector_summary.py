@@ -1,5 +1,5 @@
 """The inspector's summary line (rich text): the pixel, where loaded sides' traces come from, the first divergence,
-trace failures and the per-φ fields a side does not trace."""
+trace failures and the per-φ fields a side does not trace where the other does."""
 from __future__ import annotations
 
 from app.inspector_plots import SMALL_TITLES
@@ -41,13 +41,17 @@ def summary_html(insp, side_names: tuple[str, str], comparison: PhiComparison | 
     for name, err in ((a, insp.c_error), (b, insp.py_error)):
         if err:
             parts.append(f"<span style='color:#b00020'>{name} trace failed: {esc(err)}</span>")
-    for name, tr in ((a, insp.c_trace), (b, insp.py_trace)):
+    traces = (insp.c_trace, insp.py_trace)
+    for i, (name, tr) in enumerate(((a, insp.c_trace), (b, insp.py_trace))):
         if tr is None:
             continue
         if not tr.samples:
             parts.append(f"{name} printed no per-φ trace lines (dialect '{tr.dialect}')")
             continue
-        missing = [SMALL_TITLES[f] for f in PLOT_FIELDS if f not in tr.fields()]
+        # Only what the other side traces: a field neither traces has no plot and needs no sentence.
+        other = traces[1 - i]
+        other_fields = set(other.fields()) if other is not None else set()
+        missing = [SMALL_TITLES[f] for f in PLOT_FIELDS if f not in tr.fields() and f in other_fields]
         if missing:
             parts.append(f"{name} ({tr.dialect} dialect) traces no {', '.join(missing)}")
     if insp.c_curve is not None:

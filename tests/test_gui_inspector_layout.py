@@ -187,6 +187,10 @@ def test_every_plot_lies_in_the_visible_area_at_1366x768(qtbot, tmp_path, case):
             qtbot.wait(20)
             r = window_rect(w, insp, insp.delta_plot)
             assert r.bottom() <= visible.bottom() + 1 and r.top() >= visible.top(), (r, visible)
+        # A pan or zoom of one plot's φ range moves the other shown plots with it.
+        insp.plots[expected[0]].setXRange(2.0, 5.0, padding=0)
+        for name in expected[1:]:
+            assert insp.plots[name].viewRange()[0] == pytest.approx([2.0, 5.0]), name
         # The titles say which side alone traces a field, by letter (the legend pairs letters and names).
         if case == "k only vs rich":
             assert "(only in B)" in insp.plots["h_frac"].titleLabel.text
