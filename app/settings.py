@@ -145,7 +145,7 @@ class AppSettings:
         v = self._value(key, default)
         if v is None:
             return default
-        if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+        if not isinstance(v, (str, int, float)):  # a list, a table or bytes where text belongs
             log.warning("settings %s: %r is not text; using the default %r", key, v, default)
             return default
         return str(v)
