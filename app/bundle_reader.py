@@ -73,8 +73,12 @@ def _read(folder: Path, manifest: dict, listed: dict | None):
         body = _json(folder, "metrics.json", what="the metrics", listed=listed)
         if not isinstance(body, dict) or not all(isinstance(body.get(k) or {}, dict) for k in ("metrics", "parity")):
             raise BundleError(f"{folder / 'metrics.json'}: expected a JSON object with tables metrics and parity")
-        metrics = metrics_from_dict(body["metrics"]) if body.get("metrics") else None
-        verdict = verdict_from_dict(body["parity"]) if body.get("parity") else None
+        try:
+            metrics = metrics_from_dict(body["metrics"]) if body.get("metrics") else None
+            verdict = verdict_from_dict(body["parity"]) if body.get("parity") else None
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise BundleError(f"{folder / 'metrics.json'}: not metrics this nbparity reads "
+                              f"({type(exc).__name__}: {exc})") from None
     thresholds = ParityThresholds(**_known(ParityThresholds, manifest.get("parity_thresholds") or {}))
     inspections = tuple(read_inspections(folder, labels, thresholds.phi_tol, listed=listed))
     return ComparisonRecord(argv=tuple(argv), config=_config(argv, manifest), labels=tuple(labels.items()),
@@ -136,21 +140,14 @@ def read_inspections(folder: Path, labels: dict[str, str], tol: float, *, listed
             continue
         _member(folder, path.name, listed)
         s, f = int(m.group(1)), int(m.group(2))
-        insp = PixelInspection(s, f, labels=dict(labels))
         table = _json(folder, path.name, what="a per-phi table", listed=listed)
         if not isinstance(table, dict):
             raise BundleError(f"{path}: expected a JSON object (a per-phi table)")
-        summary = table.get("summary") or {}
-        tol_here = float(summary.get("tol") or tol)
-        for k in SIDES:
-            insp.traces[k] = _trace_from_table(table, k, labels[k], s, f)
-        ta, tb = insp.traces["a"], insp.traces["b"]
-        if ta.samples and tb.samples:
-            insp.comparison = compare_traces(ta, tb, tol=tol_here)
-        for k in SIDES:
-            if not insp.traces[k].samples and summary.get("dialects", {}).get(_TABLE_PREFIX[k][:-1]) == "none":
-                insp.traces.pop(k)
-        found[(s, f)] = insp
+        try:
+            found[(s, f)] = _inspection(table, labels, s, f, tol)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise BundleError(f"{path}: not a per-phi table this nbparity reads (summary, columns, rows, scalars): "
+                              f"{type(exc).__name__}: {exc}") from None
     for path in sorted(folder.glob("pixel_s*_f*_errors.json")):
         m = re.match(r"^pixel_s(\d+)_f(\d+)_errors\.json$", path.name)
         if not m:
@@ -175,6 +172,24 @@ def read_inspections(folder: Path, labels: dict[str, str], tol: float, *, listed
 
 
 # ---- pieces ---------------------------------------------------------------------------------------------------------
+def _inspection(table: dict, labels: dict[str, str], s: int, f: int, tol: float):
+    """One PixelInspection from a per-phi table (TypeError, KeyError, ... on a malformed one)."""
+    from app.session import PixelInspection
+
+    insp = PixelInspection(s, f, labels=dict(labels))
+    summary = table.get("summary") or {}
+    tol_here = float(summary.get("tol") or tol)
+    for k in SIDES:
+        insp.traces[k] = _trace_from_table(table, k, labels[k], s, f)
+    ta, tb = insp.traces["a"], insp.traces["b"]
+    if ta.samples and tb.samples:
+        insp.comparison = compare_traces(ta, tb, tol=tol_here)
+    for k in SIDES:
+        if not insp.traces[k].samples and summary.get("dialects", {}).get(_TABLE_PREFIX[k][:-1]) == "none":
+            insp.traces.pop(k)
+    return insp
+
+
 def _member(folder: Path, name: str, listed: dict | None) -> Path:
     """folder/name, refused when the manifest (listed, when verifying) does not list it or it leaves the bundle."""
     if listed is not None and name not in listed:
