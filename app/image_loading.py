@@ -153,7 +153,7 @@ def _finite(p: Path, img: np.ndarray) -> np.ndarray:
         n_nan = int(np.count_nonzero(np.isnan(img)))
         what = ("NaN" if n_nan == n_bad else "infinite" if n_nan == 0 else "NaN or infinite")
         raise ImageLoadError(f"{p.name}: {n_bad} pixel{'s' if n_bad > 1 else ''} of {img.size} "
-                             f"{'are' if n_bad > 1 else 'is'} {what}; expected finite intensities")
+                             f"are {what}; expected finite intensities")
     big = np.abs(img) > F32_MAX
     n_big = int(np.count_nonzero(big))
     if n_big:
