@@ -146,7 +146,9 @@ def parse_matrix(text: str, *, source: str = "<matrix>", here: Path | None = Non
     }
     ctx = _Ctx(source, here or Path.cwd(), check_files)
     cases: list[CaseSpec] = []
-    for i, raw in enumerate(_array(doc.get("case", []), f"matrix {source}: [[case]]")):
+    named = _array(doc.get("case", []), f"matrix {source}: [[case]]")
+    check_expansion(len(named), f"matrix {source}: [[case]]", MAX_CASES, [len(named)])
+    for i, raw in enumerate(named):
         cases.append(_case(raw, defaults, ctx, f"matrix {source}: [[case]] #{i + 1}"))
     for i, raw in enumerate(_array(doc.get("grid", []), f"matrix {source}: [[grid]]")):
         cases.extend(_grid(raw, defaults, ctx, f"matrix {source}: [[grid]] #{i + 1}", room=MAX_CASES - len(cases)))
