@@ -115,15 +115,26 @@ def check_scheduler(address: str) -> None:
 
 
 def check_engines(engines: set[str]) -> None:
-    """SweepSetupError naming the first engine that cannot be made here (a missing or non-executable binary, a
-    command not on PATH): checked before the cluster starts, not once per case on the workers."""
-    from app.engines.registry import make_engine
+    """SweepSetupError naming the first engine that cannot run here (a missing or non-executable binary, a command
+    not on PATH): checked before the cluster starts, not once per case on the workers. Nothing is run, and this
+    process is not made a subreaper (app.engines.registry.make_engine would): only files are looked at."""
+    import shutil
 
-    for spec in sorted(engines):
+    from app.engines.spec import parse_engine_spec
+    from c_reference.locate import REFERENCE_BINARY, EngineError, check_binary
+
+    for text in sorted(engines):
         try:
-            make_engine(spec)
-        except ConfigError as exc:
-            raise SweepSetupError(f"the matrix's engine {spec!r} cannot run here: {exc}") from None
+            spec = parse_engine_spec(text)
+            if spec.kind in ("cref", "bin"):
+                check_binary(REFERENCE_BINARY if spec.kind == "cref" else spec.path)
+            elif spec.kind == "cmd":
+                exe = spec.command[0]
+                found = shutil.which(exe) if "/" not in exe else (exe if Path(exe).expanduser().is_file() else None)
+                if found is None:
+                    raise EngineError(f"command not found: {exe}")
+        except (ConfigError, EngineError) as exc:
+            raise SweepSetupError(f"the matrix's engine {text!r} cannot run here: {exc}") from None
 
 
 # ---- resume: believe a bundle, not a record -----------------------------------------------------------------------
