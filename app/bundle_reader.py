@@ -48,9 +48,9 @@ def read_bundle(folder: Path | str, *, verify: bool = True):
                           "not a comparison bundle, and the next bundle written beside it removes it")
     manifest = _json(folder, "manifest.json", what="a comparison bundle's manifest")
     listed = check_manifest(folder, manifest)
-    if verify:
-        verify_bundle(folder, manifest)
     try:
+        if verify:
+            verify_bundle(folder, manifest)
         return _read(folder, manifest, listed if verify else None)
     except BundleError:
         raise
