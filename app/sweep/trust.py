@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 MAX_CASES = 10_000          # cases one sweep may expand to; more is a typo or a job for several sweeps
 CONNECT_TIMEOUT_S = 5.0     # the scheduler's TCP port must answer within this (a dead host: refused at once)
-SWEEP_NAMES = frozenset({"matrix.toml", "cases", "report.csv", "report.md", "report.html", "records.json"})
+# What a sweep writes in its folder (slurm-logs/: a SLURM cluster's job output, issue 17's cluster spec).
+SWEEP_NAMES = frozenset({"matrix.toml", "cases", "report.csv", "report.md", "report.html", "records.json",
+                         "slurm-logs"})
 OUTPUT_FIELDS = (("floatfile", "-floatfile"), ("intfile", "-intfile"), ("pgmfile", "-pgmfile"),
                  ("noisefile", "-noisefile"))
 
