@@ -73,15 +73,18 @@ CARRYOVER_VALUES = (None, True, False)
 MAX_THREADS = 256
 
 
-def clean_engine_choice(raw: object, where: str) -> dict | None:
+def clean_engine_choice(raw: object, where: str, warn=None) -> dict | None:
     """An engine choice read back from the settings ({"engine", "carryover", "threads"}) with every bad value
     replaced by its default and said in one log line each; None when the engine spelling itself is unusable.
-    The file is untrusted input: a hand-edited `carryover: [1]` must not stop the window at every start."""
+    The file is untrusted input: a hand-edited `carryover: [1]` must not stop the window at every start.
+    warn: how a problem is said (default: a log warning; AppSettings says each one once)."""
     from app.engines.spec import parse_engine_spec
     from simulator.config import ConfigError
 
+    warn = warn or log.warning
+
     if not isinstance(raw, dict):
-        log.warning("settings %s: %r is not an engine choice (expected a table); using the default", where, raw)
+        warn("settings %s: %r is not an engine choice (expected a table); using the default", where, raw)
         return None
     engine = raw.get("engine", "cref")
     try:
@@ -90,17 +93,17 @@ def clean_engine_choice(raw: object, where: str) -> dict | None:
         if not engine.startswith(("bin:", "cmd:")):
             parse_engine_spec(engine)
     except ConfigError as exc:
-        log.warning("settings %s: %s; using the default engine", where, exc)
+        warn("settings %s: %s; using the default engine", where, exc)
         return None
     carry = raw.get("carryover")
     if not any(carry is v for v in CARRYOVER_VALUES):
-        log.warning("settings %s carryover: %r is not on, off or default (true, false, null); using the engine "
+        warn("settings %s carryover: %r is not on, off or default (true, false, null); using the engine "
                     "default", where, carry)
         carry = None
     threads = raw.get("threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or not 0 <= threads <= MAX_THREADS):
-        log.warning("settings %s threads: %r is not a thread count (expected an integer 0..%d or null); using "
+        warn("settings %s threads: %r is not a thread count (expected an integer 0..%d or null); using "
                     "auto", where, threads, MAX_THREADS)
         threads = None
     return {"engine": engine, "carryover": carry, "threads": threads or None}
@@ -117,6 +120,7 @@ class AppSettings:
         self.qs = settings if settings is not None else QtCore.QSettings(ORGANISATION, APPLICATION)
         self.note: str | None = None
         self.frozen = False  # a newer schema's file: read nothing, write nothing
+        self._said: set[str] = set()  # each bad value is said once per start, however often it is read
         version = self._int("schema_version", 0)
         if version > SCHEMA_VERSION:
             self.frozen = True
@@ -134,6 +138,12 @@ class AppSettings:
         except (TypeError, ValueError):
             return default
 
+    def _warn(self, fmt: str, *args) -> None:
+        text = fmt % args
+        if text not in self._said:
+            self._said.add(text)
+            log.warning("%s", text)
+
     def _value(self, key: str, default=None):
         return default if self.frozen else self.qs.value(key, default)
 
@@ -146,7 +156,7 @@ class AppSettings:
         if v is None:
             return default
         if not isinstance(v, (str, int, float)):  # a list, a table or bytes where text belongs
-            log.warning("settings %s: %r is not text; using the default %r", key, v, default)
+            self._warn("settings %s: %r is not text; using the default %r", key, v, default)
             return default
         return str(v)
 
@@ -154,7 +164,7 @@ class AppSettings:
         try:
             return float(self._value(key, default))
         except (TypeError, ValueError):
-            log.warning("settings %s: %r is not a number; using the default %r", key, self._value(key), default)
+            self._warn("settings %s: %r is not a number; using the default %r", key, self._value(key), default)
             return default
 
     def set(self, key: str, value) -> None:
@@ -205,10 +215,10 @@ class AppSettings:
         try:
             value = json.loads(text)
         except ValueError:
-            log.warning("settings %s: not JSON (%.60r); using the default", key, text)
+            self._warn("settings %s: not JSON (%.60r); using the default", key, text)
             return {}  # a hand-edited or damaged value: the defaults, never a crash
         if not isinstance(value, dict):
-            log.warning("settings %s: %.60r is not a table; using the default", key, value)
+            self._warn("settings %s: %.60r is not a table; using the default", key, value)
             return {}
         return value
 
@@ -217,7 +227,7 @@ class AppSettings:
         profiles left out, each said in one log line)."""
         out = {}
         for k, v in self._json("engines/profiles").items():
-            clean = clean_engine_choice(v, f"engines/profiles[{k!r}]")
+            clean = clean_engine_choice(v, f"engines/profiles[{k!r}]", self._warn)
             if clean is not None:
                 out[str(k)] = clean
         return out
@@ -235,7 +245,7 @@ class AppSettings:
         """The engine chosen for side 'a' or 'b' at the last close ({} when none or unusable; bad carry-over or
         threads values replaced by their defaults)."""
         raw = self._json(f"engines/side_{side}")
-        return (clean_engine_choice(raw, f"engines/side_{side}") or {}) if raw else {}
+        return (clean_engine_choice(raw, f"engines/side_{side}", self._warn) or {}) if raw else {}
 
     def set_engine_side(self, side: str, choice: dict) -> None:
         self.set(f"engines/side_{side}", json.dumps(choice))
