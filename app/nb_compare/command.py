@@ -222,6 +222,24 @@ class Comparison:
     exit_code: int
     summary: dict = field(default_factory=dict)
     bundle: Path | None = None
+    pending: tuple | None = None   # (session, runs, inspections): the bundle, written on the main thread (Qt)
+
+    def write_bundle(self) -> Path | None:
+        """nbparity's bundle in outdir/nbparity/ (report.html, per-phi traces of the worst pixel). A problem here is
+        reported and does not change the exit code: the port team's artefacts are complete without it."""
+        if self.pending is None:
+            return None
+        session, runs, inspections = self.pending
+        self.pending = None
+        try:
+            self.bundle = session.write_bundle(self.outdir / BUNDLE_SUBDIR, a=runs["a"].outcome,
+                                               b=runs["b"].outcome, inspections=inspections, png=True,
+                                               prefix="nb-compare")
+        except Exception as exc:  # noqa: BLE001 - reported, see docstring
+            print(f"note: nbparity bundle not written: {exc}", file=sys.stderr)
+            return None
+        print(f"nbparity bundle: {self.bundle}")
+        return self.bundle
 
 
 def compare(opts: Options, cancel: threading.Event, cwd: Path, env: dict) -> Comparison:
@@ -272,7 +290,7 @@ def compare(opts: Options, cancel: threading.Event, cwd: Path, env: dict) -> Com
     if failed:
         if any(r.failure.startswith("cannot determine") for r in failed) and len(failed) == 1:
             result.exit_code = EXIT_IO
-        result.bundle = _bundle(session, runs, outdir, opts.roi)
+        result.pending = (session, runs, [])
         return result
     c_img, py_img = runs["a"].image, runs["b"].image
     print(f"C image shape: {c_img.shape}")
@@ -302,7 +320,7 @@ def compare(opts: Options, cancel: threading.Event, cwd: Path, env: dict) -> Com
     print(f"\n{'PASS' if passed else 'FAIL'}: Correlation {summary['correlation']:.6f} {verb} {opts.threshold}")
     result = Comparison(outdir, EXIT_OK if passed else EXIT_BELOW, summary)
     if not any(r.shape_note for r in runs.values()):
-        result.bundle = _bundle(session, runs, outdir, opts.roi, worst_pixel(c_img, py_img, opts.roi), cancel)
+        result.pending = (session, runs, _traced(session, worst_pixel(c_img, py_img, opts.roi), cancel))
     return result
 
 
@@ -328,25 +346,15 @@ def _print_summary(m: dict) -> None:
     print(f"Runtime speedup (C/Py): {m['speedup']:.2f}x")
 
 
-def _bundle(session, runs: dict[str, SideRun], outdir: Path, roi: Roi | None,
-            pixel: tuple[int, int] | None = None, cancel: threading.Event | None = None) -> Path | None:
-    """nbparity's bundle in outdir/nbparity/ (report.html; per-phi traces of `pixel` on both runners). A problem
-    here is reported and does not change the exit code: the port team's artefacts are complete without it."""
-    inspections = []
-    if pixel is not None:
-        print(f"Tracing pixel (slow {pixel[0]}, fast {pixel[1]}) (largest |py - c|) on both runners...", flush=True)
-        insp = session.inspect_pixel(*pixel, cancel)
-        for key, err in insp.errors.items():
-            print(f"note: the {SIDE_NAMES[key]} trace failed: {err}", file=sys.stderr)
-        inspections.append(insp)
-    try:
-        folder = session.write_bundle(outdir / BUNDLE_SUBDIR, a=runs["a"].outcome, b=runs["b"].outcome,
-                                      inspections=inspections, png=True, prefix="nb-compare")
-    except Exception as exc:  # noqa: BLE001 - reported, see docstring
-        print(f"note: nbparity bundle not written: {exc}", file=sys.stderr)
-        return None
-    print(f"nbparity bundle: {folder}")
-    return folder
+def _traced(session, pixel: tuple[int, int] | None, cancel: threading.Event | None) -> list:
+    """Per-phi traces of `pixel` on both runners (an empty list without a pixel); failures are printed."""
+    if pixel is None:
+        return []
+    print(f"Tracing pixel (slow {pixel[0]}, fast {pixel[1]}) (largest |py - c|) on both runners...", flush=True)
+    insp = session.inspect_pixel(*pixel, cancel)
+    for key, err in insp.errors.items():
+        print(f"note: the {SIDE_NAMES[key]} trace failed: {err}", file=sys.stderr)
+    return [insp]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -374,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_IO
     if stopped:
         return _stopped(stopped)
+    res.write_bundle()  # on this (the main) thread: the report's figures are drawn with Qt
     print(f"artefacts: {res.outdir}")
     return res.exit_code
 
