@@ -42,6 +42,7 @@ class SweepOptions:
     retries: int = 2
     allowed_failures: int = 3
     rerun: bool = False
+    cluster: object | None = None    # app.sweep.cluster.ClusterSpec of kind "slurm" (issue 17), else None
 
 
 @dataclass
@@ -158,6 +159,16 @@ def _client(options: SweepOptions) -> Iterator[tuple[object, str, int | None]]:
     with dask.config.set({"distributed.scheduler.allowed-failures": options.allowed_failures,
                           "temporary-directory": scratch, "distributed.scheduler.dashboard.address": ":0"}):
         try:
+            if getattr(options.cluster, "kind", None) == "slurm":  # issue 17: workers are batch jobs
+                from app.sweep.cluster import slurm_cluster
+                with slurm_cluster(options.cluster) as batch:
+                    client = Client(batch)
+                    try:
+                        client.register_plugin(CancelRegistry(), name="nbparity-cancel")
+                        yield client, options.cluster.describe(), options.threads or 1
+                    finally:
+                        client.close()
+                return
             if options.scheduler:
                 client = Client(options.scheduler, timeout="30s")
                 client.register_plugin(CancelRegistry(), name="nbparity-cancel")
