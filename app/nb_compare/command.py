@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import shlex
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -222,7 +223,7 @@ class Comparison:
     exit_code: int
     summary: dict = field(default_factory=dict)
     bundle: Path | None = None
-    pending: tuple | None = None   # (session, runs, inspections): the bundle, written on the main thread (Qt)
+    pending: tuple | None = None   # (session, runs, inspections): the bundle, written after the runs
 
     def write_bundle(self) -> Path | None:
         """nbparity's bundle in outdir/nbparity/ (report.html, per-phi traces of the worst pixel). A problem here is
@@ -357,9 +358,11 @@ def _traced(session, pixel: tuple[int, int] | None, cancel: threading.Event | No
     return [insp]
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script `nb-compare` and `nbparity nb-compare`; returns the exit code (module docstring)."""
-    from app.cli import _cancellable, _stopped
     from c_reference.driver import become_subreaper, remove_stale_scratch
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -372,17 +375,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     become_subreaper()
     remove_stale_scratch()
+    # SIGINT/SIGTERM/SIGHUP set `cancel`: the driver kills the running program (and all it started) and removes
+    # its scratch folder; the runs happen on this thread, so the handler runs between the driver's short waits.
+    cancel, got = threading.Event(), []
+
+    def on_signal(signum, _frame) -> None:
+        got.append(signum)
+        cancel.set()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS} if main_thread else {}
     try:
-        res, stopped = _cancellable(lambda cancel: compare(opts, cancel, Path.cwd(), dict(os.environ)))
+        res = compare(opts, cancel, Path.cwd(), dict(os.environ))
+        if not got:
+            res.write_bundle()
     except Usage as exc:
         print(f"nb-compare: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ArtefactError as exc:
         print(f"nb-compare: error: {exc}", file=sys.stderr)
         return EXIT_IO
-    if stopped:
-        return _stopped(stopped)
-    res.write_bundle()  # on this (the main) thread: the report's figures are drawn with Qt
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if got:
+        print(f"stopped by {signal.Signals(got[0]).name}: every runner was stopped", file=sys.stderr)
+        return 128 + int(got[0])
     print(f"artefacts: {res.outdir}")
     return res.exit_code
 

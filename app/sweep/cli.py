@@ -79,7 +79,8 @@ def cmd_sweep(args: list[str]) -> int:
     if cluster is not None and opts.scheduler is not None:
         raise UsageError("give either --cluster slurm or --scheduler ADDRESS, not both")
     if opts.dry_run:
-        return cli_port.dry_run(matrix, cluster, opts)
+        where = opts.scheduler or (cluster.describe() if cluster else None)
+        return cli_port.dry_run(matrix, cluster, plan_text(matrix, where, opts.workers))
     out = opts.out or Path("nbparity-out") / f"sweep-{slugify(matrix.name)}"
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -73,12 +73,10 @@ def cluster_spec(opts: argparse.Namespace) -> ClusterSpec | None:
     return spec
 
 
-def dry_run(matrix: Matrix, cluster: ClusterSpec | None, opts: argparse.Namespace) -> int:
-    """--dry-run: the cases with their engines and thresholds, and for SLURM the job script; nothing runs."""
-    from app.sweep.cli import plan_text
+def dry_run(matrix: Matrix, cluster: ClusterSpec | None, plan: str) -> int:
+    """--dry-run: the plan line, the cases with their engines, and for SLURM the job script; nothing runs."""
     from app.sweep.cluster import job_script
-    where = opts.scheduler or (cluster.describe() if cluster else None)
-    print(plan_text(matrix, where, opts.workers))
+    print(plan)
     for c in matrix.cases:
         print(f"  {c.name}: {c.engines[0]} vs {c.engines[1]}: {' '.join(c.argv)}")
     if cluster is not None:
