@@ -59,7 +59,7 @@ def _rows(report: Path) -> list[dict]:
 def _sweep(matrix: Path, out: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app", "sweep", "--matrix", str(matrix), "--out", str(out),
                            "--a", "cref", "--b", "torch", *extra], env=env, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, cwd=matrix.parent)
 
 
 def test_slurm_sweep_same_csv_as_local(slurm, tmp_path):
@@ -81,6 +81,8 @@ def test_slurm_sweep_same_csv_as_local(slurm, tmp_path):
     records = (shared / "slurm" / "records.json").read_text()
     assert records.count('"worker"') == 6
     assert not slurm.jobs(), "the sweep left SLURM jobs behind"
+    assert not list(tmp_path.glob("slurm-*.out"))   # the jobs' output goes beside the bundles, not in the cwd
+    assert len(list((shared / "slurm" / "slurm-logs").glob("*.out"))) >= 2
     # the two worker jobs were allocated by SLURM's scheduler (SLURMCluster submits one sbatch per worker)
     assert slurm.log_tail("slurmctld.log", 10**6).count("sched: Allocate JobId=") >= 2
 

@@ -30,7 +30,8 @@ class ClusterSpec:
     """kind: local | scheduler | slurm. workers: local processes; scheduler: its address. For slurm: queue
     (partition; None = the system's default), cores and memory (e.g. "2GB") per job, walltime ("HH:MM:SS"), jobs
     (workers, one per job), python (the workers' interpreter), job_extra (more #SBATCH directives, e.g.
-    "--account=xyz"), host (the scheduler's listen address the workers connect to; None = dask's choice)."""
+    "--account=xyz"), host (the scheduler's listen address the workers connect to; None = dask's choice),
+    log_directory (where the jobs' output files go)."""
 
     kind: str = "local"
     workers: int = 2
@@ -43,6 +44,7 @@ class ClusterSpec:
     python: str | None = None
     job_extra: tuple[str, ...] = field(default_factory=tuple)
     host: str | None = None
+    log_directory: str | None = None   # the jobs' stdout/stderr (the runner: <out>/slurm-logs, never the cwd)
 
     def validate(self) -> None:
         """ConfigError naming the option and what was expected."""
@@ -77,6 +79,8 @@ class ClusterSpec:
             kw["queue"] = self.queue
         if self.host:
             kw["scheduler_options"] = {"host": self.host}
+        if self.log_directory:
+            kw["log_directory"] = self.log_directory
         return kw
 
 

@@ -160,8 +160,13 @@ def _client(options: SweepOptions) -> Iterator[tuple[object, str, int | None]]:
                           "temporary-directory": scratch, "distributed.scheduler.dashboard.address": ":0"}):
         try:
             if getattr(options.cluster, "kind", None) == "slurm":  # issue 17: workers are batch jobs
+                from dataclasses import replace
+
                 from app.sweep.cluster import slurm_cluster
-                with slurm_cluster(options.cluster) as batch:
+                spec = options.cluster
+                if not spec.log_directory:  # job output files beside the bundles, not in the current folder
+                    spec = replace(spec, log_directory=str(Path(options.out).resolve() / "slurm-logs"))
+                with slurm_cluster(spec) as batch:
                     client = Client(batch)
                     try:
                         client.register_plugin(CancelRegistry(), name="nbparity-cancel")
