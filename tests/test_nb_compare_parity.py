@@ -172,3 +172,17 @@ def test_usage_errors_are_exit_1(c_binary, tmp_path):
         assert out.returncode == 1, (flags, out.stderr)
         assert words in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "comparisons").exists()  # nothing written for a usage error
+
+
+def test_float_file_of_unknown_dimensions_is_exit_5(c_binary, tmp_path):
+    """A fault: a runner writes 10 float32 values for a 64 x 64 command line (not the command line's size and not
+    a square, the only shapes a float file is read as): a parse error, exit 5, no figures."""
+    odd = tmp_path / "odd"
+    odd.write_text('#!/bin/sh\nwhile [ $# -gt 0 ]; do\n'
+                   '  if [ "$1" = -floatfile ]; then head -c 40 /dev/zero > "$2"; fi\n'
+                   "  shift\ndone\n")
+    odd.chmod(0o755)
+    out = run_ours(tmp_path, ["--outdir", "o", "--c-bin", str(c_binary), "--py-bin", str(odd)], CUBIC)
+    assert out.returncode == 5, out.stderr
+    assert "cannot determine the image dimensions" in out.stderr and "40 bytes" in out.stderr
+    assert not (tmp_path / "o" / "summary.json").exists()
