@@ -135,3 +135,33 @@ cases:
             assert m[k] == pytest.approx(want[k], rel=1e-12), k
     for report in ("report.csv", "report.html", "report.md"):
         assert "ROT/multi_step_phi" in (out / report).read_text()
+
+
+def test_a_b_replace_the_engines_of_a_toml_matrix_and_bad_spellings_are_named():
+    from app.sweep.cli import BUILTIN_DIR
+    toml = BUILTIN_DIR / "at-parallel.toml"
+    own = cli_port.load(toml, argparse.Namespace(a=None, b=None), env={"NB_C_BIN": "/nowhere"})
+    assert {c.engines for c in own.cases} == {("cref", "torch")}   # $NB_C_BIN is for their YAML only
+    swapped = cli_port.load(toml, argparse.Namespace(a=None, b="torch:float32"), env={})
+    assert {c.engines for c in swapped.cases} == {("cref", "torch:float32")}
+    with pytest.raises(ConfigError, match="--b"):
+        cli_port.load(toml, argparse.Namespace(a=None, b="gpu-magic"), env={})
+
+
+def test_cluster_options_are_checked_before_anything_runs(tmp_path):
+    from app.sweep.cluster import ClusterSpec
+    for spec, words in ((ClusterSpec("slurm", memory="lots"), "--memory"),
+                        (ClusterSpec("slurm", walltime="soon"), "--walltime"),
+                        (ClusterSpec("slurm", cores=0), "--cores"),
+                        (ClusterSpec("scheduler", scheduler=" "), "--scheduler")):
+        with pytest.raises(ConfigError, match=words):
+            spec.validate(require_sbatch=False)
+    kw = ClusterSpec("slurm", queue="debug", cores=4, memory="8GB", walltime="02:00:00").slurm_kwargs()
+    assert (kw["queue"], kw["cores"], kw["memory"], kw["walltime"], kw["processes"]) == \
+        ("debug", 4, "8GB", "02:00:00", 1)
+    assert kw["worker_extra_args"] == ["--preload", "app.sweep.worker_setup"]  # workers ignore SIGINT
+    out = subprocess.run([sys.executable, "-m", "app", "sweep", "--builtin", "at-parallel", "--cluster", "slurm",
+                          "--memory", "lots", "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 3 and "--memory 'lots'" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "o").exists()

@@ -2,6 +2,8 @@
 
     nbparity sweep MATRIX.toml [--out DIR] [--workers N | --scheduler tcp://HOST:8786] [--only TEXT ...] [--rerun]
     nbparity sweep --builtin at-parallel [...]
+    nbparity sweep --matrix parity_cases.yaml [--a ENGINE] [--b ENGINE] [--cluster slurm --queue Q --cores N
+                   --memory 2GB --walltime HH:MM:SS --jobs N] [--dry-run]     (issue 17: app/sweep/cli_port.py)
 
 The sweep folder (default nbparity-out/sweep-<matrix name>) holds report.csv, report.md, report.html,
 records.json, the matrix as read (matrix.toml) and cases/<case>/ with each case's comparison bundle. Running the

@@ -69,7 +69,7 @@ def cluster_spec(opts: argparse.Namespace) -> ClusterSpec | None:
         return None
     spec = ClusterSpec("slurm", queue=opts.queue, cores=opts.cores, memory=opts.memory, walltime=opts.walltime,
                        jobs=opts.jobs, host=opts.scheduler_host)
-    spec.validate()
+    spec.validate(require_sbatch=not opts.dry_run)
     return spec
 
 

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import re
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,8 +48,9 @@ class ClusterSpec:
     host: str | None = None
     log_directory: str | None = None   # the jobs' stdout/stderr (the runner: <out>/slurm-logs, never the cwd)
 
-    def validate(self) -> None:
-        """ConfigError naming the option and what was expected."""
+    def validate(self, require_sbatch: bool = True) -> None:
+        """ConfigError naming the option and what was expected (for slurm: dask-jobqueue importable, and `sbatch`
+        on PATH unless require_sbatch is False, as for --dry-run)."""
         if self.kind not in KINDS:
             raise ConfigError(f"--cluster {self.kind!r}: expected one of {', '.join(KINDS)}")
         if self.kind == "scheduler" and not (self.scheduler or "").strip():
@@ -60,6 +63,11 @@ class ClusterSpec:
             raise ConfigError(f"--memory {self.memory!r}: expected an amount such as 2GB or 500MiB")
         if not _WALLTIME.match(self.walltime):
             raise ConfigError(f"--walltime {self.walltime!r}: expected [D-]HH:MM:SS, MM:SS or minutes")
+        if importlib.util.find_spec("dask_jobqueue") is None:
+            raise ConfigError("--cluster slurm needs dask-jobqueue (pip install dask-jobqueue)")
+        if require_sbatch and shutil.which("sbatch") is None:
+            raise ConfigError("--cluster slurm: sbatch not found on PATH (run the sweep where jobs can be submitted; "
+                              "--dry-run shows the job script anywhere)")
 
     def describe(self) -> str:
         if self.kind == "scheduler":
