@@ -348,7 +348,8 @@ class Verdict:
             text = (f"PASS: correlation {self.correlation:.9g} (>= {t.min_correlation:g}), max relative error "
                     f"{self.max_rel_error:.3g} (<= {t.max_rel_error:g} {where})")
         else:
-            text = "FAIL: " + "; ".join(self.reasons) + f" (relative error {where})"
+            text = "FAIL: " + "; ".join(self.reasons) + ("" if math.isinf(t.max_rel_error)
+                                                          else f" (relative error {where})")
         return text + "".join(f". {n}" for n in self.notes)
 
 
