@@ -108,29 +108,12 @@ class PhiInspector(QtWidgets.QWidget):
         self.max_button.clicked.connect(self.gotoMaxRequested)
 
     # ---- the Plots page's parts, under their former names ------------------------------------------------------------
-    @property
-    def graphics(self):
-        return self.plots_page.graphics
-
-    @property
-    def plots(self):
-        return self.plots_page.plots
-
-    @property
-    def curves(self):
-        return self.plots_page.curves
-
-    @property
-    def delta_plot(self):
-        return self.plots_page.delta_plot
-
-    @property
-    def legend(self) -> QtWidgets.QLabel:
-        return self.plots_page.legend
-
-    @property
-    def enlarged(self) -> list[QtWidgets.QDialog]:
-        return self.plots_page.enlarged
+    graphics = property(lambda self: self.plots_page.graphics)       # pg.GraphicsLayoutWidget of the small plots
+    plots = property(lambda self: self.plots_page.plots)             # field -> pg.PlotItem
+    curves = property(lambda self: self.plots_page.curves)           # (field, "c" | "py") -> pg.PlotDataItem
+    delta_plot = property(lambda self: self.plots_page.delta_plot)   # the B − A plot
+    legend = property(lambda self: self.plots_page.legend)           # QLabel pairing letters and names
+    enlarged = property(lambda self: self.plots_page.enlarged)       # open enlarged-plot dialogs
 
     def enlarge(self, name: str) -> QtWidgets.QDialog:
         """Open one plot ('k_frac', …, or 'delta') large in its own window, with a legend."""
