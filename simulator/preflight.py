@@ -22,11 +22,12 @@ from simulator.budget import (
     MOSAIC_BYTES_PER_DOMAIN,
     PHI_BYTES_PER_TICK,
     SOURCE_BYTES,
+    WORDS,
     Estimate,
     available_memory,
     product,
 )
-from simulator.config import ConfigError, NanoBraggConfig, resolve_phi, validate_values
+from simulator.config import INT_MAX, ConfigError, NanoBraggConfig, resolve_phi, validate_values
 from simulator.crystal import build_crystal, read_mat, resolve_mosaic
 from simulator.geometry import build_geometry
 from simulator.hkl import build_grid, grid_bytes
@@ -75,21 +76,21 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files:
     geo = build_geometry(cfg.detector)
     if cfg.detector.mask_file is not None and large_files:
         read_mask(cfg.detector.mask_file, geo.spixels, geo.fpixels)
-    image = f"the {geo.fpixels} x {geo.spixels} pixel image"
+    image = WORDS["PART_IMAGE"] % (geo.fpixels, geo.spixels)
     memory: dict[str, tuple[int, str]] = {image: (geo.spixels * geo.fpixels * IMAGE_BYTES_PER_PIXEL, IMAGE_FLAG)}
 
     if cfg.beam.sourcefile is not None:
         sources = len(read_sourcefile(cfg.beam.sourcefile, geo.beam, cfg.beam.lambda_A * 1e-10)[1])
-        memory["sources"] = (sources * SOURCE_BYTES, "-sourcefile")
+        memory[WORDS["PART_SOURCES"]] = (sources * SOURCE_BYTES, "-sourcefile")
     else:
         hs, vs, ds = source_counts(cfg.beam)
         sources = product(hs, vs, ds)
-        memory["sources"] = (sources * SOURCE_BYTES, source_flag(cfg.beam, hs, vs, ds))
+        memory[WORDS["PART_SOURCES"]] = (sources * SOURCE_BYTES, source_flag(cfg.beam, hs, vs, ds))
 
     _osc, _step, phi_steps = resolve_phi(cfg.sampling)
-    memory["phi ticks"] = (phi_steps * PHI_BYTES_PER_TICK, "-phisteps")
+    memory[WORDS["PART_PHI"]] = (phi_steps * PHI_BYTES_PER_TICK, "-phisteps")
     n_mos, _spread = resolve_mosaic(cfg.crystal, [])
-    memory["mosaic domains"] = (n_mos * MOSAIC_BYTES_PER_DOMAIN, "-mosaic_domains")
+    memory[WORDS["PART_MOSAIC"]] = (n_mos * MOSAIC_BYTES_PER_DOMAIN, "-mosaic_domains")
     if cfg.crystal.mat_file is not None:
         read_mat(cfg.crystal.mat_file, cfg.beam.lambda_A)
     if cfg.crystal.hkl_file is not None and large_files:
@@ -97,13 +98,16 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files:
         path = cfg.crystal.hkl_file
         grid = build_grid(path, cfg.crystal.default_F)
         hi = (grid.h_min + grid.shape[0] - 1, grid.k_min + grid.shape[1] - 1, grid.l_min + grid.shape[2] - 1)
-        memory[f"the structure-factor grid of {path} (h {grid.h_min}..{hi[0]}, k {grid.k_min}..{hi[1]}, "
-               f"l {grid.l_min}..{hi[2]})"] = (grid_bytes(grid.shape), "-hkl")
+        memory[WORDS["PART_GRID"] % (path, grid.h_min, hi[0], grid.k_min, hi[1], grid.l_min, hi[2])] = \
+            (grid_bytes(grid.shape), "-hkl")
     # The crystal without its mosaic domains (only its size matters here; the domains are counted above).
     one_domain = dataclasses.replace(cfg.crystal, mosaic_domains=None, mosaic_spread_deg=None)
     crystal = build_crystal(one_domain, cfg.beam.lambda_A, cfg.beam.beamsize_mm / 1000.0)
     if cfg.sampling.oversample is None or cfg.sampling.oversample <= 0:
         oversample = auto_oversample(cfg.beam.lambda_A * 1e-10, geo.distance, geo.px, crystal.size_m())
+        if oversample > INT_MAX:  # the C's int: both engines refuse it in the same words (budget.def)
+            raise ConfigError(WORDS["REFUSE_OVERSAMPLE"] % oversample, flag="-oversample",
+                              expected=f"at most {INT_MAX}-fold oversampling")
     else:
         oversample = int(cfg.sampling.oversample)
 
