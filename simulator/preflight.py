@@ -11,6 +11,7 @@ nothing big is allocated, only counted. Qt-free and torch-free: the headless com
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -120,6 +121,20 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files:
     return Estimate(spixels=geo.spixels, fpixels=geo.fpixels, roi_pixels=roi_pixels, oversample=oversample,
                     layers=geo.thicksteps, sources=sources, phi_steps=phi_steps, mosaic_domains=n_mos,
                     memory=memory, available=available_memory() if available is None else available)
+
+
+def derived_lines(cfg: NanoBraggConfig, est: Estimate) -> list[str]:
+    """What the run derived, in budget.def's words (both engines print these, after their prefix): the estimate,
+    the phi steps (from -osc/-phistep/-phisteps), the mosaic domains and the sub-pixel grid."""
+    osc, step, n = resolve_phi(cfg.sampling)
+    phi0 = cfg.sampling.phi_deg
+    n_mos, spread = resolve_mosaic(cfg.crystal, [])
+    auto = cfg.sampling.oversample is None or cfg.sampling.oversample <= 0
+    return [WORDS["ESTIMATE_LINE"] % est.sentence(),
+            WORDS["DERIVED_PHI"] % (n, step, phi0, phi0 + osc),
+            WORDS["DERIVED_MOSAIC"] % (n_mos, math.degrees(spread)),
+            WORDS["DERIVED_OVERSAMPLE"] % (est.oversample, est.oversample,
+                                           WORDS["OVERSAMPLE_AUTO" if auto else "OVERSAMPLE_GIVEN"])]
 
 
 def check_out(out: Path | str, est: Estimate, cwd: Path | str | None = None) -> None:
