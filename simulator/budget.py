@@ -158,6 +158,15 @@ class Estimate:
                           flag=flag, expected=f"at most {format_bytes(self.available)}")
 
 
+def require_auto_oversample(n: int) -> int:
+    """`n`, the auto-selected sub-pixel count per side, unless it is beyond the C's int: then the ConfigError both
+    engines give in budget.def's words (a crystal of metres would otherwise wrap around in the C)."""
+    if n > int(COSTS["INT_MAX"]):
+        raise ConfigError(WORDS["REFUSE_OVERSAMPLE"] % n, flag="-oversample",
+                          expected=f"at most {int(COSTS['INT_MAX'])}-fold oversampling")
+    return n
+
+
 def when(seconds: float) -> str:
     """The rough time in words ("under a second", "42 s", "6 min", "3 h"), by budget.def's thresholds."""
     if seconds < COSTS["ONE_SECOND_S"]:

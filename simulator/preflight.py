@@ -27,8 +27,9 @@ from simulator.budget import (
     Estimate,
     available_memory,
     product,
+    require_auto_oversample,
 )
-from simulator.config import INT_MAX, ConfigError, NanoBraggConfig, resolve_phi, validate_values
+from simulator.config import ConfigError, NanoBraggConfig, resolve_phi, validate_values
 from simulator.crystal import build_crystal, read_mat, resolve_mosaic
 from simulator.geometry import build_geometry
 from simulator.hkl import build_grid, grid_bytes
@@ -105,10 +106,8 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files:
     one_domain = dataclasses.replace(cfg.crystal, mosaic_domains=None, mosaic_spread_deg=None)
     crystal = build_crystal(one_domain, cfg.beam.lambda_A, cfg.beam.beamsize_mm / 1000.0)
     if cfg.sampling.oversample is None or cfg.sampling.oversample <= 0:
-        oversample = auto_oversample(cfg.beam.lambda_A * 1e-10, geo.distance, geo.px, crystal.size_m())
-        if oversample > INT_MAX:  # the C's int: both engines refuse it in the same words (budget.def)
-            raise ConfigError(WORDS["REFUSE_OVERSAMPLE"] % oversample, flag="-oversample",
-                              expected=f"at most {INT_MAX}-fold oversampling")
+        oversample = require_auto_oversample(
+            auto_oversample(cfg.beam.lambda_A * 1e-10, geo.distance, geo.px, crystal.size_m()))
     else:
         oversample = int(cfg.sampling.oversample)
 

@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                 verdicts = [_run_one(side, a.c_binary, reader, s, a.limit) for s in seeds]
             else:
                 with ThreadPoolExecutor(a.jobs) as ex:
-                    verdicts = list(ex.map(lambda s, r=reader: _run_one(side, a.c_binary, r, s, a.limit), seeds))
+                    verdicts = list(ex.map(lambda s, r=reader, sd=side: _run_one(sd, a.c_binary, r, s, a.limit),
+                                           seeds))
             counts = collections.Counter(v.split(":")[0] for v in verdicts)
-            findings = [(s, v) for s, v in zip(seeds, verdicts) if is_finding(v)]
+            findings = [(s, v) for s, v in zip(seeds, verdicts, strict=True) if is_finding(v)]
             found += len(findings)
             print(f"{side:6} {reader:4}: {a.n} inputs, {counts['accepted']} accepted, {counts['refused']} documented "
                   f"errors, {counts['estimated']} estimated long runs, {counts['undocumented']} undocumented "
