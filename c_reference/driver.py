@@ -166,7 +166,7 @@ def smv_size(path: Path) -> tuple[int, int] | None:
     when the file cannot be read or is not SMV. HEADER_BYTES is untrusted: the header read is cut at the file's
     size (a header announcing 10^15 bytes raised MemoryError, issue 22), and only regular files are read."""
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:   # a FIFO: no wait for a writer
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
                 return None

@@ -35,10 +35,12 @@ def load_smv(path: str, flag: str) -> SMVFile | None:
     Only a regular file is read, and only once its size is known to fit in memory (a FIFO or /dev/zero would never
     end; a huge file would raise MemoryError): ConfigError otherwise, naming the flag and the file."""
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before fstat could refuse it
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
-                raise ConfigError(f"{flag}: {path} is not a regular file", flag=flag, file=path,
+                kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device or pipe"   # the C's words
+                raise ConfigError(f"{flag}: {path} is {kind}, not a regular file", flag=flag, file=path,
                                   expected="a regular file")
             require_memory(2 * st.st_size, flag, f"reading {path}")
             data = fh.read(st.st_size)
