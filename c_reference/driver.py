@@ -179,6 +179,7 @@ def smv_size(path: Path) -> tuple[int, int] | None:
         return None
     if not head.startswith(b"{\nHEADER_BYT"):
         return None
+    head = head.split(b"\0", 1)[0]   # a C string, as nbref reads the header
     f = re.findall(rb"SIZE1=\s*(\d{1,18})(?!\d)", head)
     s = re.findall(rb"SIZE2=\s*(\d{1,18})(?!\d)", head)
     return (int(s[-1]), int(f[-1])) if f and s else None

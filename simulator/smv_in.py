@@ -54,7 +54,10 @@ def load_smv(path: str, flag: str) -> SMVFile | None:
     size = (int(m.group(1)) if len(m.group(1)) <= 18 else len(data) + 1) if m else 512
     if size <= 0 or size > len(data):
         size = min(512, len(data))
-    return SMVFile(data=data, header=text[:size], header_size=size)
+    header = text[:size]
+    # the C reads the header as a C string: nothing after a NUL byte (a fuzz finding: the engines disagreed on a
+    # mask whose SIZE lines follow a NUL, issue 22)
+    return SMVFile(data=data, header=header.split("\0", 1)[0], header_size=size)
 
 
 _ATOF = re.compile(r"[ \t\n\v\f\r]*[-+]?([0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?)")

@@ -299,6 +299,20 @@ def test_smv_size_reads_no_more_than_the_file(header_bytes: bytes, tmp_path: Pat
             pass
 
 
+@pytest.mark.parametrize("flag", ["-mask", "-img"])
+def test_smv_header_ends_at_a_nul_byte_on_both_sides(flag: str, tmp_path: Path, c_binary: Path) -> None:
+    """Fuzz seeds 6231 and 7490 (tests/fuzz_long.py, smv): a NUL byte before SIZE1/SIZE2 hides them from the C,
+    which reads the header as a C string; the PyTorch side read past it and accepted a mask the C refused."""
+    from c_reference.driver import smv_size
+    header = MASK_OK.replace("BYTE_ORDER=little_endian", "BYTE_ORDER=lit\0le_endian")
+    _both(c_binary, "m.img", smv(header.replace("SIZE1=16", "SIZE1=4").replace("SIZE2=16", "SIZE2=4"), 32), flag)
+    (tmp_path / "m.img").write_bytes(smv(header))
+    assert smv_size(tmp_path / "m.img") is None
+    if flag == "-mask":
+        with pytest.raises(ConfigError, match="no image size"):
+            check([*BASE, "-mask", str(tmp_path / "m.img")])
+
+
 def test_smv_reader_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
     """A FIFO as -img would block the reader forever: refused before it is opened for reading."""
     from simulator.smv_in import load_smv
