@@ -16,7 +16,7 @@ under "files_by_side"):
 | `<S>_log.txt` | each engine's log (bounded), or its error and log tail |
 | `manifest.json` | ComparisonRecord.manifest (sides, engines, fingerprints, threads and why) + files, sha256 |
 | `pixel_s<S>_f<F>.*` | per-phi tables of each inspected pixel (tracing.tables; c_ columns = side A, py_ = side B) |
-| `pixel_s<S>_f<F>_pipeline.md/.json` | the whole calculation of the pixel diffed (tracing.pipeline / pipeline_report) |
+| `pipeline_s<S>_f<F>.md/.json` | the whole calculation of the pixel diffed (tracing.pipeline / pipeline_report) |
 | `pixel_s<S>_f<F>_<side>_curve.csv` | per-tick intensity from single-tick runs of a side without per-phi trace |
 | `*.png` | panel PNGs when png=True (app.panel_png), plus the caller's extra_files |
 | `report.html`, `pixel_*_figure.png` | with png=True: self-contained report, one figure per pixel (app.export) |
@@ -208,7 +208,7 @@ def summary_markdown(record: ComparisonRecord, manifest: dict, notes: list[str] 
             diff = pixel_pipeline(record, insp)
             if diff is not None:
                 lines.append(f"- pixel (slow={insp.slow}, fast={insp.fast}), whole calculation: {diff.sentence} "
-                             f"(`{insp.stem}_pipeline.md`)")
+                             f"(`pipeline_s{insp.slow}_f{insp.fast}.md`)")
                 lines += [f"  - unit problem: {u}" for u in diff.unit_problems]
         lines.append("")
     if notes:
@@ -262,8 +262,9 @@ def _write_inspection(bundle: BundleWriter, insp: PixelInspection, tags: dict[st
         names = (insp.labels.get("a", "A"), insp.labels.get("b", "B"))
         diff = diff_pipeline(ta, tb, thresholds, names=names)
         title = f"Whole calculation of pixel (slow {insp.slow}, fast {insp.fast})"
-        bundle.write_text(f"{insp.stem}_pipeline.md", pipeline_markdown(diff, names, title))
-        bundle.write_json(f"{insp.stem}_pipeline.json", pipeline_json(diff, names))
+        stem = f"pipeline_s{insp.slow}_f{insp.fast}"   # not pixel_s*: tools glob pixel_s*_f*.json for tables
+        bundle.write_text(f"{stem}.md", pipeline_markdown(diff, names, title))
+        bundle.write_json(f"{stem}.json", pipeline_json(diff, names))
     for k, curve in insp.curves.items():
         rows = [f"# {curve.engine}: per-tick contribution from single-tick runs (single-tick value / N)",
                 f"# sum {curve.sum_value!r}, image value {curve.image_value!r}"

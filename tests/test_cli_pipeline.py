@@ -24,10 +24,10 @@ def test_compare_with_a_pixel_explains_the_carryover(c_binary, tmp_path, capsys)
     manifest = json.loads((folder / "manifest.json").read_text())
     (entry,) = manifest["known_divergences"]
     assert entry["path"] == str(SHIPPED_LEDGER) and len(entry["sha256"]) == 64
-    doc = json.loads((folder / "pixel_s16_f20_pipeline.json").read_text())
+    doc = json.loads((folder / "pipeline_s16_f20.json").read_text())
     assert doc["first_divergent"]["tick"] == 0 or doc["first_divergent"]["stage"] == "lattice"
     assert [r["stage"] for r in doc["rows"]][0] == "detector geometry"
-    md = (folder / "pixel_s16_f20_pipeline.md").read_text()
+    md = (folder / "pipeline_s16_f20.md").read_text()
     assert md.startswith("## Whole calculation of pixel (slow 16, fast 20)") and "| per-φ | k | 0 |" in md
     assert "whole calculation: first divergent quantity" in (folder / "summary.md").read_text()
 
@@ -39,7 +39,7 @@ def test_trace_with_the_carryover_on_both_sides_has_no_divergent_quantity(c_bina
     assert code == EXIT_OK, out
     assert "whole calculation: no divergent quantity among the " in out
     folder = _only_bundle(tmp_path)
-    doc = json.loads((folder / "pixel_s16_f20_pipeline.json").read_text())
+    doc = json.loads((folder / "pipeline_s16_f20.json").read_text())
     assert doc["first_divergent"] is None and not doc["unit_problems"]
 
 

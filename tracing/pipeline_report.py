@@ -1,5 +1,5 @@
 """A pipeline diff (tracing.pipeline) as table rows, markdown and JSON: the forms `nbparity trace` / `compare`
-write into a bundle (`pixel_s<S>_f<F>_pipeline.md` / `.json`) and report.html shows.
+write into a bundle (`pipeline_s<S>_f<F>.md` / `.json`) and report.html shows.
 
 Columns: stage, quantity, tick, unit, A, B (canonical unit), A raw, B raw (as printed), rel Δ, status, note.
 Vectors print as space-separated components; a missing side is empty (markdown) or null (JSON).
