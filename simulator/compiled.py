@@ -14,8 +14,8 @@ The cache is untrusted input (issue 18, `kernel_cache`): a private folder, a lib
 the size and sha256 recorded after its build, a fresh build loaded first by a child process and then checked by a
 known-answer render (`kernel_check`) before it is recorded; every build of a process shares one budget
 (BUILD_BUDGET_S), runs the compiler in its own process group (killed whole on timeout, cancel or exception), and a
-failed build is remembered per key. Any unusable cache gives the eager path and one log line. ctypes releases the GIL during the call, so a GUI thread keeps running
-while a worker renders.
+failed build is remembered per key. Any unusable cache gives the eager path and one log line.
+ctypes releases the GIL during the call, so a GUI thread keeps running while a worker renders.
 """
 from __future__ import annotations
 
