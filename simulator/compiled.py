@@ -46,6 +46,21 @@ BASE_FLAGS = ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-math-errno", "-fno
 # Tried in order: the first that compiles is used (a compiler without OpenMP or -march=native still gets a build).
 # (tried in order: see _flag_sets)
 BUILD_BUDGET_S = 180.0   # one budget for every try of one build (compiles and the child-process load together)
+
+
+def build_budget_s() -> float:
+    """BUILD_BUDGET_S, or $NBPARITY_BUILD_BUDGET_S when it is a positive number of seconds (a bad value: the
+    default, with a debug line)."""
+    raw = os.environ.get("NBPARITY_BUILD_BUDGET_S")
+    if raw:
+        try:
+            v = float(raw)
+            if 0 < v < float("inf"):
+                return v
+        except ValueError:
+            pass
+        log.debug("NBPARITY_BUILD_BUDGET_S=%r is not a positive number of seconds: using %g", raw, BUILD_BUDGET_S)
+    return BUILD_BUDGET_S
 W = 8                 # lanes per block in fastkernel.cpp (checked through nb_abi)
 
 _D = ctypes.c_double
@@ -222,7 +237,7 @@ def _build(cxx: str, flags: list[str], target: Path, deadline: float, cancel) ->
     try:
         rc, err = _run_group([cxx, *flags, "-o", tmp, str(SOURCE)], deadline, cancel)
         if rc is None:
-            return f"the compiler did not finish within the build budget of {BUILD_BUDGET_S:g} s"
+            return f"the compiler did not finish within the build budget of {build_budget_s():g} s"
         if rc != 0:
             return err
         rc, err = _run_group([sys.executable, "-c", _CHILD_LOAD, tmp], deadline, cancel)
@@ -320,7 +335,7 @@ def _find_or_build(cancel=None) -> tuple[FastKernel | None, str]:
     base = _key(src, cxx, ident, platform.machine(), cpu, repr(sets))
     remembered = kernel_cache.recalled_failure(cache, base)
     errors: list[str] = []
-    deadline = time.monotonic() + BUILD_BUDGET_S
+    deadline = time.monotonic() + build_budget_s()
     for extra in sets:
         flags = BASE_FLAGS + extra
         path = cache / f"fastkernel-{_key(src, cxx, ident, ' '.join(flags), platform.machine(), cpu)}.so"
@@ -336,7 +351,7 @@ def _find_or_build(cancel=None) -> tuple[FastKernel | None, str]:
         if remembered:
             continue
         if time.monotonic() >= deadline:
-            errors.append(f"the build budget of {BUILD_BUDGET_S:g} s is spent")
+            errors.append(f"the build budget of {build_budget_s():g} s is spent")
             break
         err = _build(cxx, flags, path, deadline, cancel)
         if err is None:
