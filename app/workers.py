@@ -16,8 +16,9 @@ engines poll it (the C driver then kills the process group), so a cancelled job 
 The contract of "running" (issue 18): a job is running from `start` until its `finished` has been delivered on the
 GUI thread (before `close`), or until its thread has posted its last signal (after `close`: nothing is delivered
 any more). `wait_all` returns True exactly when `running()` is empty at that moment; called on the GUI thread before
-`close`, it delivers the pending outcomes itself (the runner's queued signals, in order) instead of returning True
-while a finished job is still listed.
+`close`, it delivers the pending outcomes itself (the runner's queued signals, in order, to every slot) instead of
+returning True while a finished job is still listed; off the GUI thread it returns once the runner's own slot of
+`finished` has run (connected first, so in the slots of `finished` the job is no longer listed).
 """
 from __future__ import annotations
 
@@ -79,9 +80,9 @@ class JobRunner(QtCore.QObject):
         self._changed = threading.Condition(self._lock)   # notified whenever a job leaves `_jobs`
         self._min_interval = min_interval_s
         self._closed = False
-        # Connected first, so it runs after every other slot of `finished` has seen the job (slots run in
-        # connection order): a job counts as running until its outcome has been delivered on the GUI thread,
-        # not only while its thread lives; otherwise an "idle" check could run between the two.
+        # Connected first, so it runs before every other slot of `finished` (queued slots run in connection
+        # order): a job counts as running until its outcome is delivered on the GUI thread, not only while its
+        # thread lives, and a slot of `finished` that asks whether anything still runs is told the truth.
         self.finished.connect(self._forget)
 
     def start(self, tag: str, fn: WorkFn, cancel: threading.Event | None = None) -> Job:

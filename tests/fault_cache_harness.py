@@ -172,7 +172,7 @@ def _compare(env: dict, checkout: Path, folder: Path, limit_s: float, sigterm: b
     argv = [sys.executable, "-m", "app", "compare", "--a", "torch", "--b", "torch", "--out", str(folder / "out")]
     if not sigterm:
         argv += ["--timeout", "4"]
-    proc = subprocess.Popen(argv + ARGV, cwd=checkout, env=env, text=True, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv + ["--"] + ARGV, cwd=checkout, env=env, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     if sigterm:
         pids = Path(env["NBP_PIDS"])
@@ -228,10 +228,14 @@ def classify(case: CacheCase, run: Run) -> tuple[str, str]:
         return "orphan", f"compiler processes left running: {run.pids}"
     if "Traceback" in run.err:
         return "traceback", run.err.strip().splitlines()[-1][:200]
-    if case.entry.startswith("compare"):
-        if run.rc in (3, 143):
-            return "stopped", f"exit {run.rc}"
-        return "misleading", f"exit {run.rc}"
+    if case.entry == "compare-sigterm":
+        if run.rc == 128 + signal.SIGTERM and "stopped by SIGTERM" in run.err:
+            return "stopped", "exit 143, stopped by SIGTERM"
+        return "misleading", f"exit {run.rc}: {run.err.strip()[-200:]}"
+    if case.entry == "compare-timeout":
+        if run.rc == 2 and "timed out after 4 s" in run.err + run.out:   # 2: an engine failed (app.cli)
+            return "stopped", "exit 2, timed out after 4 s"
+        return "misleading", f"exit {run.rc}: {(run.err + run.out).strip()[-200:]}"
     result = next((json.loads(ln[7:]) for ln in run.out.splitlines() if ln.startswith("RESULT ")), None)
     if result is None:
         return "misleading", f"exit {run.rc}, no result: {run.err.strip()[-200:]}"
