@@ -57,8 +57,8 @@ def test_panels_show_arrays_link_views_and_readouts(qtbot):
     assert np.array_equal(panels.diff_raw, c - py)
     assert panels.c_panel.value_at(50, 60) == 1000.0 and panels.py_panel.value_at(50, 60) == 900.0
     # linked views: zooming one moves the others
-    panels.py_panel.vb.setRange(xRange=(10, 40), yRange=(20, 50), padding=0)
-    qtbot.wait(20)
+    with qtbot.waitSignal(panels.c_panel.vb.sigRangeChanged, timeout=10_000):   # the link reached A (issue 18)
+        panels.py_panel.vb.setRange(xRange=(10, 40), yRange=(20, 50), padding=0)
     (x0, x1), _ = panels.c_panel.vb.viewRange()
     (dx0, dx1), _ = panels.diff_panel.vb.viewRange()
     # aspect-locked views of slightly different sizes share the centre (and zoom) of the linked range
@@ -100,7 +100,7 @@ def test_panel_click_and_crosshair(qtbot):
     qtbot.waitExposed(panels)
     panels.set_images(np.ones((20, 30), np.float32), np.ones((20, 30), np.float32))
     panels.c_panel.vb.setRange(xRange=(0, 30), yRange=(0, 20), padding=0)
-    qtbot.wait(50)
+    qtbot.wait(50)   # the fit view already has this range: no signal to wait for, only a layout pass
     view = panels.c_panel.graphics
     scene_pt = panels.c_panel.vb.mapViewToScene(QtCore.QPointF(12.5, 7.5))
     widget_pt = view.mapFromScene(scene_pt)

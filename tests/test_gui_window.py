@@ -44,8 +44,8 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     assert f"{w.names[0]} {c_img[s, f]:.6g}" in text and "2θ" in text and "d " in text
 
     # click the max |Δ| pixel in the A panel: both engines are traced, one point per φ tick each
-    w.panels.c_panel.center_on(s, f, half_width=20)
-    qtbot.wait(50)
+    with qtbot.waitSignal(w.panels.c_panel.vb.sigRangeChanged, timeout=10_000):
+        w.panels.c_panel.center_on(s, f, half_width=20)
     with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
         click_pixel(qtbot, w.panels.c_panel, s, f)
     wait_idle(qtbot, w)
