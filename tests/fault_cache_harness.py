@@ -243,6 +243,8 @@ def classify(case: CacheCase, run: Run) -> tuple[str, str]:
     if not result["finite"]:
         return "silent", "a NaN or infinite image was returned"
     if result["kernel"] == "compiled":
+        if case.expect != "compiled" and case.plant in ("other_owner", "symlink_dir"):
+            return "unsafe", "rendered with a library from a cache folder another user controls"
         return ("compiled", "rendered by the compiled kernel") if not lines else \
             ("misleading", f"compiled, but: {lines[0]}")
     if not lines:
