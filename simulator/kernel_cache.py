@@ -43,7 +43,18 @@ def private_dir(path: Path) -> str | None:
                    f"made private: {e.strerror}"
     if not os.access(path, os.W_OK | os.X_OK):
         return f"cache folder {path} is not writable"
+    _tighten_parent(path.parent)
     return None
+
+
+def _tighten_parent(parent: Path) -> None:
+    """Make the cache root private too when it is ours and others may write it (so nobody can swap `kernels`)."""
+    try:
+        st = os.lstat(parent)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o022:
+            os.chmod(parent, PRIVATE_MODE)
+    except OSError:
+        pass
 
 
 def sidecar(lib: Path) -> Path:

@@ -121,6 +121,7 @@ def plant(name: str, folder: Path, env: dict, checkout: Path, limit_s: float) ->
         k = _kernels(env)
         k.mkdir(parents=True)
         k.chmod(0o777)
+        k.parent.chmod(0o777)
     elif name == "other_owner":
         k = _kernels(env)
         k.mkdir(parents=True)
