@@ -12,6 +12,13 @@ Why not QThreads: a worker thread never needs the GUI thread to end. Emitting a 
 event, so the GUI thread may join these threads (`wait_all`) without the deadlock of a QThread whose `quit` is a
 queued call into the very event loop that is blocked waiting for it. Cancel sets the job's `threading.Event`; the
 engines poll it (the C driver then kills the process group), so a cancelled job ends on its own.
+
+The contract of "running" (issue 18): a job is running from `start` until its `finished` has been delivered on the
+GUI thread (before `close`), or until its thread has posted its last signal (after `close`: nothing is delivered
+any more). `wait_all` returns True exactly when `running()` is empty at that moment; called on the GUI thread before
+`close`, it delivers the pending outcomes itself (the runner's queued signals, in order, to every slot) instead of
+returning True while a finished job is still listed; off the GUI thread it returns once the runner's own slot of
+`finished` has run (connected first, so in the slots of `finished` the job is no longer listed).
 """
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ class Job:
     cancel_event: threading.Event
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
+    posted: bool = False    # its `finished` has been emitted (set under the runner's lock)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -69,11 +77,12 @@ class JobRunner(QtCore.QObject):
         self._ids = itertools.count(1)
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)   # notified whenever a job leaves `_jobs`
         self._min_interval = min_interval_s
         self._closed = False
-        # Connected first, so it runs after every other slot of `finished` has seen the job (slots run in
-        # connection order): a job counts as running until its outcome has been delivered on the GUI thread,
-        # not only while its thread lives; otherwise an "idle" check could run between the two.
+        # Connected first, so it runs before every other slot of `finished` (queued slots run in connection
+        # order): a job counts as running until its outcome is delivered on the GUI thread, not only while its
+        # thread lives, and a slot of `finished` that asks whether anything still runs is told the truth.
         self.finished.connect(self._forget)
 
     def start(self, tag: str, fn: WorkFn, cancel: threading.Event | None = None) -> Job:
@@ -104,15 +113,22 @@ class JobRunner(QtCore.QObject):
         else:
             self._emit(self.result, job.id, job.tag, value)
         finally:
-            if self._closed:  # nobody will deliver `finished`: forget the job here
-                with self._lock:
+            # Decided under the lock that `close` takes, so a job is either posted (and forgotten on delivery, or
+            # by `close`) or forgotten here: never left listed for ever.
+            with self._lock:
+                if self._closed:  # nobody will deliver `finished`: forget the job here
                     self._jobs.pop(job.id, None)
-            self._emit(self.finished, job.id, job.tag)
+                    self._changed.notify_all()
+                else:
+                    job.posted = True
+                    self.finished.emit(job.id, job.tag)
+                    self._changed.notify_all()   # a GUI-thread `wait_all` can deliver it now
 
     @QtCore.Slot(int, str)
     def _forget(self, job_id: int, _tag: str) -> None:
         with self._lock:
             self._jobs.pop(job_id, None)
+            self._changed.notify_all()
 
     def _emit(self, signal, *args) -> None:
         if not self._closed:  # after close() nobody listens: the window is gone or going
@@ -130,21 +146,38 @@ class JobRunner(QtCore.QObject):
             job.cancel()
 
     def wait_all(self, timeout_s: float) -> bool:
-        """Join every job's thread, `timeout_s` in total; True when all have ended. Safe on the GUI thread."""
-        deadline = time.monotonic() + timeout_s
-        jobs = self.running()
-        for job in jobs:
-            if job.thread is not None:
-                job.thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(job.is_running() for job in jobs)
+        """Wait up to `timeout_s` in total until `running()` is empty; True when it is. Safe on the GUI thread:
+        there (before `close`) it delivers the runner's posted signals itself rather than waiting on the event
+        loop, so every slot of a job's `finished` has run when this returns True."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        on_gui = QtCore.QThread.currentThread() is self.thread()
+        while True:
+            with self._lock:
+                if not self._jobs:
+                    return True
+                pending_posted = any(j.posted for j in self._jobs.values())
+                deliver = on_gui and not self._closed and pending_posted
+                if not deliver:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._changed.wait(remaining)   # a post, a delivery or a forgotten job notifies
+                    continue
+            # Outside the lock: the slots run here and `_forget` takes it.
+            QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.MetaCall)
+            if time.monotonic() >= deadline:
+                with self._lock:
+                    return not self._jobs
 
     def close(self) -> None:
-        """Cancel everything and stop relaying: later outcomes of still-running threads are dropped."""
+        """Cancel everything and stop relaying: later outcomes of still-running threads are dropped, and a job
+        whose `finished` was already posted no longer counts as running."""
         self.cancel_all()
-        self._closed = True
-        with self._lock:  # finished threads' outcomes will never be delivered now
-            for job_id in [i for i, j in self._jobs.items() if not j.is_running()]:
+        with self._lock:
+            self._closed = True
+            for job_id in [i for i, j in self._jobs.items() if j.posted]:
                 del self._jobs[job_id]
+            self._changed.notify_all()
 
 
 def preload_engines() -> list[str]:

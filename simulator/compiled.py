@@ -7,33 +7,60 @@ size, mtime), the flags, the machine type and the CPU's model and flags, so anot
 build. A build is written to a temporary name and renamed into place, so concurrent first launches cannot load a
 half-written file.
 
-Compiler: $CXX, else g++, else c++. Flags: -O3 -march=native -fopenmp, and always -ffp-contract=off (the float64
-path must keep the C reference's roundings). ctypes releases the GIL during the call, so a GUI thread keeps running
-while a worker renders.
+Compiler: $CXX, else g++, else c++. Flags: -O3 -march=native -fopenmp ($NBPARITY_KERNEL_MARCH=x86-64 builds for
+the baseline ISA), and always -ffp-contract=off (the float64 path must keep the C reference's roundings).
+
+The cache is untrusted input (issue 18, `kernel_cache`): a private folder, a library loaded only when it matches
+the size and sha256 recorded after its build, a fresh build loaded first by a child process and then checked by a
+known-answer render (`kernel_check`) before it is recorded; every build of a process shares one budget
+(BUILD_BUDGET_S), runs the compiler in its own process group (killed whole on timeout, cancel or exception), and a
+failed build is remembered per key. Any unusable cache gives the eager path and one log line.
+ctypes releases the GIL during the call, so a GUI thread keeps running while a worker renders.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import logging
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from simulator import kernel_cache
 
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("fastkernel.cpp")
 BASE_FLAGS = ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared"]
 # Tried in order: the first that compiles is used (a compiler without OpenMP or -march=native still gets a build).
-OPTIONAL_FLAGS = (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], [])
-COMPILE_TIMEOUT_S = 180
+# (tried in order: see _flag_sets)
+BUILD_BUDGET_S = 180.0   # one budget for every try of one build (compiles and the child-process load together)
+
+
+def build_budget_s() -> float:
+    """BUILD_BUDGET_S, or $NBPARITY_BUILD_BUDGET_S when it is a positive number of seconds (a bad value: the
+    default, with a debug line)."""
+    raw = os.environ.get("NBPARITY_BUILD_BUDGET_S")
+    if raw:
+        try:
+            v = float(raw)
+            if 0 < v < float("inf"):
+                return v
+        except ValueError:
+            pass
+        log.debug("NBPARITY_BUILD_BUDGET_S=%r is not a positive number of seconds: using %g", raw, BUILD_BUDGET_S)
+    return BUILD_BUDGET_S
 W = 8                 # lanes per block in fastkernel.cpp (checked through nb_abi)
 
 _D = ctypes.c_double
@@ -138,6 +165,7 @@ def _declare(lib: ctypes.CDLL) -> None:
 
 
 def _load(path: Path) -> ctypes.CDLL | None:
+    """dlopen a library that `kernel_cache.verify` accepted (or that a child process loaded first)."""
     try:
         lib = ctypes.CDLL(str(path))
         _declare(lib)
@@ -150,21 +178,77 @@ def _load(path: Path) -> ctypes.CDLL | None:
     return lib
 
 
-def _build(cxx: str, flags: list[str], target: Path) -> str | None:
-    """Compile SOURCE to `target` (atomically); None on success, else the compiler's complaint."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+class BuildCut(Exception):
+    """The build was stopped from outside (cancel event, --timeout): not remembered as a failure."""
+
+
+def _run_group(argv: list[str], deadline: float, cancel) -> tuple[int | None, str]:
+    """Run `argv` in its own process group until it ends, `deadline` (time.monotonic) passes or `cancel.is_set()`:
+    (exit status, or None when it ran out of time; its output's first complaint). The whole group is killed on
+    every way out (the budget, cancel, an exception such as KeyboardInterrupt from SIGINT/SIGTERM handlers), so no
+    compiler child outlives the build. Raises BuildCut when cancelled."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        _LOADER.groups.add(proc.pid)
+        try:
+            while True:
+                try:
+                    rc = proc.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel is not None and cancel.is_set():
+                        raise BuildCut("cancelled") from None
+                    if time.monotonic() >= deadline:
+                        return None, ""
+        finally:
+            _kill_group(proc)
+        out.seek(0)
+        text = out.read(1 << 16).decode("utf-8", "replace")
+    lines = text.strip().splitlines()
+    errs = [ln for ln in lines if "error" in ln.lower()]
+    return rc, ((errs or lines or [f"exit {rc}"])[0]).strip()[:300]
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)   # the leader's group: its children too, even after it exited
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered within 5 s
+        log.warning("compiler process %d did not end after SIGKILL", proc.pid)
+    _LOADER.groups.discard(proc.pid)
+
+
+_CHILD_LOAD = ("import ctypes, sys\n"
+               "lib = ctypes.CDLL(sys.argv[1])\n"
+               "lib.nb_abi.restype = ctypes.c_int64\n"
+               "print(lib.nb_abi())\n")
+
+
+def _build(cxx: str, flags: list[str], target: Path, deadline: float, cancel) -> str | None:
+    """Compile SOURCE to `target`: compiled into a temporary file, loaded first by a child process (a broken
+    library kills the child, not us), hashed into its sidecar, then renamed into place. None on success, else the
+    complaint. Raises BuildCut when cancelled."""
     fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp.so", dir=target.parent)
     os.close(fd)
     try:
-        res = subprocess.run([cxx, *flags, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
-                             timeout=COMPILE_TIMEOUT_S)
-        if res.returncode != 0:
-            lines = (res.stderr or res.stdout or "").strip().splitlines()
-            errs = [ln for ln in lines if "error" in ln.lower()]
-            return ((errs or lines or [f"exit {res.returncode}"])[0]).strip()[:300]
+        rc, err = _run_group([cxx, *flags, "-o", tmp, str(SOURCE)], deadline, cancel)
+        if rc is None:
+            return f"the compiler did not finish within the build budget of {build_budget_s():g} s"
+        if rc != 0:
+            return err
+        rc, err = _run_group([sys.executable, "-c", _CHILD_LOAD, tmp], deadline, cancel)
+        if rc != 0:
+            return "the built library does not load" + (f" ({err})" if rc is not None else " (timed out)")
+        os.chmod(tmp, 0o600)
+        size, digest = kernel_cache.sha256_file(Path(tmp))
         os.replace(tmp, target)
+        kernel_cache.record(target, size, digest, flags)
         return None
-    except (OSError, subprocess.SubprocessError) as e:
+    except OSError as e:
         return str(e)
     finally:
         if os.path.exists(tmp):
@@ -172,18 +256,25 @@ def _build(cxx: str, flags: list[str], target: Path) -> str | None:
 
 
 class _Loader:
-    """Builds or loads the kernel once per process (thread-safe); remembers a failure so it is reported once."""
+    """Builds or loads the kernel once per process (thread-safe); remembers a failure so it is reported once.
+    `groups`: process groups of compilers running now (killed at exit if a daemon thread still waits on one)."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._done = False
         self._kernel: FastKernel | None = None
         self.reason = ""
+        self.groups: set[int] = set()
 
-    def get(self) -> FastKernel | None:
+    def get(self, cancel=None) -> FastKernel | None:
         with self._lock:
             if not self._done:
-                self._kernel, self.reason = _find_or_build()
+                try:
+                    self._kernel, self.reason = _find_or_build(cancel)
+                except BuildCut:
+                    return None  # cut from outside: not remembered, a later call may build
+                except _CheckError as e:
+                    self._kernel, self.reason = None, str(e)
                 self._done = True
                 if self._kernel is None:
                     log.warning("compiled kernel unavailable (%s): the PyTorch engine uses its eager path",
@@ -195,6 +286,13 @@ class _Loader:
         with self._lock:
             self._done, self._kernel, self.reason = False, None, ""
 
+    def kill_groups(self) -> None:
+        for pgid in list(self.groups):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
 
 def _cpu_id() -> str:
     """The CPU's model and feature flags (a -march=native build must not load on another CPU sharing the cache)."""
@@ -205,44 +303,104 @@ def _cpu_id() -> str:
     return "|".join(next((ln for ln in lines if ln.startswith(key)), "") for key in ("model name", "flags"))
 
 
-def _find_or_build() -> tuple[FastKernel | None, str]:
+def _flag_sets() -> list[list[str]]:
+    """The optional flag sets, in order; $NBPARITY_KERNEL_MARCH=ARCH builds for ARCH instead of the host (e.g.
+    x86-64: the baseline ISA, as CI's narrowed run does), =none leaves -march out."""
+    march = os.environ.get("NBPARITY_KERNEL_MARCH", "native").strip() or "native"
+    arch = [] if march == "none" else [f"-march={march}"]
+    sets = [arch + ["-fopenmp"], ["-fopenmp"], arch, []]
+    return [x for i, x in enumerate(sets) if x not in sets[:i]]
+
+
+def _key(*parts: str | bytes) -> str:
+    return hashlib.sha256(b"\0".join(p if isinstance(p, bytes) else p.encode() for p in parts)).hexdigest()[:16]
+
+
+def _find_or_build(cancel=None) -> tuple[FastKernel | None, str]:
     cxx = _compiler()
     if cxx is None:
         return None, "no C++ compiler found ($CXX, g++, c++)"
     ident = _identity(cxx)
     if not ident:
         return None, f"the C++ compiler {cxx} is not a file"
+    try:
+        cache = cache_dir() / "kernels"
+    except (RuntimeError, KeyError, OSError) as e:   # no home folder to put a cache in
+        return None, f"no cache folder: {e}"
+    why = kernel_cache.private_dir(cache)
+    if why:
+        return None, why
     src, cpu = SOURCE.read_bytes(), _cpu_id()
-    errors = []
-    for extra in OPTIONAL_FLAGS:
+    sets = _flag_sets()
+    base = _key(src, cxx, ident, platform.machine(), cpu, repr(sets))
+    remembered = kernel_cache.recalled_failure(cache, base)
+    errors: list[str] = []
+    deadline = time.monotonic() + build_budget_s()
+    for extra in sets:
         flags = BASE_FLAGS + extra
-        key = hashlib.sha256(b"\0".join([src, cxx.encode(), ident.encode(), " ".join(flags).encode(),
-                                         platform.machine().encode(), cpu.encode()])).hexdigest()[:16]
-        path = cache_dir() / "kernels" / f"fastkernel-{key}.so"
-        if path.exists():
-            lib = _load(path)
-            if lib is not None:
-                return FastKernel(lib, path, built=False), ""
-        err = _build(cxx, flags, path)
+        path = cache / f"fastkernel-{_key(src, cxx, ident, ' '.join(flags), platform.machine(), cpu)}.so"
+        if path.exists() or kernel_cache.sidecar(path).exists():
+            bad = kernel_cache.verify(path)
+            if bad is None:
+                lib = _load(path)
+                if lib is not None:
+                    return FastKernel(lib, path, built=False), ""
+                bad = "it does not load"
+            log.info("refusing the cached kernel %s: %s", path, bad)
+            kernel_cache.discard(path)
+        if remembered:
+            continue
+        if time.monotonic() >= deadline:
+            errors.append(f"the build budget of {build_budget_s():g} s is spent")
+            break
+        err = _build(cxx, flags, path, deadline, cancel)
         if err is None:
-            lib = _load(path)
-            if lib is not None:
+            lib = _load(path) if kernel_cache.verify(path) is None else None
+            try:
+                err = "the built library does not load" if lib is None else _check(lib)
+            except _CheckError:
+                kernel_cache.discard(path)
+                raise
+            if err is None:
                 log.info("built the compiled kernel %s", path)
                 return FastKernel(lib, path, built=True), ""
-            err = "the built library does not load"
+            kernel_cache.discard(path)
         errors.append(err)
-    return None, f"{cxx} failed: {errors[0]}"
+        if "build budget" in err:
+            break   # a compiler that hangs hangs with every flag set
+    if remembered:
+        marker = kernel_cache.failure_marker(cache, base)
+        return None, f"an earlier build with {cxx} failed ({remembered}); delete {marker} to try again"
+    reason = f"{cxx} failed: {errors[0]}"
+    kernel_cache.remember_failure(cache, base, reason)
+    return None, reason
+
+
+def _check(lib: ctypes.CDLL) -> str | None:
+    """The known-answer render (simulator.kernel_check); a problem running it is a failed check."""
+    from simulator.kernel_check import known_answer
+    try:
+        return known_answer(lib)
+    except Exception as e:  # noqa: BLE001 - our own problem, not the compiler's: refused now, not remembered
+        log.debug("known-answer render failed", exc_info=True)
+        raise _CheckError(f"known-answer render failed: {type(e).__name__}: {e}") from e
+
+
+class _CheckError(Exception):
+    """The known-answer check itself failed (not the library): the build is refused but not remembered."""
 
 
 _LOADER = _Loader()
+atexit.register(_LOADER.kill_groups)   # a build on a daemon thread is not unwound at exit: kill its compiler
 
 
-def kernel() -> FastKernel | None:
+def kernel(cancel=None) -> FastKernel | None:
     """The process's compiled kernel, building it on first use (about 5 s) unless the cache has it; None if no
-    compiler works (logged once)."""
+    compiler works (logged once). `cancel` (anything with is_set(): an event, the engine's Deadline) cuts a build
+    at once; a cut build returns None and is neither logged nor remembered."""
     if os.environ.get("NBPARITY_COMPILED") == "0":
         return None
-    return _LOADER.get()
+    return _LOADER.get(cancel)
 
 
 def unavailable_reason() -> str:

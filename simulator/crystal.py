@@ -16,10 +16,11 @@ import numpy as np
 from simulator.budget import MOSAIC_BYTES_PER_DOMAIN, require_memory
 from simulator.config import ConfigError, CrystalConfig
 from simulator.textfile import decimal, read_input_text
-from simulator.rng import Ran1, mosaic_rotation_umat, umat_to_misset_deg
-from simulator.vec import rotate_xyz
+from simulator.rng import Ran1, mosaic_rotation_umat, umat_to_misset_rad
+from simulator.vec import cross, dot, mag, rotate_xyz
 
 _DBL_MIN = np.finfo(np.float64).tiny
+_RTD = 180.0 / math.pi    # the C's NB_RTD: degrees = rad * RTD, rad = degrees / RTD
 
 
 @dataclass
@@ -49,15 +50,14 @@ class Crystal:
 
     def size_m(self) -> tuple[float, float, float]:
         """Crystal size (|a|Na, |b|Nb, |c|Nc) in m."""
-        return (float(np.linalg.norm(self.a0)) * self.Na, float(np.linalg.norm(self.b0)) * self.Nb,
-                float(np.linalg.norm(self.c0)) * self.Nc)
+        return mag(self.a0) * self.Na, mag(self.b0) * self.Nb, mag(self.c0) * self.Nc
 
 
 def reciprocal_from_cell(cell: tuple[float, ...],
                          warnings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """a*, b*, c* (1/A) in the C's default orientation and the cell volume (A^3), with the C's c*_z formula (4.1)."""
     a, b, c = cell[0], cell[1] if cell[1] > 0 else cell[0], cell[2] if cell[2] > 0 else cell[0]
-    al, be, ga = (math.radians(x if x > 0 else 90.0) for x in cell[3:6])
+    al, be, ga = (x / _RTD if x > 0 else math.pi / 2 for x in cell[3:6])
     s = (al + be + ga) / 2.0
     skew = abs(math.sin(s) * math.sin(s - al) * math.sin(s - be) * math.sin(s - ga))
     V = 2.0 * a * b * c * math.sqrt(skew)
@@ -65,15 +65,15 @@ def reciprocal_from_cell(cell: tuple[float, ...],
         warnings.append("WARNING: no volume")
         V = _DBL_MIN
     Vs = 1.0 / V
-    lens = [b * c * math.sin(al) / V, c * a * math.sin(be) / V, a * b * math.sin(ga) / V]
+    lens = [b * c * math.sin(al) * Vs, c * a * math.sin(be) * Vs, a * b * math.sin(ga) * Vs]
     for i, x in enumerate(lens):
         if x <= 0:
             warnings.append("WARNING: reciprocal axis length is not positive")
             lens[i] = max(abs(x), _DBL_MIN)
     as_, bs_, cs_ = lens
-    sin_as = a * Vs / (bs_ * cs_)
-    sin_bs = b * Vs / (as_ * cs_)
-    sin_gs = c * Vs / (as_ * bs_)
+    sin_as = a * Vs / bs_ / cs_
+    sin_bs = b * Vs / as_ / cs_
+    sin_gs = c * Vs / as_ / bs_
     cos_as = (math.cos(be) * math.cos(ga) - math.cos(al)) / (math.sin(be) * math.sin(ga))
     cos_bs = (math.cos(ga) * math.cos(al) - math.cos(be)) / (math.sin(ga) * math.sin(al))
     cos_gs = (math.cos(al) * math.cos(be) - math.cos(ga)) / (math.sin(al) * math.sin(be))
@@ -125,12 +125,12 @@ def matrix_singular(m: np.ndarray) -> bool:
     a, b, c = m[:, 0], m[:, 1], m[:, 2]
     det = float(a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
                 + a[2] * (b[0] * c[1] - b[1] * c[0]))
-    scale = float(np.linalg.norm(a) * np.linalg.norm(b) * np.linalg.norm(c))
+    scale = mag(a) * mag(b) * mag(c)
     return not abs(det) > 1e-9 * scale
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> float:
-    cosv = float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
+    cosv = dot(u, v) / (mag(u) * mag(v))
     cosv = max(-1.0, min(1.0, cosv))
     sinv = math.sqrt(max(0.0, 1.0 - cosv * cosv))
     return math.degrees(math.atan2(sinv, cosv))
@@ -144,14 +144,14 @@ def resolve_mosaic(cfg: CrystalConfig, warnings: list[str]) -> tuple[int, float]
             return 1, 0.0
         if spread > 0:
             warnings.append("WARNING: mosaic_domains not set: using 10")
-            return 10, math.radians(spread)
+            return 10, spread / _RTD
         return 1, 0.0
     if spread is None or spread <= 0:
         warnings.append("WARNING: mosaic_domains given without a mosaic spread: using 1 domain")
         return 1, 0.0
     if dom <= 0:
         raise ConfigError(f"-mosaic_domains: expected a positive count, got {dom}")
-    return int(dom), math.radians(spread)
+    return int(dom), spread / _RTD
 
 
 def build_crystal(cfg: CrystalConfig, lambda_A: float, beamsize_m: float) -> Crystal:
@@ -174,29 +174,31 @@ def build_crystal(cfg: CrystalConfig, lambda_A: float, beamsize_m: float) -> Cry
     if cfg.misset_random:
         seed = -abs(cfg.misset_seed) if cfg.misset_seed is not None else -int(time.time())
         U = mosaic_rotation_umat(90.0, Ran1(seed))  # 90 "radians", as the C (C-IMPL-BUG-002)
-        misset = umat_to_misset_deg(U)
+        misset_rad = umat_to_misset_rad(U)  # kept in radians, as the C: no degree round trip
+        misset = tuple(x * _RTD for x in misset_rad)
         log.append("random orientation misset angles: {:f} {:f} {:f} deg".format(*misset))
     elif cfg.misset_deg is not None:
         misset = tuple(cfg.misset_deg)
+        misset_rad = tuple(m / _RTD for m in misset)   # the C's NUM / RTD
     if misset is not None and any(m != 0.0 for m in misset):
-        rx, ry, rz = (math.radians(m) for m in misset)
+        rx, ry, rz = misset_rad
         a_s, b_s, c_s = (rotate_xyz(v, rx, ry, rz) for v in (a_s, b_s, c_s))
 
     # Spec 4.4: reciprocal -> real -> reciprocal, rescaling the cross products only with -cell.
-    bxc, cxa, axb = np.cross(b_s, c_s), np.cross(c_s, a_s), np.cross(a_s, b_s)
-    V_star = float(np.dot(a_s, bxc))
+    # Scalar math in the C's order (simulator.vec): the same bits on every instruction set (issue 18).
+    bxc, cxa, axb = cross(b_s, c_s), cross(c_s, a_s), cross(a_s, b_s)
+    V_star = dot(a_s, bxc)
     if user_cell:
-        bxc = bxc * (lens[0] / V_cell / np.linalg.norm(bxc))
-        cxa = cxa * (lens[1] / V_cell / np.linalg.norm(cxa))
-        axb = axb * (lens[2] / V_cell / np.linalg.norm(axb))
+        bxc = (bxc / mag(bxc)) * (lens[0] / V_cell)
+        cxa = (cxa / mag(cxa)) * (lens[1] / V_cell)
+        axb = (axb / mag(axb)) * (lens[2] / V_cell)
         V_star = 1.0 / V_cell
     V = 1.0 / V_star
-    a, b, c = V * bxc, V * cxa, V * axb
-    a_s, b_s, c_s = V_star * np.cross(b, c), V_star * np.cross(c, a), V_star * np.cross(a, b)
-    cell_out = (float(np.linalg.norm(a)), float(np.linalg.norm(b)), float(np.linalg.norm(c)),
-                _angle(b, c), _angle(c, a), _angle(a, b))
+    a, b, c = bxc * V, cxa * V, axb * V
+    a_s, b_s, c_s = cross(b, c) * V_star, cross(c, a) * V_star, cross(a, b) * V_star
+    cell_out = (mag(a), mag(b), mag(c), _angle(b, c), _angle(c, a), _angle(a, b))
     log.append("Unit Cell: {:g} {:g} {:g} {:g} {:g} {:g}".format(*cell_out))
-    recp = (np.linalg.norm(a_s), np.linalg.norm(b_s), np.linalg.norm(c_s),
+    recp = (mag(a_s), mag(b_s), mag(c_s),
             _angle(b_s, c_s), _angle(c_s, a_s), _angle(a_s, b_s))
     log.append("Recp Cell: " + " ".join(f"{x:g}" for x in recp))
     log.append(f"volume = {V:g} A^3")
@@ -214,11 +216,11 @@ def build_crystal(cfg: CrystalConfig, lambda_A: float, beamsize_m: float) -> Cry
         warnings.append(f"WARNING: clipping sample ({sz * 1000:g} mm wide) with beam ({beamsize_m * 1000:g} mm)")
         sz = beamsize_m
     if sx > 0:
-        Na = int(math.ceil(sx / np.linalg.norm(a0)))
+        Na = int(math.ceil(sx / mag(a0)))
     if sy > 0:
-        Nb = int(math.ceil(sy / np.linalg.norm(b0)))
+        Nb = int(math.ceil(sy / mag(b0)))
     if sz > 0:
-        Nc = int(math.ceil(sz / np.linalg.norm(c0)))
+        Nc = int(math.ceil(sz / mag(c0)))
     Na, Nb, Nc = max(Na, 1), max(Nb, 1), max(Nc, 1)
 
     n_mos, spread = resolve_mosaic(cfg, warnings)

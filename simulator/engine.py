@@ -277,7 +277,8 @@ def _render_compiled(setup: Setup, kern: FastKernel, tdt: torch.dtype, order: Pi
     return torch.from_numpy(out), omega_sum, n_chunks
 
 
-def _compiled_kernel(setup: Setup, dev: torch.device, compiled: bool | None) -> tuple[FastKernel | None, str]:
+def _compiled_kernel(setup: Setup, dev: torch.device, compiled: bool | None,
+                     cancel=None) -> tuple[FastKernel | None, str]:
     """(the compiled kernel when it renders this setup, else None; why not)."""
     if compiled is False:
         return None, "not requested"
@@ -286,7 +287,7 @@ def _compiled_kernel(setup: Setup, dev: torch.device, compiled: bool | None) -> 
     why = covers(setup)
     if why is not None:
         return None, why
-    kern = compiled_kernel()
+    kern = compiled_kernel(cancel)   # a first build is cut by the run's cancel / time limit too
     return kern, "" if kern is not None else unavailable_reason() or "disabled (NBPARITY_COMPILED=0)"
 
 
@@ -311,7 +312,7 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     image = np.zeros((g.spixels, g.fpixels), dtype=np.float32)
     order = PixelOrder(setup)
     n = order.n
-    kern, why_not = _compiled_kernel(setup, dev, compiled)
+    kern, why_not = _compiled_kernel(setup, dev, compiled, cancel)
     interp_log: list[str] = []
     k = None
     chunk = chunk_pixels(setup, budget)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.config import INT_MAX, ConfigError, DetectorConfig
-from simulator.vec import rodrigues, rotate_xyz, unit
+from simulator.vec import cross, dot, mag, rodrigues, rotate_xyz, unit
 
 # Convention vectors (spec 3.3): beam, fast, slow, normal, 2theta axis, polarisation, spindle.
 _CONVENTIONS: dict[str, dict[str, tuple[float, float, float]]] = {
@@ -134,14 +134,14 @@ def build_geometry(det: DetectorConfig) -> Geometry:
 
     # Unitise (spec 3.4); a non-unit odet is replaced by unit(f × s).
     b, f, s, p, u = (unit(raw[k]) for k in "bfspu")
-    o_len = float(np.sqrt(np.dot(raw["o"], raw["o"])))
+    o_len = mag(raw["o"])
     if o_len != 1.0:
-        o = unit(np.cross(f, s))
+        o = unit(cross(f, s))
         warnings.append("auto-generating odet_vector")
     else:
         o = raw["o"] / o_len
     t2 = raw["t"]  # the C does not unitise the 2theta axis
-    vertical = unit(np.cross(b, p))
+    vertical = unit(cross(b, p))
 
     # Beam centres (spec 3.5), metres.
     Fclose = (det.orgx_px - 0.5) * px if det.orgx_px is not None else detsize_f / 2.0
@@ -175,9 +175,10 @@ def build_geometry(det: DetectorConfig) -> Geometry:
             raise ConfigError(f"-pivot: expected beam or sample, got {det.pivot!r}")
 
     # Ratio and distances (spec 3.7): fixed before the vectors rotate; 2theta not included.
-    rotx, roty, rotz = (math.radians(a) for a in (det.rotx_deg, det.roty_deg, det.rotz_deg))
-    twotheta = math.radians(det.twotheta_deg)
-    ratio = float(np.dot(b, rotate_xyz(o, rotx, roty, rotz)))
+    rtd = 180.0 / math.pi  # the C's NUM / NB_RTD (math.radians multiplies by pi/180: another rounding)
+    rotx, roty, rotz = (a / rtd for a in (det.rotx_deg, det.roty_deg, det.rotz_deg))
+    twotheta = det.twotheta_deg / rtd
+    ratio = dot(b, rotate_xyz(o, rotx, roty, rotz))
     if ratio == 0.0:
         ratio = np.finfo(np.float64).tiny
     distance = det.distance_mm / 1000.0
@@ -200,11 +201,11 @@ def build_geometry(det: DetectorConfig) -> Geometry:
         log.append("pivoting detector around direct beam spot")
 
     # Recomputed values that the headers report (spec 3.9).
-    Fclose = float(-np.dot(pix0, f))
-    Sclose = float(-np.dot(pix0, s))
-    close_distance = float(np.dot(pix0, o))
+    Fclose = -dot(pix0, f)
+    Sclose = -dot(pix0, s)
+    close_distance = dot(pix0, o)
     R = (close_distance / ratio) * b - pix0
-    Fbeam, Sbeam = float(np.dot(f, R)), float(np.dot(s, R))
+    Fbeam, Sbeam = dot(f, R), dot(s, R)
     distance = close_distance / ratio
     orgx, orgy = Fclose / px + 0.5, Sclose / px + 0.5
     dials = (1000.0 * pix0[2], 1000.0 * pix0[1], -1000.0 * pix0[0])
@@ -214,7 +215,7 @@ def build_geometry(det: DetectorConfig) -> Geometry:
     log.append(f"DETECTOR_SLOW_AXIS {s[0]:.15g} {s[1]:.15g} {s[2]:.15g}")
     log.append(f"DETECTOR_NORMAL_AXIS {o[0]:.15g} {o[1]:.15g} {o[2]:.15g}")
     log.append(f"DETECTOR_PIX0_VECTOR {pix0[0]:.15g} {pix0[1]:.15g} {pix0[2]:.15g}")
-    log.append(f"XDS incident beam: {np.dot(b, f):g} {np.dot(b, s):g} {np.dot(b, o):g}")
+    log.append(f"XDS incident beam: {dot(b, f):g} {dot(b, s):g} {dot(b, o):g}")
     return Geometry(
         fpixels=fpixels, spixels=spixels, px=px, detsize_f=detsize_f, detsize_s=detsize_s, convention=conv,
         pivot=pivot, fdet=f, sdet=s, odet=o, beam=b, polar_axis=p, spindle=u, twotheta_axis=t2, vertical=vertical,

@@ -15,7 +15,7 @@ import numpy as np
 
 from simulator.config import ConfigError, NanoBraggConfig
 from simulator.setup import Setup
-from simulator.vec import rodrigues
+from simulator.vec import mat_vec, rodrigues
 
 # Every printed pixel is a separate trace (~50 ms each on a loaded 2-core machine): a bound keeps a plain -printout
 # of a whole detector from running for hours; -roi or -printout_pixel narrows it.
@@ -52,7 +52,7 @@ def _last_lattice(setup: Setup) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ang = float(ph.eff_rest[-1])
     vecs = [v if ang == 0.0 else rodrigues(v, setup.geometry.spindle, ang) for v in (cr.a0, cr.b0, cr.c0)]
     if cr.mosaic_spread > 0:
-        vecs = [cr.umats[-1] @ v for v in vecs]
+        vecs = [mat_vec(cr.umats[-1], v) for v in vecs]   # no BLAS: the same bits on every CPU
     return vecs[0], vecs[1], vecs[2]
 
 

@@ -99,23 +99,30 @@ def mosaic_rotation_umat(spread_rad: float, rng: Ran1) -> np.ndarray:
     c, s = math.cos(rot), math.sin(rot)
     t = 1.0 - c
     # Right-handed rotation about (vx, vy, vz): c*I + t*v v^T + s*[v]x.
+    # Grouped as the C's nb_mosaic_umat: c + t*(v v), (t*v_i)*v_j.
     return np.array([
-        [c + t * vx * vx, t * vx * vy - s * vz, t * vx * vz + s * vy],
-        [t * vx * vy + s * vz, c + t * vy * vy, t * vy * vz - s * vx],
-        [t * vx * vz - s * vy, t * vy * vz + s * vx, c + t * vz * vz],
+        [c + t * (vx * vx), (t * vx) * vy - s * vz, (t * vx) * vz + s * vy],
+        [(t * vx) * vy + s * vz, c + t * (vy * vy), (t * vy) * vz - s * vx],
+        [(t * vx) * vz - s * vy, (t * vy) * vz + s * vx, c + t * (vz * vz)],
     ])
 
 
-def umat_to_misset_deg(umat: np.ndarray) -> tuple[float, float, float]:
-    """Angles (rotx, roty, rotz) in degrees with R_z*R_y*R_x = umat, extracted as the C does (spec 4.3)."""
-    u = umat
-    if u[2, 0] * u[2, 0] < 1.0:
-        rotx = math.atan2(u[2, 1], u[2, 2])
-        roty = math.atan2(-u[2, 0], math.sqrt(u[2, 1] ** 2 + u[2, 2] ** 2))
-        rotz = math.atan2(u[1, 0], u[0, 0])
+def umat_to_misset_rad(umat: np.ndarray) -> tuple[float, float, float]:
+    """Angles (rotx, roty, rotz) in radians with R_z*R_y*R_x = umat, extracted as the C does (spec 4.3); scalar
+    `math` on Python floats (the same bits on every instruction set)."""
+    u = [[float(x) for x in row] for row in umat]
+    if u[2][0] * u[2][0] < 1.0:
+        rotx = math.atan2(u[2][1], u[2][2])
+        roty = math.atan2(-u[2][0], math.sqrt(u[2][1] * u[2][1] + u[2][2] * u[2][2]))
+        rotz = math.atan2(u[1][0], u[0][0])
     else:
         rotx = math.pi
         roty = math.pi / 2
-        rotz = math.atan2(u[0, 1], -u[1, 1])
+        rotz = math.atan2(u[0][1], -u[1][1])
+    return rotx, roty, rotz
+
+
+def umat_to_misset_deg(umat: np.ndarray) -> tuple[float, float, float]:
+    """`umat_to_misset_rad` in degrees (rad * 180/pi, the C's printout)."""
     rtd = 180.0 / math.pi
-    return rotx * rtd, roty * rtd, rotz * rtd
+    return tuple(x * rtd for x in umat_to_misset_rad(umat))  # type: ignore[return-value]

@@ -185,10 +185,9 @@ def test_cancel_kills_process_group(tmp_path, monkeypatch):
         cancel.set()
 
     threading.Thread(target=press_cancel, daemon=True).start()
-    t0 = time.monotonic()
+    # Cancelled (not EngineError "timed out after 30 s"): the cancel ended it; no wall-clock bound (issue 18).
     with pytest.raises(Cancelled):
         run_c(["-detpixels", "4"], binary=fake(tmp_path, HANG), cancel=cancel, timeout_s=30)
-    assert time.monotonic() - t0 < 5
     pid, child = map(int, pids_file.read_text().split())
     assert gone(pid) and gone(child)  # the grandchild too: the whole group was killed
 
@@ -200,9 +199,9 @@ def test_timeout_kills_process_that_ignores_sigterm(tmp_path, monkeypatch):
     t0 = time.monotonic()
     with pytest.raises(EngineError, match="timed out after 2 s"):
         run_c(["-detpixels", "4"], binary=b, timeout_s=2)
-    # 2 s limit, then the supervisor SIGKILLs the engine and its descendants at once (SIGTERM cannot be ignored
-    # away): not before the limit, and well before the limit plus the 3 s clean-up bound.
-    assert 2.0 < time.monotonic() - t0 < 5
+    # 2 s limit, then the supervisor SIGKILLs the engine and its descendants (SIGTERM cannot be ignored away): not
+    # before the limit (a lower bound no load can break); that it ended is the error above and the pids below.
+    assert time.monotonic() - t0 >= 2.0
     pid, child = map(int, pids_file.read_text().split())
     assert gone(pid) and gone(child)
 

@@ -65,8 +65,9 @@ def test_preflight_and_setup(case: Case, tmp_path: Path, monkeypatch) -> None:
     assert_words(case, str(ei.value))
     if case.mem_limit:
         # issue 8: a command line that would not fit is refused in under a second, naming the estimate. The bound
-        # is on this process's CPU time (milliseconds measured); wall time gets 10x slack for a loaded CI machine.
-        assert cpu < 1.0 and elapsed < 10.0, (cpu, elapsed)
+        # is on this process's CPU time (milliseconds measured), which other processes' load does not add to; the
+        # wall time is not asserted (issue 18).
+        assert cpu < 1.0, (cpu, elapsed)
         assert "would need about" in str(ei.value)
     # The engine's own set-up agrees, with ConfigError only (a numpy MemoryError or OverflowError fails here).
     with pytest.raises(ConfigError):
@@ -147,11 +148,9 @@ def test_python_m_simulator_exit_9_no_traceback(tmp_path: Path) -> None:
 
 def test_nbparity_sim_memory_refusal_exit_9(tmp_path: Path) -> None:
     case = _case("hkl-grid-huge")
-    t0 = time.perf_counter()
     p = _run([*NBPARITY, "sim", *materialise(case, tmp_path)], tmp_path, NBPARITY_MEMORY_LIMIT=str(8 * GiB))
     assert p.returncode == 9 and "Traceback" not in p.stderr, p.stderr[-2000:]
     assert_words(case, p.stderr)
-    assert time.perf_counter() - t0 < 120
 
 
 def test_nbparity_compare_roi_off_detector_exit_3_before_engines(tmp_path: Path) -> None:

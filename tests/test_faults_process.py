@@ -9,7 +9,6 @@ from __future__ import annotations
 import stat
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -73,10 +72,8 @@ def test_exit_9_explains_nanobraggs_usage_exit():
 
 
 def test_hang_is_stopped_at_the_time_limit(pids):
-    t0 = time.monotonic()
     with pytest.raises(EngineError, match=r"timed out after 1 s and was stopped"):
         run_c(ARGS, command=cmd("sleep"), timeout_s=1)
-    assert time.monotonic() - t0 < 6  # 1 s limit + the bounded clean-up
     assert gone(_pids(pids)[0])
 
 
@@ -192,10 +189,9 @@ BIG = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 20
 def test_the_time_limit_bounds_the_torch_engine_too(tmp_path):
     s = ComparisonSession(BIG, SessionOptions(SideOptions("torch"), SideOptions("torch:float32"), timeout_s=0.5),
                           cwd=tmp_path)
-    t0 = time.monotonic()
     out = s.run_side("a")
+    # The limit, not completion, ended it (the message); no wall-clock bound on how soon (issue 18).
     assert out.error == "nbparity PyTorch f64 timed out after 0.5 s and was stopped" and not out.cancelled
-    assert time.monotonic() - t0 < 30  # one chunk past the limit at most (generous for a loaded machine)
 
 
 def test_cancel_bounds_both_sides_at_once(tmp_path, pids):

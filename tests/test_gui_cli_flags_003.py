@@ -25,8 +25,8 @@ N_TICKS = 10
 C_K = -0.607255839576692               # the C's k at ticks 0 and 9 (spec 8.3)
 PY_K0 = -0.589168                      # PyTorch's fresh rotation at tick 0
 RUN_TIMEOUT_MS = 900_000               # two full 6.2-megapixel renders on a small shared machine
-CLICK_LIMIT_S = 3.0                    # issue 9: click → inspection ready
-MAX_GAP_S = 0.1                        # the GUI thread may not stall longer than this (as in test_gui_window)
+# Issue 18: the click → inspection time and the heartbeat gaps are printed (measurements), not asserted: a busy
+# machine stretches them. What is asserted is that the GUI thread kept beating while the engines ran.
 
 
 def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_flags_003, c_binary):
@@ -45,7 +45,6 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         assert w.editor.is_valid(), w.editor.message.text()
         opts = w.engines.session_options()
         assert opts.a.carryover is None and opts.b.carryover is None  # the engines' own defaults
-        qtbot.wait(300)  # first layout and paint of a new window: this test is about the run
 
         # Heartbeat: a 10 ms GUI-thread timer; record every gap from Run until the window is idle again
         # (engines, display plans of both images, metrics).
@@ -112,7 +111,6 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         # A new user's next clicks on these 6.2-megapixel images: another colour scale, another difference mode.
         # Both are computed on a worker; the window keeps beating meanwhile.
         from app import difference as diffmod
-        qtbot.wait(500)  # let the inspector's first paint of its ten plots finish: this part is about the images
         t_run[0] = time.perf_counter()
         gaps_run, gaps[:] = list(gaps), []
         last[0] = time.perf_counter()
@@ -120,7 +118,6 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         w.panels.set_scale("sqrt")
         w.panels.set_mode("relative")
         wait_idle(qtbot, w, 60_000)
-        qtbot.wait(100)
         timer.stop()
         view_gaps, gaps[:] = list(gaps), gaps_run
         assert np.array_equal(w.panels.diff_raw, diffmod.difference(c_img, py_img, "relative"))
@@ -128,11 +125,7 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         view_worst = max((g for _, g in view_gaps), default=0.0)
         print(f"scale + mode change: {len(view_gaps)} heartbeats, max gap {view_worst * 1000:.0f} ms")
 
-        # Issue 9: a click on this 6.2-megapixel case is answered within CLICK_LIMIT_S (generous: a loaded machine).
-        assert click_s < CLICK_LIMIT_S, f"click → inspection ready took {click_s:.2f} s"
-        # Responsiveness, checked last so that a stall does not hide the results above.
-        assert worst < MAX_GAP_S, (f"GUI thread stalled {worst * 1000:.0f} ms at {worst_at:.2f} s after Run "
-                                   f"({len(gaps)} beats)")
-        assert view_worst < MAX_GAP_S, f"GUI thread stalled {view_worst * 1000:.0f} ms on a scale/mode change"
+        # Responsiveness as a count (issue 18): the GUI thread's timer kept firing while the engines ran.
+        assert len(gaps) > 0, "the GUI thread never beat during the run"
     finally:
         w.shutdown()

@@ -1,8 +1,9 @@
 """The window never leaves anything behind and never hangs on the way out (issue 7, lifecycle).
 
 Closing the window 0.3 s into a run, or 0.3 s into a pixel trace, and SIGINT / SIGTERM / SIGHUP to `nbparity gui`
-0.3 s into a run, each end the process with exit status 0 within CLOSE_LIMIT_S, with every engine process gone.
-Side A is a fake engine that sleeps 60 s (tests/fakes/fake_nb.py), so only cancellation can end it in time; it
+0.3 s into a run, each end the process with exit status 0, with every engine process gone (the seconds it took are
+printed, not asserted: issue 18). Side A is a fake engine that sleeps 60 s (tests/fakes/fake_nb.py), so only
+cancellation can end it before that; it
 writes its pid to $FAKE_PIDS when it starts. Each program runs as its own process under offscreen Qt, with its
 settings in a throw-away XDG_CONFIG_HOME.
 
@@ -28,7 +29,6 @@ FAKES = REPO / "tests" / "fakes"
 SLEEPY = f"cmd:{sys.executable} {FAKES / 'fake_nb.py'} sleep"
 TINY = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100 "
         "-phi 0 -osc 1 -phisteps 3").split()
-CLOSE_LIMIT_S = 1.0
 START_LIMIT_S = 120.0   # importing torch and Qt on a loaded machine
 
 
@@ -71,7 +71,7 @@ def wait_for_file(path: Path, proc: subprocess.Popen, limit_s: float) -> None:
 
 
 def check_ended(proc: subprocess.Popen, since: float, pids: Path, what: str) -> float:
-    """Wait for the exit; assert status 0 within CLOSE_LIMIT_S and no engine process left. Returns seconds."""
+    """Wait for the exit (30 s hang guard); assert status 0 and no engine process left. Returns seconds."""
     try:
         rc = proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -82,7 +82,8 @@ def check_ended(proc: subprocess.Popen, since: float, pids: Path, what: str) -> 
     print(f"\n{what}: exit {rc} {took:.3f} s after the close")
     assert rc == 0, f"{what}: exit status {rc}\n{err}"
     assert "Traceback" not in err, err
-    assert took < CLOSE_LIMIT_S, f"{what}: {took:.2f} s to exit (limit {CLOSE_LIMIT_S} s)"
+    # The seconds to exit are printed, not asserted (issue 18: a busy machine stretches them); the 30 s wait above
+    # is a hang guard. What must hold: status 0, no traceback, no engine process left.
     started = engine_pids(pids)
     assert started, "the fake engine never started"
     deadline = time.monotonic() + 2.0  # the kernel's reaping of killed orphans is not instant

@@ -48,8 +48,8 @@ def test_zoom_out_is_limited_and_fit_restores_the_image_bounds(qtbot, panels):
     from app.image_panels import MIN_VIEW_PX, VIEW_MARGIN
     c = panels.c_panel
     x0, x1, _, _ = view_rect(c)
-    wheel(c, -60)   # far more than enough to lose a 300 px image without limits (each step ~ x1.1)
-    qtbot.wait(10)
+    with qtbot.waitSignal(c.vb.sigRangeChanged, timeout=10_000):
+        wheel(c, -60)   # far more than enough to lose a 300 px image without limits (each step ~ x1.1)
     x0, x1, y0, y1 = view_rect(c)
     # Out to the fit view (the whole image in the panel's aspect ratio) plus VIEW_MARGIN of it on each side.
     r = c.vb.height() / c.vb.width()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -57,8 +57,8 @@ def test_panels_show_arrays_link_views_and_readouts(qtbot):
     assert np.array_equal(panels.diff_raw, c - py)
     assert panels.c_panel.value_at(50, 60) == 1000.0 and panels.py_panel.value_at(50, 60) == 900.0
     # linked views: zooming one moves the others
-    panels.py_panel.vb.setRange(xRange=(10, 40), yRange=(20, 50), padding=0)
-    qtbot.wait(20)
+    with qtbot.waitSignal(panels.c_panel.vb.sigRangeChanged, timeout=10_000):   # the link reached A (issue 18)
+        panels.py_panel.vb.setRange(xRange=(10, 40), yRange=(20, 50), padding=0)
     (x0, x1), _ = panels.c_panel.vb.viewRange()
     (dx0, dx1), _ = panels.diff_panel.vb.viewRange()
     # aspect-locked views of slightly different sizes share the centre (and zoom) of the linked range
@@ -100,7 +100,7 @@ def test_panel_click_and_crosshair(qtbot):
     qtbot.waitExposed(panels)
     panels.set_images(np.ones((20, 30), np.float32), np.ones((20, 30), np.float32))
     panels.c_panel.vb.setRange(xRange=(0, 30), yRange=(0, 20), padding=0)
-    qtbot.wait(50)
+    qtbot.wait(50)   # the fit view already has this range: no signal to wait for, only a layout pass
     view = panels.c_panel.graphics
     scene_pt = panels.c_panel.vb.mapViewToScene(QtCore.QPointF(12.5, 7.5))
     widget_pt = view.mapFromScene(scene_pt)
@@ -211,22 +211,42 @@ def test_editor_underlines_bad_flag_and_syncs_form(qtbot, tmp_path):
 
 # ---- workers -------------------------------------------------------------------------------------------------------
 class Receiver(QtCore.QObject):
+    """GUI-thread slots for a JobRunner's signals; `delivered(kind)` is re-emitted on the GUI thread.
+
+    Tests wait on `delivered`, never on the runner's own signals: those are emitted on the worker thread, where a
+    plain callable (pytest-qt's blocker) would run, quitting the GUI thread's event loop from the worker (a data
+    race that crashed this test once in two runs after the window tests)."""
+
+    delivered = QtCore.Signal(str)
+
     def __init__(self):
         super().__init__()
-        self.results, self.errors, self.progress, self.threads = [], [], [], []
+        self.results, self.errors, self.progress, self.threads, self.finished = [], [], [], [], []
 
     @QtCore.Slot(int, str, object)
     def on_job_result(self, _job, tag, value):
         self.threads.append(QtCore.QThread.currentThread())
         self.results.append((tag, value))
+        self.delivered.emit("result")
 
     @QtCore.Slot(int, str, str, str)
     def on_job_error(self, _job, tag, msg, details):
         self.errors.append((tag, msg, details))
+        self.delivered.emit("error")
 
     @QtCore.Slot(int, str, float)
     def on_job_progress(self, _job, tag, f):
         self.progress.append(f)
+        self.delivered.emit("progress")
+
+    @QtCore.Slot(int, str)
+    def on_job_finished(self, job, tag):
+        self.finished.append((job, tag))
+        self.delivered.emit("finished")
+
+
+def _kind(kind):
+    return lambda got: got == kind
 
 
 def test_worker_signals_arrive_on_gui_thread_and_cancel(qtbot):
@@ -238,27 +258,30 @@ def test_worker_signals_arrive_on_gui_thread_and_cancel(qtbot):
     runner.result.connect(rec.on_job_result)
     runner.error.connect(rec.on_job_error)
     runner.progress.connect(rec.on_job_progress)
+    runner.finished.connect(rec.on_job_finished)
+    go_on = threading.Event()
 
     def work(progress, cancel):
-        for i in range(400):
-            if cancel.is_set():
-                return "cancelled"
-            progress(i / 400)
-            time.sleep(0.005)
-        return "done"
-    with qtbot.waitSignal(runner.progress, timeout=3000):
+        progress(0.0)
+        go_on.wait(60)   # ordered, not timed: the test cancels after the first progress has arrived
+        return "cancelled" if cancel.is_set() else "done"
+    with qtbot.waitSignal(rec.delivered, timeout=30_000, check_params_cb=_kind("progress")):
         job = runner.start("w", work)
-    with qtbot.waitSignal(runner.result, timeout=3000):
+    with qtbot.waitSignal(rec.delivered, timeout=30_000, check_params_cb=_kind("result")):
         job.cancel()
+        go_on.set()
     assert rec.results == [("w", "cancelled")] and rec.progress
     assert rec.threads[0] is QtWidgets.QApplication.instance().thread()
 
     def boom(progress, cancel):
         raise ValueError("bad pixel")
-    with qtbot.waitSignal(runner.error, timeout=3000):
+    with qtbot.waitSignal(rec.delivered, timeout=30_000, check_params_cb=_kind("error")):
         runner.start("b", boom)
     assert rec.errors[0][1] == "ValueError: bad pixel" and "Traceback" in rec.errors[0][2]
-    assert runner.wait_all(3.0) and runner.running() == []
+    # The contract (issue 18): wait_all is True exactly when running() is empty, and on the GUI thread it has
+    # delivered every pending outcome, `finished` included, to every slot.
+    assert runner.wait_all(30.0) and runner.running() == []
+    assert sorted(tag for _, tag in rec.finished) == ["b", "w"]
 
 
 # ---- settings and errors -------------------------------------------------------------------------------------------

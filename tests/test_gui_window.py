@@ -1,7 +1,6 @@
 """The real window with the real engines: run the demo, trace a pixel, export, cancel, stay responsive, fail well."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +44,8 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     assert f"{w.names[0]} {c_img[s, f]:.6g}" in text and "2θ" in text and "d " in text
 
     # click the max |Δ| pixel in the A panel: both engines are traced, one point per φ tick each
-    w.panels.c_panel.center_on(s, f, half_width=20)
-    qtbot.wait(50)
+    with qtbot.waitSignal(w.panels.c_panel.vb.sigRangeChanged, timeout=10_000):
+        w.panels.c_panel.center_on(s, f, half_width=20)
     with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
         click_pixel(qtbot, w.panels.c_panel, s, f)
     wait_idle(qtbot, w)
@@ -89,11 +88,10 @@ def test_cancel_stops_both_engines_kills_c_and_marks_the_views(qtbot, make_windo
     with qtbot.waitSignal(w.model.engine_progress, timeout=20_000):  # the first "NN% done" of the C
         assert w.run()
     assert my_children(Path(c_binary).name)
-    qtbot.wait(300)
-    t0 = time.monotonic()
-    with qtbot.waitSignal(w.model.run_finished, timeout=30_000):
+    # Esc after the first progress signal (above), not after a fixed sleep; run_finished is the signal the cancel
+    # must produce (its timeout is a hang guard, not a bound on promptness: issue 18).
+    with qtbot.waitSignal(w.model.run_finished, timeout=120_000):
         qtbot.keyClick(w, QtCore.Qt.Key.Key_Escape)
-    assert time.monotonic() - t0 < 20
     assert my_children(Path(c_binary).name) == []
     a, b = w.model.outcome("a"), w.model.outcome("b")
     assert a.cancelled and not a.ok
@@ -107,34 +105,50 @@ def test_cancel_stops_both_engines_kills_c_and_marks_the_views(qtbot, make_windo
     assert w.views.stale_text("diff") == ""
 
 
-def test_window_stays_responsive_during_a_run(qtbot, make_window, c_binary):
+def test_window_stays_responsive_during_a_run(qtbot, make_window, c_binary, monkeypatch):
+    """The GUI thread runs its event loop while an engine is mid-run: ordered, not timed (issue 18). The torch
+    engine's render pauses at its first progress report until a GUI-thread timer has beaten; a GUI thread that the
+    run blocked could never beat, the render would wait out its 120 s guard and the order below would differ.
+    The render itself runs on a worker thread, never on the GUI thread. (The heartbeat gaps of a real run are
+    measured, not asserted, by tests/test_gui_cli_flags_003.py's printout.)"""
+    import threading
+
+    from simulator import engine
+    events: list[str] = []
+    mid_run, gui_beat = threading.Event(), threading.Event()
+    render_threads: list[bool] = []
+    original = engine.render
+
+    def paused_render(*args, progress=None, **kwargs):
+        render_threads.append(threading.current_thread() is threading.main_thread())
+
+        def report(*p):
+            if not mid_run.is_set():
+                events.append("engine paused mid-run")
+                mid_run.set()
+                if not gui_beat.wait(120):
+                    events.append("no GUI beat while the engine waited")
+            if progress is not None:
+                progress(*p)
+        return original(*args, progress=report, **kwargs)
+    monkeypatch.setattr(engine, "render", paused_render)
     w = make_window(demo_with(detpixels=512, phisteps=20), c_binary)
-    qtbot.wait(500)  # let the first layout and paint of a new window settle: this test is about runs
-    gaps: list[float] = []
-    last = [time.perf_counter()]
 
     def beat():
-        now = time.perf_counter()
-        if w.busy():
-            gaps.append(now - last[0])
-        last[0] = now
+        if mid_run.is_set() and not gui_beat.is_set():
+            events.append("GUI beat while the engine waited")
+            gui_beat.set()
     timer = QtCore.QTimer()
     timer.setInterval(10)
     timer.timeout.connect(beat)  # a GUI-thread timer: the callable runs on the GUI thread
     timer.start()
-    # The click itself (validation, the session with its engines' fingerprints, the quick work estimate) is one
-    # synchronous step with its own bound; the beats measure the run that follows it.
     with qtbot.waitSignal(w.model.run_finished, timeout=RUN_TIMEOUT_MS):
-        t0 = time.perf_counter()
         assert w.run()
-        click_s = time.perf_counter() - t0
-        last[0] = time.perf_counter()
     wait_idle(qtbot, w)
     timer.stop()
     assert w.model.outcome("a").ok and w.model.outcome("b").ok
-    assert click_s < 0.3, f"Run took {click_s * 1000:.0f} ms on the GUI thread before the engines started"
-    assert len(gaps) > 20, "the run was too short to measure"
-    assert max(gaps) < 0.1, f"GUI thread stalled {max(gaps) * 1000:.0f} ms during a run ({len(gaps)} beats)"
+    assert events == ["engine paused mid-run", "GUI beat while the engine waited"], events
+    assert render_threads == [False], render_threads
 
 
 def test_missing_c_binary_refuses_the_run_and_names_it(qtbot, make_window, tmp_path):

@@ -72,11 +72,8 @@ def test_compare_given_a_signal_stops_everything_and_exits_128_plus_n(tmp_path, 
     proc, pids, tmpdir = start_compare(tmp_path, mode)
     engine, child = map(int, wait_for_file(pids, proc).split())
     assert list(tmpdir.glob(SCRATCH_PREFIX + f"{proc.pid}-*"))  # the scratch folder is named after its owner
-    t0 = time.monotonic()
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
-    # Prompt: the engine is killed at once (the 3 s clean-up bound is generous slack for a loaded machine).
-    assert time.monotonic() - t0 < 10
+    out, err = proc.communicate(timeout=120)   # a hang guard, not a bound on promptness (issue 18)
     assert proc.returncode == code, (out, err)
     assert f"stopped by {signal.Signals(sig).name}" in err and "Traceback" not in err
     assert gone(engine) and (child == 0 or gone(child))  # the setsid grandchild too
@@ -128,18 +125,31 @@ def test_cancel_reaches_a_torch_pixel_trace(tmp_path):
             "-phi 0 -osc 1 -phisteps 3 -misset 10 20 30").split()
     s = ComparisonSession(argv, SessionOptions(SideOptions("torch"), SideOptions("torch:float32")))
     s.inspect_pixel(0, 0)  # warm up (torch import, set-up): the first pixel needs no scan
-    t0 = time.monotonic()
-    full = s.inspect_pixel(990, 990)
-    t_full = time.monotonic() - t0
+    # Counted, not timed (issue 18): the engines ask `is_set()` between chunks; the uncancelled trace asks n
+    # times, one that is set at the 2nd question is cancelled on both sides and asks no more often than that.
+    never = CountingEvent(trip_after=None)
+    full = s.inspect_pixel(990, 990, never)
     assert not full.errors, full.errors
-    cancel = threading.Event()
-    timer = threading.Timer(0.1 * t_full, cancel.set)
-    timer.start()
-    t0 = time.monotonic()
+    assert never.checks >= 2, never.checks
+    cancel = CountingEvent(trip_after=2)
     insp = s.inspect_pixel(990, 990, cancel)
-    elapsed = time.monotonic() - t0
-    timer.cancel()
-    # Side A (float64) is cancelled; the float32 side may have finished first on a busy machine, never failed.
-    assert insp.errors.get("a") == "cancelled" and set(insp.errors.values()) == {"cancelled"}, insp.errors
-    # Measured in one run: stopped at 10 % of the uncancelled time plus a chunk or two, well under 60 % of it.
-    assert elapsed < 0.6 * t_full, (elapsed, t_full)
+    assert set(insp.errors) == {"a", "b"} and set(insp.errors.values()) == {"cancelled"}, insp.errors
+    assert cancel.checks <= never.checks, (cancel.checks, never.checks)
+
+
+class CountingEvent(threading.Event):
+    """An Event that counts `is_set()` questions and sets itself at question `trip_after` (None: never)."""
+
+    def __init__(self, trip_after: int | None):
+        super().__init__()
+        self.trip_after = trip_after
+        self.checks = 0
+        self._count_lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        with self._count_lock:
+            self.checks += 1
+            trip = self.trip_after is not None and self.checks >= self.trip_after
+        if trip:
+            self.set()
+        return super().is_set()
