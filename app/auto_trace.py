@@ -111,12 +111,14 @@ class AutoTrace:
         return "" if any(t.diff is not None for t in self.traced) else "not traced"
 
     def where(self) -> str:
-        """'φ tick 0 at (30, 33)', 'at (30, 33)' (a pixel-level quantity), or ''."""
+        """'φ tick 0 at (30, 33)' (per-φ rows, and the lattice block, which both dialects print at tick 0),
+        'at (30, 33)' (another pixel-level quantity), or ''."""
         f = self.first()
         if f is None:
             return ""
         pixel, row = f
-        return (f"φ tick {row.tick} at {pixel.where}" if row.tick is not None else f"at {pixel.where}")
+        tick = row.tick if row.tick is not None else (0 if row.stage == "lattice" else None)
+        return f"φ tick {tick} at {pixel.where}" if tick is not None else f"at {pixel.where}"
 
     def explained_by(self) -> str:
         """'C φ=0 carry-over (known)', 'unexplained', 'in part: … ; unexplained: …', or '' (nothing to explain)."""
@@ -138,7 +140,8 @@ class AutoTrace:
             pixel, row = f
             delta = abs_delta(row)
             d = f" (Δ{row.name} {delta:.1e})" if delta is not None and math.isfinite(delta) else ""
-            return f"first divergent quantity: {row.name} {self.where()}{d}"
+            where = self.where()
+            return f"first divergent quantity: {row.name} {'at ' if where.startswith('φ') else ''}{where}{d}"
         traced = [t for t in self.traced if t.diff is not None]
         if traced:
             return (f"no divergent quantity in the traced pixel{'s' if len(traced) > 1 else ''} "

@@ -75,7 +75,7 @@ class AutoTraceView(QtCore.QObject):
         self.win.metrics_panel.set_auto_trace_note("")
         inspector = self.win.inspector
         pairs = list(zip(auto.traced, auto.inspections, strict=True))
-        for t, insp in reversed(pairs):   # the worst last: it is the one shown
+        for _t, insp in reversed(pairs):   # the worst last: it is the one shown
             inspector.show_inspection(insp)
         labels = {(t.pixel.slow, t.pixel.fast): t for t, _ in pairs}
         for i in range(inspector.history.count()):

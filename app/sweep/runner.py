@@ -101,8 +101,9 @@ def _run_on(client, todo: list[CaseSpec], out: Path, threads: int | None, option
     from app.sweep.task import run_case
     futures = {}
     for case in todo:
-        fut = client.submit(run_case, case, str(out.resolve()), threads, options.auto_trace, key=f"nbparity-{case.slug}-"
-                            f"{case.fingerprint()[:12]}-{os.getpid()}", retries=options.retries, pure=False)
+        fut = client.submit(run_case, case, str(out.resolve()), threads, options.auto_trace,
+                            key=f"nbparity-{case.slug}-{case.fingerprint()[:12]}-{os.getpid()}",
+                            retries=options.retries, pure=False)
         futures[fut] = case
     try:
         for fut in as_completed(list(futures)):
