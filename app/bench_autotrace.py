@@ -4,7 +4,8 @@ Run: `python -m app.bench_autotrace [--data DIR] [--budget S] [--skip-cli-flags-
 `make bench-autotrace`). In one process, per case: side A and side B rendered by the session (the schedule of
 `nbparity compare`), the image metrics and verdict (the comparison, timed), then the auto-trace of its chosen pixels
 (pixels chosen, both sides traced, pipeline diffs, the shipped ledger tested; timed). A case that passes is still
-auto-traced (marked "forced"), so every case reports what a FAIL of its size would add.
+auto-traced (marked "forced") on three pixels (the next brightest stand in for the worst, which identical images
+lack), so every case reports what a FAIL of its size would add.
 
 Cases: CLI-FLAGS-003 (2463 x 2527, ../shared/data/cli-flags-003) with the default sides — our C reference
 (φ=0 carry-over on, the real C's behaviour) against our PyTorch engine (off) — which fails on the carry-over; and
@@ -19,6 +20,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from app.auto_trace import AutoTraceOptions, auto_trace, choose_pixels
 from app.bench_verdict import C_BIN, DEFAULT_DATA
@@ -38,12 +41,25 @@ def measure(name: str, session, budget_s: float, ledger) -> dict:
     verdict = session.verdict(metrics)
     compare_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    pixels = choose_pixels(a.result.image, b.result.image, metrics, session.config.output.roi)
+    pixels = list(choose_pixels(a.result.image, b.result.image, metrics, session.config.output.roi))
+    if verdict.passed:   # identical images leave no "worst" pixel: trace the next brightest, as many as a FAIL
+        pixels += _brightest(a.result.image, {(p.slow, p.fast) for p in pixels}, 3 - len(pixels))
     res = auto_trace(session, pixels, ledger=ledger, options=AutoTraceOptions(True, budget_s))
     trace_s = time.perf_counter() - t1
     return {"name": name, "compare_s": compare_s, "trace_s": trace_s, "share": trace_s / compare_s,
             "pixels": len(res.traced), "cut": res.cut_short, "verdict": "FAIL" if not verdict.passed else
             "PASS (forced)", "sentence": res.sentence()}
+
+
+def _brightest(img, taken: set, n: int) -> list:
+    """n more pixels of `img`, brightest first, not in `taken` (a passing case's stand-ins for the worst)."""
+    from app.auto_trace import ChosenPixel
+    out = []
+    for i in np.argsort(-np.nan_to_num(img, nan=-np.inf), axis=None)[:n + len(taken)]:
+        s, f = divmod(int(i), img.shape[1])
+        if (s, f) not in taken and len(out) < n:
+            out.append(ChosenPixel(s, f, "brightest peak", float(img[s, f]), float(img[s, f])))
+    return out
 
 
 def _line(r: dict) -> str:
