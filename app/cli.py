@@ -12,6 +12,9 @@ Usage:
   nbparity sweep (MATRIX.toml | --builtin at-parallel) [--out DIR] [--workers N | --scheduler ADDRESS]
                                                         a matrix of command lines on a Dask cluster, one report
                                                         (`nbparity sweep --help`; exit codes there)
+  nbparity nb-compare [--outdir D] [--roi xmin xmax ymin ymax] ... -- <nanoBragg args>
+                                                        the port team's nb-compare (AT-TOOLS-001): their flags,
+                                                        artefacts and exit codes (also the `nb-compare` script)
 
 nanoBragg arguments always come after `--` (they start with a single dash, which our own parser must not see).
 Pixels are (slow, fast), zero-based, as nanoBragg's `-trace_pixel S F`.
@@ -60,7 +63,7 @@ from app.cli_args import (  # noqa: F401  (UsageError, _Parser re-exported for t
 )
 
 DEFAULT_OUT = Path("nbparity-out")
-COMMANDS = ("gui", "sim", "compare", "trace", "sweep")
+COMMANDS = ("gui", "sim", "compare", "trace", "sweep", "nb-compare")
 # Qt platforms that need no display server.
 HEADLESS_QPA = frozenset({"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay"})
 
@@ -108,6 +111,9 @@ def _dispatch(args: list[str]) -> int:
         return cmd_compare(rest)
     if head == "trace":
         return cmd_trace(rest)
+    if head == "nb-compare":  # issue 17: the port team's command, its own exit codes (app/nb_compare/command.py)
+        from app.nb_compare.command import main as nb_compare_main
+        return nb_compare_main(rest)
     if head == "sweep":  # issue 12: the sweep lives in its own package
         from app.sweep.cli import cmd_sweep
         return cmd_sweep(rest)

@@ -537,15 +537,26 @@ def _read_float_image(float_path: Path, args: Sequence[str], scratch: Path, cwd:
                 s, f = sz
                 break
         else:
-            raise EngineError(
+            raise ImageSizeError(
                 f"float image from {name} has {nbytes} bytes, expected {4 * s * f} bytes "
-                f"({s} slow x {f} fast float32 pixels from the command line)", log_tail)
+                f"({s} slow x {f} fast float32 pixels from the command line)", log_tail,
+                data=np.fromfile(float_path, dtype=np.float32), expected=(s, f))
     image = np.fromfile(float_path, dtype=np.float32).reshape(s, f)
     if not np.isfinite(image).all():
         bad = int((~np.isfinite(image)).sum())
         raise EngineError(f"float image from {name} holds {bad} NaN or infinite pixel(s) of {s * f}: not accepted",
                           log_tail)
     return image
+
+
+class ImageSizeError(EngineError):
+    """The engine's float file does not hold the command line's slow x fast pixels. `data`: its float32 values
+    (1-D, as read), `expected`: (slow, fast) from the command line; nb-compare's shape check reads them."""
+
+    def __init__(self, message: str, log_tail: str = "", *, data: np.ndarray, expected: tuple[int, int]):
+        super().__init__(message, log_tail)
+        self.data = data
+        self.expected = expected
 
 
 def _trace_pixel_of(args: Sequence[str]) -> tuple[int, int] | None:

@@ -290,3 +290,15 @@ def test_the_carryover_does_not_cover_a_port_bug_at_later_ticks():
     p = parse_trace(port_text().replace("F_latt_b=40 ", "F_latt_b=47 "), "port", 1039, 685)
     m = match_ledger(load_ledger(), [diff_pipeline(g, p)])
     assert m.text() == "explained in part: C φ=0 carry-over (known); unexplained: F_latt_b (per φ, ticks 1–9)"
+
+
+def test_the_per_phi_compare_converts_a_unit_problem_before_the_deltas(traces):
+    from tracing.phi_compare import compare_traces
+    g, p = traces
+    cmp = compare_traces(g, p)
+    # Without the conversion tick 0 would read Δk = 2e-10 - 1.99 ≈ -2 (the "every tick DIVERGE").
+    assert cmp.first_divergence.phi_tic == 0 and cmp.first_divergence.delta == pytest.approx(6.883e-3, rel=1e-3)
+    assert [r.phi_tic for r in cmp.rows if r.diverged] == [0]
+    assert cmp.unit_notes == ["B's k_frac converted × 1e10: a unit problem in its trace"]
+    assert cmp.describe() == ("first divergence at φ tick 0 (0.00°): Δk = 6.9e-3 (B's k_frac converted × 1e10: a "
+                              "unit problem in its trace)")

@@ -298,6 +298,9 @@ class ParityThresholds:
     Images pass when Pearson r >= min_correlation and the largest |b - a| / |a| over pixels whose |a| exceeds
     rel_floor * max|a| is <= max_rel_error (the bright-pixel rule of ImageMetrics). Per-φ traces diverge at the
     first tick where |Δh|, |Δk| or |Δl| > phi_tol (5e-4, the upstream per-φ compare script's limit, spec §11.5).
+    The port team's matrix (parity_cases.yaml, spec §11.7) adds sum_ratio_min <= ΣB/ΣA <= sum_ratio_max and
+    max |B − A| <= max_abs_max (photons); None = not judged. max_rel_error None (as a bundle stores inf) = inf:
+    their matrix does not judge the relative error.
     A traced quantity other than a Miller index (tracing.pipeline) diverges when its relative Δ exceeds
     pipeline_rel_tol (1e-4: a float32 port agrees with the C to ~1e-6 where it computes the same thing).
     """
@@ -306,8 +309,15 @@ class ParityThresholds:
     max_rel_error: float = 1e-5
     rel_floor: float = 1e-3
     phi_tol: float = 5e-4
+    sum_ratio_min: float | None = None
+    sum_ratio_max: float | None = None
+    max_abs_max: float | None = None
     pipeline_rel_tol: float = 1e-4
     scale_tol: float = 1e-2   # a sum ratio B/A outside [1/(1+s), 1+s] is a "scale" divergence
+
+    def __post_init__(self) -> None:
+        if self.max_rel_error is None:
+            object.__setattr__(self, "max_rel_error", math.inf)
 
 
 @dataclass
@@ -346,14 +356,20 @@ class Verdict:
         then the notes."""
         t = self.thresholds
         where = f"over pixels above {t.rel_floor:g} of the maximum of {self.reference}"
-        if self.passed:
+        if self.passed and math.isinf(t.max_rel_error):  # the port team's matrix: r, sum ratio, max |B - A|
+            text = (f"PASS: correlation {self.correlation:.9g} (>= {t.min_correlation:g})"
+                    + (f", sum ratio within [{t.sum_ratio_min:g}, {t.sum_ratio_max:g}]"
+                       if t.sum_ratio_min is not None and t.sum_ratio_max is not None else "")
+                    + (f", max |B - A| <= {t.max_abs_max:g}" if t.max_abs_max is not None else ""))
+        elif self.passed:
             text = (f"PASS: correlation {self.correlation:.9g} (>= {t.min_correlation:g}), max relative error "
                     f"{self.max_rel_error:.3g} (<= {t.max_rel_error:g} {where})")
         else:
             said = "; ".join(x for x in (self.cause, self.known) if x)
             head = "FAIL" + (f" — {said}" if said else "")
             kinds = f" [{', '.join(self.kinds)}]" if self.kinds else ""
-            text = f"{head}{kinds}: " + "; ".join(self.reasons) + f" (relative error {where})"
+            text = f"{head}{kinds}: " + "; ".join(self.reasons) + ("" if math.isinf(t.max_rel_error)
+                                                                   else f" (relative error {where})")
             text += "".join(f". {w}" for w in self.why)
         return text + "".join(f". {n}" for n in self.notes)
 
@@ -370,6 +386,13 @@ def parity_verdict(metrics: ImageMetrics, thresholds: ParityThresholds = ParityT
         reasons.append(f"correlation {corr:.9g} < {thresholds.min_correlation:g}")
     if not rel <= thresholds.max_rel_error:
         reasons.append(f"max relative error {rel:.3g} > {thresholds.max_rel_error:g}")
+    ratio, max_abs = float(metrics.sum_ratio), float(metrics.max_abs_diff)
+    if thresholds.sum_ratio_min is not None and not ratio >= thresholds.sum_ratio_min:
+        reasons.append(f"sum ratio {ratio:.9g} < {thresholds.sum_ratio_min:g}")
+    if thresholds.sum_ratio_max is not None and not ratio <= thresholds.sum_ratio_max:
+        reasons.append(f"sum ratio {ratio:.9g} > {thresholds.sum_ratio_max:g}")
+    if thresholds.max_abs_max is not None and not max_abs <= thresholds.max_abs_max:
+        reasons.append(f"max |B - A| {max_abs:.6g} > {thresholds.max_abs_max:g}")
     kinds = divergence_kinds(metrics, thresholds) if reasons else []
     return Verdict(not reasons, corr, rel, thresholds, reasons, list(notes or []), reference, kinds)
 

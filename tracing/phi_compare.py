@@ -3,13 +3,19 @@
 Rows are paired by phi_tic, not by list position (the old compare script paired by position, spec §11.5, which
 silently misaligns when one engine skips or repeats a tick). Deltas are py − c, so for the CLI-FLAGS-003 pixel the
 C-PARITY-001 tick gives Δk = −0.589139 − (−0.607256) = +1.81e-2 (spec §8.3).
+
+Unit sanity (tracing.units): where one side's h, k or l is a power of ten of the other's at every common tick (the
+real port prints k_frac at 1e-10 of the index), that side's values are converted before the deltas are taken and
+`unit_notes` says so: a unit bug is never reported as a divergence of the physics.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
+from .names import PHI_QUANTITIES
 from .records import PathKey, PhiSample, PixelTrace
+from .units import paired_finding
 
 HKL_FIELDS: tuple[str, ...] = ("h_frac", "k_frac", "l_frac")
 _SHORT = {"h_frac": "h", "k_frac": "k", "l_frac": "l"}
@@ -61,6 +67,7 @@ class PhiComparison:
     missing_in_py: list[str]
     ticks_only_c: list[int] = field(default_factory=list)
     ticks_only_py: list[int] = field(default_factory=list)
+    unit_notes: list[str] = field(default_factory=list)   # e.g. "B's k_frac converted × 1e10 (a unit problem)"
 
     @property
     def max_abs_dk(self) -> float:
@@ -77,11 +84,13 @@ class PhiComparison:
         if not self.hkl_fields:
             return f"no h, k, l fields in common over {self.n_common} ticks"
         d = self.first_divergence
+        units = f" ({'; '.join(self.unit_notes)})" if self.unit_notes else ""
         if d is not None:
             deg = "" if d.phi_deg is None else f" ({fmt_deg(d.phi_deg)}°)"
-            return f"first divergence at φ tick {d.phi_tic}{deg}: Δ{_SHORT.get(d.field, d.field)} = {fmt_num(d.delta)}"
+            return (f"first divergence at φ tick {d.phi_tic}{deg}: Δ{_SHORT.get(d.field, d.field)} = "
+                    f"{fmt_num(d.delta)}{units}")
         names = ", ".join(_SHORT[f] for f in self.hkl_fields)
-        return f"no divergence above {fmt_num(self.tol)} in {names} over {self.n_common} ticks"
+        return f"no divergence above {fmt_num(self.tol)} in {names} over {self.n_common} ticks{units}"
 
 
 def fmt_num(x: float, digits: int = 2) -> str:
@@ -131,14 +140,15 @@ def compare_traces(c: PixelTrace, py: PixelTrace, *, tol: float = 5e-4,
     common = [f for f in fc if f in fp]
     hkl = [f for f in HKL_FIELDS if f in common]
     bc, bp = _by_tick(sc), _by_tick(sp)
+    factors, unit_notes = _unit_factors(bc, bp, hkl)
 
     rows: list[PhiRow] = []
     first: Divergence | None = None
     max_abs: dict[str, float] = {}
     for tic in sorted(set(bc) | set(bp)):
         a, b = bc.get(tic), bp.get(tic)
-        vc = {f: a.get(f) for f in fc if a.get(f) is not None} if a else {}
-        vp = {f: b.get(f) for f in fp if b.get(f) is not None} if b else {}
+        vc = {f: a.get(f) * factors[0].get(f, 1.0) for f in fc if a.get(f) is not None} if a else {}
+        vp = {f: b.get(f) * factors[1].get(f, 1.0) for f in fp if b.get(f) is not None} if b else {}
         delta = {f: vp[f] - vc[f] for f in common if f in vc and f in vp}
         for f, d in delta.items():
             if math.isfinite(d):
@@ -154,5 +164,25 @@ def compare_traces(c: PixelTrace, py: PixelTrace, *, tol: float = 5e-4,
         tol=tol, path_c=used_c, path_py=used_py, rows=rows, fields=common, hkl_fields=hkl, first_divergence=first,
         max_abs_delta=max_abs,
         missing_in_c=[f for f in fp if f not in fc], missing_in_py=[f for f in fc if f not in fp],
-        ticks_only_c=sorted(set(bc) - set(bp)), ticks_only_py=sorted(set(bp) - set(bc)),
+        ticks_only_c=sorted(set(bc) - set(bp)), ticks_only_py=sorted(set(bp) - set(bc)), unit_notes=unit_notes,
     )
+
+
+_QUANT = {f"{q.name}_frac": q for q in PHI_QUANTITIES if q.name in ("h", "k", "l")}
+
+
+def _unit_factors(bc: dict[int, PhiSample], bp: dict[int, PhiSample],
+                  hkl: list[str]) -> tuple[tuple[dict[str, float], dict[str, float]], list[str]]:
+    """Per side, field -> factor for the Miller-index fields printed in another unit (tracing.units), and notes."""
+    factors: tuple[dict[str, float], dict[str, float]] = ({}, {})
+    notes: list[str] = []
+    common = [t for t in sorted(bc) if t in bp]
+    for f in hkl:
+        pairs = [(bc[t].get(f), bp[t].get(f)) for t in common]
+        pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+        found = paired_finding(_QUANT[f], [(x,) for x, _ in pairs], [(y,) for _, y in pairs], ("A", "B"))
+        if found is not None:
+            factors[found.side][f] = found.factor
+            notes.append(f"{'AB'[found.side]}'s {f} converted × 1e{round(math.log10(found.factor))}: a unit problem "
+                         "in its trace")
+    return factors, notes

@@ -2,6 +2,8 @@
 
     nbparity sweep MATRIX.toml [--out DIR] [--workers N | --scheduler tcp://HOST:8786] [--only TEXT ...] [--rerun]
     nbparity sweep --builtin at-parallel [...]
+    nbparity sweep --matrix parity_cases.yaml [--a ENGINE] [--b ENGINE] [--cluster slurm --queue Q --cores N
+                   --memory 2GB --walltime HH:MM:SS --jobs N] [--dry-run]     (issue 17: app/sweep/cli_port.py)
 
 The sweep folder (default nbparity-out/sweep-<matrix name>) holds report.csv, report.md, report.html,
 records.json, the matrix as read (matrix.toml) and cases/<case>/ with each case's comparison bundle. Running the
@@ -25,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.cli_args import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, UsageError, _Parser, _positive_int
-from app.sweep.matrix import CaseSpec, Matrix, load_matrix, slugify
+from app.sweep.matrix import CaseSpec, Matrix, slugify
 from app.sweep.record import CaseRecord
 from app.sweep.trust import SweepSetupError, check_engines, check_out_folder, check_scheduler
 from app.sweep.report import counts, summary_line, write_reports
@@ -59,7 +61,13 @@ def cmd_sweep(args: list[str]) -> int:
     add_cli_options(p)   # issue 21
     p.add_argument("--rerun", action="store_true", help="run finished cases again instead of resuming")
     p.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a case that raises (default 2)")
+    from app.sweep import cli_port  # issue 17: --matrix (their YAML), --a/--b, --cluster slurm, --dry-run
+    cli_port.add_options(p)
     opts = p.parse_args(args)
+    if opts.matrix_file is not None:
+        if opts.matrix is not None:
+            raise UsageError("give the matrix once: MATRIX or --matrix FILE")
+        opts.matrix = opts.matrix_file
     if (opts.matrix is None) == (opts.builtin is None):
         raise UsageError("give a matrix file or --builtin NAME (not both)")
     if opts.builtin is not None and opts.builtin not in builtin_names():
@@ -70,9 +78,15 @@ def cmd_sweep(args: list[str]) -> int:
         raise UsageError("--scheduler: expected an address such as tcp://host:8786")
     path = BUILTIN_DIR / f"{opts.builtin}.toml" if opts.builtin else opts.matrix
     try:
-        matrix = load_matrix(path).select(opts.only)
+        matrix = cli_port.load(path, opts).select(opts.only)
+        cluster = cli_port.cluster_spec(opts)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    if cluster is not None and opts.scheduler is not None:
+        raise UsageError("give either --cluster slurm or --scheduler ADDRESS, not both")
+    if opts.dry_run:
+        where = opts.scheduler or (cluster.describe() if cluster else None)
+        return cli_port.dry_run(matrix, cluster, plan_text(matrix, where, opts.workers))
     out = opts.out or Path("nbparity-out") / f"sweep-{slugify(matrix.name)}"
     try:  # checked before anything is written or started (app.sweep.trust)
         check_out_folder(out)
@@ -89,16 +103,18 @@ def cmd_sweep(args: list[str]) -> int:
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     _write_matrix_copy(out, matrix)
-    print(plan_text(matrix, opts.scheduler, opts.workers), file=sys.stderr)
-    return _run(matrix, out, opts)
+    print(plan_text(matrix, opts.scheduler or (cluster.describe() if cluster else None), opts.workers),
+          file=sys.stderr)
+    return _run(matrix, out, opts, cluster)
 
 
-def _run(matrix: Matrix, out: Path, opts: argparse.Namespace) -> int:
+def _run(matrix: Matrix, out: Path, opts: argparse.Namespace, cluster=None) -> int:
     from app.auto_trace import options_from_args
     from app.sweep.runner import SweepOptions, run_sweep
 
     options = SweepOptions(out=out, workers=opts.workers, scheduler=opts.scheduler, threads=opts.threads,
-                           retries=opts.retries, rerun=opts.rerun, auto_trace=options_from_args(opts))
+                           retries=opts.retries, rerun=opts.rerun, cluster=cluster,
+                           auto_trace=options_from_args(opts))
     bar = ProgressBar(len(matrix.cases), sys.stderr)
     t0 = time.monotonic()
     stopped_by: list[int] = []

@@ -44,6 +44,7 @@ class SweepOptions:
     retries: int = 2
     allowed_failures: int = 3
     rerun: bool = False
+    cluster: object | None = None    # app.sweep.cluster.ClusterSpec of kind "slurm" (issue 17), else None
     auto_trace: AutoTraceOptions = AutoTraceOptions()   # issue 21: failing cases trace their worst pixels
 
 
@@ -164,6 +165,21 @@ def _client(options: SweepOptions) -> Iterator[tuple[object, str, int | None]]:
     with dask.config.set({"distributed.scheduler.allowed-failures": options.allowed_failures,
                           "temporary-directory": scratch, "distributed.scheduler.dashboard.address": ":0"}):
         try:
+            if getattr(options.cluster, "kind", None) == "slurm":  # issue 17: workers are batch jobs
+                from dataclasses import replace
+
+                from app.sweep.cluster import slurm_cluster
+                spec = options.cluster
+                if not spec.log_directory:  # job output files beside the bundles, not in the current folder
+                    spec = replace(spec, log_directory=str(Path(options.out).resolve() / "slurm-logs"))
+                with slurm_cluster(spec) as batch:
+                    client = Client(batch)
+                    try:
+                        client.register_plugin(CancelRegistry(), name="nbparity-cancel")
+                        yield client, options.cluster.describe(), options.threads or 1
+                    finally:
+                        client.close()
+                return
             if options.scheduler:
                 try:
                     client = Client(options.scheduler, timeout="30s")

@@ -143,6 +143,8 @@ def _run(case: CaseSpec, sweep_dir: Path, threads: int | None, cancel: threading
     else:
         rec.status = "pass" if verdict.passed else "fail"
         rec.verdict = explained_verdict(record, ledger).sentence()
+        from app.sweep.port_metrics import write_port_metrics  # issue 17: the port team's metrics.json
+        write_port_metrics(folder, case, a, b, verdict.passed)
     rec.wall_s = time.monotonic() - t0
     write_record(folder, rec)
     log.info("case %s: %s in %.2f s", case.name, rec.status, rec.wall_s)
