@@ -7,7 +7,8 @@ whether the known-divergence ledger explains it.
 - golden C vs the port team's `nanobrag_torch` on a small case of our own (φ from exactly 0, a beam given by
   -flux/-exposure/-beamsize which the port ignores): the cause is named and not all of it is explained;
 - upstream nanoBragg (prints no trace) vs our engine: the verdict says it could not be traced and that its
-  per-φ intensity curve was computed instead.
+  per-φ intensity curve was computed instead;
+- `nbparity nb-compare` (the port team's command) on a FAIL prints the same cause.
 """
 from __future__ import annotations
 
@@ -81,3 +82,27 @@ def test_upstream_prints_no_trace_and_the_verdict_says_so(upstream_c):
                      r"\(\d+, \d+\)\)", sentence), sentence
     assert all(t.diff is None for t in auto.traced)
     assert all("a" in i.curves for i in auto.inspections)    # upstream is side A: its curves are there
+
+
+@pytest.mark.slow
+def test_nb_compare_names_the_cause_on_fail(golden_c, tmp_path):
+    """`nbparity nb-compare` (the port team's command): golden C vs our engine behind a wrapper (carry-over off),
+    a threshold our carry-over case misses; the worst pixels are traced and the cause printed; their artefact
+    folder gets no file of ours."""
+    import subprocess
+    import sys
+    sim = tmp_path / "sim"
+    sim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m simulator "$@"\n')
+    sim.chmod(0o755)
+    r = subprocess.run([sys.executable, "-m", "app", "nb-compare", "--outdir", "o", "--threshold", "0.9999999",
+                        "--c-bin", str(golden_c), "--py-bin", str(sim), "--", *OWN], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 3, r.stdout[-2000:] + r.stderr[-2000:]     # their exit code: correlation below
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("FAIL — "))
+    m = _head(line + " [")
+    assert m.group(2) == "0" and m.group(5) == f"explained: {CARRY_TITLE} (known)"
+    assert not any(p.name.startswith("auto") for p in (tmp_path / "o").iterdir())
+    off = subprocess.run([sys.executable, "-m", "app", "nb-compare", "--outdir", "o2", "--threshold", "0.9999999",
+                          "--no-auto-trace", "--c-bin", str(golden_c), "--py-bin", str(sim), "--", *OWN],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert off.returncode == 3 and "first divergent quantity" not in off.stdout
