@@ -100,3 +100,32 @@ def test_grouping_and_untrusted_record_fields():
         ("cause not traced (auto-trace off, cut short by its budget, or the case was resumed)", ["e"])]
     assert (recs[4].first_quantity, recs[4].first_where, recs[4].explained_by, recs[4].cause) == ("", "", "", "")
     assert "<script>" not in to_csv(recs)
+
+
+def test_a_case_with_auto_trace_off_records_no_cause(tmp_path, c_binary):
+    """`nbparity sweep --no-auto-trace` reaches the task: the case fails as before and names no cause."""
+    from app.auto_trace import AutoTraceOptions
+    from app.sweep.task import run_case
+    matrix = parse_matrix(_matrix(str(c_binary)))
+    case = next(c for c in matrix.cases if c.name == "carry-0")
+    rec = run_case(case, str(tmp_path), threads=1, auto=AutoTraceOptions(enabled=False))
+    assert rec.status == "fail"
+    assert (rec.first_quantity, rec.first_where, rec.explained_by, rec.cause, rec.auto_trace_s) == \
+        ("", "", "", "", None)
+    assert "first divergent quantity" not in rec.verdict
+    assert cause_groups([rec])[0][0].startswith("cause not traced")
+
+
+def test_sweep_command_line_takes_the_options(tmp_path, monkeypatch, c_binary):
+    """--no-auto-trace / --auto-trace-budget reach the runner's options (the run itself replaced: no cluster)."""
+    from app.auto_trace import options_from_args
+    from app.sweep import cli
+    seen = []
+    monkeypatch.setattr(cli, "_run", lambda matrix, out, opts, cluster=None: seen.append(options_from_args(opts))
+                        or 0)
+    assert cli.cmd_sweep(["--builtin", "at-parallel", "--no-auto-trace", "--auto-trace-budget", "7",
+                          "--out", str(tmp_path / "s")]) == 0
+    assert [(o.enabled, o.budget_s) for o in seen] == [(False, 7.0)]
+    from app.cli_args import UsageError
+    with pytest.raises(UsageError, match="auto-trace-budget .*expected a positive number of seconds"):
+        cli.cmd_sweep(["--builtin", "at-parallel", "--auto-trace-budget", "0", "--out", str(tmp_path / "t")])

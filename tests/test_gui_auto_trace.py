@@ -90,3 +90,25 @@ def test_no_auto_trace_for_one_window_leaves_the_setting(qtbot, tmp_path):
         assert settings.get(SETTING_ENABLED, "unset") == "unset"
     finally:
         w.shutdown()
+
+
+@pytest.mark.parametrize("enabled, budget, want", [
+    (None, None, (True, 120.0)),                 # nothing saved: on, the default budget
+    ("false", "30", (False, 30.0)),              # as QSettings' ini reads them back: text
+    (False, 5.5, (False, 5.5)),
+    ([1], "-4", (True, 120.0)),                  # a list is no switch; a budget <= 0 is the default
+    ("yes", "nan", (True, 120.0)),
+    ("off", "abc", (False, 120.0)),
+])
+def test_settings_are_untrusted(tmp_path, enabled, budget, want, qapp):
+    from PySide6 import QtCore
+
+    from app.auto_trace_view import SETTING_BUDGET, SETTING_ENABLED, options_from_settings
+    from app.settings import AppSettings
+    s = AppSettings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
+    if enabled is not None:
+        s.set(SETTING_ENABLED, enabled)
+    if budget is not None:
+        s.set(SETTING_BUDGET, budget)
+    o = options_from_settings(s)
+    assert (o.enabled, o.budget_s) == want
