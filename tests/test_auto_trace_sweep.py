@@ -127,5 +127,5 @@ def test_sweep_command_line_takes_the_options(tmp_path, monkeypatch, c_binary):
                           "--out", str(tmp_path / "s")]) == 0
     assert [(o.enabled, o.budget_s) for o in seen] == [(False, 7.0)]
     from app.cli_args import UsageError
-    with pytest.raises(UsageError, match="auto-trace-budget .*expected a positive number of seconds"):
+    with pytest.raises(UsageError, match="--auto-trace-budget: .0.: expected a positive number of seconds"):
         cli.cmd_sweep(["--builtin", "at-parallel", "--auto-trace-budget", "0", "--out", str(tmp_path / "t")])
