@@ -24,7 +24,9 @@ with every core, unless a side computes on a GPU; the first image is shown as so
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
+from pathlib import Path
 
 from PySide6 import QtCore
 from PySide6.QtCore import Signal, Slot
@@ -305,14 +307,21 @@ class RunModel(QtCore.QObject):
         session = session or self.session
         if session is None:
             raise ConfigError("no valid command line: the snapshot records it")
-        outcomes, metrics = dict(self.outcomes), self.metrics
+        outcomes, metrics, auto = dict(self.outcomes), self.metrics, self.auto_trace
 
         def work(_progress, _cancel):
             c, py = outcomes["a"], outcomes["b"]
             # A callable draws the pictures and report here, on the worker (app.export.render), not the GUI thread.
             extra = extra_files(session, c, py, metrics) if callable(extra_files) else extra_files
-            return session.write_bundle(parent, a=c, b=py, metrics=metrics, inspections=inspections,
-                                        extra_files=extra, png=False)
+            if auto is None:
+                return session.write_bundle(parent, a=c, b=py, metrics=metrics, inspections=inspections,
+                                            extra_files=extra, png=False)
+            from app.auto_trace import with_cause   # issue 21: the bundle's verdict names the cause too
+            from app.snapshot import write_snapshot
+            rec = session.record(c, py, metrics, inspections)
+            if rec.verdict is not None:
+                rec = dataclasses.replace(rec, verdict=with_cause(rec.verdict, auto))
+            return write_snapshot(rec, Path(parent), extra_files=extra or {}, png=False, prefix="compare")
         job = self.runner.start("export", work)
         self._jobs[job.id] = ("export", self.run_id, None)
 

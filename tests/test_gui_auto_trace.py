@@ -34,7 +34,7 @@ def _engines(w):
     w.engines.pickers["b"].set_side_options(SideOptions("torch"))
 
 
-def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, c_binary):
+def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, c_binary, tmp_path):
     w = make_window(CARRY)
     _engines(w)
     wait_idle(qtbot, w)
@@ -55,6 +55,14 @@ def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, 
     shown = w.inspector.inspection
     assert (shown.slow, shown.fast) == (pixel.slow, pixel.fast)   # the worst pixel, shown without a click
     assert {(i.slow, i.fast) for i in w.model.inspections} == {(t.pixel.slow, t.pixel.fast) for t in auto.traced}
+    # a snapshot of the window's comparison carries the cause in its verdict, and the traced pixels' tables
+    import json
+    with qtbot.waitSignal(w.model.exported, timeout=RUN_TIMEOUT_MS) as done:
+        assert w.export_snapshot(tmp_path / "snap")
+    folder = done.args[0]
+    parity = json.loads((folder / "metrics.json").read_text())["parity"]
+    assert parity["cause"] == auto.cause() and parity["known"] == "explained: C φ=0 carry-over (known)"
+    assert (folder / f"pixel_s{pixel.slow}_f{pixel.fast}_pipeline.json").is_file()
 
 
 def test_the_setting_turns_it_off(qtbot, make_window, c_binary):
