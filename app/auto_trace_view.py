@@ -75,8 +75,14 @@ class AutoTraceView(QtCore.QObject):
         self.win.metrics_panel.set_auto_trace_note("")
         inspector = self.win.inspector
         pairs = list(zip(auto.traced, auto.inspections, strict=True))
+        # A pixel the user traced since this run started stays on screen: the traced ones are only listed.
+        keep = inspector.inspection if inspector.inspection is not None and self.model.tracing() is False and \
+            (inspector.inspection.slow, inspector.inspection.fast) not in {(t.pixel.slow, t.pixel.fast)
+                                                                            for t, _ in pairs} else None
         for _t, insp in reversed(pairs):   # the worst last: it is the one shown
             inspector.show_inspection(insp)
+        if keep is not None:
+            inspector.show_inspection(keep)
         labels = {(t.pixel.slow, t.pixel.fast): t for t, _ in pairs}
         for i in range(inspector.history.count()):
             item = inspector.history.item(i)

@@ -55,6 +55,14 @@ def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, 
     shown = w.inspector.inspection
     assert (shown.slow, shown.fast) == (pixel.slow, pixel.fast)   # the worst pixel, shown without a click
     assert {(i.slow, i.fast) for i in w.model.inspections} == {(t.pixel.slow, t.pixel.fast) for t in auto.traced}
+    # traces that come in after the user traced a pixel of their own list themselves, and leave that one shown
+    from gui_util import inspect_and_wait
+    mine = next((s, f) for s in range(32) for f in range(32) if (s, f) not in
+                {(t.pixel.slow, t.pixel.fast) for t in auto.traced})
+    inspect_and_wait(qtbot, w, *mine)
+    w.model.auto_trace_ready.emit(auto, verdict)
+    assert (w.inspector.inspection.slow, w.inspector.inspection.fast) == mine
+    assert w.inspector.history.count() == 4
     # a snapshot of the window's comparison carries the cause in its verdict, and the traced pixels' tables
     import json
     with qtbot.waitSignal(w.model.exported, timeout=RUN_TIMEOUT_MS) as done:
