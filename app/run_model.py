@@ -12,6 +12,9 @@ staleness of what the views show. Every change is announced by a signal (GUI thr
     metrics_ready(metrics, verdict)   tracing.metrics.ImageMetrics, app.session.Verdict (None: not comparable)
     inspection_started(slow, fast)
     inspection_ready(inspection)      app.session.PixelInspection of the current run
+    pipeline_ready(pipeline)          app.inspection_pipeline.PixelPipeline of an inspected pixel: emitted just
+                                      before its inspection_ready (computed on the trace's worker); for a loaded
+                                      record, after its inspections (one worker job)
     inspection_failed(message)
     stale(view, reason)               view "images" or "inspector"; reason "" when it is current again
     exported(path)
@@ -31,6 +34,7 @@ from pathlib import Path
 from PySide6 import QtCore
 from PySide6.QtCore import Signal, Slot
 
+from app.inspection_pipeline import pipeline_for
 from app.workers import Job, JobRunner
 from simulator.config import ConfigError
 
@@ -53,6 +57,7 @@ class RunModel(QtCore.QObject):
     metrics_ready = Signal(object, object)
     inspection_started = Signal(int, int)
     inspection_ready = Signal(object)
+    pipeline_ready = Signal(object)
     inspection_failed = Signal(str)
     stale = Signal(str, str)
     exported = Signal(object)
@@ -216,6 +221,14 @@ class RunModel(QtCore.QObject):
             self.metrics_ready.emit(self.metrics, self.verdict)
         for insp in self.inspections:
             self.inspection_ready.emit(insp)
+        self._start_pipelines(list(self.inspections), record.thresholds)
+
+    def _start_pipelines(self, inspections: list, thresholds) -> None:
+        """Pipeline diffs of inspections that arrived without one (a loaded record), on a worker."""
+        if not inspections:
+            return
+        job = self.runner.start("pipeline", lambda _p, _c: [pipeline_for(i, thresholds) for i in inspections])
+        self._jobs[job.id] = ("pipeline", self.run_id, None)
 
     # ---- metrics -------------------------------------------------------------------------------------------------
     def compute_metrics(self) -> bool:
@@ -255,7 +268,11 @@ class RunModel(QtCore.QObject):
         if self._trace is not None:
             self._drop_trace()
         cancel = threading.Event()
-        job = self.runner.start("trace", lambda _p, _c: session.inspect_pixel(slow, fast, cancel), cancel)
+
+        def work(_progress, _cancel):
+            insp = session.inspect_pixel(slow, fast, cancel)
+            return insp, pipeline_for(insp, session.thresholds)   # the diff too, off the GUI thread
+        job = self.runner.start("trace", work, cancel)
         self._trace = job
         self._jobs[job.id] = ("trace", self.run_id, (slow, fast))
         self.inspection_started.emit(slow, fast)
@@ -356,9 +373,14 @@ class RunModel(QtCore.QObject):
         elif kind == "trace" and self._trace is not None and self._trace.id == job_id:
             self._trace = None
             if run == self.run_id:
-                self.inspections = [i for i in self.inspections if (i.slow, i.fast) != extra] + [value]
+                insp, pipeline = value
+                self.inspections = [i for i in self.inspections if (i.slow, i.fast) != extra] + [insp]
                 self._set_stale("inspector", "")
-                self.inspection_ready.emit(value)
+                self.pipeline_ready.emit(pipeline)
+                self.inspection_ready.emit(insp)
+        elif kind == "pipeline" and run == self.run_id:
+            for pipeline in value:
+                self.pipeline_ready.emit(pipeline)
         elif kind == "export":
             self._jobs[job_id] = ("written", run, extra)  # a new export may start now; the thread is ending
             self.exported.emit(value)

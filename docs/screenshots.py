@@ -3,18 +3,24 @@
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots.py demo
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots.py engines
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots.py cli-flags-003
+    xvfb-run -s "-screen 0 1366x768x24" .venv/bin/python docs/screenshots.py golden-vs-port
 
 `demo` runs the built-in demo, traces the pixel of largest |A − B| (whole detector in view) and writes
 docs/screenshot.png; `engines` does the same with side A = our C reference and side B = an external PyTorch port
 started as a command (`cmd:python tests/fakes/fake_port.py`, the test suite's stand-in for a user's port, which
 prints the §11.3 trace dialect) and writes docs/screenshot-engines.png; `cli-flags-003` runs the CLI-FLAGS-003
 command (../shared/data/cli-flags-003), traces pixel (685, 1039) zoomed in, and writes
-docs/screenshot-cli-flags-003.png. The window fills the 1600 x 1000 screen; `import -window root` (ImageMagick)
-takes the picture. Settings are throw-away (a temporary INI file), so the picture shows the defaults.
+docs/screenshot-cli-flags-003.png; `golden-vs-port` runs the users' real engines (../shared/clients, built by
+tests/clients.py: the golden C build as side A, the port as side B) on CLI-FLAGS-003 in a 64 x 64 ROI around pixel
+(685, 1039), traces that pixel, and writes docs/screenshot-golden-vs-port.png (the Plots tab) and
+docs/screenshot-golden-vs-port-pipeline.png (the Pipeline tab) at the screen's 1366 x 768. The window fills the
+screen; `import -window root` (ImageMagick) takes the picture (Qt's screen grab where ImageMagick is missing).
+Settings are throw-away (a temporary INI file), so the picture shows the defaults.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,9 +38,10 @@ TIMEOUT_S = 900
 class Driver(QtCore.QObject):
     """Follows the run model's signals: run finished → idle → inspect → idle → settle → screenshot → quit."""
 
-    def __init__(self, win, pixel, out: Path):
+    def __init__(self, win, pixel, shots: list[tuple[Path, str]]):
         super().__init__()
-        self.win, self.pixel, self.out = win, pixel, out
+        self.win, self.pixel = win, pixel
+        self.shots = list(shots)   # (file, inspector tab to show first: "" for the default)
         self.stage = "run"
         self.rc = 1
         win.idle_reached.connect(self.on_idle)
@@ -54,14 +61,29 @@ class Driver(QtCore.QObject):
                 w.inspect_pixel(*w.metrics_panel.max_pixel())  # the whole demo detector, marker on the pixel
         elif self.stage == "inspect" and w.inspector.inspection is not None:
             self.stage = "settle"
+            self.show_tab(self.shots[0][1])
             QtCore.QTimer.singleShot(1500, self.shoot)
 
     @QtCore.Slot()
     def shoot(self) -> None:
-        subprocess.run(["import", "-window", "root", str(self.out)], check=True)
-        print(f"wrote {self.out}; status: {self.win.statusBar().currentMessage()}")
+        out, _tab = self.shots.pop(0)
+        if shutil.which("import"):
+            subprocess.run(["import", "-window", "root", str(out)], check=True)
+        else:   # no ImageMagick: the screen as Qt sees it (the same pixels under Xvfb)
+            QtWidgets.QApplication.primaryScreen().grabWindow(0).save(str(out))
+        print(f"wrote {out}; status: {self.win.statusBar().currentMessage()}")
+        if self.shots:
+            self.show_tab(self.shots[0][1])
+            QtCore.QTimer.singleShot(800, self.shoot)
+            return
         self.rc = 0
         QtWidgets.QApplication.quit()
+
+    def show_tab(self, name: str) -> None:
+        tabs = self.win.inspector.tabs
+        for i in range(tabs.count()):
+            if tabs.tabText(i) == name:
+                tabs.setCurrentIndex(i)
 
     @QtCore.Slot()
     def give_up(self) -> None:
@@ -70,7 +92,7 @@ class Driver(QtCore.QObject):
 
 
 def main(which: str) -> int:
-    from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
+    from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args, roi_around
     from app.main_window import MainWindow
     from app.settings import AppSettings
 
@@ -79,22 +101,32 @@ def main(which: str) -> int:
     settings = AppSettings(QtCore.QSettings(os.path.join(tmp, "s.ini"), QtCore.QSettings.Format.IniFormat))
     if which == "demo":
         win = MainWindow(None, settings=settings, autorun=True)
-        pixel, out = None, REPO / "docs" / "screenshot.png"
+        pixel, shots = None, [(REPO / "docs" / "screenshot.png", "")]
     elif which == "engines":
         from app.demo import demo_argv
         port = f"cmd:{sys.executable} {REPO / 'tests' / 'fakes' / 'fake_port.py'}"
         win = MainWindow(demo_argv(), settings=settings, autorun=True, a="cref", b=port)
-        pixel, out = None, REPO / "docs" / "screenshot-engines.png"
+        pixel, shots = None, [(REPO / "docs" / "screenshot-engines.png", "")]
     elif which == "cli-flags-003":
         data = REPO.parent / "shared" / "data" / "cli-flags-003"
         win = MainWindow(cli_flags_003_args(data), settings=settings, autorun=True)
-        pixel, out = CLI_FLAGS_003_PIXEL, REPO / "docs" / "screenshot-cli-flags-003.png"
+        pixel, shots = CLI_FLAGS_003_PIXEL, [(REPO / "docs" / "screenshot-cli-flags-003.png", "")]
+    elif which == "golden-vs-port":
+        sys.path.insert(0, str(REPO / "tests"))
+        import clients  # the test suite's builder of the real clients (cached)
+        data = REPO.parent / "shared" / "data" / "cli-flags-003"
+        golden, port = clients.c_program("golden"), clients.port()
+        win = MainWindow(cli_flags_003_args(data, roi=roi_around(*CLI_FLAGS_003_PIXEL, half=32)), settings=settings,
+                         autorun=True, a=f"bin:{golden}", b=f"bin:{port.command}")
+        pixel = CLI_FLAGS_003_PIXEL
+        shots = [(REPO / "docs" / "screenshot-golden-vs-port.png", "Plots"),
+                 (REPO / "docs" / "screenshot-golden-vs-port-pipeline.png", "Pipeline")]
     else:
-        raise SystemExit(f"unknown screenshot {which!r}: expected demo, engines or cli-flags-003")
+        raise SystemExit(f"unknown screenshot {which!r}: expected demo, engines, cli-flags-003 or golden-vs-port")
     screen = app.primaryScreen().geometry()
     win.setGeometry(screen)
     win.show()
-    driver = Driver(win, pixel, out)
+    driver = Driver(win, pixel, shots)
     app.exec()
     win.shutdown()
     return driver.rc

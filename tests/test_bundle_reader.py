@@ -112,6 +112,12 @@ def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, 
         ticks, _ = w.inspector.curve_data("k_frac", "c")
         assert ticks.tolist() == [0, 1]
         assert all(not reason for reason in w.model.staleness.values())  # not marked as another command line
+        # The pipeline tab of a loaded record: diffs made on a worker after the inspections (wait_idle waited for
+        # it), with the per-φ rows of both ticks the bundle's tables hold.
+        pipe = w.inspector.pipeline_of(*PIXELS[-1])
+        assert pipe is not None and pipe.diff is not None, pipe
+        assert {r.tick for r in pipe.diff.rows if r.tick is not None} == {0, 1}
+        assert w.inspector.pipeline.diff is pipe.diff and w.inspector.pipeline.table.rowCount() == len(pipe.diff.rows)
     finally:
         for win in made:
             win.shutdown()

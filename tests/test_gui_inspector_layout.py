@@ -10,6 +10,8 @@ from PySide6 import QtCore  # noqa: E402
 
 from test_gui_widgets import FakeInspection, make_trace  # noqa: E402
 
+from tracing.records import PLOT_FIELDS  # noqa: E402
+
 pytestmark = pytest.mark.gui
 
 
@@ -35,7 +37,8 @@ def test_inspector_plots_keep_their_size_and_labels_never_overlap_at_1366x768(sm
     from app.inspector import MIN_PLOT_HEIGHT
     insp = small_window.inspector
     assert small_window.width() <= 1366 and small_window.height() <= 768
-    plots = list(insp.plots.values()) + [insp.delta_plot]
+    plots = [insp.plots[f] for f in insp.plots_page.shown_fields] + [insp.delta_plot]
+    assert len(plots) == 10   # both traces have all nine fields
     for p in plots:
         # The whole small plot (title, axes, data) is at least MIN_PLOT_HEIGHT px tall; its data area at least half.
         assert p.sceneBoundingRect().height() >= MIN_PLOT_HEIGHT - 1, p.titleLabel.text
@@ -106,3 +109,93 @@ def test_maximise_gives_the_inspector_the_room_and_restores_the_layout(qtbot, sm
     insp.maximise_button.click()
     qtbot.wait(20)
     assert small_window.panels.isVisible() and small_window.splitter.sizes() == before_sizes
+
+
+# Engine names as the registry makes them for the real clients (binary name + sha256 prefix).
+GOLDEN_NAME, PORT_NAME = "nb_golden e7b3dae4", "nanobrag_torch_cmd 18772e75"
+
+
+def k_only_trace(engine: str, n: int = 10):
+    """A trace with k alone per φ tick (the golden C's TRACE_C_PHI before its F_latt columns were read)."""
+    from tracing.records import PathKey, PhiSample, PixelTrace
+    samples = [PhiSample(i, 0.1 * i, PathKey(), {"k_frac": -0.6 + 0.002 * i}) for i in range(n)]
+    return PixelTrace(engine, 5, 7, samples=samples, dialect="golden")
+
+
+def window_rect(w, insp, p) -> QtCore.QRect:
+    """A plot item's rectangle in the main window's coordinates, px."""
+    r = p.sceneBoundingRect()
+    view = insp.graphics
+    tl = view.viewport().mapTo(w, view.mapFromScene(r.topLeft()))
+    br = view.viewport().mapTo(w, view.mapFromScene(r.bottomRight()))
+    return QtCore.QRect(tl, br)
+
+
+@pytest.mark.parametrize("case", ["golden vs port", "k only vs rich", "k only vs k only"])
+def test_every_plot_lies_in_the_visible_area_at_1366x768(qtbot, tmp_path, case):
+    """Only the fields a side traces get a plot, and each lies inside the plots' visible area: none is pushed past
+    the right edge (issue 16: golden C vs the port laid out nine plots, six empty, and clipped k and F_latt b)."""
+    from app.main_window import MainWindow
+    from app.settings import AppSettings
+    qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    w = MainWindow(None, None, settings=AppSettings(qs), install_hook=False)
+    qtbot.addWidget(w)
+    try:
+        w.resize(1366, 768)
+        w.show()
+        qtbot.waitExposed(w)
+        insp = w.inspector
+        insp.set_side_names(GOLDEN_NAME, PORT_NAME)
+        a, b = {"golden vs port": (make_trace("c", dialect="golden"), make_trace("py", dialect="golden")),
+                "k only vs rich": (k_only_trace("c"), make_trace("py")),
+                "k only vs k only": (k_only_trace("c"), k_only_trace("py"))}[case]
+        with qtbot.waitSignal(insp.inspectionShown):
+            insp.show_inspection(FakeInspection(a, b))
+        qtbot.wait(50)  # one layout pass of the plots
+        expected = {"golden vs port": ("k_frac", "F_latt_b", "F_latt"), "k only vs k only": ("k_frac",),
+                    "k only vs rich": PLOT_FIELDS}[case]
+        assert insp.plots_page.shown_fields == expected
+        assert all(not insp.plots[f].isVisible() for f in PLOT_FIELDS if f not in expected)
+        assert w.frameGeometry().width() <= 1366 + 8 and w.width() <= 1366
+        vp = insp.plots_page.plots_scroll.viewport()
+        visible = QtCore.QRect(vp.mapTo(w, QtCore.QPoint(0, 0)), vp.size())
+        assert visible.right() < 1366
+        plots = {f: insp.plots[f] for f in expected} | {"delta": insp.delta_plot}
+        for name, p in plots.items():
+            r = window_rect(w, insp, p)
+            # Horizontally always inside the visible area (the page never scrolls sideways).
+            assert r.left() >= visible.left() and r.right() <= visible.right() + 1, (name, r, visible)
+            assert r.width() >= 100, (name, r)   # 55 px of value axis and room for the data
+            if len(expected) <= 3:
+                # Up to three fields fit one row with the difference plot: nothing to scroll to at 1366x768.
+                assert r.top() >= visible.top() and r.bottom() <= visible.bottom() + 1, (name, r, visible)
+        # Each curve is drawn inside its own plot: every data point maps into the plot's data area (a plot shown
+        # after being left out once drew its curves with a stale transform, off its area).
+        for name in expected:
+            for eng in ("c", "py"):
+                curve = insp.curves[(name, eng)]
+                xs, ys = insp.curve_data(name, eng)
+                area = insp.plots[name].getViewBox().sceneBoundingRect().adjusted(-1, -1, 1, 1)
+                for x, y in zip(xs, ys, strict=True):
+                    pt = curve.mapToScene(QtCore.QPointF(x, y))
+                    assert area.contains(pt), (name, eng, x, y, pt, area)
+        if len(expected) > 3:
+            # Nine fields take rows of MIN_PLOT_HEIGHT that scroll vertically; the last one is reachable.
+            bar = insp.plots_page.plots_scroll.verticalScrollBar()
+            assert bar.maximum() > 0
+            bar.setValue(bar.maximum())
+            qtbot.wait(20)
+            r = window_rect(w, insp, insp.delta_plot)
+            assert r.bottom() <= visible.bottom() + 1 and r.top() >= visible.top(), (r, visible)
+        # A pan or zoom of one plot's φ range moves the other shown plots with it.
+        insp.plots[expected[0]].setXRange(2.0, 5.0, padding=0)
+        for name in expected[1:]:
+            assert insp.plots[name].viewRange()[0] == pytest.approx([2.0, 5.0]), name
+        # The titles say which side alone traces a field, by letter (the legend pairs letters and names).
+        if case == "k only vs rich":
+            assert "(only in B)" in insp.plots["h_frac"].titleLabel.text
+            assert "only" not in insp.plots["k_frac"].titleLabel.text
+            legend = insp.legend.text()
+            assert f"A ● {GOLDEN_NAME}" in legend and f"B ▽ {PORT_NAME}" in legend
+    finally:
+        w.shutdown()

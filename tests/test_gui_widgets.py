@@ -136,7 +136,7 @@ def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
         assert x.tolist() == list(range(10))
     assert insp_w.divergence_tick() == 0
     assert "first divergence at φ tick 0" in insp_w.summary.text()
-    assert insp_w.div_lines[0].isVisible() and insp_w.div_lines[0].value() == 0
+    assert insp_w.plots_page.div_lines[0].isVisible() and insp_w.plots_page.div_lines[0].value() == 0
     mos = insp_w.path_combos["mos"]
     assert not mos.isHidden() and mos.count() == 2 and insp_w.path_combos["src"].isHidden()
     insp_w.path_combos["mos"].setCurrentIndex(1)
@@ -160,12 +160,12 @@ def test_inspector_golden_and_curve_only(qtbot):
     golden = make_trace("c", dialect="golden")
     w.show_inspection(FakeInspection(golden, make_trace("torch")))
     assert w.curve_data("h_frac", "c")[0].size == 0 and w.curve_data("h_frac", "py")[0].size == 10
-    assert "golden dialect" in w.summary.text() and "not in C reference trace" in w.plots["h_frac"].titleLabel.text
+    assert "golden dialect" in w.summary.text() and "(only in B)" in w.plots["h_frac"].titleLabel.text
     none_trace = PixelTrace("c", 1, 2, dialect="none")
     w.show_inspection(FakeInspection(none_trace, make_trace("torch"), slow=1, fast=2,
                                      c_curve=[(0.1 * i, float(i)) for i in range(10)]))
     assert "single-tick runs" in w.summary.text()
-    assert len(w.c_curve_item.getData()[0]) == 10
+    assert len(w.plots_page.c_curve_item.getData()[0]) == 10
     assert w.history.count() == 2
 
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "nbref.h"
 
@@ -187,7 +188,9 @@ static int int_value(char **argv, int idx, int strict, const char *flag)
 static int need(int argc, int i, int n, int strict, const char *flag)
 {
     if (argc > i + n) return 1;
-    if (strict) nb_warn("%s needs %d value%s; ignored", flag, n, n > 1 ? "s" : "");
+    /* decisions D5: a flag typed exactly without its values is an error, in the PyTorch side's words (issue 22:
+       the engines disagreed here); a substring side-match keeps upstream's silent skip */
+    if (strict) nb_die(9, "%s: expects %d value%s, got %d", flag, n, n > 1 ? "s" : "", argc - 1 - i);
     return 0;
 }
 
@@ -290,11 +293,15 @@ void nb_parse(NB *g, int argc, char **argv)
         if ((h1 = H("-Yclose")) && need(argc, i, 1, st = (h1 == 2), A)) { g->Yclose = NUM(1) / 1000.0; g->pivot = PIVOT_SAMPLE; }
         if ((h1 = H("-ORGX")) && need(argc, i, 1, st = (h1 == 2), A)) { g->ORGX = NUM(1); g->pivot = PIVOT_SAMPLE; }
         if ((h1 = H("-ORGY")) && need(argc, i, 1, st = (h1 == 2), A)) { g->ORGY = NUM(1); g->pivot = PIVOT_SAMPLE; }
-        if ((h1 = H("-pivot")) && need(argc, i, 1, st = (h1 == 2), A)) {
-            int ok = 0;
-            if (strstr(argv[i + 1], "sample")) { g->pivot = PIVOT_SAMPLE; ok = 1; }
-            if (strstr(argv[i + 1], "beam")) { g->pivot = PIVOT_BEAM; ok = 1; }
-            if (!ok && st) nb_warn("-pivot: expected 'beam' or 'sample', got '%s'; ignored", argv[i + 1]);
+        if ((h1 = H("-pivot")) && need(argc, i, 1, st = (h1 == 2), A) && st) {
+            /* typed exactly: beam or sample (any case) or an error, in the PyTorch side's words (issue 22) */
+            if (!strcasecmp(argv[i + 1], "beam")) g->pivot = PIVOT_BEAM;
+            else if (!strcasecmp(argv[i + 1], "sample")) g->pivot = PIVOT_SAMPLE;
+            else nb_die(9, "-pivot: expected 'beam' or 'sample', got '%s'", argv[i + 1]);
+        } else if (h1 && argc > i + 1) {
+            /* a substring side-match keeps upstream's strstr reading */
+            if (strstr(argv[i + 1], "sample")) g->pivot = PIVOT_SAMPLE;
+            if (strstr(argv[i + 1], "beam")) g->pivot = PIVOT_BEAM;
         }
         if (H("-mosflm")) { g->convention = CONV_MOSFLM; g->pivot = PIVOT_BEAM; }
         if (H("-xds")) { g->convention = CONV_XDS; g->pivot = PIVOT_SAMPLE; }
@@ -358,11 +365,17 @@ void nb_parse(NB *g, int argc, char **argv)
             st = 1;
             if (need(argc, i, 1, st, A)) {
                 g->detsize_f = g->detsize_s = NUM(1) / 1000.0;
-                if (g->detsize_f <= 0.0) nb_die(9, "-detsize: must be > 0, got '%s'", argv[i + 1]);
+                if (!(g->detsize_f > 0.0)) nb_die(9, "-detsize: expected a size in mm > 0, got %s", argv[i + 1]);
             }
         }
-        if ((h1 = H("-detsize_f")) && need(argc, i, 1, st = (h1 == 2), A)) g->detsize_f = NUM(1) / 1000.0;
-        if ((h1 = H("-detsize_s")) && need(argc, i, 1, st = (h1 == 2), A)) g->detsize_s = NUM(1) / 1000.0;
+        if ((h1 = H("-detsize_f")) && need(argc, i, 1, st = (h1 == 2), A)) {
+            g->detsize_f = NUM(1) / 1000.0;
+            if (st && !(g->detsize_f > 0)) nb_die(9, "-detsize_f: expected a size in mm > 0, got %s", argv[i + 1]);
+        }
+        if ((h1 = H("-detsize_s")) && need(argc, i, 1, st = (h1 == 2), A)) {
+            g->detsize_s = NUM(1) / 1000.0;
+            if (st && !(g->detsize_s > 0)) nb_die(9, "-detsize_s: expected a size in mm > 0, got %s", argv[i + 1]);
+        }
         if (H("-detpixels") && strlen(A) == 10) {
             st = 1;
             if (need(argc, i, 1, st, A)) {
@@ -424,7 +437,10 @@ void nb_parse(NB *g, int argc, char **argv)
             }
         }
         h2 = H("-mosaic_dom");
-        if (h2 && need(argc, i, 1, st = (h2 == 2 || !strcmp(A, "-mosaic_domains")), A)) g->mosaic_domains = INT(1);
+        if (h2 && need(argc, i, 1, st = (h2 == 2 || !strcmp(A, "-mosaic_domains")), A)) {
+            g->mosaic_domains = INT(1);
+            g->mosaic_domains_set = 1;
+        }
         if ((h1 = H("-dispersion")) && need(argc, i, 1, st = (h1 == 2), A)) g->dispersion = NUM(1) / 100.0;
         if ((h1 = H("-dispsteps")) && need(argc, i, 1, st = (h1 == 2), A)) g->dispsteps = INT(1);
         if ((h1 = H("-divergence")) && need(argc, i, 1, st = (h1 == 2), A)) g->hdivrange = g->vdivrange = NUM(1) / 1000.0;
@@ -445,7 +461,10 @@ void nb_parse(NB *g, int argc, char **argv)
             g->phisteps = INT(1);
             if (st && g->phisteps < 0) nb_die(9, "-phisteps: expected a non-negative count, got '%s'", argv[i + 1]);
         }
-        if ((h1 = H("-dmin")) && need(argc, i, 1, st = (h1 == 2), A)) g->dmin = NUM(1) * 1e-10;
+        if ((h1 = H("-dmin")) && need(argc, i, 1, st = (h1 == 2), A)) {
+            g->dmin = NUM(1) * 1e-10;
+            if (st && g->dmin < 0) nb_die(9, "-dmin: expected a value >= 0, got %s", argv[i + 1]);
+        }
         if (H("-mat") && need(argc, i, 1, 1, A)) g->matfile = argv[i + 1];
         if (H("-hkl") && need(argc, i, 1, 1, A)) g->hklfile = argv[i + 1];
         if ((h1 = H("-default_F")) && need(argc, i, 1, st = (h1 == 2), A)) g->default_F = NUM(1);
@@ -486,11 +505,16 @@ void nb_parse(NB *g, int argc, char **argv)
         h2 = H("-trace_pixel"); h3 = H("-dump_pixel");
         if ((h2 || h3) && need(argc, i, 2, st = (h2 == 2 || h3 == 2), A)) {
             g->trace_s = INT(1); g->trace_f = INT(2);
+            if (st && (g->trace_s < 0 || g->trace_f < 0))
+                nb_die(9, "-trace_pixel: expected slow fast pixel indices >= 0");
         }
         if ((h1 = H("-seed")) && need(argc, i, 1, st = (h1 == 2), A)) g->seed = -INT(1);
         if ((h1 = H("-mosaic_seed")) && need(argc, i, 1, st = (h1 == 2), A)) g->mosaic_seed = -INT(1);
         if ((h1 = H("-misset_seed")) && need(argc, i, 1, st = (h1 == 2), A)) g->misset_seed = -INT(1);
-        if ((h1 = H("-water")) && need(argc, i, 1, st = (h1 == 2), A)) g->water = NUM(1) / 1e6;
+        if ((h1 = H("-water")) && need(argc, i, 1, st = (h1 == 2), A)) {
+            g->water = NUM(1) / 1e6;
+            if (st && g->water < 0) nb_die(9, "-water: expected a value >= 0, got %s", argv[i + 1]);
+        }
         /* this project's additions */
         if (!strcmp(A, "-phi0_carryover")) {
             any_hit = 1;
