@@ -92,10 +92,12 @@ def test_grouping_and_untrusted_record_fields():
                                      "explained_by": by, "cause": cause})
     recs = [rec("a", "k", "φ tick 0 at (1, 2)", "X (known)"), rec("b", "k", "φ tick 0 at (7, 9)", "X (known)"),
             rec("c", "fluence", "at (3, 3)", "unexplained"), rec("d", "k", "φ tick 0 at (1, 2)", "X", "pass"),
-            rec("e", ["<script>"], {"x": 1}, 5)]
+            rec("e", ["<script>"], {"x": 1}, 5), rec("f", "", "", ""), rec("g", "", "", "")]
+    recs[5].cause, recs[6].cause = "no divergent quantity in the traced pixel (1, 1)", "… (2, 2)"
     groups = cause_groups(recs)
     assert [(line, [m.name for m in ms]) for line, ms in groups] == [
         ("first divergent quantity: k at φ tick 0 — X (known)", ["a", "b"]),
+        ("no divergent quantity in the traced pixels: the divergence is elsewhere", ["f", "g"]),
         ("first divergent quantity: fluence — unexplained", ["c"]),
         ("cause not traced (auto-trace off, cut short by its budget, or the case was resumed)", ["e"])]
     assert (recs[4].first_quantity, recs[4].first_where, recs[4].explained_by, recs[4].cause) == ("", "", "", "")

@@ -156,16 +156,18 @@ def cause_groups(recs: list[CaseRecord]) -> list[tuple[str, list[CaseRecord]]]:
     """Failing cases grouped by cause (issue 21): one group per (first divergent quantity, where without the
     pixel, explained by), largest group first; a case with no auto-trace finding forms the group 'cause not
     traced'. Returns (the group's line, its cases in report order)."""
-    groups: dict[tuple[str, str, str], list[CaseRecord]] = {}
+    groups: dict[tuple[str, str, str, bool], list[CaseRecord]] = {}
     for r in recs:
         if r.status == "fail":
             where = _PIXEL_AT.sub("", r.first_where).strip()
-            groups.setdefault((r.first_quantity, where, r.explained_by), []).append(r)
+            groups.setdefault((r.first_quantity, where, r.explained_by, bool(r.cause)), []).append(r)
     out = []
-    for (q, where, by), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        if not q and not members[0].cause:
+    for (q, where, by, traced), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        if not traced:
             line = "cause not traced (auto-trace off, cut short by its budget, or the case was resumed)"
-        elif q in ("", "not traced"):
+        elif q == "":   # the traced pixels agree (their coordinates differ from case to case: not in the line)
+            line = "no divergent quantity in the traced pixels: the divergence is elsewhere"
+        elif q == "not traced":
             line = members[0].cause
         else:
             line = f"first divergent quantity: {q}" + (f" at {where}" if where else "") + \
