@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv c-ref demo demo-headless test test-fast test-narrow-isa bench bench-verdict clean
+.PHONY: all venv c-ref demo demo-headless test test-fast test-narrow-isa bench bench-verdict bench-autotrace clean
 
 all: venv c-ref
 
@@ -50,6 +50,10 @@ bench: venv c-ref
 # nbparity compare's time to a verdict vs side A alone + side B alone on CLI-FLAGS-003 (needs ../shared).
 bench-verdict: venv c-ref
 	$(VPY) -m app.bench_verdict --repeat 2
+
+# Issue 21: the time the auto-trace of a FAIL adds, per case and as a share of the comparison.
+bench-autotrace: venv c-ref
+	$(VPY) -m app.bench_autotrace
 
 clean:
 	$(MAKE) -s -C c_reference clean

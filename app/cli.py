@@ -274,6 +274,8 @@ def cmd_compare(args: list[str]) -> int:
                         help="also trace this pixel (slow fast) on both sides: its whole calculation is diffed, "
                              "its scaling factors explain a scale difference, the ledger is tested (repeatable)")
     _ledger_option(parser)
+    from app.auto_trace import add_cli_options
+    add_cli_options(parser)   # issue 21: trace the worst pixels on FAIL
     opts, nb_args = _parse(parser, args)
     from app.snapshot import explained_verdict, metric_rows, write_snapshot
     from simulator.config import ConfigError
@@ -304,19 +306,52 @@ def cmd_compare(args: list[str]) -> int:
         print(insp.describe())
         _print_pipeline(session, insp, ledger)
         inspections.append(insp)
+    auto = None
     if shape_ok:
         metrics = session.compare(a.result, b.result)
-        verdict = explained_verdict(session.record(a, b, metrics, inspections), ledger)
+        auto, stopped = _auto_trace(session, a, b, metrics, ledger, opts)
+        if stopped:
+            return _stopped(stopped)
+        inspections += list(auto.inspections) if auto is not None else []
+        verdict = explained_verdict(_with_cause(session.record(a, b, metrics, inspections), auto), ledger)
         for key, text in metric_rows(metrics):
             print(f"  {key:>24}: {text}")
         print(verdict.sentence())
-    record = session.record(a, b, metrics, inspections)
+    record = _with_cause(session.record(a, b, metrics, inspections), auto)
     folder = _write(lambda: write_snapshot(record, Path(opts.out), extra_files={}, png=opts.png, prefix="compare",
                                            ledger=ledger), opts.out)
     print(f"bundle: {folder}")
     if not (a.ok and b.ok):
         return EXIT_ENGINE
     return EXIT_OK if verdict is not None and verdict.passed else EXIT_PARITY
+
+
+def _auto_trace(session, a, b, metrics, ledger, opts):
+    """Issue 21: on FAIL, the worst pixels traced and diffed within --auto-trace-budget; (AutoTrace | None,
+    stopping signal | None). Each traced pixel is printed as `--pixel` prints it."""
+    from app.auto_trace import options_from_args, run_on_fail
+    verdict = session.verdict(metrics)
+    options = options_from_args(opts)
+    if verdict.passed or not options.enabled:
+        return None, None
+    print(f"FAIL: tracing the worst pixels (budget {options.budget_s:g} s; --no-auto-trace turns this off)",
+          file=sys.stderr)
+    auto, stopped = _cancellable(lambda cancel: run_on_fail(session, a.result, b.result, metrics, verdict,
+                                                            ledger=ledger, options=options, cancel=cancel))
+    for t, insp in zip(auto.traced, auto.inspections, strict=True) if auto is not None else ():
+        print(f"auto-trace, {t.pixel.reason}: {insp.describe()}")
+        _print_pipeline(session, insp, ledger)
+    return auto, stopped
+
+
+def _with_cause(record, auto):
+    """The record with its verdict carrying the auto-trace's cause (app.auto_trace.with_cause)."""
+    import dataclasses
+
+    from app.auto_trace import with_cause
+    if auto is None or record.verdict is None:
+        return record
+    return dataclasses.replace(record, verdict=with_cause(record.verdict, auto))
 
 
 def cmd_trace(args: list[str]) -> int:
@@ -360,6 +395,8 @@ def cmd_gui(args: list[str]) -> int:
     parser.add_argument("--no-run", action="store_true", help="open the command line without running it")
     parser.add_argument("--bundle", type=Path, metavar="DIR",
                         help="open a comparison bundle (nbparity compare, a sweep's case, an export) without running")
+    parser.add_argument("--no-auto-trace", action="store_true",
+                        help="on FAIL, do not trace the worst pixels automatically (this window; the setting stays)")
     opts, nb_args = _parse(parser, args)
     if opts.c_bin is not None and not Path(opts.c_bin).is_file():
         raise UsageError(f"--c-bin {opts.c_bin}: no such file")
@@ -380,8 +417,9 @@ def cmd_gui(args: list[str]) -> int:
     # None: the window opens the built-in demo
     if bundle is not None:
         return run_gui(list(bundle.argv), opts.c_bin, autorun=False, leave_at_once=True, a=opts.a, b=opts.b,
-                       bundle=(opts.bundle, bundle))
-    return run_gui(nb_args or None, opts.c_bin, autorun=not opts.no_run, leave_at_once=True, a=opts.a, b=opts.b)
+                       bundle=(opts.bundle, bundle), auto_trace=not opts.no_auto_trace)
+    return run_gui(nb_args or None, opts.c_bin, autorun=not opts.no_run, leave_at_once=True, a=opts.a, b=opts.b,
+                   auto_trace=not opts.no_auto_trace)
 
 
 def _read_bundle(folder: Path, nb_args: list[str] | None):

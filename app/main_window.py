@@ -20,6 +20,7 @@ from app.engine_picker import EnginesBox, engine_label
 from app.errors import install_excepthook
 from app.image_panels import ImagePanels
 from app.inspector import PhiInspector
+from app.auto_trace_view import AutoTraceView
 from app.metrics_panel import MetricsPanel, esc
 from app.params_editor import ParamsEditor
 from app.phi_slider import install as install_phi_view
@@ -49,7 +50,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def __init__(self, argv: list[str] | None = None, c_binary: str | None = None, *,
                  settings: AppSettings | None = None, autorun: bool = False, install_hook: bool = True,
-                 a: str | None = None, b: str | None = None):
+                 a: str | None = None, b: str | None = None, auto_trace: bool = True):
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} — nanoBragg parity viewer")
         self.settings = settings if settings is not None else AppSettings()
@@ -77,6 +78,7 @@ class MainWindow(QtWidgets.QMainWindow):
         build_layout(self)
         self._connect()
         install_phi_view(self)   # the per-φ images dock (app.phi_slider): self.phi_view, self.phi_dock
+        self.auto_trace_view = AutoTraceView(self, session_off=not auto_trace)   # issue 21
         restore_window(self, self.settings, c_binary)
         for side, spec in (("a", a), ("b", b)):
             if spec:

@@ -121,6 +121,24 @@ class MetricsPanel(QtWidgets.QGroupBox):
         else:
             self.values["verdict"].setText("—")
 
+    def set_verdict(self, verdict) -> None:
+        """Show a newer verdict of the same metrics (issue 21: the one that names the cause)."""
+        if verdict is not None:
+            color = "#2ca02c" if verdict.passed else "#d62728"
+            self.values["verdict"].setText(f"<span style='color:{color}'>{esc(verdict.sentence())}</span>")
+
+    def set_auto_trace_note(self, text: str) -> None:
+        """A line under the verdict while the worst pixels are traced ("" hides it)."""
+        self.values["verdict"].setToolTip(text or self.TIPS["verdict"])
+        note = getattr(self, "_auto_note", None)
+        if note is None:
+            note = self._auto_note = QtWidgets.QLabel("")
+            note.setWordWrap(True)
+            note.setStyleSheet("color: #777")
+            self.layout().addRow(note)
+        note.setText(esc(text))
+        note.setVisible(bool(text))
+
     def max_pixel(self) -> tuple[int, int] | None:
         return self._max_pixel
 

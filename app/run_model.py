@@ -19,13 +19,17 @@ staleness of what the views show. Every change is announced by a signal (GUI thr
     stale(view, reason)               view "images" or "inspector"; reason "" when it is current again
     exported(path)
     failed(tag, message, details)     a bug (session calls return engine failures as values): readable + traceback
+    auto_trace_started(budget_s)      issue 21: a FAIL's worst pixels are being traced, within budget_s seconds
+    auto_trace_ready(result, verdict) app.auto_trace.AutoTrace and the verdict that names the cause
 
 Scheduling is the session's (`ComparisonSession.schedule()`): one after the other (side A, then side B), each
 with every core, unless a side computes on a GPU; the first image is shown as soon as it is ready.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
+from pathlib import Path
 
 from PySide6 import QtCore
 from PySide6.QtCore import Signal, Slot
@@ -58,6 +62,8 @@ class RunModel(QtCore.QObject):
     stale = Signal(str, str)
     exported = Signal(object)
     failed = Signal(str, str, str)
+    auto_trace_started = Signal(float)
+    auto_trace_ready = Signal(object, object)
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -80,6 +86,10 @@ class RunModel(QtCore.QObject):
         self._run_cancel: threading.Event | None = None
         self._trace: Job | None = None
         self._jobs: dict[int, tuple] = {}       # job id -> (kind, run id, extra)
+        from app.auto_trace import AutoTraceOptions
+        self.auto_trace_options = AutoTraceOptions()   # issue 21; the window sets it (settings, --no-auto-trace)
+        self.auto_trace = None                  # app.auto_trace.AutoTrace of the current run
+        self._auto_job: Job | None = None
 
     # ---- state ---------------------------------------------------------------------------------------------------
     @property
@@ -111,6 +121,7 @@ class RunModel(QtCore.QObject):
         if self.busy:
             raise RuntimeError("a run is in progress: cancel it first")
         self._drop_trace()
+        self._drop_auto_trace()
         self.run_id += 1
         self.session = session
         self.labels = session.labels()
@@ -146,6 +157,7 @@ class RunModel(QtCore.QObject):
             self._drop_trace()
             stopped = True
             self.inspection_failed.emit("trace cancelled")
+        stopped = self._drop_auto_trace() or stopped
         return stopped
 
     def note_command_line(self, argv: list[str] | None, options=None) -> None:
@@ -271,20 +283,62 @@ class RunModel(QtCore.QObject):
             self._trace.cancel()
             self._trace = None
 
+    # ---- issue 21: the worst pixels of a FAIL traced without a click ----------------------------------------------
+    def _start_auto_trace(self) -> None:
+        """On a failing verdict of a run (not a loaded record), trace its chosen pixels on a worker within the
+        budget; `auto_trace_ready` follows."""
+        a, b, verdict, session = self.outcomes["a"], self.outcomes["b"], self.verdict, self.session
+        opts = self.auto_trace_options
+        if session is None or verdict is None or verdict.passed or not opts.enabled or self.metrics is None:
+            return
+        from app.auto_trace import run_on_fail, with_cause
+        from tracing.ledger import LedgerError, load_ledger
+        metrics = self.metrics
+        self._drop_auto_trace()
+        cancel = threading.Event()
+
+        def work(_progress, _cancel):
+            try:
+                ledger = load_ledger()
+            except LedgerError:   # the shipped file is ours; a broken copy leaves the cause unexplained
+                ledger = None
+            auto = run_on_fail(session, a.result, b.result, metrics, verdict, ledger=ledger, options=opts,
+                               cancel=cancel)
+            return (auto, with_cause(verdict, auto)) if auto is not None else None
+        self._auto_job = self.runner.start("auto-trace", work, cancel)
+        self._jobs[self._auto_job.id] = ("auto-trace", self.run_id, None)
+        self.auto_trace_started.emit(float(opts.budget_s))
+
+    def _drop_auto_trace(self) -> bool:
+        """Cancel a running auto-trace (its result is then ignored); True when one was running."""
+        self.auto_trace = None
+        if self._auto_job is None:
+            return False
+        self._auto_job.cancel()
+        self._auto_job = None
+        return True
+
     # ---- export --------------------------------------------------------------------------------------------------
     def export(self, parent, extra_files, inspections: list, session=None) -> None:
         """Write a snapshot bundle of the current comparison under `parent` on a worker (`exported` follows)."""
         session = session or self.session
         if session is None:
             raise ConfigError("no valid command line: the snapshot records it")
-        outcomes, metrics = dict(self.outcomes), self.metrics
+        outcomes, metrics, auto = dict(self.outcomes), self.metrics, self.auto_trace
 
         def work(_progress, _cancel):
             c, py = outcomes["a"], outcomes["b"]
             # A callable draws the pictures and report here, on the worker (app.export.render), not the GUI thread.
             extra = extra_files(session, c, py, metrics) if callable(extra_files) else extra_files
-            return session.write_bundle(parent, a=c, b=py, metrics=metrics, inspections=inspections,
-                                        extra_files=extra, png=False)
+            if auto is None:
+                return session.write_bundle(parent, a=c, b=py, metrics=metrics, inspections=inspections,
+                                            extra_files=extra, png=False)
+            from app.auto_trace import with_cause   # issue 21: the bundle's verdict names the cause too
+            from app.snapshot import write_snapshot
+            rec = session.record(c, py, metrics, inspections)
+            if rec.verdict is not None:
+                rec = dataclasses.replace(rec, verdict=with_cause(rec.verdict, auto))
+            return write_snapshot(rec, Path(parent), extra_files=extra or {}, png=False, prefix="compare")
         job = self.runner.start("export", work)
         self._jobs[job.id] = ("export", self.run_id, None)
 
@@ -306,6 +360,16 @@ class RunModel(QtCore.QObject):
         elif kind == "metrics" and run == self.run_id:
             self.metrics, self.verdict = value
             self.metrics_ready.emit(self.metrics, self.verdict)
+            self._start_auto_trace()
+        elif kind == "auto-trace" and self._auto_job is not None and self._auto_job.id == job_id:
+            self._auto_job = None
+            if run != self.run_id or value is None:
+                return
+            self.auto_trace, self.verdict = value
+            done = {(i.slow, i.fast) for i in self.auto_trace.inspections}
+            self.inspections = [i for i in self.inspections if (i.slow, i.fast) not in done] + \
+                list(self.auto_trace.inspections)
+            self.auto_trace_ready.emit(self.auto_trace, self.verdict)
         elif kind == "trace" and self._trace is not None and self._trace.id == job_id:
             self._trace = None
             if run == self.run_id:
@@ -331,6 +395,8 @@ class RunModel(QtCore.QObject):
         if kind == "trace" and self._trace is not None and self._trace.id == job_id:
             self._trace = None
             self.inspection_failed.emit(f"trace failed: {message}")
+        if kind == "auto-trace" and self._auto_job is not None and self._auto_job.id == job_id:
+            self._auto_job = None
         self.failed.emit(tag, message, details)
 
     @Slot(int, str)
@@ -365,6 +431,7 @@ class RunModel(QtCore.QObject):
         if self._run_cancel is not None:
             self._run_cancel.set()
         self._drop_trace()
+        self._drop_auto_trace()
         self._waiting = []
         self.runner.close()
         return self.runner.wait_all(wait_s)

@@ -336,6 +336,12 @@ def _bundle(d: Path) -> Path:
     return Path(session.write_bundle(d / "bundles", a=a, b=b, metrics=rec.metrics, inspections=insp))
 
 
+def _phi_table(folder: Path) -> Path:
+    """The per-φ table of the bundle's pixel (not its whole-calculation `*_pipeline.json`, which the reader does
+    not read back; glob order is the file system's)."""
+    return next(p for p in sorted(folder.glob("pixel_s*_f*.json")) if not p.name.endswith("_pipeline.json"))
+
+
 def _manifest(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())
 
@@ -477,7 +483,7 @@ def probe_bundle_newer_format(d):
 
 def probe_bundle_unlisted_table(d):
     b = _bundle(d)
-    table = next(b.glob("pixel_s*_f*.json"))
+    table = _phi_table(b)
     (b / "pixel_s1_f1.json").write_text(table.read_text())
     return _open(b)
 
@@ -491,7 +497,7 @@ def probe_bundle_metrics_wrong_type(d):
 
 def probe_bundle_table_wrong_type(d):
     b = _bundle(d)
-    table = next(b.glob("pixel_s*_f*.json"))
+    table = _phi_table(b)
     body = json.loads(table.read_text())
     body["rows"] = 7
     table.write_text(json.dumps(body))

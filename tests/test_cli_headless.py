@@ -99,7 +99,7 @@ def test_gui_hands_the_command_line_and_binary_to_the_window(monkeypatch, tmp_pa
     binary.write_text("")
     assert main([]) == 0 and main(["gui", "--c-bin", str(binary), "--", *TINY]) == 0
     assert main(["gui", "--a", "torch:float32", "--b", "torch:float64", "--no-run", "--", *TINY]) == 0
-    default = {"autorun": True, "leave_at_once": True, "a": None, "b": None}
+    default = {"autorun": True, "leave_at_once": True, "a": None, "b": None, "auto_trace": True}
     assert calls == [(None, None, default), (TINY, str(binary), default),  # None: the window opens its demo
                      (TINY, None, {**default, "autorun": False, "a": "torch:float32", "b": "torch:float64"})]
     assert main(["gui", "--a", "torch:float16", "--", *TINY]) == EXIT_USAGE  # named, before any window opens

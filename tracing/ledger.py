@@ -243,10 +243,11 @@ def _describe(rows: list[PipelineRow]) -> list[str]:
     for r in rows:
         key = (r.name, "per φ" if r.tick is not None else "")
         ticks.setdefault(key, [])
-        if r.tick is not None:
+        if r.tick is not None and r.tick not in ticks[key]:   # several pixels' diffs: each tick once
             ticks[key].append(r.tick)
     out = []
     for (name, kind), ts in ticks.items():
+        ts = sorted(ts)
         if kind:
             span = f"ticks {ts[0]}–{ts[-1]}" if len(ts) > 2 and ts == list(range(ts[0], ts[-1] + 1)) else \
                 ("tick " if len(ts) == 1 else "ticks ") + ", ".join(map(str, ts))

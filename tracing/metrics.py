@@ -329,7 +329,9 @@ class Verdict:
     "geometry" (a peak of A has no peak of B within 1 px), "per-pixel" (the correlation, which no scale changes,
     or the relative error without a scale difference). why: sentences that explain it (the scale decomposed into
     scaling factors, what could not be traced; tracing.why). known: the known-divergence ledger's reading
-    ("explained: C φ=0 carry-over (known)", "unexplained: …"), "" when it was not consulted.
+    ("explained: C φ=0 carry-over (known)", "unexplained: …"), "" when it was not consulted. cause: what the
+    auto-trace of the worst pixels found (app/auto_trace.py: "first divergent quantity: k at φ tick 0 at (s, f)
+    (Δk 8.0e-3)"), "" when none ran.
     """
 
     passed: bool
@@ -342,6 +344,7 @@ class Verdict:
     kinds: list[str] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
     known: str = ""
+    cause: str = ""
 
     def to_dict(self) -> dict:
         d = json_safe(asdict(self))
@@ -362,7 +365,8 @@ class Verdict:
             text = (f"PASS: correlation {self.correlation:.9g} (>= {t.min_correlation:g}), max relative error "
                     f"{self.max_rel_error:.3g} (<= {t.max_rel_error:g} {where})")
         else:
-            head = "FAIL" + (f" — {self.known}" if self.known else "")
+            said = "; ".join(x for x in (self.cause, self.known) if x)
+            head = "FAIL" + (f" — {said}" if said else "")
             kinds = f" [{', '.join(self.kinds)}]" if self.kinds else ""
             text = f"{head}{kinds}: " + "; ".join(self.reasons) + ("" if math.isinf(t.max_rel_error)
                                                                    else f" (relative error {where})")

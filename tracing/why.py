@@ -35,7 +35,7 @@ def explain_verdict(verdict: Verdict, metrics: ImageMetrics, *, names: tuple[str
     for name in untraced:
         why.append(f"{name} prints no trace: its per-pixel quantities could not be compared (only images and "
                    "per-φ intensity curves)")
-    known = ""
+    known = verdict.known   # what an earlier reading said (app/auto_trace.py), unless a ledger is tested here
     if ledger is not None:
         known = match_ledger(ledger, diffs, verdict.thresholds).text()
     return dataclasses.replace(verdict, why=list(verdict.why) + why, known=known)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.auto_trace import AutoTraceOptions, add_cli_options, auto_trace, choose_pixels, options_from_args
 from app.nb_compare import locate
 from app.nb_compare.metrics import Roi, image_metrics, resample_nearest, square_shape
 from app.nb_compare.previews import preview_files
@@ -67,6 +68,7 @@ class Options:
     c_bin: str | None = None
     py_bin: str | None = None
     args: tuple[str, ...] = ()
+    auto_trace: AutoTraceOptions = AutoTraceOptions()   # issue 21: a FAIL's worst pixels traced and diffed
 
 
 @dataclass
@@ -106,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--save-diff", action="store_true", help="also write diff.bin and diff.png (py - c)")
     p.add_argument("--c-bin", help="C program (else $NB_C_BIN, ./golden_suite_generator/nanoBragg, ./nanoBragg)")
     p.add_argument("--py-bin", help="PyTorch runner (else $NB_PY_BIN, nanoBragg on PATH, python -m nanobrag_torch)")
+    add_cli_options(p)   # issue 21: --no-auto-trace, --auto-trace-budget SECONDS (nbparity's, not the port team's)
     p.add_argument("args", nargs="*", help="arguments given to both runners (after --)")
     return p
 
@@ -129,7 +132,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         raise Usage(f"--png-scale {ns.png_scale}: expected a percentile from 0 to 100")
     roi = tuple(ns.roi) if ns.roi else None
     return Options(ns.outdir, roi, ns.threshold, ns.resample, ns.png_scale, ns.save_diff, ns.c_bin, ns.py_bin,
-                   tuple(ns.args))
+                   tuple(ns.args), options_from_args(ns))
 
 
 def check_roi(roi: Roi | None, shape: tuple[int, int]) -> None:
@@ -321,8 +324,26 @@ def compare(opts: Options, cancel: threading.Event, cwd: Path, env: dict) -> Com
     print(f"\n{'PASS' if passed else 'FAIL'}: Correlation {summary['correlation']:.6f} {verb} {opts.threshold}")
     result = Comparison(outdir, EXIT_OK if passed else EXIT_BELOW, summary)
     if not any(r.shape_note for r in runs.values()):
-        result.pending = (session, runs, _traced(session, worst_pixel(c_img, py_img, opts.roi), cancel))
+        if passed or resample_note or not opts.auto_trace.enabled:
+            traced = _traced(session, worst_pixel(c_img, py_img, opts.roi), cancel)
+        else:
+            traced = _auto_traced(session, c_img, py_img, opts, cancel)
+        result.pending = (session, runs, traced)
     return result
+
+
+def _auto_traced(session, c_img: np.ndarray, py_img: np.ndarray, opts: Options, cancel: threading.Event) -> list:
+    """Issue 21 on a FAIL: the worst pixels traced on both runners within the budget, the first divergent quantity
+    and the ledger's reading printed; the inspections (for nbparity's bundle: their whole-calculation diffs). The
+    port team's artefact folder gets no file of ours."""
+    from tracing.ledger import load_ledger
+    print(f"Tracing the worst pixels on both runners (budget {opts.auto_trace.budget_s:g} s)...", flush=True)
+    auto = auto_trace(session, choose_pixels(c_img, py_img, None, opts.roi), ledger=load_ledger(),
+                      options=opts.auto_trace, cancel=cancel)
+    print(auto.sentence())
+    for note in auto.notes():
+        print(f"  {note}")
+    return list(auto.inspections)
 
 
 def _provenance(opts: Options, runs: dict[str, SideRun], c_bin: Path, py_cmd: list[str]) -> dict:

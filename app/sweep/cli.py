@@ -57,6 +57,8 @@ def cmd_sweep(args: list[str]) -> int:
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="engine threads per case (default: the cores shared among the local workers)")
     p.add_argument("--only", nargs="+", default=[], metavar="TEXT", help="run only cases whose name contains TEXT")
+    from app.auto_trace import add_cli_options
+    add_cli_options(p)   # issue 21
     p.add_argument("--rerun", action="store_true", help="run finished cases again instead of resuming")
     p.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a case that raises (default 2)")
     from app.sweep import cli_port  # issue 17: --matrix (their YAML), --a/--b, --cluster slurm, --dry-run
@@ -107,10 +109,12 @@ def cmd_sweep(args: list[str]) -> int:
 
 
 def _run(matrix: Matrix, out: Path, opts: argparse.Namespace, cluster=None) -> int:
+    from app.auto_trace import options_from_args
     from app.sweep.runner import SweepOptions, run_sweep
 
     options = SweepOptions(out=out, workers=opts.workers, scheduler=opts.scheduler, threads=opts.threads,
-                           retries=opts.retries, rerun=opts.rerun, cluster=cluster)
+                           retries=opts.retries, rerun=opts.rerun, cluster=cluster,
+                           auto_trace=options_from_args(opts))
     bar = ProgressBar(len(matrix.cases), sys.stderr)
     t0 = time.monotonic()
     stopped_by: list[int] = []

@@ -17,6 +17,7 @@ from tracing.bundle import json_safe
 
 RECORD_FILE = "record.json"
 STATUSES = ("error", "cancelled", "fail", "pass")  # worst first
+_TEXT = ("first_quantity", "first_where", "explained_by", "cause")
 
 
 @dataclass
@@ -66,6 +67,12 @@ class CaseRecord:
     labels: list[str] = field(default_factory=list)   # the engines' display names, sides A and B
     resumed: bool = False          # taken from a finished bundle of an earlier run, not run now
     thresholds: dict = field(default_factory=dict)
+    # issue 21: what the auto-trace of a failing case found (app/auto_trace.py); "" when none ran
+    first_quantity: str = ""       # "k", "" (nothing diverged), "not traced"
+    first_where: str = ""          # "φ tick 0 at (30, 33)"
+    explained_by: str = ""         # "C φ=0 carry-over (known)", "unexplained", ...
+    cause: str = ""                # the verdict's head, e.g. "first divergent quantity: k at φ tick 0 at ..."
+    auto_trace_s: float | None = None
 
     def to_dict(self) -> dict:
         return json_safe(asdict(self))
@@ -75,6 +82,11 @@ class CaseRecord:
         known = {f.name for f in fields(cls)}
         body = {k: v for k, v in d.items() if k in known}
         body["probes"] = [ProbeRecord(**p) for p in d.get("probes", [])]
+        for k in _TEXT:   # read back from record.json: untrusted, shown in reports
+            body[k] = body[k] if isinstance(body.get(k), str) else ""
+        t = body.get("auto_trace_s")
+        body["auto_trace_s"] = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and \
+            math.isfinite(t) and t >= 0 else None
         return cls(**body)
 
     def badness(self) -> tuple:

@@ -8,6 +8,7 @@ import csv
 import html
 import io
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from app.sweep.record import CaseRecord
 from tracing.bundle import json_safe
 
 COLUMNS = ("case", "status", "correlation", "max_rel_err", "max_rel_err_pixel", "sum_ratio", "max_abs_diff",
-           "n_beyond_tol", "first_divergence", "time_a_s", "time_b_s", "engines", "bundle", "note")
+           "n_beyond_tol", "first divergent quantity", "where", "explained by", "first_divergence", "time_a_s",
+           "time_b_s", "engines", "bundle", "note")
 REPORT_FILES = ("report.csv", "report.md", "report.html", "records.json")
 
 
@@ -55,7 +57,8 @@ def row(rec: CaseRecord, csv_exact: bool = False) -> dict[str, str]:
     return {"case": rec.name, "status": rec.status.upper(), "correlation": fmt(rec.correlation),
             "max_rel_err": fmt(rec.max_rel_err), "max_rel_err_pixel": _pixel(rec.max_rel_err_pixel),
             "sum_ratio": fmt(rec.sum_ratio), "max_abs_diff": fmt(rec.max_abs_diff),
-            "n_beyond_tol": _num(rec.n_beyond_tol), "first_divergence": divergence_text(rec),
+            "n_beyond_tol": _num(rec.n_beyond_tol), "first divergent quantity": rec.first_quantity,
+            "where": rec.first_where, "explained by": rec.explained_by, "first_divergence": divergence_text(rec),
             "time_a_s": _num(rec.time_a_s, 4), "time_b_s": _num(rec.time_b_s, 4),
             "engines": " vs ".join(rec.labels or rec.engines), "bundle": rec.bundle or "", "note": note}
 
@@ -100,6 +103,11 @@ def _open_cmd(folder: Path, rec: CaseRecord) -> str:
 def to_markdown(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: Path) -> str:
     lines = [f"# {title}", "", summary_line(recs) + " (worst first).", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items()] + [""]
+    groups = cause_groups(recs)
+    if groups:
+        lines += ["## Failing cases by cause", ""]
+        lines += [f"{i}. {line}: {', '.join(m.name for m in members)}" for i, (line, members) in
+                  enumerate(groups, start=1)] + [""]
     cols = [c for c in COLUMNS if c != "bundle"]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in recs:
@@ -128,7 +136,8 @@ def to_html(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: P
     out += [f"<li>{e(k)}: {e(v)}</li>" for k, v in facts.items()]
     out.append("</ul><p>To open a case without re-running it (images, metrics, per-φ tables of the probe pixels), "
                "copy its command from the last column, e.g. <code>nbparity gui --bundle DIR</code>.</p>"
-               "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>")
+               + causes_html(recs) +
+           "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>")
     for r in recs:
         cells = row(r)
         tds = []
@@ -141,6 +150,45 @@ def to_html(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: P
         out.append(f"<tr class='{e(r.status)}'>" + "".join(tds) + "</tr>")
     out.append("</tbody></table></body></html>\n")
     return "".join(out)
+
+
+def cause_groups(recs: list[CaseRecord]) -> list[tuple[str, list[CaseRecord]]]:
+    """Failing cases grouped by cause (issue 21): one group per (first divergent quantity, where without the
+    pixel, explained by), largest group first; a case with no auto-trace finding forms the group 'cause not
+    traced'. Returns (the group's line, its cases in report order)."""
+    groups: dict[tuple[str, str, str, bool], list[CaseRecord]] = {}
+    for r in recs:
+        if r.status == "fail":
+            where = _PIXEL_AT.sub("", r.first_where).strip()
+            groups.setdefault((r.first_quantity, where, r.explained_by, bool(r.cause)), []).append(r)
+    out = []
+    for (q, where, by, traced), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        if not traced:
+            line = "cause not traced (auto-trace off, cut short by its budget, or the case was resumed)"
+        elif q == "":   # the traced pixels agree (their coordinates differ from case to case: not in the line)
+            line = "no divergent quantity in the traced pixels: the divergence is elsewhere"
+        elif q == "not traced":
+            line = members[0].cause
+        else:
+            line = f"first divergent quantity: {q}" + (f" at {where}" if where else "") + \
+                f" — {by or 'unexplained'}"
+        out.append((line, members))
+    return out
+
+
+_PIXEL_AT = re.compile(r"\s*\bat \(\d+, \d+\)$")
+
+
+def causes_html(recs: list[CaseRecord]) -> str:
+    """The HTML section of failing cases by cause: one line per cause, its cases listed under it."""
+    groups = cause_groups(recs)
+    if not groups:
+        return ""
+    e = html.escape
+    items = "".join(f"<li class='cause'><b>{e(line)}</b>: {len(members)} case{'s' if len(members) > 1 else ''}"
+                    f"<div class='muted'>{e(', '.join(m.name for m in members))}</div></li>"
+                    for line, members in groups)
+    return f"<h2>Failing cases by cause</h2><ol class='causes'>{items}</ol>"
 
 
 def _atomic(path: Path, text: str) -> Path:

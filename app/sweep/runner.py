@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.auto_trace import AutoTraceOptions
 from app.sweep.matrix import CaseSpec, Matrix
 from app.sweep.record import CaseRecord
 from app.sweep.trust import SweepSetupError, verified_record
@@ -44,6 +45,7 @@ class SweepOptions:
     allowed_failures: int = 3
     rerun: bool = False
     cluster: object | None = None    # app.sweep.cluster.ClusterSpec of kind "slurm" (issue 17), else None
+    auto_trace: AutoTraceOptions = AutoTraceOptions()   # issue 21: failing cases trace their worst pixels
 
 
 @dataclass
@@ -100,8 +102,9 @@ def _run_on(client, todo: list[CaseSpec], out: Path, threads: int | None, option
     from app.sweep.task import run_case
     futures = {}
     for case in todo:
-        fut = client.submit(run_case, case, str(out.resolve()), threads, key=f"nbparity-{case.slug}-"
-                            f"{case.fingerprint()[:12]}-{os.getpid()}", retries=options.retries, pure=False)
+        fut = client.submit(run_case, case, str(out.resolve()), threads, options.auto_trace,
+                            key=f"nbparity-{case.slug}-{case.fingerprint()[:12]}-{os.getpid()}",
+                            retries=options.retries, pure=False)
         futures[fut] = case
     try:
         for fut in as_completed(list(futures)):

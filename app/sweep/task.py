@@ -6,6 +6,7 @@ sets them all on Ctrl-C (`cancel_running`), so a running C process is killed and
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -16,9 +17,12 @@ from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from app.auto_trace import AutoTraceOptions, run_on_fail, with_cause
+from app.snapshot import explained_verdict, write_snapshot
 from app.sweep.engines import case_session
 from app.sweep.matrix import CaseSpec
 from app.sweep.record import CaseRecord, ProbeRecord, write_record
+from tracing.ledger import load_ledger
 
 log = logging.getLogger(__name__)
 PLUGIN_NAME = "nbparity-cancel"
@@ -60,15 +64,17 @@ def cancel_running(dask_worker=None) -> int:
     return plugin.cancel_all() if plugin is not None else 0
 
 
-def run_case(case: CaseSpec, sweep_dir: str, threads: int | None = None) -> CaseRecord:
+def run_case(case: CaseSpec, sweep_dir: str, threads: int | None = None,
+             auto: AutoTraceOptions | None = None) -> CaseRecord:
     """Run `case`, write its bundle under sweep_dir/cases/<slug>/ and its record.json; return the record.
 
     threads: OpenMP threads of the C run and torch intra-op threads on this worker (None: engine defaults).
+    auto: issue 21's auto-trace of a failing case's worst pixels (None: on, default budget).
     """
     registry, key = _registry(), f"{case.slug}-{os.getpid()}-{threading.get_ident()}"
     cancel = registry.add(key) if registry is not None else threading.Event()
     try:
-        return _run(case, Path(sweep_dir), threads, cancel)
+        return _run(case, Path(sweep_dir), threads, cancel, auto or AutoTraceOptions())
     finally:
         if registry is not None:
             registry.remove(key)
@@ -82,7 +88,8 @@ def _registry() -> CancelRegistry | None:
         return None
 
 
-def _run(case: CaseSpec, sweep_dir: Path, threads: int | None, cancel: threading.Event) -> CaseRecord:
+def _run(case: CaseSpec, sweep_dir: Path, threads: int | None, cancel: threading.Event,
+         auto_options: AutoTraceOptions) -> CaseRecord:
     t0 = time.monotonic()
     rec = CaseRecord(name=case.name, slug=case.slug, status="error", argv=list(case.argv),
                      engines=list(case.engines), fingerprint=case.fingerprint(), group=case.group,
@@ -110,18 +117,32 @@ def _run(case: CaseSpec, sweep_dir: Path, threads: int | None, cancel: threading
             insp = session.inspect_pixel(s, f, cancel)
             inspections.append(insp)
             rec.probes.append(_probe(insp))
+    ledger = load_ledger()
+    if not problems and not cancel.is_set():   # issue 21: a failing case names its cause
+        t1 = time.monotonic()
+        auto = run_on_fail(session, a.result, b.result, metrics, verdict, ledger=ledger, options=auto_options,
+                           cancel=cancel)
+        if auto is not None:
+            rec.auto_trace_s = time.monotonic() - t1
+            inspections += list(auto.inspections)
+            verdict = with_cause(verdict, auto)
+            rec.first_quantity, rec.first_where = auto.quantity(), auto.where()
+            rec.explained_by, rec.cause = auto.explained_by(), auto.cause()
     if cancel.is_set() or any(o.cancelled for o in (a, b)):
         rec.status, rec.error = "cancelled", "cancelled"
         rec.wall_s = time.monotonic() - t0
         return rec  # a cancelled case leaves no bundle and no record.json: a resumed sweep runs it again
     folder = sweep_dir / "cases" / case.slug
-    bundle = session.write_bundle(folder, a=a, b=b, metrics=metrics, inspections=inspections, prefix="compare")
+    record = session.record(a, b, metrics, inspections)
+    if verdict is not None:
+        record = dataclasses.replace(record, verdict=verdict)
+    bundle = write_snapshot(record, folder, extra_files={}, png=False, prefix="compare", ledger=ledger)
     rec.bundle = bundle.relative_to(sweep_dir).as_posix()
     if problems:
         rec.error = "; ".join(problems)
     else:
         rec.status = "pass" if verdict.passed else "fail"
-        rec.verdict = verdict.sentence()
+        rec.verdict = explained_verdict(record, ledger).sentence()
         from app.sweep.port_metrics import write_port_metrics  # issue 17: the port team's metrics.json
         write_port_metrics(folder, case, a, b, verdict.passed)
     rec.wall_s = time.monotonic() - t0
