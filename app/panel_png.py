@@ -161,11 +161,15 @@ def render_panel(spec: PanelSpec):
             label = f"({ms}, {mf})"
             lx = min(cx + half + 3, x0 + img_w - fm.horizontalAdvance(label) - 2)
             ly = max(cy - half - 3, title_h + 12)
-            p.setPen(QtGui.QPen(QtGui.QColor("white"), 3))
-            path = QtGui.QPainterPath()
-            path.addText(QtCore.QPointF(lx, ly), font, label)
-            p.drawPath(path)
-            p.fillPath(path, QtGui.QColor("#e00000"))
+            # The indices on an opaque white box with a red frame: readable on any colour (a halo alone was not,
+            # on the bright end of a colour map such as viridis' yellow).
+            box = QtCore.QRectF(lx - 2, ly - fm.ascent() - 1, fm.horizontalAdvance(label) + 4, fm.height() + 2)
+            p.setPen(QtGui.QPen(QtGui.QColor("#e00000"), 1))
+            p.setBrush(QtGui.QColor("white"))
+            p.drawRect(box)
+            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            p.setPen(QtGui.QColor("#b00000"))
+            p.drawText(QtCore.QPointF(lx, ly), label)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         p.setPen(ink)
         # Colour bar: top = high level.
