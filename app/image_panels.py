@@ -612,7 +612,9 @@ class ImagePanels(QtWidgets.QWidget):
         self.b_sum_check.setToolTip("Show B multiplied by sum(A)/sum(B), for the eye only: metrics, difference "
                                     "and readouts keep the raw values; B's panel names the factor")
         from app.compare_view import CompareView  # the compare modes draw into the third panel
+        from app.profile_view import ProfileController
         self.compare = CompareView(self)
+        self.profile = ProfileController(self)
         self.compare_combo = QtWidgets.QComboBox()
         for key, text in compare_modes.MODES.items():
             self.compare_combo.addItem(f"{text} ({compare_modes.KEYS[key]})", key)
@@ -775,6 +777,12 @@ class ImagePanels(QtWidgets.QWidget):
             copy = menu.addAction("Copy the values")
             text = f"slow {slow}\tfast {fast}\t" + "\t".join(values)
             copy.triggered.connect(lambda: QtWidgets.QApplication.clipboard().setText(text))
+            row = menu.addAction(f"Profile of row {slow} (R)")
+            row.triggered.connect(lambda: self.profile.row_at_cursor(slow))
+            col = menu.addAction(f"Profile of column {fast} (C)")
+            col.triggered.connect(lambda: self.profile.column_at_cursor(fast))
+            line = menu.addAction("Draw a profile line (L)")
+            line.triggered.connect(lambda: self.profile.draw_line_here())
             menu.addSeparator()
         menu.addAction(self.fit_action)
         menu.addAction(self.box_zoom_action)

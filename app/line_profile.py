@@ -2,8 +2,9 @@
 
 A profile follows a segment in view coordinates (x = fast px, y = slow px; pixel (s, f) covers [f, f+1) x [s, s+1))
 and reads, at every image pixel the segment passes through, the raw values of A, B and A − B straight from the
-images' own arrays (no interpolation, no display scaling). Steps of at most half a pixel along the segment find
-every pixel it crosses; a pixel is listed once, in the order the segment meets it.
+images' own arrays (no interpolation, no display scaling). Every pixel the segment passes through (found exactly,
+from its crossings of the pixel edges) is listed once, in the order the segment meets it; a segment that only
+touches a pixel's corner does not enter it.
 """
 from __future__ import annotations
 
@@ -55,12 +56,20 @@ def pixels_on_segment(start: tuple[float, float], end: tuple[float, float],
                       shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(slow, fast, distance) of the image pixels the segment start→end crosses, clipped to `shape` (slow, fast)."""
     (x0, y0), (x1, y1) = start, end
-    length = math.hypot(x1 - x0, y1 - y0)
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
         raise ValueError("the profile's ends must be finite view coordinates (px)")
-    n = max(2, int(math.ceil(length / 0.5)) + 1)
-    t = np.linspace(0.0, 1.0, n)
-    xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+    length = math.hypot(x1 - x0, y1 - y0)
+    # Exact traversal: the segment's parameters t where it crosses a pixel edge (x or y an integer) split it into
+    # pieces that each lie in one pixel; a piece's midpoint names that pixel.
+    cuts = [np.array([0.0, 1.0])]
+    for p0, p1 in ((x0, x1), (y0, y1)):
+        if p1 != p0:
+            lo, hi = sorted((p0, p1))
+            edges = np.arange(math.ceil(lo), math.floor(hi) + 1, dtype=np.float64)
+            cuts.append((edges - p0) / (p1 - p0))
+    t = np.unique(np.clip(np.concatenate(cuts), 0.0, 1.0))
+    mid = (t[:-1] + t[1:]) / 2 if t.size > 1 else t
+    xs, ys = x0 + mid * (x1 - x0), y0 + mid * (y1 - y0)
     f, s = np.floor(xs).astype(np.int64), np.floor(ys).astype(np.int64)
     inside = (s >= 0) & (s < shape[0]) & (f >= 0) & (f < shape[1])
     s, f = s[inside], f[inside]

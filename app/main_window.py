@@ -15,7 +15,7 @@ from PySide6.QtCore import Slot
 import pyqtgraph as pg  # noqa: F401  (after PySide6, so pyqtgraph binds to it)
 
 from app import export as export_mod
-from app import shortcut_guard
+from app import profile_view, shortcut_guard
 from app.actions import build_actions
 from app.engine_picker import EnginesBox, engine_label
 from app.errors import install_excepthook
@@ -76,6 +76,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.display = self.views.display
         self.actions = build_actions(self)
         build_layout(self)
+        profile_view.install(self)  # the line-profile dock (app.profile_view)
         self._shortcut_guard = shortcut_guard.install(self)  # Ctrl+E & co. work while a text field has the focus
         self._connect()
         install_phi_view(self)   # the per-φ images dock (app.phi_slider): self.phi_view, self.phi_dock

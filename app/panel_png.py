@@ -86,17 +86,22 @@ class PanelSpec:
     signed: bool = False
     marks: list[tuple[int, int]] = field(default_factory=list)
     note: str = ""
+    rgb: np.ndarray | None = None   # a picture drawn instead of the colour-mapped raw values (swipe, overlay)
 
 
 def render_panel(spec: PanelSpec):
     """A QImage of the panel (title, image with pixel axes and marks, colour bar, notes)."""
     QtGui = _ensure_gui_app()
     from PySide6 import QtCore
-    display = transform(spec.raw, spec.scale, spec.floor) if not spec.signed else spec.raw.astype(np.float32)
-    s, f = display.shape
+    s, f = spec.raw.shape[:2]
     factor = max(1, int(math.ceil(max(s, f) / MAX_SIDE)))
-    shown = downsample_max(display, factor, factor, signed=spec.signed) if factor > 1 else display
-    rgb = np.ascontiguousarray(colorize(shown, spec.levels, lut(spec.cmap)))
+    if spec.rgb is not None:
+        rgb = np.ascontiguousarray(spec.rgb[..., :3])
+        factor = max(1, int(math.ceil(max(s, f) / max(rgb.shape[:2]))))
+    else:
+        display = transform(spec.raw, spec.scale, spec.floor) if not spec.signed else spec.raw.astype(np.float32)
+        shown = downsample_max(display, factor, factor, signed=spec.signed) if factor > 1 else display
+        rgb = np.ascontiguousarray(colorize(shown, spec.levels, lut(spec.cmap)))
     h, w = rgb.shape[:2]
     img = QtGui.QImage(rgb.data, w, h, 3 * w, QtGui.QImage.Format.Format_RGB888).copy()
     # Small images are enlarged with nearest neighbour so pixels stay square and visible.
