@@ -43,7 +43,8 @@ def test_swipe_takes_a_before_the_split_and_b_after():
     lut = (np.arange(256)[:, None] * np.ones((1, 4))).astype(np.uint8)   # grey ramp: index -> value
     lv = Levels(0.0, 1000.0)
     v = cm.swipe_rgba(a, b, 40, "v", lv, lv, lut)
-    assert np.array_equal(v[:, :40], colorize(a[:, :40], lv, lut)) and np.array_equal(v[:, 40:], colorize(b[:, 40:], lv, lut))
+    assert np.array_equal(v[:, :40], colorize(a[:, :40], lv, lut))
+    assert np.array_equal(v[:, 40:], colorize(b[:, 40:], lv, lut))
     assert v[20, 30, 0] == 255 and v[20, 50, 0] == 255          # A's peak left of the line, B's right of it
     h = cm.swipe_rgba(a, b, 21, "h", lv, lv, lut)                  # rows 0..20 are A: B's peak row is A's
     assert h[20, 30, 0] == 255 and h[20, 50, 0] == 0
