@@ -96,7 +96,8 @@ class DetectorFrame:
             t = along / denom
         hits = np.isfinite(t) & (t > 0)
         pos = np.where(hits[:, None], t[:, None] * directions, 0.0) - self.pix0
-        gram = np.array([[self.fdet @ self.fdet, self.fdet @ self.sdet], [self.sdet @ self.fdet, self.sdet @ self.sdet]])
+        f, sd = self.fdet, self.sdet
+        gram = np.array([[f @ f, f @ sd], [sd @ f, sd @ sd]])
         xy = np.linalg.solve(gram, np.stack([pos @ self.fdet, pos @ self.sdet]))
         return xy[0] / self.px, xy[1] / self.px, hits
 
