@@ -612,9 +612,11 @@ class ImagePanels(QtWidgets.QWidget):
         self.b_sum_check.setToolTip("Show B multiplied by sum(A)/sum(B), for the eye only: metrics, difference "
                                     "and readouts keep the raw values; B's panel names the factor")
         from app.compare_view import CompareView  # the compare modes draw into the third panel
+        from app.marks_view import ReflectionMarks
         from app.profile_view import ProfileController
         self.compare = CompareView(self)
         self.profile = ProfileController(self)
+        self.marks = ReflectionMarks(self)
         self.compare_combo = QtWidgets.QComboBox()
         for key, text in compare_modes.MODES.items():
             self.compare_combo.addItem(f"{text} ({compare_modes.KEYS[key]})", key)
@@ -636,7 +638,8 @@ class ImagePanels(QtWidgets.QWidget):
         for w in (self.compare_combo, self.mode_combo, self.compare.blend_label, self.compare.blend_slider):
             diff_row1.addWidget(w)
         diff_row1.addStretch(1)
-        for w in (self.overlay_check, QtWidgets.QLabel("rtol"), self.rtol_edit, self.beyond_label):
+        for w in (self.overlay_check, QtWidgets.QLabel("rtol"), self.rtol_edit, self.beyond_label,
+                  QtWidgets.QLabel("Rings"), self.marks.d_edit):
             diff_row2.addWidget(w)
         diff_row2.addStretch(1)
 
@@ -728,7 +731,8 @@ class ImagePanels(QtWidgets.QWidget):
 
     def view_actions(self) -> list[QtGui.QAction]:
         """Fit view, box zoom, then the difference modes: for the window's View menu."""
-        return [self.fit_action, self.box_zoom_action, *self.mode_actions.values(), *self.compare.actions.values()]
+        return [self.fit_action, self.box_zoom_action, *self.mode_actions.values(), *self.compare.actions.values(),
+                *self.marks.actions()]
 
     @Slot()
     def fit_view(self) -> None:

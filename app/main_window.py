@@ -15,7 +15,6 @@ from PySide6.QtCore import Slot
 import pyqtgraph as pg  # noqa: F401  (after PySide6, so pyqtgraph binds to it)
 
 from app import export as export_mod
-from app import profile_view, shortcut_guard
 from app.actions import build_actions
 from app.engine_picker import EnginesBox, engine_label
 from app.errors import install_excepthook
@@ -76,8 +75,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.display = self.views.display
         self.actions = build_actions(self)
         build_layout(self)
-        profile_view.install(self)  # the line-profile dock (app.profile_view)
-        self._shortcut_guard = shortcut_guard.install(self)  # Ctrl+E & co. work while a text field has the focus
         self._connect()
         install_phi_view(self)   # the per-φ images dock (app.phi_slider): self.phi_view, self.phi_dock
         restore_window(self, self.settings, c_binary)
@@ -226,6 +223,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._reinspect = (shown.slow, shown.fast) if shown is not None and shown.slow < s_n and shown.fast < f_n \
             else None
         self.geometry_info = PixelGeometry.from_config(session.config)
+        self.panels.marks.set_config(session.config)  # rings and predicted reflections follow the command line
         self.model.start_run(session)
         return True
 
@@ -306,8 +304,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def readout_text(self, slow: int, fast: int) -> str:
         values = (self.panels.c_panel.value_at(slow, fast), self.panels.py_panel.value_at(slow, fast))
-        return readout_text(slow, fast, values, self.names, self.geometry_info,
+        text = readout_text(slow, fast, values, self.names, self.geometry_info,
                             self.inspector._cache.get((slow, fast)))
+        near = self.panels.marks.readout(slow, fast)
+        return text + (f" &nbsp;·&nbsp; {near}" if near else "")
 
     # ---- pixel inspection ------------------------------------------------------------------------------------------
     @Slot(int, int)

@@ -201,8 +201,10 @@ class ProfileController(QtCore.QObject):
         """profile.csv and profile.png while a profile is drawn (GUI thread: the PNG grabs the plot)."""
         if self.profile is None:
             return {}
-        from app.export import widget_png
-        return {"profile.csv": self.profile.csv(self.names()).encode("utf-8"), "profile.png": widget_png(self.plot)}
+        buf = QtCore.QBuffer()
+        buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        self.plot.grab().save(buf, "PNG")
+        return {"profile.csv": self.profile.csv(self.names()).encode("utf-8"), "profile.png": bytes(buf.data())}
 
 
 def install(window) -> QtWidgets.QDockWidget:
