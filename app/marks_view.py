@@ -46,6 +46,7 @@ class ReflectionMarks(QtCore.QObject):
         self.d_edit.setMaximumWidth(110)
         self.d_edit.setToolTip("Resolution rings at these d-spacings (Å, separated by spaces or commas), besides "
                                "the ring at the detector edge's resolution; Enter applies (G shows the rings)")
+        self._d_tip = self.d_edit.toolTip()
         self.d_edit.editingFinished.connect(self.refresh)
 
         def act(text: str, key: str, tip: str) -> QtGui.QAction:
@@ -98,6 +99,7 @@ class ReflectionMarks(QtCore.QObject):
             d_list = []
         else:
             self.d_edit.setStyleSheet("")
+            self.d_edit.setToolTip(self._d_tip)
         cfg, gen = self.config, self._gen
 
         def work(_progress, _cancel):
