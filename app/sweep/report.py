@@ -116,7 +116,12 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{bo
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#eee;position:sticky;top:0}
 td.num{text-align:right;font-family:monospace}tr.pass td.status{background:#d7f5d7}tr.fail td.status{background:#fbd3d3}
 tr.error td.status,tr.cancelled td.status{background:#fde9b8}code{background:#f3f3f3;padding:1px 3px}
-.muted{color:#777}"""
+.muted{color:#777}table.cases{table-layout:fixed;width:1390px}table.cases td,table.cases th{overflow-wrap:anywhere}"""
+# Column widths (px) of the HTML table: a fixed layout at most 1390 px wide (CSS 2.1 17.5.2.1: the columns take
+# these widths and long cells wrap inside them), with room for "engine A vs engine B" on two lines.
+HTML_WIDTHS = {"case": 135, "status": 60, "correlation": 75, "max_rel_err": 75, "max_rel_err_pixel": 75,
+               "sum_ratio": 65, "max_abs_diff": 75, "n_beyond_tol": 60, "first_divergence": 140, "time_a_s": 55,
+               "time_b_s": 55, "engines": 270, "note": 90, "open in the viewer": 160}
 
 
 def to_html(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: Path) -> str:
@@ -128,7 +133,8 @@ def to_html(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: P
     out += [f"<li>{e(k)}: {e(v)}</li>" for k, v in facts.items()]
     out.append("</ul><p>To open a case without re-running it (images, metrics, per-φ tables of the probe pixels), "
                "copy its command from the last column, e.g. <code>nbparity gui --bundle DIR</code>.</p>"
-               "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>")
+               "<table class='cases'><colgroup>" + "".join(f"<col style='width:{HTML_WIDTHS[c]}px'>" for c in cols)
+               + "</colgroup><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>")
     for r in recs:
         cells = row(r)
         tds = []
