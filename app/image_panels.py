@@ -168,6 +168,9 @@ class ImagePanel(QtWidgets.QWidget):
         # text is also in the tooltip.
         self.title_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.title_label.setWordWrap(True)
+        # A fixed height of three lines: a new note or scale text never changes the panel's layout (a relayout
+        # re-measures the plot's axes: ~100+ ms on the GUI thread).
+        self.title_label.setFixedHeight(3 * self.title_label.fontMetrics().lineSpacing() + 6)
         self._scale_text = ""
         self._set_title_text("")
 
@@ -888,9 +891,10 @@ class ImagePanels(QtWidgets.QWidget):
     def _apply_side_levels(self, la: Levels, lb: Levels | None, shared: bool, b_factor: float | None) -> None:
         """Shared: the colour bar drives both images. Per side: it drives A; B keeps its own levels (its panel
         says so). Both panels name their scale; B's names the display factor."""
+        if shared != self._shared:  # re-attaching re-renders both images: only when the sharing changes
+            items = [self.c_panel.image_item] + ([self.py_panel.image_item] if shared else [])
+            self.image_bar.attach(items)
         self._shared, self._levels_b, self._b_factor = shared, lb, b_factor
-        items = [self.c_panel.image_item] + ([self.py_panel.image_item] if shared else [])
-        self.image_bar.attach(items)
         self.image_bar.set_levels(la)
         if not shared and lb is not None:
             self.py_panel.image_item.setLookupTable(self.image_lut())
@@ -902,8 +906,8 @@ class ImagePanels(QtWidgets.QWidget):
             self.c_panel.set_scale_text("shared colour scale")
             self.py_panel.set_scale_text("shared colour scale")
         else:
-            self.c_panel.set_scale_text(f"own colour scale (the bar): {span(la)}")
-            self.py_panel.set_scale_text(f"own colour scale: {span(lb)}" if lb is not None else "")
+            self.c_panel.set_scale_text("own colour scale (the bar)")
+            self.py_panel.set_scale_text(f"own colour scale {span(lb)}" if lb is not None else "")
         if b_factor is not None:
             self.py_panel.set_scale_text(self.py_panel.scale_text() + f"; shown ×{b_factor:.4g} (A's sum)")
         self.image_bar.set_label(self._unit_label() + ("" if shared else " (A)"))
