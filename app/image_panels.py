@@ -244,9 +244,9 @@ class ImagePanel(QtWidgets.QWidget):
     def _set_title_text(self, note: str) -> None:
         self._note = note
         extra = f" &nbsp;<span style='color:#1f5fbf'>{note}</span>" if note else ""
-        scale = f" · {self._scale_text}" if self._scale_text else ""
-        self.title_label.setText(f"<b>{self._title}</b>{extra}<br><span style='color:#555'>slow ↓ fast →, "
-                                 f"pixel (s, f) centre (s+½, f+½){scale}</span>")
+        scale = f"<br>{self._scale_text}" if self._scale_text else ""
+        self.title_label.setText(f"<b>{self._title}</b>{extra}<br><span style='color:#555'>pixel (s, f): "
+                                 f"centre (s+½, f+½){scale}</span>")
         self.title_label.setToolTip("Row = slow index (down), column = fast index (right); pixel (s, f) covers "
                                     "[f, f+1) × [s, s+1) in the view, centre (s+0.5, f+0.5) px")
 
@@ -907,9 +907,9 @@ class ImagePanels(QtWidgets.QWidget):
             self.py_panel.set_scale_text("shared colour scale")
         else:
             self.c_panel.set_scale_text("own colour scale (the bar)")
-            self.py_panel.set_scale_text(f"own colour scale {span(lb)}" if lb is not None else "")
+            self.py_panel.set_scale_text(f"own scale {span(lb)}" if lb is not None else "")
         if b_factor is not None:
-            self.py_panel.set_scale_text(self.py_panel.scale_text() + f"; shown ×{b_factor:.4g} (A's sum)")
+            self.py_panel.set_scale_text(self.py_panel.scale_text() + f", shown ×{b_factor:.4g} (A's sum)")
         self.image_bar.set_label(self._unit_label() + ("" if shared else " (A)"))
         self.compare.redraw()
 

@@ -156,7 +156,7 @@ def test_per_side_scales_when_the_sides_differ_by_more_than_ten_times(qtbot, pan
     assert panels.py_panel.image_item.getLevels()[1] == pytest.approx(lb.high)
     assert panels.c_panel.image_item.getLevels()[1] == pytest.approx(la.high)
     assert "own colour scale" in panels.c_panel.title_label.text()
-    assert "own colour scale" in panels.py_panel.title_label.text()
+    assert "own scale" in panels.py_panel.title_label.text()
     # Within 10x: shared (the default), and the panels say so.
     a2, b2 = images(0.5)
     panels.set_images(a2, b2)

@@ -30,17 +30,18 @@ def test_panel_subtitles_fit_at_1366x768_and_in_narrow_panels(qtbot, make_window
     for p in panels.panels:
         assert p.title_label.wordWrap()
         assert label_fits(p.title_label), (p.title, p.title_label.width(), p.title_label.text())
-        assert "centre (s+½, f+½)" in p.title_label.text()
+        assert "pixel (s, f): centre (s+½, f+½)" in p.title_label.text()
     # A narrow stand-alone panel: the text wraps onto more lines instead of being cut.
     from app.image_panels import ImagePanel
     narrow = ImagePanel("bin:/opt/very/long/path/to/golden/nanoBragg")
     qtbot.addWidget(narrow)
-    narrow.resize(260, 300)
+    narrow.resize(200, 300)
     narrow.show()
     qtbot.waitExposed(narrow)
     QtWidgets.QApplication.processEvents()
     fm = narrow.title_label.fontMetrics()
-    assert fm.horizontalAdvance("slow ↓ fast →, pixel (s, f) centre (s+½, f+½)") > narrow.title_label.width()
+    assert fm.horizontalAdvance("bin:/opt/very/long/path/to/golden/nanoBragg pixel (s, f): centre (s+½, f+½)") \
+        > narrow.title_label.width()
     assert label_fits(narrow.title_label)
 
 
