@@ -243,10 +243,13 @@ class ImagePanel(QtWidgets.QWidget):
     # ---- content -------------------------------------------------------------------------------------------------
     def _set_title_text(self, note: str) -> None:
         self._note = note
-        extra = f" &nbsp;<span style='color:#1f5fbf'>{note}</span>" if note else ""
-        scale = f"<br>{self._scale_text}" if self._scale_text else ""
-        self.title_label.setText(f"<b>{self._title}</b>{extra}<br><span style='color:#555'>pixel (s, f): "
-                                 f"centre (s+½, f+½){scale}</span>")
+        # Line 1 the name, line 2 the pixel convention, line 3 the note (run time, "loaded from …") and the colour
+        # scale: short lines, so three fit a 240 px panel at 1366x768.
+        third = [f"<span style='color:#1f5fbf'>{note}</span>"] if note else []
+        third += [f"<span style='color:#555'>{self._scale_text}</span>"] if self._scale_text else []
+        self.title_label.setText(f"<b>{self._title}</b><br><span style='color:#555; font-size:small'>pixel (s, f): "
+                                 f"centre (s+½, f+½)</span>"
+                                 + (f"<br><span style='font-size:small'>{' · '.join(third)}</span>" if third else ""))
         self.title_label.setToolTip("Row = slow index (down), column = fast index (right); pixel (s, f) covers "
                                     "[f, f+1) × [s, s+1) in the view, centre (s+0.5, f+0.5) px")
 
@@ -641,9 +644,11 @@ class ImagePanels(QtWidgets.QWidget):
         for w in (self.compare_combo, self.mode_combo, self.compare.blend_label, self.compare.blend_slider):
             diff_row1.addWidget(w)
         diff_row1.addStretch(1)
-        for w in (self.overlay_check, QtWidgets.QLabel("rtol"), self.rtol_edit, self.beyond_label,
-                  QtWidgets.QLabel("Rings"), self.marks.d_edit):
+        for w in (self.overlay_check, QtWidgets.QLabel("rtol"), self.rtol_edit, self.beyond_label):
             diff_row2.addWidget(w)
+        diff_row2.addSpacing(8)
+        diff_row2.addWidget(QtWidgets.QLabel("Rings"))
+        diff_row2.addWidget(self.marks.d_edit)
         diff_row2.addStretch(1)
 
         # One grid: the three panels take equal stretch and both colour bars the same fixed width, so the linked
@@ -882,7 +887,7 @@ class ImagePanels(QtWidgets.QWidget):
         idx = self.compare_combo.findData(key)
         if idx >= 0 and idx != self.compare_combo.currentIndex():
             self.compare_combo.setCurrentIndex(idx)
-        self.mode_combo.setEnabled(key == "diff")
+        self.mode_combo.setVisible(key == "diff")  # room for the blend slider in the other modes
 
     @Slot()
     def _on_sharing_changed(self, *args) -> None:
@@ -899,17 +904,16 @@ class ImagePanels(QtWidgets.QWidget):
         if not shared and lb is not None:
             self.py_panel.image_item.setLookupTable(self.image_lut())
             self.py_panel.image_item.setLevels(lb.as_tuple())
-        unit = "photons"
         def span(lv: Levels) -> str:
-            return f"{inverse_value(lv.low, self.scale):.3g}–{inverse_value(lv.high, self.scale):.3g} {unit}"
+            return f"{inverse_value(lv.low, self.scale):.3g}–{inverse_value(lv.high, self.scale):.3g}"
         if shared:
-            self.c_panel.set_scale_text("shared colour scale")
-            self.py_panel.set_scale_text("shared colour scale")
+            self.c_panel.set_scale_text("shared scale")
+            self.py_panel.set_scale_text("shared scale")
         else:
-            self.c_panel.set_scale_text("own colour scale (the bar)")
+            self.c_panel.set_scale_text("own scale (the bar)")
             self.py_panel.set_scale_text(f"own scale {span(lb)}" if lb is not None else "")
         if b_factor is not None:
-            self.py_panel.set_scale_text(self.py_panel.scale_text() + f", shown ×{b_factor:.4g} (A's sum)")
+            self.py_panel.set_scale_text(self.py_panel.scale_text() + f", shown ×{b_factor:.4g}")
         self.image_bar.set_label(self._unit_label() + ("" if shared else " (A)"))
         self.compare.redraw()
 

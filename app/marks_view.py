@@ -22,7 +22,7 @@ from app.workers import JobRunner
 log = logging.getLogger(__name__)
 RING_PEN = (255, 255, 255)
 SPOT_PEN = (255, 140, 0)
-MAX_LABELS = 40   # hkl labels drawn (the strongest spots); every spot is circled
+MAX_LABELS = 25   # h k l labels show once the view holds at most this many spots (every spot is circled)
 
 
 class ReflectionMarks(QtCore.QObject):
@@ -65,6 +65,8 @@ class ReflectionMarks(QtCore.QObject):
         self.spots_action = act("Predicted reflections", "P", "The lattice's spots over the command line's φ range, "
                                 "with h k l")
         self.items: list[list] = [[] for _ in panels.panels]
+        self.labels: list[list[tuple[predict.Spot, pg.TextItem]]] = [[] for _ in panels.panels]
+        panels.c_panel.vb.sigRangeChanged.connect(self._update_labels)  # the panels' views are linked
         app = QtWidgets.QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.close)
@@ -140,8 +142,7 @@ class ReflectionMarks(QtCore.QObject):
             items.clear()
             if self.rings_action.isChecked():
                 for _d, x, y, label in self.rings:
-                    curve = pg.PlotCurveItem(x, y, pen=pg.mkPen(RING_PEN, width=1, style=Qt.PenStyle.DashLine),
-                                             connect="finite")
+                    curve = pg.PlotCurveItem(x, y, pen=pg.mkPen(RING_PEN, width=2), connect="finite")
                     items.append(curve)
                     ok = np.flatnonzero(np.isfinite(x))
                     if ok.size:
@@ -151,17 +152,35 @@ class ReflectionMarks(QtCore.QObject):
                         items.append(text)
             if self.spots_action.isChecked() and self.spots:
                 xy = np.array([[s.x, s.y] for s in self.spots])
-                scatter = pg.ScatterPlotItem(xy[:, 0], xy[:, 1], size=12, symbol="o", brush=None,
+                scatter = pg.ScatterPlotItem(xy[:, 0], xy[:, 1], size=10, symbol="o", brush=None,
                                              pen=pg.mkPen(SPOT_PEN, width=1.5), pxMode=True)
                 items.append(scatter)
-                for s in self.spots[:MAX_LABELS]:
-                    text = pg.TextItem(f"{s.h} {s.k} {s.l}", color=SPOT_PEN, anchor=(0.0, 1.0))
-                    text.setPos(s.x + 3, s.y - 3)
-                    items.append(text)
             for it in items:
                 it.setZValue(9)
                 panel.plot.addItem(it, ignoreBounds=True)
+        self._update_labels()
         self.ready.emit()
+
+    @Slot()
+    def _update_labels(self, *args) -> None:
+        """h k l beside the spots in view, once the view holds at most MAX_LABELS of them (none otherwise)."""
+        for panel, labels in zip(self.panels.panels, self.labels, strict=True):
+            for _s, text in labels:
+                panel.plot.removeItem(text)
+            labels.clear()
+        if not (self.spots_action.isChecked() and self.spots):
+            return
+        (x0, x1), (y0, y1) = self.panels.c_panel.vb.viewRange()
+        shown = [s for s in self.spots if x0 <= s.x <= x1 and min(y0, y1) <= s.y <= max(y0, y1)]
+        if len(shown) > MAX_LABELS:
+            return
+        for panel, labels in zip(self.panels.panels, self.labels, strict=True):
+            for s in shown:
+                text = pg.TextItem(f"{s.h} {s.k} {s.l}", color=SPOT_PEN, anchor=(0.0, 1.0))
+                text.setPos(s.x + 2, s.y - 2)
+                text.setZValue(9)
+                panel.plot.addItem(text, ignoreBounds=True)
+                labels.append((s, text))
 
     # ---- readout ---------------------------------------------------------------------------------------------------
     def readout(self, slow: int, fast: int) -> str:

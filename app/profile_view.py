@@ -13,6 +13,7 @@ import pyqtgraph as pg
 from app import line_profile as lp
 
 COLOURS = {"a": (31, 95, 191), "b": (214, 98, 0), "diff": (60, 60, 60)}
+LINE_COLOUR = (255, 0, 170)   # the segment on the images: magenta shows on every colour map's bright and dark end
 
 
 class ProfilePlot(QtWidgets.QWidget):
@@ -43,6 +44,7 @@ class ProfilePlot(QtWidgets.QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.label)
         lay.addWidget(self.graphics, 1)
+        self.setMinimumHeight(220)
 
     def show_profile(self, prof: lp.Profile | None, names: tuple[str, str]) -> None:
         if prof is None:
@@ -78,7 +80,7 @@ class ProfileController(QtCore.QObject):
         self._cursor: tuple[int, int] | None = None
         self._guide = []
         for p in panels.panels:
-            guide = pg.PlotCurveItem(pen=pg.mkPen((255, 230, 0), width=2))
+            guide = pg.PlotCurveItem(pen=pg.mkPen(LINE_COLOUR, width=2))
             guide.setZValue(13)
             p.plot.addItem(guide, ignoreBounds=True)
             self._guide.append(guide)
@@ -142,7 +144,7 @@ class ProfileController(QtCore.QObject):
         cy = (y0 + y1) / 2
         self._remove_roi()
         roi = pg.LineSegmentROI([[x0 + 0.25 * (x1 - x0), cy], [x0 + 0.75 * (x1 - x0), cy]],
-                                pen=pg.mkPen((255, 230, 0), width=2))
+                                pen=pg.mkPen(LINE_COLOUR, width=2))
         roi.setZValue(14)
         panel.plot.addItem(roi, ignoreBounds=True)
         roi.sigRegionChanged.connect(self._on_roi)

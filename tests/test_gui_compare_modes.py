@@ -155,12 +155,12 @@ def test_per_side_scales_when_the_sides_differ_by_more_than_ten_times(qtbot, pan
     assert la.high > 1e4 * lb.high
     assert panels.py_panel.image_item.getLevels()[1] == pytest.approx(lb.high)
     assert panels.c_panel.image_item.getLevels()[1] == pytest.approx(la.high)
-    assert "own colour scale" in panels.c_panel.title_label.text()
+    assert "own scale (the bar)" in panels.c_panel.title_label.text()
     assert "own scale" in panels.py_panel.title_label.text()
     # Within 10x: shared (the default), and the panels say so.
     a2, b2 = images(0.5)
     panels.set_images(a2, b2)
-    assert panels.scales_shared() and "shared colour scale" in panels.py_panel.title_label.text()
+    assert panels.scales_shared() and "shared scale" in panels.py_panel.title_label.text()
     la, lb = panels.side_levels()
     assert la == lb and panels.py_panel.image_item.getLevels()[1] == pytest.approx(la.high)
     # Forced per side.
@@ -175,7 +175,7 @@ def test_b_scaled_to_a_sum_is_display_only_and_names_the_factor(qtbot, panels):
     panels.b_sum_check.setChecked(True)
     k = float(a.sum(dtype=np.float64) / b.sum(dtype=np.float64))
     assert panels.b_factor() == pytest.approx(k) and k == pytest.approx(1.26e5, rel=1e-3)
-    assert f"×{k:.4g}" in panels.py_panel.title_label.text()
+    assert f"shown ×{k:.4g}" in panels.py_panel.title_label.text()
     np.testing.assert_allclose(panels.py_panel.display_at(1), transform(b * np.float32(k), "linear"), rtol=1e-6)
     # Now within 10x of A: the auto scale is shared again.
     assert panels.scales_shared()

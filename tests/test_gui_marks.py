@@ -56,8 +56,16 @@ def test_p_shows_the_predicted_spots_in_every_panel_and_the_readout_names_the_ne
         x, y = scatter.getData()
         np.testing.assert_allclose(x, [s.x for s in expected])
         np.testing.assert_allclose(y, [s.y for s in expected])
-        labels = [t.toPlainText() for t in items_of(items, pg.TextItem)]
-        assert labels[0] == f"{expected[0].h} {expected[0].k} {expected[0].l}"
+    # Labels: h k l beside each spot in view once at most MARKS' MAX_LABELS are in view (none in the whole view).
+    from app.marks_view import MAX_LABELS
+    assert len(expected) > MAX_LABELS and not any(m.labels)
+    s0 = expected[0]
+    panels.center_on(*s0.pixel, half_width=3)
+    in_view = {(s.h, s.k, s.l) for s in expected if abs(s.x - (s0.pixel[1] + 0.5)) <= 3.5
+               and abs(s.y - (s0.pixel[0] + 0.5)) <= 3.5}
+    for labels in m.labels:
+        assert f"{s0.h} {s0.k} {s0.l}" in [t.toPlainText() for _s, t in labels]
+        assert {(s.h, s.k, s.l) for s, _t in labels} >= in_view
     s0 = expected[0]
     text = m.readout(*s0.pixel)
     assert text.startswith(f"nearest predicted ({s0.h} {s0.k} {s0.l})") and f"d {s0.d_A:.3f} Å" in text

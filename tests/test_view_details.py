@@ -20,29 +20,25 @@ def label_fits(label: QtWidgets.QLabel) -> bool:
     return label.heightForWidth(label.width()) <= label.height()
 
 
-def test_panel_subtitles_fit_at_1366x768_and_in_narrow_panels(qtbot, make_window):
+def test_panel_subtitles_fit_at_1366x768_in_every_compare_mode(qtbot, make_window):
     w = make_window()
     w.resize(1366, 768)
     qtbot.wait(50)  # the resize's layout pass (no signal to wait on; nothing here depends on timing)
     panels = w.panels
-    panels.set_images(np.ones((50, 60), np.float32), 1e-6 * np.ones((50, 60), np.float32))  # per-side note too
-    QtWidgets.QApplication.processEvents()
-    for p in panels.panels:
-        assert p.title_label.wordWrap()
-        assert label_fits(p.title_label), (p.title, p.title_label.width(), p.title_label.text())
-        assert "pixel (s, f): centre (s+½, f+½)" in p.title_label.text()
-    # A narrow stand-alone panel: the text wraps onto more lines instead of being cut.
-    from app.image_panels import ImagePanel
-    narrow = ImagePanel("bin:/opt/very/long/path/to/golden/nanoBragg")
-    qtbot.addWidget(narrow)
-    narrow.resize(200, 300)
-    narrow.show()
-    qtbot.waitExposed(narrow)
-    QtWidgets.QApplication.processEvents()
-    fm = narrow.title_label.fontMetrics()
-    assert fm.horizontalAdvance("bin:/opt/very/long/path/to/golden/nanoBragg pixel (s, f): centre (s+½, f+½)") \
-        > narrow.title_label.width()
-    assert label_fits(narrow.title_label)
+    panels.set_images(np.ones((50, 60), np.float32), 1e-6 * np.ones((50, 60), np.float32))  # per-side notes
+    panels.c_panel.set_note("24.44 s")
+    panels.py_panel.set_note("5.84 s")
+    panels.b_sum_check.setChecked(True)   # B's longest note: its scale and the factor
+    panels.set_sharing("per side")
+    for mode in ("diff", "side", "swipe_v", "overlay"):
+        panels.set_compare_mode(mode)
+        QtWidgets.QApplication.processEvents()
+        for p in panels.panels:
+            if not p.isVisibleTo(panels):
+                continue
+            assert label_fits(p.title_label), (mode, p.title, p.title_label.width(), p.title_label.text())
+            assert "pixel (s, f): centre (s+½, f+½)" in p.title_label.text()
+    assert "shown ×1e+06" in panels.py_panel.title_label.text()
 
 
 def test_trace_markdown_names_the_path_in_words(tmp_path):
