@@ -3,8 +3,8 @@
 
     xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python docs/compare_shots.py [SNAPSHOT_PARENT]
 
-Writes docs/compare-swipe.png, docs/compare-overlay.png, docs/compare-profile.png and docs/compare-rings.png
-(the window as Qt draws it: QWidget.grab), and a snapshot taken in the swipe mode with the profile drawn (its
+Writes docs/compare-swipe.png, docs/compare-overlay.png, docs/compare-profile.png, docs/compare-rings.png (whole
+detector) and docs/compare-spots.png (zoomed on reflection 2 2 -13) (the window as Qt draws it: QWidget.grab), and a snapshot taken in the swipe mode with the profile drawn (its
 panel_compare.png, profile.csv and profile.png) under SNAPSHOT_PARENT (default: a temporary folder; the path is
 printed). Driven by the run model's signals; settings are throw-away (defaults shown).
 """
@@ -100,7 +100,14 @@ class Driver(QtCore.QObject):
 
     @QtCore.Slot()
     def final(self) -> None:
-        self.grab("compare-rings.png")
+        if self.stage == "rings-shot":
+            self.grab("compare-rings.png")
+            self.stage = "spots-shot"
+            self.win.panels.center_on(*SPOT, half_width=120)   # few spots in view: their h k l show
+            self.win.panels.hovered.emit(*SPOT)
+            QtCore.QTimer.singleShot(SETTLE_MS, self.final)
+            return
+        self.grab("compare-spots.png")
         print("readout:", self.win.readout.text(), flush=True)
         self.rc = 0
         QtWidgets.QApplication.quit()
