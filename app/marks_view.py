@@ -144,9 +144,10 @@ class ReflectionMarks(QtCore.QObject):
                 for _d, x, y, label in self.rings:
                     curve = pg.PlotCurveItem(x, y, pen=pg.mkPen(RING_PEN, width=2), connect="finite")
                     items.append(curve)
-                    ok = np.flatnonzero(np.isfinite(x))
+                    s_n, f_n = panel.raw.shape if panel.raw is not None else (np.inf, np.inf)
+                    ok = np.flatnonzero(np.isfinite(x) & (x >= 0) & (x <= f_n) & (y >= 0) & (y <= s_n))
                     if ok.size:
-                        i = ok[np.argmin(y[ok])]  # label at the ring's top
+                        i = ok[np.argmin(y[ok])]  # label at the ring's topmost point on the image
                         text = pg.TextItem(label, color=RING_PEN, anchor=(0.5, 1.0))
                         text.setPos(float(x[i]), float(y[i]))
                         items.append(text)

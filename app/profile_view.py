@@ -44,7 +44,7 @@ class ProfilePlot(QtWidgets.QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.label)
         lay.addWidget(self.graphics, 1)
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(150)  # enough for two readable plots; the window still fits 1366x768
 
     def show_profile(self, prof: lp.Profile | None, names: tuple[str, str]) -> None:
         if prof is None:
