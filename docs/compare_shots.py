@@ -6,7 +6,8 @@
 Writes docs/compare-swipe.png, docs/compare-overlay.png, docs/compare-profile.png, docs/compare-rings.png (whole
 detector) and docs/compare-spots.png (zoomed on reflection 2 2 -13), the window as Qt draws it (QWidget.grab), and
 a snapshot taken in the swipe mode with the profile drawn (its panel_compare.png, profile.csv and profile.png)
-under SNAPSHOT_PARENT (default: a temporary folder; the path is printed). Driven by the run model's signals; settings are throw-away (defaults shown).
+under SNAPSHOT_PARENT (default: a temporary folder; the path is printed). Driven by the run model's signals;
+settings are throw-away (defaults shown).
 """
 from __future__ import annotations
 
