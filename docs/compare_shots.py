@@ -84,7 +84,7 @@ class Driver(QtCore.QObject):
         self.stage = "rings"
         p.profile.clear()
         self.win.profile_dock.hide()
-        p.set_compare_mode("diff")
+        p.set_compare_mode("side")   # side by side: A and B larger
         p.fit_view()
         p.marks.d_edit.setText("4 3 2")
         p.marks.rings_action.setChecked(True)
