@@ -93,6 +93,7 @@ class CompareView(QtCore.QObject):
         p = self.panels
         side = mode == "side"
         p.diff_panel.setVisible(not side)
+        p.grid.setColumnStretch(3, 0 if side else 1)  # side by side: A and B take the third panel's room
         drawn = mode in ("swipe_v", "swipe_h", "overlay")
         p.diff_bar.setVisible(not side and not drawn)
         p.diff_panel.set_title(_TITLES.get(mode, "Difference"))

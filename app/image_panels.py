@@ -668,6 +668,7 @@ class ImagePanels(QtWidgets.QWidget):
         grid.addWidget(self.diff_bar, 2, 4)
         for col in (0, 1, 3):
             grid.setColumnStretch(col, 1)
+        self.grid = grid  # the compare view gives the third column's room to A and B when side by side
         grid.setRowStretch(2, 1)
 
         layout = QtWidgets.QVBoxLayout(self)

@@ -174,11 +174,12 @@ class ReflectionMarks(QtCore.QObject):
         (x0, x1), (y0, y1) = self.panels.c_panel.vb.viewRange()
         shown = [s for s in self.spots if x0 <= s.x <= x1 and min(y0, y1) <= s.y <= max(y0, y1)]
         # Many spots in view (the whole detector): small dots, so the image and the rings still show.
-        size = 10 if len(shown) <= 4 * MAX_LABELS else 4
+        few = len(shown) <= 4 * MAX_LABELS
         for items in self.items:
             for it in items:
                 if isinstance(it, pg.ScatterPlotItem):
-                    it.setSize(size)
+                    it.setSize(10 if few else 3)
+                    it.setPen(pg.mkPen(SPOT_PEN, width=1.5 if few else 1))
         if len(shown) > MAX_LABELS:
             return
         for panel, labels in zip(self.panels.panels, self.labels, strict=True):

@@ -184,3 +184,38 @@ def test_b_scaled_to_a_sum_is_display_only_and_names_the_factor(qtbot, panels):
     assert np.array_equal(panels.diff_raw, diff_before)
     panels.b_sum_check.setChecked(False)
     assert panels.b_factor() is None and "×" not in panels.py_panel.title_label.text()
+
+
+def test_snapshot_draws_the_swipe_and_the_overlay_the_window_shows(qtbot, panels):
+    from app import compare_png, panel_png
+    a, b = images()
+    panels.set_images(a, b)
+    assert compare_png.capture(panels, []) is None            # difference mode: the diff panel PNG says it all
+    panels.set_compare_mode("swipe_h")
+    panels.compare.set_split(21.0)
+    ci = compare_png.capture(panels, [(20, 30)])
+    rgba, factor = compare_png.picture(ci)
+    la, lb = panels.side_levels()
+    assert factor == 1 and np.array_equal(
+        rgba, cm.swipe_rgba(panels.c_panel.display_at(1), panels.py_panel.display_at(1), 21, "h", la, lb,
+                            panel_png.lut(panels.colormap())))
+    png = compare_png.render(ci)["panel_compare.png"]
+    assert png[:4] == b"\x89PNG"
+    panels.set_compare_mode("overlay")
+    ci = compare_png.capture(panels, [])
+    assert ci.mode == "overlay" and np.array_equal(compare_png.picture(ci)[0],
+                                                   cm.overlay_rgba(ci.a, ci.b, la, lb, 0.5))
+
+
+def test_side_by_side_gives_the_third_panel_s_room_to_a_and_b(qtbot, panels):
+    from PySide6 import QtWidgets
+    a, b = images()
+    panels.set_images(a, b)
+    QtWidgets.QApplication.processEvents()
+    w_diff = panels.c_panel.width()
+    panels.set_compare_mode("side")
+    QtWidgets.QApplication.processEvents()   # the layout request the mode change posted
+    assert not panels.diff_panel.isVisible() and panels.c_panel.width() > 1.3 * w_diff
+    panels.set_compare_mode("diff")
+    QtWidgets.QApplication.processEvents()
+    assert panels.diff_panel.isVisible() and abs(panels.c_panel.width() - w_diff) <= 2
