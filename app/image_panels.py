@@ -644,7 +644,10 @@ class ImagePanels(QtWidgets.QWidget):
         for w in (self.compare_combo, self.mode_combo, self.compare.blend_label, self.compare.blend_slider):
             diff_row1.addWidget(w)
         diff_row1.addStretch(1)
-        for w in (self.overlay_check, QtWidgets.QLabel("rtol"), self.rtol_edit, self.beyond_label):
+        self.rtol_label = QtWidgets.QLabel("rtol")
+        # The difference's own controls: shown in the difference mode only (app.compare_view).
+        self.diff_controls = (self.mode_combo, self.overlay_check, self.rtol_label, self.rtol_edit, self.beyond_label)
+        for w in (self.overlay_check, self.rtol_label, self.rtol_edit, self.beyond_label):
             diff_row2.addWidget(w)
         diff_row2.addSpacing(8)
         diff_row2.addWidget(QtWidgets.QLabel("Rings"))
@@ -888,7 +891,8 @@ class ImagePanels(QtWidgets.QWidget):
         idx = self.compare_combo.findData(key)
         if idx >= 0 and idx != self.compare_combo.currentIndex():
             self.compare_combo.setCurrentIndex(idx)
-        self.mode_combo.setVisible(key == "diff")  # room for the blend slider in the other modes
+        for w in self.diff_controls:  # room for the blend slider, and for A and B side by side
+            w.setVisible(key == "diff")
 
     @Slot()
     def _on_sharing_changed(self, *args) -> None:
