@@ -641,7 +641,7 @@ class ImagePanels(QtWidgets.QWidget):
             img_row2.addWidget(w)
         img_row2.addStretch(1)
         diff_row1, diff_row2 = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
-        for w in (self.compare_combo, self.mode_combo, self.compare.blend_label, self.compare.blend_slider):
+        for w in (self.compare_combo, self.mode_combo):
             diff_row1.addWidget(w)
         diff_row1.addStretch(1)
         self.rtol_label = QtWidgets.QLabel("rtol")
@@ -649,6 +649,8 @@ class ImagePanels(QtWidgets.QWidget):
         self.diff_controls = (self.mode_combo, self.overlay_check, self.rtol_label, self.rtol_edit, self.beyond_label)
         for w in (self.overlay_check, self.rtol_label, self.rtol_edit, self.beyond_label):
             diff_row2.addWidget(w)
+        diff_row2.addWidget(self.compare.blend_label)   # the overlay's (the difference controls are hidden then)
+        diff_row2.addWidget(self.compare.blend_slider)
         diff_row2.addSpacing(8)
         diff_row2.addWidget(QtWidgets.QLabel("Rings"))
         diff_row2.addWidget(self.marks.d_edit)
