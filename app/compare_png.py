@@ -61,7 +61,13 @@ def picture(ci: CompareInput) -> tuple[np.ndarray, int]:
 
 def render(ci: CompareInput) -> dict[str, bytes]:
     """{'panel_compare.png': PNG bytes} (any thread)."""
-    rgba, _factor = picture(ci)
+    rgba, factor = picture(ci)
+    if ci.mode != "overlay":  # the split line, white, one drawn pixel wide
+        rgba = rgba.copy()
+        axis = 1 if ci.mode == "swipe_v" else 0
+        i = cm.split_index(ci.split_px, factor, rgba.shape[axis])
+        if 0 < i < rgba.shape[axis]:
+            (rgba[:, i - 1] if axis == 1 else rgba[i - 1])[...] = 255
     a_name, b_name = ci.names
     if ci.mode == "overlay":
         title = f"Overlay: A = {a_name} magenta, B = {b_name} green"
