@@ -139,6 +139,7 @@ class ReflectionMarks(QtCore.QObject):
         for panel, items in zip(self.panels.panels, self.items, strict=True):
             for it in items:
                 panel.plot.removeItem(it)
+                it.deleteLater()  # deleted by the event loop, not by a garbage collection at a random moment
             items.clear()
             if self.rings_action.isChecked():
                 for _d, x, y, label in self.rings:
@@ -168,6 +169,7 @@ class ReflectionMarks(QtCore.QObject):
         for panel, labels in zip(self.panels.panels, self.labels, strict=True):
             for _s, text in labels:
                 panel.plot.removeItem(text)
+                text.deleteLater()
             labels.clear()
         if not (self.spots_action.isChecked() and self.spots):
             return

@@ -174,6 +174,7 @@ class ProfileController(QtCore.QObject):
     def _remove_roi(self) -> None:
         if self.roi is not None and self._roi_panel is not None:
             self._roi_panel.plot.removeItem(self.roi)
+            self.roi.deleteLater()  # deleted by the event loop, not by a garbage collection at a random moment
         self.roi, self._roi_panel = None, None
 
     def clear(self) -> None:
