@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from PySide6 import QtGui, QtWidgets
 
-from app import window_io
+from app import shortcut_guard, window_io
 from PySide6.QtCore import Qt
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
@@ -24,6 +24,10 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+1 / Ctrl+2 / Ctrl+3 (1 / 2 / 3 on an image)", "Difference: A − B / relative / log10 ratio"),
     ("Ctrl+0 (F on an image)", "Fit the view to the whole image"),
     ("B (on an image)", "Box zoom on/off (drag a box)"),
+    ("S / D / W / H / O (on an image)", "Compare: side by side / difference / swipe (vertical, horizontal split: "
+                                        "drag the line) / overlay (A magenta, B green; blend slider)"),
+    ("L / R / C (on an image)", "Line profile: draw a line / the row / the column through the cursor"),
+    ("G / P (on an image)", "Resolution rings / predicted reflections (h k l) on or off"),
     ("Right click (on an image)", "Inspect, centre, copy values, fit, box zoom, difference modes"),
     ("Enter (slow/fast box)", "Inspect that pixel and bring it into view"),
     ("Ctrl+L", "Cycle the colour scale (linear, log, sqrt)"),
@@ -61,6 +65,7 @@ def build_actions(win) -> SimpleNamespace:
         scale=_action(win, "Cycle colour scale", "Ctrl+L", lambda: cycle_scale(win.panels)),
     )
     a.cancel.setEnabled(False)
+    win._shortcut_guard = shortcut_guard.install(win)  # Ctrl+E & co. work while a text field has the focus
     # Fit view, box zoom and the exclusive difference modes belong to the panels (app.image_panels).
     a.view = win.panels.view_actions()
     win.addActions(a.view)

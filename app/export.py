@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app import figures, panel_png, report_html
+from app import compare_png, figures, panel_png, report_html
 from app.image_panels import DIVERGING_COLORMAP
 from app.scaling import Levels
 
@@ -50,6 +50,8 @@ class ExportPlan:
     tol: float = 5e-4
     inspector_png: bytes | None = None
     notes: list[str] = field(default_factory=list)      # e.g. where a loaded side's traces come from
+    extra: dict[str, bytes] = field(default_factory=dict)  # drawn on the GUI thread: profile.csv / profile.png
+    compare: compare_png.CompareInput | None = None        # the swipe / overlay shown, drawn on the worker
 
 
 def prepare(window: MainWindow) -> ExportPlan:
@@ -63,6 +65,9 @@ def prepare(window: MainWindow) -> ExportPlan:
                                   percentile=panels.percentile_spin.value(), cmap=panels.colormap(),
                                   diff_mode=panels.mode(), levels=Levels(lv.low, lv.high), names=names,
                                   marks=marks, with_diff=False, floor=panels.display_floor())
+    if not panels.scales_shared() and "py" in specs:
+        specs["py"].levels = panels.side_levels()[1]   # B's own colour scale, as in the window
+        specs["py"].note = "own colour scale (A's and B's levels differ by more than 10×)"
     if panels.diff_raw is not None:
         # The difference the user sees, with the levels of its colour bar.
         specs["diff"] = panel_png.diff_spec(panels.diff_raw, panels.mode(), panels.diff_bar.levels(), names, marks,
@@ -70,7 +75,8 @@ def prepare(window: MainWindow) -> ExportPlan:
     plots = widget_png(window.inspector.plots_widget()) if window.inspector.inspection is not None else None
     return ExportPlan(widget_png(window), specs, names,
                       (panels.c_panel.note(), panels.py_panel.note()), insps, window.inspector.tol, plots,
-                      window.inspector.trace_source_notes())
+                      window.inspector.trace_source_notes(), panels.profile.export_files(),
+                      compare_png.capture(panels, marks))
 
 
 def render(plan: ExportPlan, session, c, py, metrics) -> dict[str, bytes]:
@@ -82,6 +88,9 @@ def render(plan: ExportPlan, session, c, py, metrics) -> dict[str, bytes]:
         if spec.signed and spec.note == "":
             spec.note = panel_png.clip_note(spec.raw, spec.levels, spec.unit)
         files[f"panel_{key}.png"] = panel_png.png_bytes(spec)
+    if plan.compare is not None:
+        files.update(compare_png.render(plan.compare))
+    files.update(plan.extra)
     record = session.record(c, py, metrics, plan.inspections)
     files.update(report_files(record, files, plan.names, plan.side_notes, plan.notes, plan.tol))
     return files

@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 
 import pyqtgraph as pg
 
+from app import compare_modes
 from app import difference as diffmod
 from app.scaling import (DEFAULT_PERCENTILE, SCALES, Levels, downsample_factor, downsample_max, inverse_value,
                          log_floor, percentile_levels, symmetric_levels, transform, transform_value)
@@ -76,17 +77,25 @@ class DisplayPlan:
     n_beyond: int | None = None
     diff_error: str | None = None
     pyramids: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    levels_b: Levels | None = None     # B's levels (display units): the same as `levels` when shared
+    shared: bool = True                # one colour scale for both sides (app.compare_modes.side_scales)
+    b_factor: float | None = None      # B is shown multiplied by this (display only: "B scaled to A's sum")
 
 
 def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, percentile: float, mode: str,
                  tolerance: diffmod.Tolerance, factors: tuple[int, ...] = (),
-                 view_px: tuple[float, float] | None = None) -> DisplayPlan:
+                 view_px: tuple[float, float] | None = None, sharing: str = "auto",
+                 b_to_a_sum: bool = False) -> DisplayPlan:
     """Scale, auto-contrast, difference, tolerance mask and zoomed-out copies of two images (Qt-free, any thread).
 
     factors: aggregation factors to pre-compute; view_px: (height, width) of a panel's view in screen pixels, so
     the factor of a whole-detector view is pre-computed too (that is what a new image is first shown at).
+    sharing: 'auto' | 'shared' | 'per side' colour levels; b_to_a_sum: show B multiplied by sum(A)/sum(B) (display
+    only: the difference, mask and readouts keep the raw values).
     """
-    present = [a for a in (c, py) if a is not None]
+    b_factor = compare_modes.sum_factor(c, py) if b_to_a_sum else None
+    py_shown = py * np.float32(b_factor) if b_factor is not None else py
+    present = [a for a in (c, py_shown) if a is not None]
     if view_px is not None and present and min(view_px) > 0:
         s_n, f_n = present[0].shape
         full = downsample_factor(max(s_n / view_px[0], f_n / view_px[1]))
@@ -95,9 +104,16 @@ def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, per
         factors = tuple(factors) + tuple(1 << k for k in range(1, full.bit_length() + 1))
     floor = log_floor(*present)
     c_disp = transform(c, scale, floor) if c is not None else None
-    py_disp = transform(py, scale, floor) if py is not None else None
+    py_disp = transform(py_shown, scale, floor) if py is not None else None
     levels = percentile_levels([_sample(a) for a in present], percentile, scale, floor) if present else None
-    plan = DisplayPlan(c, py, scale, floor, c_disp, py_disp, levels, mode)
+    plan = DisplayPlan(c, py, scale, floor, c_disp, py_disp, levels, mode, b_factor=b_factor)
+    if c is not None and py is not None:
+        own = [percentile_levels([_sample(a)], percentile, scale, floor) for a in (c, py_shown)]
+        scales = compare_modes.side_scales(own[0], own[1], scale, sharing)
+        plan.shared = scales.shared
+        plan.levels, plan.levels_b = (levels, levels) if scales.shared else (scales.a, scales.b)
+    else:
+        plan.levels_b = levels
     if c is not None and py is not None:
         if c.shape != py.shape:
             plan.diff_error = (f"Cannot compare: the images differ in shape (slow, fast): C {c.shape}, "
@@ -131,6 +147,8 @@ class ImagePanel(QtWidgets.QWidget):
     pixelClicked = Signal(int, int)
     # A right click: (slow, fast) of the pixel under it (-1, -1 outside the image) and the global screen position.
     contextRequested = Signal(int, int, QtCore.QPoint)
+    # The image pushed to the screen changed (new image, new scale or a new zoom factor).
+    displayChanged = Signal()
 
     def __init__(self, title: str, signed: bool = False, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -146,8 +164,14 @@ class ImagePanel(QtWidgets.QWidget):
 
         self.title_label = QtWidgets.QLabel()
         self.title_label.setTextFormat(Qt.TextFormat.RichText)
-        # The title never forces the panel wider: long notes are clipped, the full text is in the tooltip.
+        # The title never forces the panel wider: it wraps to the panel's width (so nothing is cut off), the full
+        # text is also in the tooltip.
         self.title_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.title_label.setWordWrap(True)
+        # A fixed height of three lines: a new note or scale text never changes the panel's layout (a relayout
+        # re-measures the plot's axes: ~100+ ms on the GUI thread).
+        self.title_label.setFixedHeight(3 * self.title_label.fontMetrics().lineSpacing() + 6)
+        self._scale_text = ""
         self._set_title_text("")
 
         self.graphics = pg.GraphicsLayoutWidget()
@@ -219,9 +243,13 @@ class ImagePanel(QtWidgets.QWidget):
     # ---- content -------------------------------------------------------------------------------------------------
     def _set_title_text(self, note: str) -> None:
         self._note = note
-        extra = f" &nbsp;<span style='color:#1f5fbf'>{note}</span>" if note else ""
-        self.title_label.setText(f"<b>{self._title}</b>{extra}<br><span style='color:#555'>slow ↓, fast →; "
-                                 f"pixel (s, f) centre at (s+0.5, f+0.5) px</span>")
+        # Line 1 the name, line 2 the pixel convention, line 3 the note (run time, "loaded from …") and the colour
+        # scale: short lines, so three fit a 240 px panel at 1366x768.
+        third = [f"<span style='color:#1f5fbf'>{note}</span>"] if note else []
+        third += [f"<span style='color:#555'>{self._scale_text}</span>"] if self._scale_text else []
+        self.title_label.setText(f"<b>{self._title}</b><br><span style='color:#555; font-size:small'>pixel (s, f): "
+                                 f"centre (s+½, f+½)</span>"
+                                 + (f"<br><span style='font-size:small'>{' · '.join(third)}</span>" if third else ""))
         self.title_label.setToolTip("Row = slow index (down), column = fast index (right); pixel (s, f) covers "
                                     "[f, f+1) × [s, s+1) in the view, centre (s+0.5, f+0.5) px")
 
@@ -232,6 +260,14 @@ class ImagePanel(QtWidgets.QWidget):
 
     def note(self) -> str:
         return getattr(self, "_note", "")
+
+    def set_scale_text(self, text: str) -> None:
+        """Which colour scale this panel uses (shared, or its own levels), shown in the subtitle."""
+        self._scale_text = text
+        self._set_title_text(self.note())
+
+    def scale_text(self) -> str:
+        return self._scale_text
 
     def set_note(self, note: str) -> None:
         """A short note after the title (e.g. the run time, or 'loaded from file.cbf')."""
@@ -251,6 +287,7 @@ class ImagePanel(QtWidgets.QWidget):
             self._display = None
             self.image_item.clear()
             self.set_mask(None)
+            self.displayChanged.emit()
             return
         self._display = np.asarray(display if display is not None else raw, dtype=np.float32)
         self._factor = 0  # force the next update to push an image
@@ -403,6 +440,19 @@ class ImagePanel(QtWidgets.QWidget):
             rgba = np.zeros(m.shape + (4,), dtype=np.uint8)
             rgba[m > 0] = (255, 0, 255, 200)
             self.overlay_item.setImage(rgba, autoLevels=False, rect=QtCore.QRectF(0, 0, f_pad, s_pad))
+        self.displayChanged.emit()
+
+    def display_at(self, factor: int) -> np.ndarray | None:
+        """The scaled image max-aggregated by `factor` (the full-resolution one for 1), None without an image."""
+        if self._display is None:
+            return None
+        if factor <= 1:
+            return self._display
+        img = self._pyramid.get(factor)
+        if img is None:
+            img = downsample_max(self._display, factor, factor, signed=self.signed)
+            self._pyramid[factor] = img
+        return img
 
     # ---- mouse -----------------------------------------------------------------------------------------------------
     def _pixel_at_scene(self, scene_pos) -> tuple[int, int] | None:
@@ -524,6 +574,9 @@ class ImagePanels(QtWidgets.QWidget):
         self.diff_raw: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._mask_pyramid: dict[int, np.ndarray] | None = None
+        self._shared = True                      # one colour scale for A and B (else the bar drives A only)
+        self._levels_b: Levels | None = None     # B's own levels while not shared
+        self._b_factor: float | None = None      # B shown × this ("B scaled to A's sum"), display only
 
         # Controls.
         self.scale_combo = QtWidgets.QComboBox()
@@ -556,6 +609,26 @@ class ImagePanels(QtWidgets.QWidget):
         self.rtol_edit.setToolTip("Relative tolerance, the metrics' rule: beyond when |C−Py| > rtol·|C| (bright "
                                   "pixels, |C| ≥ 1e-3·max) or > rtol·max|C| (dim pixels)")
         self.beyond_label = QtWidgets.QLabel("")
+        self.sharing_combo = QtWidgets.QComboBox()
+        for key, text in compare_modes.SHARINGS.items():
+            self.sharing_combo.addItem(text, key)
+        self.sharing_combo.setToolTip("One colour scale for A and B, or one per side (auto: shared while both "
+                                      "sides' upper levels are within 10× of each other)")
+        self.b_sum_check = QtWidgets.QCheckBox("B × (A's sum)")
+        self.b_sum_check.setToolTip("Show B multiplied by sum(A)/sum(B), for the eye only: metrics, difference "
+                                    "and readouts keep the raw values; B's panel names the factor")
+        from app.compare_view import CompareView  # the compare modes draw into the third panel
+        from app.marks_view import ReflectionMarks
+        from app.profile_view import ProfileController
+        self.compare = CompareView(self)
+        self.profile = ProfileController(self)
+        self.marks = ReflectionMarks(self)
+        self.compare_combo = QtWidgets.QComboBox()
+        for key, text in compare_modes.MODES.items():
+            self.compare_combo.addItem(f"{text} ({compare_modes.KEYS[key]})", key)
+        self.compare_combo.setCurrentIndex(self.compare_combo.findData(self.compare.mode()))
+        self.compare_combo.setToolTip("Compare mode (single keys on an image: S side by side, D difference, W/H "
+                                      "swipe with a vertical/horizontal split line, O overlay)")
 
         # Controls sit above the columns they act on: scaling over C + PyTorch, modes over the difference.
         img_row1, img_row2 = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
@@ -563,15 +636,24 @@ class ImagePanels(QtWidgets.QWidget):
                   QtWidgets.QLabel("Auto-contrast"), self.percentile_spin, self.auto_button):
             img_row1.addWidget(w)
         img_row1.addStretch(1)
-        for w in (QtWidgets.QLabel("Levels (photons)"), self.low_edit, QtWidgets.QLabel("–"), self.high_edit):
+        for w in (QtWidgets.QLabel("Levels (photons)"), self.low_edit, QtWidgets.QLabel("–"), self.high_edit,
+                  self.sharing_combo, self.b_sum_check):
             img_row2.addWidget(w)
         img_row2.addStretch(1)
         diff_row1, diff_row2 = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
-        for w in (QtWidgets.QLabel("Difference"), self.mode_combo):
+        for w in (self.compare_combo, self.mode_combo):
             diff_row1.addWidget(w)
         diff_row1.addStretch(1)
-        for w in (self.overlay_check, QtWidgets.QLabel("rtol"), self.rtol_edit, self.beyond_label):
+        self.rtol_label = QtWidgets.QLabel("rtol")
+        # The difference's own controls: shown in the difference mode only (app.compare_view).
+        self.diff_controls = (self.mode_combo, self.overlay_check, self.rtol_label, self.rtol_edit, self.beyond_label)
+        for w in (self.overlay_check, self.rtol_label, self.rtol_edit, self.beyond_label):
             diff_row2.addWidget(w)
+        diff_row2.addWidget(self.compare.blend_label)   # the overlay's (the difference controls are hidden then)
+        diff_row2.addWidget(self.compare.blend_slider)
+        diff_row2.addSpacing(8)
+        diff_row2.addWidget(QtWidgets.QLabel("Rings"))
+        diff_row2.addWidget(self.marks.d_edit)
         diff_row2.addStretch(1)
 
         # One grid: the three panels take equal stretch and both colour bars the same fixed width, so the linked
@@ -591,6 +673,7 @@ class ImagePanels(QtWidgets.QWidget):
         grid.addWidget(self.diff_bar, 2, 4)
         for col in (0, 1, 3):
             grid.setColumnStretch(col, 1)
+        self.grid = grid  # the compare view gives the third column's room to A and B when side by side
         grid.setRowStretch(2, 1)
 
         layout = QtWidgets.QVBoxLayout(self)
@@ -614,6 +697,11 @@ class ImagePanels(QtWidgets.QWidget):
         self.mode_combo.currentIndexChanged.connect(self._sync_mode_actions)
         self.overlay_check.toggled.connect(self.refresh_difference)
         self.rtol_edit.editingFinished.connect(self._on_rtol)
+        self.sharing_combo.currentIndexChanged.connect(self._on_sharing_changed)
+        self.b_sum_check.toggled.connect(self._on_sharing_changed)
+        self.compare_combo.currentIndexChanged.connect(
+            lambda _i: self.compare.set_mode(self.compare_combo.currentData()))
+        self.compare.modeChanged.connect(self._on_compare_mode)
 
     # ---- navigation actions ----------------------------------------------------------------------------------------
     def _build_view_actions(self) -> None:
@@ -657,7 +745,8 @@ class ImagePanels(QtWidgets.QWidget):
 
     def view_actions(self) -> list[QtGui.QAction]:
         """Fit view, box zoom, then the difference modes: for the window's View menu."""
-        return [self.fit_action, self.box_zoom_action, *self.mode_actions.values()]
+        return [self.fit_action, self.box_zoom_action, *self.mode_actions.values(), *self.compare.actions.values(),
+                *self.marks.actions()]
 
     @Slot()
     def fit_view(self) -> None:
@@ -706,11 +795,20 @@ class ImagePanels(QtWidgets.QWidget):
             copy = menu.addAction("Copy the values")
             text = f"slow {slow}\tfast {fast}\t" + "\t".join(values)
             copy.triggered.connect(lambda: QtWidgets.QApplication.clipboard().setText(text))
+            row = menu.addAction(f"Profile of row {slow} (R)")
+            row.triggered.connect(lambda: self.profile.row_at_cursor(slow))
+            col = menu.addAction(f"Profile of column {fast} (C)")
+            col.triggered.connect(lambda: self.profile.column_at_cursor(fast))
+            line = menu.addAction("Draw a profile line (L)")
+            line.triggered.connect(lambda: self.profile.draw_line_here())
             menu.addSeparator()
         menu.addAction(self.fit_action)
         menu.addAction(self.box_zoom_action)
         menu.addSeparator()
         for a in self.mode_actions.values():
+            menu.addAction(a)
+        menu.addSeparator()
+        for a in self.compare.actions.values():
             menu.addAction(a)
         return menu
 
@@ -741,7 +839,8 @@ class ImagePanels(QtWidgets.QWidget):
         """Signals after which the view's choices should be saved."""
         return [self.scale_combo.currentTextChanged, self.cmap_combo.currentTextChanged,
                 self.percentile_spin.valueChanged, self.mode_combo.currentIndexChanged,
-                self.rtol_edit.editingFinished, self.overlay_check.toggled]
+                self.rtol_edit.editingFinished, self.overlay_check.toggled, self.compare.modeChanged,
+                self.sharing_combo.currentIndexChanged]
 
     # ---- public API ----------------------------------------------------------------------------------------------
     @property
@@ -755,6 +854,78 @@ class ImagePanels(QtWidgets.QWidget):
         if self.cmap_combo.currentText() != name:
             self.cmap_combo.setCurrentText(name)
         self.image_bar.set_colormap(name)
+        if not self._shared:
+            self.py_panel.image_item.setLookupTable(self.image_lut())
+        self.compare.redraw()
+
+    def image_lut(self) -> np.ndarray:
+        """The image colour map's (256, 4) uint8 table."""
+        return self.image_bar.bar.colorMap().getLookupTable(nPts=256, alpha=True)
+
+    def side_levels(self) -> tuple[Levels, Levels]:
+        """(A's, B's) colour levels in display units (the same pair when shared)."""
+        la = self.image_bar.levels()
+        return la, (self._levels_b if not self._shared and self._levels_b is not None else la)
+
+    def scales_shared(self) -> bool:
+        return self._shared
+
+    def b_factor(self) -> float | None:
+        """The factor B is shown multiplied by (None: shown as it is)."""
+        return self._b_factor
+
+    def sharing(self) -> str:
+        return self.sharing_combo.currentData()
+
+    def set_sharing(self, key: str) -> None:
+        idx = self.sharing_combo.findData(key)
+        if idx >= 0:
+            self.sharing_combo.setCurrentIndex(idx)
+
+    def compare_mode(self) -> str:
+        return self.compare.mode()
+
+    def set_compare_mode(self, key: str) -> None:
+        self.compare.set_mode(key)
+
+    @Slot(str)
+    def _on_compare_mode(self, key: str) -> None:
+        idx = self.compare_combo.findData(key)
+        if idx >= 0 and idx != self.compare_combo.currentIndex():
+            self.compare_combo.setCurrentIndex(idx)
+        for w in self.diff_controls:  # room for the blend slider, and for A and B side by side
+            w.setVisible(key == "diff")
+
+    @Slot()
+    def _on_sharing_changed(self, *args) -> None:
+        self._on_scale_changed(self.scale)
+
+    def _apply_side_levels(self, la: Levels, lb: Levels | None, shared: bool, b_factor: float | None) -> None:
+        """Shared: the colour bar drives both images. Per side: it drives A; B keeps its own levels (its panel
+        says so). Both panels name their scale; B's names the display factor."""
+        if shared != self._shared:  # re-attaching re-renders both images: only when the sharing changes
+            items = [self.c_panel.image_item] + ([self.py_panel.image_item] if shared else [])
+            self.image_bar.attach(items)
+        self._shared, self._levels_b, self._b_factor = shared, lb, b_factor
+        self.image_bar.set_levels(la)
+        if not shared and lb is not None:
+            self.py_panel.image_item.setLookupTable(self.image_lut())
+            self.py_panel.image_item.setLevels(lb.as_tuple())
+        def span(lv: Levels) -> str:
+            return f"{inverse_value(lv.low, self.scale):.3g}–{inverse_value(lv.high, self.scale):.3g}"
+        if shared:
+            self.c_panel.set_scale_text("shared scale")
+            self.py_panel.set_scale_text("shared scale")
+        else:
+            self.c_panel.set_scale_text("own scale (the bar)")
+            self.py_panel.set_scale_text(f"own scale {span(lb)}" if lb is not None else "")
+        if b_factor is not None:
+            self.py_panel.set_scale_text(self.py_panel.scale_text() + f", shown ×{b_factor:.4g}")
+        self.image_bar.set_label(self._unit_label() + ("" if shared else " (A)"))
+        self.compare.redraw()
+
+    def _unit_label(self) -> str:
+        return {"linear": "photons", "log": "log10(photons)", "sqrt": "√photons"}[self.scale]
 
     def colormap(self) -> str:
         return self.cmap_combo.currentText()
@@ -793,7 +964,8 @@ class ImagePanels(QtWidgets.QWidget):
         rect = self.c_panel.vb.boundingRect()
         return dict(scale=self.scale, percentile=self.percentile_spin.value(), mode=self.mode(),
                     tolerance=self.tolerance, factors=(self.c_panel.view_factor(),),
-                    view_px=(rect.height(), rect.width()))
+                    view_px=(rect.height(), rect.width()), sharing=self.sharing(),
+                    b_to_a_sum=self.b_sum_check.isChecked())
 
     def apply_plan(self, plan: DisplayPlan) -> None:
         """Hand a DisplayPlan's arrays to the panels (cheap: no per-pixel work unless the zoom changed since)."""
@@ -810,7 +982,7 @@ class ImagePanels(QtWidgets.QWidget):
         unit = {"linear": "photons", "log": "log10(photons)", "sqrt": "√photons"}[plan.scale]
         self.image_bar.set_label(unit)
         if plan.levels is not None:
-            self.image_bar.set_levels(plan.levels)
+            self._apply_side_levels(plan.levels, plan.levels_b, plan.shared, plan.b_factor)
             self._show_level_fields()
         self._apply_difference(plan)
 
@@ -872,23 +1044,36 @@ class ImagePanels(QtWidgets.QWidget):
         self._show_level_fields()
 
     # ---- scaling ---------------------------------------------------------------------------------------------------
-    def _rescale(self) -> None:
+    def _b_shown(self) -> tuple[np.ndarray | None, float | None]:
+        """B as displayed (multiplied by A's-sum factor when that is on) and the factor."""
         c, py = self.c_panel.raw, self.py_panel.raw
+        k = compare_modes.sum_factor(c, py) if self.b_sum_check.isChecked() else None
+        return (py * np.float32(k) if k is not None else py), k
+
+    def _rescale(self) -> None:
+        c, (py, _k) = self.c_panel.raw, self._b_shown()
         self._floor = log_floor(c, py)
-        for p in (self.c_panel, self.py_panel):
-            if p.raw is not None:
-                p.set_display(transform(p.raw, self.scale, self._floor))
+        for p, raw in ((self.c_panel, c), (self.py_panel, py)):
+            if raw is not None:
+                p.set_display(transform(raw, self.scale, self._floor))
         unit = {"linear": "photons", "log": "log10(photons)", "sqrt": "√photons"}[self.scale]
         self.image_bar.set_label(unit)
 
     @Slot()
     def auto_levels(self, *args) -> None:
-        c, py = self.c_panel.raw, self.py_panel.raw
+        c, (py, k) = self.c_panel.raw, self._b_shown()
         arrays = [_sample(a) for a in (c, py) if a is not None]
         if not arrays:
             return
-        lv = percentile_levels(arrays, self.percentile_spin.value(), self.scale, self._floor)
-        self.image_bar.set_levels(lv)
+        pct = self.percentile_spin.value()
+        lv = percentile_levels(arrays, pct, self.scale, self._floor)
+        la, lb, shared = lv, lv, True
+        if c is not None and py is not None:
+            own = [percentile_levels([_sample(a)], pct, self.scale, self._floor) for a in (c, py)]
+            sc = compare_modes.side_scales(own[0], own[1], self.scale, self.sharing())
+            if not sc.shared:
+                la, lb, shared = sc.a, sc.b, False
+        self._apply_side_levels(la, lb, shared, k)
         self._show_level_fields()
 
     @Slot(str)

@@ -225,6 +225,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._reinspect = (shown.slow, shown.fast) if shown is not None and shown.slow < s_n and shown.fast < f_n \
             else None
         self.geometry_info = PixelGeometry.from_config(session.config)
+        self.panels.marks.set_config(session.config)  # rings and predicted reflections follow the command line
         self.model.start_run(session)
         return True
 
@@ -305,8 +306,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def readout_text(self, slow: int, fast: int) -> str:
         values = (self.panels.c_panel.value_at(slow, fast), self.panels.py_panel.value_at(slow, fast))
-        return readout_text(slow, fast, values, self.names, self.geometry_info,
+        text = readout_text(slow, fast, values, self.names, self.geometry_info,
                             self.inspector._cache.get((slow, fast)))
+        near = self.panels.marks.readout(slow, fast)
+        return text + (f" &nbsp;·&nbsp; {near}" if near else "")
 
     # ---- pixel inspection ------------------------------------------------------------------------------------------
     @Slot(int, int)

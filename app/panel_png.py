@@ -86,17 +86,22 @@ class PanelSpec:
     signed: bool = False
     marks: list[tuple[int, int]] = field(default_factory=list)
     note: str = ""
+    rgb: np.ndarray | None = None   # a picture drawn instead of the colour-mapped raw values (swipe, overlay)
 
 
 def render_panel(spec: PanelSpec):
     """A QImage of the panel (title, image with pixel axes and marks, colour bar, notes)."""
     QtGui = _ensure_gui_app()
     from PySide6 import QtCore
-    display = transform(spec.raw, spec.scale, spec.floor) if not spec.signed else spec.raw.astype(np.float32)
-    s, f = display.shape
+    s, f = spec.raw.shape[:2]
     factor = max(1, int(math.ceil(max(s, f) / MAX_SIDE)))
-    shown = downsample_max(display, factor, factor, signed=spec.signed) if factor > 1 else display
-    rgb = np.ascontiguousarray(colorize(shown, spec.levels, lut(spec.cmap)))
+    if spec.rgb is not None:
+        rgb = np.ascontiguousarray(spec.rgb[..., :3])
+        factor = max(1, int(math.ceil(max(s, f) / max(rgb.shape[:2]))))
+    else:
+        display = transform(spec.raw, spec.scale, spec.floor) if not spec.signed else spec.raw.astype(np.float32)
+        shown = downsample_max(display, factor, factor, signed=spec.signed) if factor > 1 else display
+        rgb = np.ascontiguousarray(colorize(shown, spec.levels, lut(spec.cmap)))
     h, w = rgb.shape[:2]
     img = QtGui.QImage(rgb.data, w, h, 3 * w, QtGui.QImage.Format.Format_RGB888).copy()
     # Small images are enlarged with nearest neighbour so pixels stay square and visible.
@@ -161,11 +166,15 @@ def render_panel(spec: PanelSpec):
             label = f"({ms}, {mf})"
             lx = min(cx + half + 3, x0 + img_w - fm.horizontalAdvance(label) - 2)
             ly = max(cy - half - 3, title_h + 12)
-            p.setPen(QtGui.QPen(QtGui.QColor("white"), 3))
-            path = QtGui.QPainterPath()
-            path.addText(QtCore.QPointF(lx, ly), font, label)
-            p.drawPath(path)
-            p.fillPath(path, QtGui.QColor("#e00000"))
+            # The indices on an opaque white box with a red frame: readable on any colour (a halo alone was not,
+            # on the bright end of a colour map such as viridis' yellow).
+            box = QtCore.QRectF(lx - 2, ly - fm.ascent() - 1, fm.horizontalAdvance(label) + 4, fm.height() + 2)
+            p.setPen(QtGui.QPen(QtGui.QColor("#e00000"), 1))
+            p.setBrush(QtGui.QColor("white"))
+            p.drawRect(box)
+            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            p.setPen(QtGui.QColor("#b00000"))
+            p.drawText(QtCore.QPointF(lx, ly), label)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         p.setPen(ink)
         # Colour bar: top = high level.

@@ -18,7 +18,8 @@ from tracing.pipeline import PipelineDiff, diff_pipeline
 from tracing.pipeline_report import COLUMNS, row_cells
 from tracing.tables import phi_table_rows
 
-PANEL_CAPTIONS = {"panel_c.png": "Side A", "panel_py.png": "Side B", "panel_diff.png": "Difference"}
+PANEL_CAPTIONS = {"panel_c.png": "Side A", "panel_py.png": "Side B", "panel_diff.png": "Difference",
+                  "panel_compare.png": "Swipe or overlay, as shown"}
 PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "schedule", "c_binary", "c_binary_sha256",
                    "c_threads", "torch_version", "torch_dtype", "torch_device", "torch_threads", "c_carryover",
                    "torch_carryover", "python", "platform")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
 
+from app import profile_view
+
 
 def build_layout(win) -> None:
     """The parameter dock (left), the three panels over the metrics and the inspector, the readout line."""
@@ -49,4 +51,5 @@ def build_layout(win) -> None:
     win.readout.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
     win.readout.setMinimumWidth(200)
     win.statusBar().addPermanentWidget(win.readout, 1)
+    profile_view.install(win)  # the line-profile dock, shown once a profile is drawn
     win.resize(1500, 950)

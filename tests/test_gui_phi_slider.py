@@ -57,7 +57,9 @@ def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot
         view.slider.setValue(0)
     # A click on a tick image inspects that pixel in the main inspector.
     qtbot.wait(50)
-    view.panels.fit_view()
+    # Zoomed in, so one image pixel spans several screen pixels (zoomed out, a click's integer screen position
+    # can round into the neighbouring image pixel, depending on the panel's exact size).
+    view.panels.center_on(100, 120, half_width=20)
     with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
         click_pixel(qtbot, view.panels.py_panel, 100, 120)
     assert (w.inspector.inspection.slow, w.inspector.inspection.fast) == (100, 120)

@@ -202,7 +202,8 @@ def compare_images(a: np.ndarray, b: np.ndarray, *, tol_rel: float = 1e-5, floor
     if ib.size:
         rel = absD[ib] / absA[ib]
         k = int(np.argmax(rel))
-        max_rel, max_rel_px = float(rel[k]), at(ib[k])
+        # No pixel is "worst" when every bright pixel agrees exactly (else argmax names the first, (0, 0)).
+        max_rel, max_rel_px = float(rel[k]), (at(ib[k]) if rel[k] > 0 else None)
     else:
         max_rel, max_rel_px = math.nan, None
     n_beyond = int(np.count_nonzero(beyond_tolerance_mask(A, B, tol_rel, floor_frac)))

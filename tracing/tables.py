@@ -103,6 +103,13 @@ def _scalar_rows(c_trace: PixelTrace, py_trace: PixelTrace) -> list[dict]:
     return rows
 
 
+def path_text(p) -> str:
+    """A PathKey in words: 'layer 0, sub-pixel (0, 0), source 0, mosaic domain 0' ('—' for None)."""
+    if p is None:
+        return "—"
+    return f"layer {p.layer}, sub-pixel ({p.sub_s}, {p.sub_f}), source {p.src}, mosaic domain {p.mos}"
+
+
 def write_phi_tables(folder: Path | str, stem: str, cmp: PhiComparison, c_trace: PixelTrace,
                      py_trace: PixelTrace) -> list[Path]:
     """Write <stem>.json, <stem>.csv and <stem>.md into `folder` (which must exist); returns the three paths."""
@@ -126,8 +133,8 @@ def write_phi_tables(folder: Path | str, stem: str, cmp: PhiComparison, c_trace:
 
     pm = folder / f"{stem}.md"
     lines = [f"# Per-φ trace, pixel (slow {c_trace.slow}, fast {c_trace.fast})", "",
-             f"c (side A): {c_trace.engine} ({c_trace.dialect} dialect), path {cmp.path_c}; "
-             f"py (side B): {py_trace.engine} ({py_trace.dialect} dialect), path {cmp.path_py}.  ",
+             f"c (side A): {c_trace.engine} ({c_trace.dialect} dialect), path {path_text(cmp.path_c)}; "
+             f"py (side B): {py_trace.engine} ({py_trace.dialect} dialect), path {path_text(cmp.path_py)}.  ",
              f"Δ = {py_trace.engine} − {c_trace.engine}; tolerance on h, k, l: {fmt_num(cmp.tol)}.", "",
              f"**{cmp.describe()}**", ""]
     if cmp.missing_in_c or cmp.missing_in_py:

@@ -124,7 +124,13 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{bo
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#eee;position:sticky;top:0}
 td.num{text-align:right;font-family:monospace}tr.pass td.status{background:#d7f5d7}tr.fail td.status{background:#fbd3d3}
 tr.error td.status,tr.cancelled td.status{background:#fde9b8}code{background:#f3f3f3;padding:1px 3px}
-.muted{color:#777}"""
+.muted{color:#777}table.cases{table-layout:fixed;width:1390px}table.cases td,table.cases th{overflow-wrap:anywhere}"""
+# Column widths (px) of the HTML table: a fixed layout at most 1390 px wide (CSS 2.1 17.5.2.1: the columns take
+# these widths and long cells wrap inside them), with room for "engine A vs engine B" on two lines.
+HTML_WIDTHS = {"case": 100, "status": 50, "correlation": 68, "max_rel_err": 68, "max_rel_err_pixel": 68,
+               "sum_ratio": 60, "max_abs_diff": 68, "n_beyond_tol": 50, "first divergent quantity": 80, "where": 90,
+               "explained by": 100, "first_divergence": 92, "time_a_s": 45, "time_b_s": 45, "engines": 256,
+               "note": 60, "open in the viewer": 90}
 
 
 def to_html(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: Path) -> str:
@@ -137,7 +143,8 @@ def to_html(recs: list[CaseRecord], title: str, facts: dict[str, str], folder: P
     out.append("</ul><p>To open a case without re-running it (images, metrics, per-φ tables of the probe pixels), "
                "copy its command from the last column, e.g. <code>nbparity gui --bundle DIR</code>.</p>"
                + causes_html(recs) +
-           "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>")
+               "<table class='cases'><colgroup>" + "".join(f"<col style='width:{HTML_WIDTHS[c]}px'>" for c in cols)
+               + "</colgroup><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>")
     for r in recs:
         cells = row(r)
         tds = []
