@@ -7,7 +7,10 @@ the path the tables compare, `PixelTrace.notes` says so), the comparison redone 
 tolerance, the pixel-level values both sides printed, single-tick curves and errors; the manifest.
 
 Every file the manifest lists is checked against its size and sha256 first: a damaged or edited bundle is refused
-with the file's name (`BundleError`, a ConfigError), never shown as if it were the original.
+with the file's name (`BundleError`, a ConfigError), never shown as if it were the original. The manifest itself is
+untrusted input (app.bundle_manifest: schema, shapes against file sizes, names confined to the bundle, no links, a
+newer format named); every file read is one the manifest lists, images must be finite, and any other damage is a
+BundleError naming the bundle, never a traceback.
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from app.bundle_manifest import BundleError, check_manifest, member_path
 from simulator.config import ConfigError
-from tracing.bundle import sha256_file
+from tracing.bundle import is_partial_name, sha256_file
 from tracing.metrics import ImageMetrics, ParityThresholds, PeakMatch, Verdict
 from tracing.phi_compare import compare_traces
 from tracing.records import PathKey, PhiSample, PixelTrace, ImageResult
@@ -32,33 +36,51 @@ _TABLE = re.compile(r"^pixel_s(\d+)_f(\d+)\.json$")
 _TABLE_PREFIX = {"a": "c_", "b": "py_"}  # tracing.tables names side A's columns c_*, side B's py_*
 
 
-class BundleError(ConfigError):
-    """The folder is not a readable comparison bundle; the message names the file and what is wrong."""
+__all__ = ["BundleError", "read_bundle", "verify_bundle"]
 
 
 def read_bundle(folder: Path | str, *, verify: bool = True):
-    """The ComparisonRecord stored in `folder`. verify: check every listed file's size and sha256 first."""
+    """The ComparisonRecord stored in `folder`. verify: check every listed file's size and sha256 first (and
+    read no file the manifest does not list). BundleError for anything that is not a sound bundle."""
+    folder = Path(folder)
+    if is_partial_name(folder.name):
+        raise BundleError(f"{folder}: an unfinished bundle (its writer was stopped before it was complete); it is "
+                          "not a comparison bundle, and the next bundle written beside it removes it")
+    manifest = _json(folder, "manifest.json", what="a comparison bundle's manifest")
+    listed = check_manifest(folder, manifest)
+    try:
+        if verify:
+            verify_bundle(folder, manifest)
+        return _read(folder, manifest, listed if verify else None)
+    except BundleError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OSError) as exc:
+        # Content the checks above do not cover (a table row of the wrong type, ...): still a sentence.
+        raise BundleError(f"{folder}: not a readable comparison bundle: unexpected content "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
+def _read(folder: Path, manifest: dict, listed: dict | None):
     from app.session import ComparisonRecord
 
-    folder = Path(folder)
-    manifest = _json(folder, "manifest.json", what="a comparison bundle's manifest")
-    if verify:
-        verify_bundle(folder, manifest)
-    argv = [str(a) for a in manifest.get("argv") or []]
-    sides = manifest.get("sides") or {}
-    if set(sides) != set(SIDES):
-        raise BundleError(f"{folder / 'manifest.json'}: expected sides a and b, found {sorted(sides)} (a bundle "
-                          "written before engines were named per side cannot be opened)")
+    argv = list(manifest["argv"])
+    sides = manifest["sides"]
     labels = {k: str(sides[k].get("label") or k.upper()) for k in SIDES}
     files_by_side = manifest.get("files_by_side") or {}
-    outcomes = {k: _outcome(folder, k, labels[k], sides[k], files_by_side.get(k, {})) for k in SIDES}
+    outcomes = {k: _outcome(folder, k, labels[k], sides[k], files_by_side.get(k, {}), listed) for k in SIDES}
     metrics = verdict = None
     if (folder / "metrics.json").is_file():
-        body = _json(folder, "metrics.json", what="the metrics")
-        metrics = metrics_from_dict(body["metrics"]) if body.get("metrics") else None
-        verdict = verdict_from_dict(body["parity"]) if body.get("parity") else None
+        body = _json(folder, "metrics.json", what="the metrics", listed=listed)
+        if not isinstance(body, dict) or not all(isinstance(body.get(k) or {}, dict) for k in ("metrics", "parity")):
+            raise BundleError(f"{folder / 'metrics.json'}: expected a JSON object with tables metrics and parity")
+        try:
+            metrics = metrics_from_dict(body["metrics"]) if body.get("metrics") else None
+            verdict = verdict_from_dict(body["parity"]) if body.get("parity") else None
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise BundleError(f"{folder / 'metrics.json'}: not metrics this nbparity reads "
+                              f"({type(exc).__name__}: {exc})") from None
     thresholds = ParityThresholds(**_known(ParityThresholds, manifest.get("parity_thresholds") or {}))
-    inspections = tuple(read_inspections(folder, labels, thresholds.phi_tol))
+    inspections = tuple(read_inspections(folder, labels, thresholds.phi_tol, listed=listed))
     return ComparisonRecord(argv=tuple(argv), config=_config(argv, manifest), labels=tuple(labels.items()),
                             outcomes=tuple(outcomes.items()), metrics=metrics, verdict=verdict,
                             inspections=inspections, thresholds=thresholds,
@@ -66,9 +88,11 @@ def read_bundle(folder: Path | str, *, verify: bool = True):
 
 
 def verify_bundle(folder: Path, manifest: dict) -> None:
-    """BundleError naming the first listed file that is missing or differs from what was written."""
-    for entry in manifest.get("files") or []:
-        path = folder / entry["name"]
+    """BundleError naming the first listed file that is missing or differs from what was written (the manifest
+    is checked first: names inside the bundle, no links)."""
+    check_manifest(folder, manifest)
+    for entry in manifest["files"]:
+        path = member_path(folder, entry["name"], "files")
         if not path.is_file():
             raise BundleError(f"{path}: listed in manifest.json but missing: the bundle is incomplete")
         if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
@@ -104,8 +128,9 @@ def verdict_from_dict(d: dict) -> Verdict:
     return Verdict(**body)
 
 
-def read_inspections(folder: Path, labels: dict[str, str], tol: float) -> list:
-    """PixelInspection per pixel_s<S>_f<F>.json table (plus curves and errors), in (slow, fast) order."""
+def read_inspections(folder: Path, labels: dict[str, str], tol: float, *, listed: dict | None = None) -> list:
+    """PixelInspection per pixel_s<S>_f<F>.json table (plus curves and errors), in (slow, fast) order.
+    listed: the manifest's files (a table it does not list is refused); None reads what is there."""
     from app.session import PixelInspection
 
     found: dict[tuple[int, int], Any] = {}
@@ -113,27 +138,26 @@ def read_inspections(folder: Path, labels: dict[str, str], tol: float) -> list:
         m = _TABLE.match(path.name)
         if not m:
             continue
+        _member(folder, path.name, listed)
         s, f = int(m.group(1)), int(m.group(2))
-        insp = PixelInspection(s, f, labels=dict(labels))
-        table = _json(folder, path.name, what="a per-phi table")
-        summary = table.get("summary") or {}
-        tol_here = float(summary.get("tol") or tol)
-        for k in SIDES:
-            insp.traces[k] = _trace_from_table(table, k, labels[k], s, f)
-        ta, tb = insp.traces["a"], insp.traces["b"]
-        if ta.samples and tb.samples:
-            insp.comparison = compare_traces(ta, tb, tol=tol_here)
-        for k in SIDES:
-            if not insp.traces[k].samples and summary.get("dialects", {}).get(_TABLE_PREFIX[k][:-1]) == "none":
-                insp.traces.pop(k)
-        found[(s, f)] = insp
+        table = _json(folder, path.name, what="a per-phi table", listed=listed)
+        if not isinstance(table, dict):
+            raise BundleError(f"{path}: expected a JSON object (a per-phi table)")
+        try:
+            found[(s, f)] = _inspection(table, labels, s, f, tol)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise BundleError(f"{path}: not a per-phi table this nbparity reads (summary, columns, rows, scalars): "
+                              f"{type(exc).__name__}: {exc}") from None
     for path in sorted(folder.glob("pixel_s*_f*_errors.json")):
         m = re.match(r"^pixel_s(\d+)_f(\d+)_errors\.json$", path.name)
         if not m:
             continue
         s, f = int(m.group(1)), int(m.group(2))
         insp = found.setdefault((s, f), PixelInspection(s, f, labels=dict(labels)))
-        for key, value in _json(folder, path.name, what="a pixel's errors").items():
+        errors = _json(folder, path.name, what="a pixel's errors", listed=listed)
+        if not isinstance(errors, dict):
+            raise BundleError(f"{path}: expected a JSON object (a pixel's errors)")
+        for key, value in errors.items():
             side = "a" if key.startswith("A-") else "b" if key.startswith("B-") else None
             if side is None:
                 continue
@@ -143,18 +167,44 @@ def read_inspections(folder: Path, labels: dict[str, str], tol: float) -> list:
         if m:
             s, f, side = int(m.group(1)), int(m.group(2)), m.group(3).lower()
             insp = found.setdefault((s, f), PixelInspection(s, f, labels=dict(labels)))
-            insp.curves[side] = _curve(path, labels[side], s, f)
+            insp.curves[side] = _curve(_member(folder, path.name, listed), labels[side], s, f)
     return [found[k] for k in sorted(found)]
 
 
 # ---- pieces ---------------------------------------------------------------------------------------------------------
-def _outcome(folder: Path, side: str, label: str, summary: dict, files: dict):
+def _inspection(table: dict, labels: dict[str, str], s: int, f: int, tol: float):
+    """One PixelInspection from a per-phi table (TypeError, KeyError, ... on a malformed one)."""
+    from app.session import PixelInspection
+
+    insp = PixelInspection(s, f, labels=dict(labels))
+    summary = table.get("summary") or {}
+    tol_here = float(summary.get("tol") or tol)
+    for k in SIDES:
+        insp.traces[k] = _trace_from_table(table, k, labels[k], s, f)
+    ta, tb = insp.traces["a"], insp.traces["b"]
+    if ta.samples and tb.samples:
+        insp.comparison = compare_traces(ta, tb, tol=tol_here)
+    for k in SIDES:
+        if not insp.traces[k].samples and summary.get("dialects", {}).get(_TABLE_PREFIX[k][:-1]) == "none":
+            insp.traces.pop(k)
+    return insp
+
+
+def _member(folder: Path, name: str, listed: dict | None) -> Path:
+    """folder/name, refused when the manifest (listed, when verifying) does not list it or it leaves the bundle."""
+    if listed is not None and name not in listed:
+        raise BundleError(f"{folder / name}: not listed in manifest.json, so not verified: the bundle was changed")
+    return member_path(folder, name)
+
+
+def _outcome(folder: Path, side: str, label: str, summary: dict, files: dict, listed: dict | None = None):
     from app.session import EngineOutcome
 
     o = summary.get("outcome")
     if o is None:
         return None
-    log = (folder / files["log"]).read_text(encoding="utf-8", errors="replace") if files.get("log") else ""
+    log = (_member(folder, files["log"], listed).read_text(encoding="utf-8", errors="replace")
+           if files.get("log") else "")
     if not o.get("ok"):
         return EngineOutcome(label, error=o.get("error") or "failed", log_tail=log[-4000:],
                              cancelled=bool(o.get("cancelled")), side=side)
@@ -163,10 +213,15 @@ def _outcome(folder: Path, side: str, label: str, summary: dict, files: dict):
     if not name or not shape:
         raise BundleError(f"{folder / 'manifest.json'}: side {side.upper()} ran but its image file or shape is "
                           "not recorded")
-    img = np.fromfile(folder / name, dtype="<f4")
-    if img.size != shape[0] * shape[1]:
-        raise BundleError(f"{folder / name}: {img.size} float32 values, expected {shape[0]} x {shape[1]} "
-                          "(slow x fast) from manifest.json")
+    path = _member(folder, name, listed)
+    if not path.is_file() or path.stat().st_size != 4 * shape[0] * shape[1]:
+        raise BundleError(f"{path}: expected {shape[0]} x {shape[1]} (slow x fast) float32 values from "
+                          "manifest.json" + ("" if path.is_file() else ": missing"))
+    img = np.fromfile(path, dtype="<f4")
+    bad = int(np.count_nonzero(~np.isfinite(img)))
+    if bad:
+        raise BundleError(f"{path}: {bad} of {img.size} pixels are NaN or infinite; a bundle's images hold finite "
+                          "intensities (a verdict read with them would mean nothing)")
     result = ImageResult(engine=label, image=img.reshape(shape[0], shape[1]).astype(np.float32, copy=False),
                          argv=list(summary.get("command") or []), log=log, wall_s=float(o.get("wall_s") or 0.0),
                          returncode=o.get("returncode"), meta=dict(o.get("meta") or {}, read_from=str(folder)))
@@ -220,10 +275,12 @@ def _config(argv: list[str], manifest: dict):
         raise BundleError(f"manifest.json: its command line no longer parses ({exc})") from None
 
 
-def _json(folder: Path, name: str, *, what: str) -> Any:
-    path = folder / name
+def _json(folder: Path, name: str, *, what: str, listed: dict | None = None) -> Any:
     if not folder.is_dir():
         raise BundleError(f"{folder}: no such folder (expected a comparison bundle)")
+    path = folder / name if name == "manifest.json" else _member(folder, name, listed)
+    if path.is_symlink():
+        raise BundleError(f"{path}: a symbolic link; a bundle holds its own files only")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -232,8 +289,8 @@ def _json(folder: Path, name: str, *, what: str) -> Any:
         hint = (": it is a sweep folder; open one of its cases (report.html lists the commands)"
                 if (folder / "records.json").is_file() and (folder / "cases").is_dir() else "")
         raise BundleError(f"{path}: missing: {folder} is not a comparison bundle{hint}") from None
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{path}: cannot read {what} ({exc})") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise BundleError(f"{path}: cannot read {what} ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _known(cls, d: dict) -> dict:

@@ -38,6 +38,19 @@ def engine_label(spec: str, c_binary: str | None = None) -> str:
         return spec
 
 
+def canonical_spec(spec: str) -> str:
+    """The picker entry's data for a cref/torch spelling: `cref`, `torch:DTYPE` (CPU) or `torch:DTYPE:DEVICE`
+    (`torch` and `torch:f32` name the float64 and float32 entries); ConfigError for anything else."""
+    from app.engines.spec import parse_engine_spec
+
+    parsed = parse_engine_spec(spec)
+    if parsed.kind == "cref":
+        return "cref"
+    if parsed.kind != "torch":
+        raise ConfigError(f"engine {spec!r}: expected cref or a torch spelling here")
+    return f"torch:{parsed.dtype}" + ("" if parsed.device == "cpu" else f":{parsed.device}")
+
+
 class EnginePicker(QtWidgets.QGroupBox):
     """One side's engine. Signal changed(): any control changed (the choice may not be valid yet)."""
 
@@ -113,19 +126,29 @@ class EnginePicker(QtWidgets.QGroupBox):
         return SideOptions(self.spec(), self.carry_combo.currentData(), self.threads_spin.value() or None)
 
     def set_side_options(self, opts: SideOptions) -> None:
-        """Show `opts` (an unknown spelling becomes a binary or command with its text)."""
-        spec = opts.engine
+        """Show `opts`. Every ENGINE spelling selects its own entry: `torch` is the float64 entry, and a torch
+        spelling without an entry (a device this machine lacks, `mps`, `cuda:1`) gets one. ConfigError for a
+        spelling that is none of app.engines.spec's (nothing changes then).
+
+        Matching by the canonical spelling, not by the text: the old loop left the previous entry selected when
+        nothing matched exactly (`torch` is no entry's data), so after a `cmd:PATH` side, `--b torch` kept
+        "external command" and cut four characters off the spelling ("h"), which was then saved."""
+        spec = opts.engine.strip()
+        if spec.startswith(("bin:", "cmd:")):
+            data, text = spec[:4], spec[4:]   # possibly empty: a path or command still to be typed
+        else:
+            data, text = canonical_spec(spec), ""
+        index = self.kind_combo.findData(data)
+        if index < 0:  # a valid torch spelling this machine offers no entry for
+            self.kind_combo.addItem(f"PyTorch {data[len('torch:'):].replace(':', ' ')}", data)
+            index = self.kind_combo.count() - 1
+        carry = opts.carryover if any(opts.carryover is v for v, _t in CARRY) else None
         with QtCore.QSignalBlocker(self.kind_combo):
-            for i in range(self.kind_combo.count()):
-                data = self.kind_combo.itemData(i)
-                if data == spec or (data in ("bin:", "cmd:") and spec.startswith(data)):
-                    self.kind_combo.setCurrentIndex(i)
-                    break
-            base = self.kind_combo.currentData()
-            self.text_edit.setText(spec[len(base):] if base in ("bin:", "cmd:") else "")
+            self.kind_combo.setCurrentIndex(index)
+            self.text_edit.setText(text)
         self._sync_text()
-        self.carry_combo.setCurrentIndex([v for v, _t in CARRY].index(opts.carryover))
-        self.threads_spin.setValue(opts.threads or 0)
+        self.carry_combo.setCurrentIndex([v for v, _t in CARRY].index(carry))
+        self.threads_spin.setValue(opts.threads if isinstance(opts.threads, int) else 0)
         self.changed.emit()
 
     @Slot(int)

@@ -11,6 +11,8 @@ so. Every failure is an ImageLoadError whose message names the file and what was
 """
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ RAW_SUFFIXES = (".bin", ".raw", ".float")
 HDF5_SUFFIXES = (".h5", ".hdf5", ".nxs", ".nx5")
 FABIO_FILTER = ("Images (*.img *.smv *.cbf *.edf *.tif *.tiff *.h5 *.hdf5 *.nxs *.bin *.raw *.float);;"
                 "All files (*)")
+F32_MAX = float(np.finfo(np.float32).max)
 SATURATION = 65535      # nanoBragg's uint16 ceiling: saturated pixels carry no gain information
 
 
@@ -84,11 +87,32 @@ def load_raw_float32(path: Path, shape: tuple[int, int]) -> np.ndarray:
     return np.fromfile(path, dtype="<f4").reshape(s, f).astype(np.float32, copy=False)
 
 
+def _file_problem(p: Path) -> str | None:
+    """Why `p` cannot be read as an image file, in words (None for a regular file): what it is, not "no such
+    file" for a folder, a FIFO or a device (opening a FIFO would block the window)."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return "no such file" + (" (a link to nothing)" if p.is_symlink() else "")
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    mode = st.st_mode
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return f"{what}, not an image file"
+    if not os.access(p, os.R_OK):
+        return "not readable (permission denied)"
+    return None
+
+
 def load_detector_image(path: str | Path, shape: tuple[int, int] | None = None) -> LoadedImage:
     """Read an image file (see the module docstring). `shape` is needed for raw .bin files only."""
     p = Path(path)
-    if not p.is_file():
-        raise ImageLoadError(f"{p}: {'a folder, not an image file' if p.is_dir() else 'no such file'}")
+    problem = _file_problem(p)
+    if problem:
+        raise ImageLoadError(f"{p}: {problem}")
     if p.suffix.lower() in RAW_SUFFIXES:
         if shape is None:
             raise ImageLoadError(f"{p.name}: a raw float file has no header; its size comes from the command line, "
@@ -107,17 +131,35 @@ def load_detector_image(path: str | Path, shape: tuple[int, int] | None = None) 
         nframes, data = max(nframes, data.shape[0]), data[0]
     if data.ndim != 2:
         raise ImageLoadError(f"{p.name}: expected a 2-D image, got shape {data.shape}")
+    if data.size == 0:
+        raise ImageLoadError(f"{p.name}: an empty image ({data.shape[0]} x {data.shape[1]} pixels, slow x fast); "
+                             "expected at least one pixel")
+    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+        raise ImageLoadError(f"{p.name}: pixels of type {data.dtype}, expected integer or floating-point values")
     note = f"frame 1 of {nframes}" if nframes > 1 else ""
     unit = "counts" if np.issubdtype(data.dtype, np.integer) else "photons"
-    return LoadedImage(p, _finite(p, data.astype(np.float32, copy=False)), unit, fmt, note)
+    data = _finite(p, data)  # before the float32 conversion: 1e300 is out of range, not "infinite"
+    return LoadedImage(p, data.astype(np.float32, copy=False), unit, fmt, note)
 
 
 def _finite(p: Path, img: np.ndarray) -> np.ndarray:
-    """The image, unless it holds NaN or infinite pixels: a view must never show those as if they were data."""
-    bad = int(np.count_nonzero(~np.isfinite(img)))
-    if bad:
-        raise ImageLoadError(f"{p.name}: {bad} pixel{'s' if bad > 1 else ''} of {img.size} are NaN or infinite; "
-                             "expected finite intensities")
+    """The image, unless it holds NaN or infinite pixels, or values float32 cannot hold (|x| > 3.4e38): a view
+    must never show those as if they were data."""
+    if np.issubdtype(img.dtype, np.integer):
+        return img
+    bad = ~np.isfinite(img)
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad:
+        n_nan = int(np.count_nonzero(np.isnan(img)))
+        what = ("NaN" if n_nan == n_bad else "infinite" if n_nan == 0 else "NaN or infinite")
+        raise ImageLoadError(f"{p.name}: {n_bad} pixel{'s' if n_bad > 1 else ''} of {img.size} "
+                             f"are {what}; expected finite intensities")
+    big = np.abs(img) > F32_MAX
+    n_big = int(np.count_nonzero(big))
+    if n_big:
+        raise ImageLoadError(f"{p.name}: {n_big} pixel{'s' if n_big > 1 else ''} of {img.size} out of range for "
+                             f"float32 (largest {float(np.max(np.abs(img))):.3g}, float32 holds up to "
+                             f"{F32_MAX:.3g}); expected detector intensities")
     return img
 
 

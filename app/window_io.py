@@ -55,6 +55,10 @@ def load_side_image(win, side: str, path: str) -> bool:
         session = win.editor_session()
     except ConfigError:
         session = None
+    # The file's name first: load_outcome may report at once (e.g. "images differ in shape"), and that report
+    # must name the file, not the engine whose image it replaces.
+    names = dict(win.model.labels, **{side: label})
+    win.views.set_names(names["a"], names["b"])
     win.model.load_outcome(side, EngineOutcome(label, result=result, side=side), session)
     win.views.set_names(win.model.labels["a"], win.model.labels["b"])
     win.display.show(side, img)

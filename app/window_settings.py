@@ -44,6 +44,8 @@ def restore_window(win, s: AppSettings, c_binary: str | None) -> None:
         if path:
             win.engines.set_c_binary(path)
         win.settings_note = problem
+    if s.note:  # a newer schema's file: kept unchanged, defaults used; said once, at this start
+        win.settings_note = " ".join(n for n in (s.note, win.settings_note) if n)
     # Read every choice before showing any: showing one saves the view, which must not overwrite the others.
     win.panels.apply_view_settings(ViewSettings.load(s))
 

@@ -40,3 +40,30 @@ def make_window(qtbot, tmp_path):
     yield make
     for w in made:
         w.shutdown()
+
+
+def _client(build):
+    """Run a tests/clients.py builder, skipping the test with its reason where the client cannot be had here."""
+    import clients
+    try:
+        return build(clients)
+    except clients.ClientUnavailable as exc:
+        pytest.skip(f"real client unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def golden_c() -> Path:
+    """The port team's instrumented golden C build (`-trace_pixel` prints TRACE_C lines), built and cached."""
+    return _client(lambda c: c.c_program("golden"))
+
+
+@pytest.fixture(scope="session")
+def upstream_c() -> Path:
+    """Upstream nanoBragg (no trace lines), built with -O3 -fopenmp and cached."""
+    return _client(lambda c: c.c_program("upstream"))
+
+
+@pytest.fixture(scope="session")
+def port_client():
+    """The port team's PyTorch port in its own venv (`clients.Port`: python, command wrapper, nb_compare.py)."""
+    return _client(lambda c: c.port())

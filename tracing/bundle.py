@@ -54,6 +54,8 @@ class BundleError(OSError):
     """The bundle cannot be written where asked; strerror says why in words ("no space left on device: ...")."""
 
 
+# The manifest's layout version, written as "bundle_format": a reader refuses a newer one in words.
+BUNDLE_FORMAT = 1
 # Bytes per detector pixel of a compare bundle: float32 image (4) and SMV image (2) per engine, the float32
 # difference (4), panel PNGs (up to ~4 with --png); plus a fixed allowance for logs, JSON and markdown.
 BUNDLE_BYTES_PER_PIXEL = 20
@@ -131,6 +133,11 @@ def remove_stale_partials(parent: Path | str, now: float | None = None) -> list[
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed
+
+
+def is_partial_name(name: str) -> bool:
+    """True for the name of a writer's temporary `.PREFIX-STAMP[.PID].XXXX.partial` folder (never a bundle)."""
+    return bool(_PARTIAL.match(name))
 
 
 def pid_alive(pid: int) -> bool:
@@ -283,6 +290,7 @@ class BundleWriter:
                    for f in self._files if f != name]
         body = {"created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "files": entries}
         body.update(extra or {})
+        body["bundle_format"] = BUNDLE_FORMAT
         return self.write_json(name, body)
 
 

@@ -9,7 +9,8 @@ same command again resumes: cases whose bundle is finished (same command line, e
 are skipped; --rerun runs them all again (new bundles beside the old ones).
 
 Exit codes: 0 every case passed; 1 some case failed its parity thresholds; 2 an engine failed or a case could not
-run; 3 usage error (a bad flag; a bad matrix file: the message names the case and flag, or the TOML line);
+run; 3 usage error (a bad flag; a bad matrix file: the message names the case and flag, or the TOML line; --out
+holding something that is not a sweep; a scheduler that does not answer; an engine binary missing);
 129/130/143 stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + the signal): running cases stopped, the cluster
 closed, the report of the finished cases written (run the same command again to resume).
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from app.cli_args import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, UsageError, _Parser, _positive_int
 from app.sweep.matrix import CaseSpec, Matrix, load_matrix, slugify
 from app.sweep.record import CaseRecord
+from app.sweep.trust import SweepSetupError, check_engines, check_out_folder, check_scheduler
 from app.sweep.report import counts, summary_line, write_reports
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "resources" / "sweeps"
@@ -70,6 +72,14 @@ def cmd_sweep(args: list[str]) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     out = opts.out or Path("nbparity-out") / f"sweep-{slugify(matrix.name)}"
+    try:  # checked before anything is written or started (app.sweep.trust)
+        check_out_folder(out)
+        if opts.scheduler is not None:
+            check_scheduler(opts.scheduler)
+        else:  # a remote cluster's binaries live on its workers' disks: checked there, per case
+            check_engines({e for c in matrix.cases for e in c.engines})
+    except SweepSetupError as exc:
+        raise UsageError(str(exc)) from None
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / ".write-test").write_text("")
@@ -90,7 +100,11 @@ def _run(matrix: Matrix, out: Path, opts: argparse.Namespace) -> int:
     t0 = time.monotonic()
     stopped_by: list[int] = []
     with _signals_interrupt(stopped_by):
-        result = run_sweep(matrix, options, progress=bar.update)
+        try:
+            result = run_sweep(matrix, options, progress=bar.update)
+        except SweepSetupError as exc:
+            bar.close()
+            raise UsageError(str(exc)) from None
     bar.close()
     facts = {"matrix": matrix.source, "cluster": result.cluster or "none (every case was already finished)",
              "cases resumed from an earlier run": str(result.skipped),

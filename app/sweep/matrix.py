@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.sweep.trust import MAX_CASES, case_output_problem, check_expansion, grid_size
 from simulator.argv import flag_nargs, format_value, parse_argv, with_flag
 from simulator.config import ConfigError
 from tracing.metrics import ParityThresholds
@@ -105,8 +106,10 @@ class Matrix:
 
 
 def slugify(name: str) -> str:
-    """A folder name: anything but letters, digits and ._=+- becomes '_'."""
-    return _SLUG.sub("_", name).strip("_") or "case"
+    """A folder name: anything but letters, digits and ._=+- becomes '_'; a name of dots only ('.', '..') or
+    nothing becomes 'case' (a case's folder is always a new folder under cases/)."""
+    slug = _SLUG.sub("_", name).strip("_")
+    return slug if slug.strip(".") else "case"
 
 
 def load_matrix(path: Path | str, *, check_files: bool = True) -> Matrix:
@@ -143,10 +146,12 @@ def parse_matrix(text: str, *, source: str = "<matrix>", here: Path | None = Non
     }
     ctx = _Ctx(source, here or Path.cwd(), check_files)
     cases: list[CaseSpec] = []
-    for i, raw in enumerate(_array(doc.get("case", []), f"matrix {source}: [[case]]")):
+    named = _array(doc.get("case", []), f"matrix {source}: [[case]]")
+    check_expansion(len(named), f"matrix {source}: [[case]]", MAX_CASES, [len(named)])
+    for i, raw in enumerate(named):
         cases.append(_case(raw, defaults, ctx, f"matrix {source}: [[case]] #{i + 1}"))
     for i, raw in enumerate(_array(doc.get("grid", []), f"matrix {source}: [[grid]]")):
-        cases.extend(_grid(raw, defaults, ctx, f"matrix {source}: [[grid]] #{i + 1}"))
+        cases.extend(_grid(raw, defaults, ctx, f"matrix {source}: [[grid]] #{i + 1}", room=MAX_CASES - len(cases)))
     if not cases:
         raise ConfigError(f"matrix {source}: no cases: expected at least one [[case]] or [[grid]]")
     seen: dict[str, str] = {}
@@ -187,6 +192,9 @@ def _case(raw: Any, defaults: dict, ctx: _Ctx, where: str, *, group: str = "",
         parsed = parse_argv(argv, check_files=ctx.check_files)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    problem = case_output_problem(parsed.config, where)
+    if problem:
+        raise ConfigError(problem)
     s_n, f_n = parsed.config.pixel_counts()
     for s, f in probes:
         if not (0 <= s < s_n and 0 <= f < f_n):
@@ -196,7 +204,7 @@ def _case(raw: Any, defaults: dict, ctx: _Ctx, where: str, *, group: str = "",
                     timeout_s=defaults["timeout_s"], group=group, description=str(raw.get("description", "")))
 
 
-def _grid(raw: Any, defaults: dict, ctx: _Ctx, where: str) -> list[CaseSpec]:
+def _grid(raw: Any, defaults: dict, ctx: _Ctx, where: str, room: int = MAX_CASES) -> list[CaseSpec]:
     raw = _table(raw, where)
     _check_keys(raw, _GRID_KEYS, where)
     gname = _name(raw, where)
@@ -219,6 +227,8 @@ def _grid(raw: Any, defaults: dict, ctx: _Ctx, where: str) -> list[CaseSpec]:
                 raise ConfigError(f"{where} flags.{flag}: value {v!r} has {len(tokens)} token(s), {flag} takes {n}")
             axis.append((flag, tokens))
         axes.append(axis)
+    sizes = [len(a) for a in axes]
+    check_expansion(grid_size(sizes), where, room, sizes)  # counted before any case is made
     out = []
     for combo in itertools.product(*axes):
         argv = list(base)

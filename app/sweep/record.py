@@ -1,7 +1,8 @@
 """The small record one sweep case returns to the scheduler (a few hundred bytes: no image), and its file.
 
-`record.json` sits in the case's folder beside its comparison bundle, written last and atomically: a case whose
-record names an existing bundle with the same fingerprint is finished (the resume check).
+`record.json` sits in the case's folder beside its comparison bundle, written last and atomically. It is a claim,
+never the judge: on resume app.sweep.trust.verified_record believes it only as far as the verified bundle it names
+supports it (hashes, finite images, metrics recomputed with the case's thresholds).
 """
 from __future__ import annotations
 
@@ -99,17 +100,3 @@ def write_record(folder: Path, record: CaseRecord) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return folder / RECORD_FILE
-
-
-def finished_record(sweep_dir: Path, slug: str, fingerprint: str) -> CaseRecord | None:
-    """The record of a finished case (same fingerprint, its bundle and the bundle's manifest present), else None."""
-    path = sweep_dir / "cases" / slug / RECORD_FILE
-    try:
-        rec = CaseRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-    if rec.fingerprint != fingerprint or rec.status not in ("pass", "fail") or not rec.bundle:
-        return None
-    if not (sweep_dir / rec.bundle / "manifest.json").is_file():
-        return None
-    return rec

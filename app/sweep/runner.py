@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.sweep.matrix import CaseSpec, Matrix
-from app.sweep.record import CaseRecord, finished_record
+from app.sweep.record import CaseRecord
+from app.sweep.trust import SweepSetupError, verified_record
 
 log = logging.getLogger(__name__)
 CANCEL_GRACE_S = 10.0
@@ -68,8 +69,10 @@ def run_sweep(matrix: Matrix, options: SweepOptions, progress: Progress | None =
     done: dict[str, CaseRecord] = {}
     total = len(matrix.cases)
     for case in matrix.cases if not options.rerun else ():
-        rec = finished_record(out, case.slug, case.fingerprint())
-        if rec is not None:
+        # A record.json is a claim: believed only as far as its verified bundle supports it (app.sweep.trust).
+        checked = verified_record(out, case)
+        if checked is not None:
+            rec = checked.record
             rec.resumed = True
             done[case.name] = rec
             if progress:
@@ -159,7 +162,11 @@ def _client(options: SweepOptions) -> Iterator[tuple[object, str, int | None]]:
                           "temporary-directory": scratch, "distributed.scheduler.dashboard.address": ":0"}):
         try:
             if options.scheduler:
-                client = Client(options.scheduler, timeout="30s")
+                try:
+                    client = Client(options.scheduler, timeout="30s")
+                except (OSError, TimeoutError, ValueError) as exc:
+                    raise SweepSetupError(f"--scheduler {options.scheduler}: not a dask scheduler, or it does not "
+                                          f"answer ({type(exc).__name__}: {exc})") from None
                 client.register_plugin(CancelRegistry(), name="nbparity-cancel")
                 yield client, f"scheduler {options.scheduler}", options.threads
                 return
