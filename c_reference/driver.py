@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -161,19 +162,25 @@ def image_shape(args: Sequence[str]) -> tuple[int, int]:
 
 
 def smv_size(path: Path) -> tuple[int, int] | None:
-    """(SIZE2, SIZE1) = (slow, fast) from an SMV header, last occurrence of each key (as the C reads them)."""
+    """(SIZE2, SIZE1) = (slow, fast) from an SMV header, last occurrence of each key (as the C reads them); None
+    when the file cannot be read or is not SMV. HEADER_BYTES is untrusted: the header read is cut at the file's
+    size (a header announcing 10^15 bytes raised MemoryError, issue 22), and only regular files are read."""
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:   # a FIFO: no wait for a writer
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return None
             head = fh.read(512)
             m = re.search(rb"HEADER_BYTES=\s*(\d+)", head)
-            if m and int(m.group(1)) > 512:
-                head += fh.read(int(m.group(1)) - 512)
+            announced = (int(m.group(1)) if len(m.group(1)) <= 18 else st.st_size) if m else 0
+            if announced > 512 and st.st_size > 512:
+                head += fh.read(min(announced, st.st_size) - 512)
     except OSError:
         return None
     if not head.startswith(b"{\nHEADER_BYT"):
         return None
-    f = re.findall(rb"SIZE1=\s*(\d+)", head)
-    s = re.findall(rb"SIZE2=\s*(\d+)", head)
+    f = re.findall(rb"SIZE1=\s*(\d{1,18})(?!\d)", head)
+    s = re.findall(rb"SIZE2=\s*(\d{1,18})(?!\d)", head)
     return (int(s[-1]), int(f[-1])) if f and s else None
 
 

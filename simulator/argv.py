@@ -491,8 +491,9 @@ _STRING_VALUED = {"-mat", "-hkl", "-dump", "-sourcefile", "-floatfile", "-intfil
 _INT_VALUED = {"-detpixels", "-detpixels_f", "-detpixels_s", "-N", "-Na", "-Nb", "-Nc", "-mosaic_dom", "-mosaic_seed",
                "-misset_seed", "-seed", "-detector_thicksteps", "-dispsteps", "-hdivsteps", "-vdivsteps", "-divsteps",
                "-phisteps", "-oversample", "-roi", "-printout_pixel"}
-_C_FLOAT_RE = re.compile(r"\s*[+-]?(inf(inity)?|nan|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)", re.I)
+_C_FLOAT_RE = re.compile(r"\s*[+-]?(inf(inity)?|nan|(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)", re.I)
 _C_INT_RE = re.compile(r"\s*[+-]?\d+")
+LONG_MAX = 2 ** 63 - 1
 
 
 def _c_number(text: str, integer: bool) -> float | int:
@@ -500,7 +501,11 @@ def _c_number(text: str, integer: bool) -> float | int:
     m = (_C_INT_RE if integer else _C_FLOAT_RE).match(text)
     if not m:
         return 0 if integer else 0.0
-    return int(m.group(0)) if integer else float(m.group(0))
+    if integer:  # strtol saturates (int() of a 5000-digit text would raise ValueError: a fuzz finding, issue 22)
+        digits = m.group(0).strip()
+        return int(digits) if len(digits.lstrip("+-")) <= 18 else (-LONG_MAX - 1 if digits.startswith("-")
+                                                                     else LONG_MAX)
+    return float(m.group(0))
 
 
 def _upstream_hits(tok: str, needle: str) -> bool:
@@ -781,6 +786,8 @@ def format_value(x: float) -> str:
         return str(x)
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    if math.isnan(x):  # an atof side-match of "nan" (fuzz finding, issue 22): the value checks then refuse it
+        return "nan"
     return repr(float(x)) if x != int(x) or abs(x) >= 1e16 else str(int(x))
 
 

@@ -11,23 +11,40 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import resource
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from simulator.errors import ConfigError
 
-# Bytes per item, as the PyTorch side holds them (the C needs less of each):
-IMAGE_BYTES_PER_PIXEL = 32   # float64 accumulator + float32 image per engine, the difference map, display copies
-MOSAIC_BYTES_PER_DOMAIN = 2 * 9 * 8   # float64 3x3 in numpy and again on the device
-SOURCE_BYTES = 200           # direction + wavelength in numpy and on the device, plus the Python list while built
-PHI_BYTES_PER_TICK = 100     # three float64 angle arrays and one log line per tick
-# Sub-pixel path evaluations (pixel x sub-pixel x layer x source x phi tick x domain) per second of a comparison,
-# both sides one after the other on a 2-core machine: `make bench` case (a), 1024^2 pixels x 2^2 sub-pixels =
-# 4.19e6 paths, took 0.511 s on our C reference and 0.200 s on the compiled PyTorch kernel (float64), so
-# 4.19e6 / 0.711 s = 5.9e6/s. Order of magnitude only: it answers "seconds or minutes?".
-PATHS_PER_SECOND = 6e6
+SPEC_FILE = Path(__file__).with_name("budget.def")
+_COST = re.compile(r"^NB_COST\((\w+),\s*([-+0-9.eE]+)\)")
+_WORDS = re.compile(r'^NB_WORDS\((\w+),\s*"([^"\\]*)"\)')
 
-IMAGE_FLAG = "-detpixels/-detsize"
+
+def _load_spec(path: Path) -> tuple[dict[str, float], dict[str, str]]:
+    """(costs, words) of budget.def: the one spec of the budget, also #included by the C reference."""
+    costs: dict[str, float] = {}
+    words: dict[str, str] = {}
+    for line in path.read_text(encoding="ascii").splitlines():
+        if m := _COST.match(line):
+            costs[m.group(1)] = float(m.group(2))
+        elif m := _WORDS.match(line):
+            words[m.group(1)] = m.group(2)
+    return costs, words
+
+
+COSTS, WORDS = _load_spec(SPEC_FILE)
+IMAGE_BYTES_PER_PIXEL = int(COSTS["IMAGE_BYTES_PER_PIXEL"])
+MOSAIC_BYTES_PER_DOMAIN = int(COSTS["MOSAIC_BYTES_PER_DOMAIN"])
+SOURCE_BYTES = int(COSTS["SOURCE_BYTES"])
+PHI_BYTES_PER_TICK = int(COSTS["PHI_BYTES_PER_TICK"])
+GRID_BYTES_PER_CELL = int(COSTS["GRID_BYTES_PER_CELL"])
+PATHS_PER_SECOND = COSTS["PATHS_PER_SECOND"]
+CONSOLE_LIST_MAX = int(COSTS["CONSOLE_LIST_MAX"])
+
+IMAGE_FLAG = WORDS["IMAGE_FLAG"]
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
@@ -37,7 +54,7 @@ def format_bytes(n: float) -> str:
     n = float(n)
     for unit in _UNITS:
         if abs(n) < 1024 or unit == _UNITS[-1]:
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+            return WORDS["BYTES"] % (n, unit) if unit != "B" else WORDS["BYTES_SMALL"] % int(n)
         n /= 1024
     raise AssertionError("unreachable")
 
@@ -89,8 +106,7 @@ def require_memory(nbytes: int, flag: str, what: str, available: int | None = No
     """ConfigError naming `flag` unless `nbytes` fit in the available memory; `what` says what would be built."""
     avail = available_memory() if available is None else available
     if nbytes > avail:
-        raise ConfigError(f"{flag}: {what} would need about {format_bytes(nbytes)}, but only "
-                          f"{format_bytes(avail)} of memory is available", flag=flag,
+        raise ConfigError(WORDS["REFUSE_ONE"] % (flag, what, format_bytes(nbytes), format_bytes(avail)), flag=flag,
                           expected=f"at most {format_bytes(avail)}")
 
 
@@ -126,23 +142,40 @@ class Estimate:
         return self.work / PATHS_PER_SECOND
 
     def sentence(self) -> str:
-        """One line for the window: size, work and the rough time."""
-        t = self.seconds_guess
-        when = ("under a second" if t < 1 else f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200
-                else f"{t / 3600:.0f} h")
-        return (f"{self.fpixels} x {self.spixels} pixels, {self.oversample}x{self.oversample} sub-pixels, "
-                f"{self.layers} layer(s), {self.sources} source(s), {self.phi_steps} phi step(s), "
-                f"{self.mosaic_domains} mosaic domain(s): {self.work:.3g} path evaluations, about {when} on a CPU; "
-                f"memory about {format_bytes(self.bytes)} of {format_bytes(self.available)} available")
+        """One line for the window and both engines' consoles: size, work, the rough time and the memory."""
+        return WORDS["ESTIMATE"] % (self.fpixels, self.spixels, self.oversample, self.oversample, self.layers,
+                                    self.sources, self.phi_steps, self.mosaic_domains, float(self.work),
+                                    when(self.seconds_guess), format_bytes(self.bytes),
+                                    format_bytes(self.available))
 
     def check(self) -> None:
         """ConfigError naming the flag of the largest component when the whole does not fit."""
         if self.bytes <= self.available:
             return
         name, (nbytes, flag) = max(self.memory.items(), key=lambda kv: kv[1][0])
-        raise ConfigError(f"{flag}: this run would need about {format_bytes(self.bytes)} of memory "
-                          f"({name}: {format_bytes(nbytes)}), but only {format_bytes(self.available)} is available",
+        raise ConfigError(WORDS["REFUSE_RUN"] % (flag, format_bytes(self.bytes), name, format_bytes(nbytes),
+                                                 format_bytes(self.available)),
                           flag=flag, expected=f"at most {format_bytes(self.available)}")
+
+
+def require_auto_oversample(n: int) -> int:
+    """`n`, the auto-selected sub-pixel count per side, unless it is beyond the C's int: then the ConfigError both
+    engines give in budget.def's words (a crystal of metres would otherwise wrap around in the C)."""
+    if n > int(COSTS["INT_MAX"]):
+        raise ConfigError(WORDS["REFUSE_OVERSAMPLE"] % n, flag="-oversample",
+                          expected=f"at most {int(COSTS['INT_MAX'])}-fold oversampling")
+    return n
+
+
+def when(seconds: float) -> str:
+    """The rough time in words ("under a second", "42 s", "6 min", "3 h"), by budget.def's thresholds."""
+    if seconds < COSTS["ONE_SECOND_S"]:
+        return WORDS["WHEN_UNDER_SECOND"]
+    if seconds < COSTS["MINUTES_FROM_S"]:
+        return WORDS["WHEN_SECONDS"] % seconds
+    if seconds < COSTS["HOURS_FROM_S"]:
+        return WORDS["WHEN_MINUTES"] % (seconds / 60)
+    return WORDS["WHEN_HOURS"] % (seconds / 3600)
 
 
 def product(*counts: int) -> int:

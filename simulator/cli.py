@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     (TRACE lines keep their trace dialect); warnings of our parser and engine go to stderr.
     """
     from simulator.argv import parse_argv
-    from simulator.preflight import check_config
+    from simulator.preflight import check_config, derived_lines
 
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "-help") for a in args):
@@ -64,11 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         parsed = parse_argv(args)
-        check_config(parsed.config)  # input files, values and memory, before any work (issue 8)
+        est = check_config(parsed.config)  # input files, values and memory, before any work (issue 8)
+        derived = derived_lines(parsed.config, est)
     except ConfigError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         print(USAGE, file=sys.stderr, end="")
         return 9
+    print("\n".join(f"simulator: {ln}" for ln in derived), flush=True)   # the same lines as nbref's (issue 22)
     # torch loads only now: a refused command line is answered in well under a second (issue 8)
     from simulator import io_files
     from simulator.console import setup_report

@@ -3,8 +3,9 @@
 `setup_report(setup, seed)` gives the lines upstream main prints between parsing and rendering (banner, convention,
 pivot, cell tables, crystal size, oversampling, HKL reading, layers, phi ticks, sources, mosaic domains and the
 indented summary block, spec 4.4, 4.6, 6, 8.2, 10.5); `statistics_report` the lines after rendering. Values come
-from the resolved Setup, printed with the C's formats (%g, %f, %.15g, %11.8f). Our own lines are not produced here:
-the CLI prints them with the "simulator: " prefix.
+from the resolved Setup, printed with the C's formats (%g, %f, %.15g, %11.8f). Our own lines are printed by the CLI
+with the "simulator: " prefix, except one: each per-item list (layers, phi ticks, divergence points, wavelengths,
+sources) stops after budget.def's CONSOLE_LIST_MAX lines with a "simulator: ... N more" line, as the C's does.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import math
 import numpy as np
 
 from simulator.beam import SOURCE_SEPARATORS, _mr, _resolve_div
+from simulator.budget import CONSOLE_LIST_MAX, WORDS
 from simulator.textfile import content_lines, decimal, read_input_text
 from simulator.setup import Setup
 
@@ -196,24 +198,33 @@ def _source_lines(setup: Setup) -> tuple[list[str], int]:
                          + np.float64(vdiv * vdiv - vst * vst / 4.0 * (1 - vs % 2)) / vr / vr)
                 if b.round_div and t * 4.0 > 1.1:
                     continue
+                if divsteps < CONSOLE_LIST_MAX:
+                    out.append(f"divergence deviation: {hdiv:g} {vdiv:g}")
                 divsteps += 1
-                out.append(f"divergence deviation: {hdiv:g} {vdiv:g}")
                 g = setup.geometry
                 pos = _rotate_axis(_rotate_axis([-10.0 * float(x) for x in g.beam], g.polar_axis, vdiv),
                                    g.vertical, hdiv)
                 positions += [pos] * _dispersion(setup)[0]
+        out += list_cut(divsteps, "divergence deviation")
         ndisp, disp, step = _dispersion(setup)
-        for di in range(ndisp):
+        for di in range(min(ndisp, CONSOLE_LIST_MAX)):
             out.append(f"lambda{di} = {beam.lambda0 * (1.0 + step * di - disp / 2.0):.15g}")
+        out += list_cut(ndisp, "lambda")
     n = beam.n_sources
     out.append(f"  created a total of {n} sources:")
     if b.sourcefile is None:
         rows = [(x, y, z, 1.0 / n) for x, y, z in positions]
     else:
         rows = _file_sources(setup)
-    for (x, y, z, w), lam in zip(rows, beam.lambdas, strict=True):
+    for (x, y, z, w), lam in zip(rows[:CONSOLE_LIST_MAX], beam.lambdas[:CONSOLE_LIST_MAX], strict=True):
         out.append(f"{x:g} {y:g} {z:g}   {w:g} {float(lam):g}")
+    out += list_cut(n, "source")
     return out, divsteps
+
+
+def list_cut(total: int, what: str) -> list[str]:
+    """The line after a console list cut at CONSOLE_LIST_MAX lines (none when nothing was cut)."""
+    return [f"simulator: {WORDS['LIST_CUT'] % (total - CONSOLE_LIST_MAX, what)}"] if total > CONSOLE_LIST_MAX else []
 
 
 def setup_report(setup: Setup, seed: int | None) -> list[str]:
@@ -239,8 +250,12 @@ def setup_report(setup: Setup, seed: int | None) -> list[str]:
     out.append(f"crystal is {sx * 1e6:g} x {sy * 1e6:g} x {sz * 1e6:g} microns")
     out += _oversample_lines(setup)
     out += _hkl_lines(setup)
-    out += [f"thick{k} = {g.thickstep * k * 1e6:g} um" for k in range(g.thicksteps)]
-    out += [f"phi{k} = {math.degrees(setup.phi.phi0 + setup.phi.step * k):g}" for k in range(setup.phi.steps)]
+    # one line per layer and phi tick in upstream; the first CONSOLE_LIST_MAX here, then a count (budget.def)
+    out += [f"thick{k} = {g.thickstep * k * 1e6:g} um" for k in range(min(g.thicksteps, CONSOLE_LIST_MAX))]
+    out += list_cut(g.thicksteps, "thick")
+    out += [f"phi{k} = {math.degrees(setup.phi.phi0 + setup.phi.step * k):g}"
+            for k in range(min(setup.phi.steps, CONSOLE_LIST_MAX))]
+    out += list_cut(setup.phi.steps, "phi")
     src, divsteps = _source_lines(setup)
     out += src
     out.append(f"  created a total of {cr.n_mosaic} mosaic domains")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.budget import require_memory
+from simulator.budget import GRID_BYTES_PER_CELL, WORDS, require_memory
 from simulator.config import INT_MAX, ConfigError
 from simulator.errors import file_error
 from simulator.textfile import content_lines, decimal, read_input_text
@@ -122,7 +122,7 @@ def grid_extent(path: str, hkl: np.ndarray) -> tuple[np.ndarray, np.ndarray, tup
 
 def grid_bytes(shape: tuple[int, ...]) -> int:
     """Bytes of the float64 grid (h, k, l ranges); the C's grid has one more cell along each axis."""
-    return 8 * math.prod(int(n) + 1 for n in shape)
+    return GRID_BYTES_PER_CELL * math.prod(int(n) + 1 for n in shape)
 
 
 def build_grid(path: str | None, default_F: float) -> HKLGrid:
@@ -152,8 +152,7 @@ def _build_grid(path: str | None, default_F: float) -> HKLGrid:
         return HKLGrid(0, 0, 0, np.zeros((0, 0, 0)), float(default_F), 0)
     hkl, F = read_hkl(path)
     lo, hi, shape = grid_extent(path, hkl)
-    require_memory(grid_bytes(shape), "-hkl", f"the structure-factor grid of {path} "
-                   f"(h {lo[0]}..{hi[0]}, k {lo[1]}..{hi[1]}, l {lo[2]}..{hi[2]})")
+    require_memory(grid_bytes(shape), "-hkl", WORDS["PART_GRID"] % (path, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]))
     grid = np.full(shape, float(default_F))
     idx = hkl - lo
     grid[idx[:, 0], idx[:, 1], idx[:, 2]] = F  # later duplicates win, as the C's second pass

@@ -11,6 +11,7 @@ nothing big is allocated, only counted. Qt-free and torch-free: the headless com
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from simulator.budget import (
     MOSAIC_BYTES_PER_DOMAIN,
     PHI_BYTES_PER_TICK,
     SOURCE_BYTES,
+    WORDS,
     Estimate,
     available_memory,
     product,
+    require_auto_oversample,
 )
 from simulator.config import ConfigError, NanoBraggConfig, resolve_phi, validate_values
 from simulator.crystal import build_crystal, read_mat, resolve_mosaic
@@ -75,21 +78,21 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files:
     geo = build_geometry(cfg.detector)
     if cfg.detector.mask_file is not None and large_files:
         read_mask(cfg.detector.mask_file, geo.spixels, geo.fpixels)
-    image = f"the {geo.fpixels} x {geo.spixels} pixel image"
+    image = WORDS["PART_IMAGE"] % (geo.fpixels, geo.spixels)
     memory: dict[str, tuple[int, str]] = {image: (geo.spixels * geo.fpixels * IMAGE_BYTES_PER_PIXEL, IMAGE_FLAG)}
 
     if cfg.beam.sourcefile is not None:
         sources = len(read_sourcefile(cfg.beam.sourcefile, geo.beam, cfg.beam.lambda_A * 1e-10)[1])
-        memory["sources"] = (sources * SOURCE_BYTES, "-sourcefile")
+        memory[WORDS["PART_SOURCES"]] = (sources * SOURCE_BYTES, "-sourcefile")
     else:
         hs, vs, ds = source_counts(cfg.beam)
         sources = product(hs, vs, ds)
-        memory["sources"] = (sources * SOURCE_BYTES, source_flag(cfg.beam, hs, vs, ds))
+        memory[WORDS["PART_SOURCES"]] = (sources * SOURCE_BYTES, source_flag(cfg.beam, hs, vs, ds))
 
     _osc, _step, phi_steps = resolve_phi(cfg.sampling)
-    memory["phi ticks"] = (phi_steps * PHI_BYTES_PER_TICK, "-phisteps")
+    memory[WORDS["PART_PHI"]] = (phi_steps * PHI_BYTES_PER_TICK, "-phisteps")
     n_mos, _spread = resolve_mosaic(cfg.crystal, [])
-    memory["mosaic domains"] = (n_mos * MOSAIC_BYTES_PER_DOMAIN, "-mosaic_domains")
+    memory[WORDS["PART_MOSAIC"]] = (n_mos * MOSAIC_BYTES_PER_DOMAIN, "-mosaic_domains")
     if cfg.crystal.mat_file is not None:
         read_mat(cfg.crystal.mat_file, cfg.beam.lambda_A)
     if cfg.crystal.hkl_file is not None and large_files:
@@ -97,13 +100,14 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files:
         path = cfg.crystal.hkl_file
         grid = build_grid(path, cfg.crystal.default_F)
         hi = (grid.h_min + grid.shape[0] - 1, grid.k_min + grid.shape[1] - 1, grid.l_min + grid.shape[2] - 1)
-        memory[f"the structure-factor grid of {path} (h {grid.h_min}..{hi[0]}, k {grid.k_min}..{hi[1]}, "
-               f"l {grid.l_min}..{hi[2]})"] = (grid_bytes(grid.shape), "-hkl")
+        memory[WORDS["PART_GRID"] % (path, grid.h_min, hi[0], grid.k_min, hi[1], grid.l_min, hi[2])] = \
+            (grid_bytes(grid.shape), "-hkl")
     # The crystal without its mosaic domains (only its size matters here; the domains are counted above).
     one_domain = dataclasses.replace(cfg.crystal, mosaic_domains=None, mosaic_spread_deg=None)
     crystal = build_crystal(one_domain, cfg.beam.lambda_A, cfg.beam.beamsize_mm / 1000.0)
     if cfg.sampling.oversample is None or cfg.sampling.oversample <= 0:
-        oversample = auto_oversample(cfg.beam.lambda_A * 1e-10, geo.distance, geo.px, crystal.size_m())
+        oversample = require_auto_oversample(
+            auto_oversample(cfg.beam.lambda_A * 1e-10, geo.distance, geo.px, crystal.size_m()))
     else:
         oversample = int(cfg.sampling.oversample)
 
@@ -116,6 +120,20 @@ def estimate(cfg: NanoBraggConfig, available: int | None = None, *, large_files:
     return Estimate(spixels=geo.spixels, fpixels=geo.fpixels, roi_pixels=roi_pixels, oversample=oversample,
                     layers=geo.thicksteps, sources=sources, phi_steps=phi_steps, mosaic_domains=n_mos,
                     memory=memory, available=available_memory() if available is None else available)
+
+
+def derived_lines(cfg: NanoBraggConfig, est: Estimate) -> list[str]:
+    """What the run derived, in budget.def's words (both engines print these, after their prefix): the estimate,
+    the phi steps (from -osc/-phistep/-phisteps), the mosaic domains and the sub-pixel grid."""
+    osc, step, n = resolve_phi(cfg.sampling)
+    phi0 = cfg.sampling.phi_deg
+    n_mos, spread = resolve_mosaic(cfg.crystal, [])
+    auto = cfg.sampling.oversample is None or cfg.sampling.oversample <= 0
+    return [WORDS["ESTIMATE_LINE"] % est.sentence(),
+            WORDS["DERIVED_PHI"] % (n, step, phi0, phi0 + osc),
+            WORDS["DERIVED_MOSAIC"] % (n_mos, math.degrees(spread)),
+            WORDS["DERIVED_OVERSAMPLE"] % (est.oversample, est.oversample,
+                                           WORDS["OVERSAMPLE_AUTO" if auto else "OVERSAMPLE_GIVEN"])]
 
 
 def check_out(out: Path | str, est: Estimate, cwd: Path | str | None = None) -> None:

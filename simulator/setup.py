@@ -15,6 +15,7 @@ from simulator.config import ConfigError, NanoBraggConfig, validate_values
 from simulator.crystal import Crystal, build_crystal
 from simulator.geometry import Geometry, build_geometry
 from simulator.hkl import HKLGrid, build_grid
+from simulator.budget import require_auto_oversample
 from simulator.sampling import PhiGrid, auto_oversample, build_phi
 from simulator.smv_in import read_mask
 
@@ -84,7 +85,7 @@ def build_setup(cfg: NanoBraggConfig, carryover_default: bool = False) -> Setup:
     phi = build_phi(cfg.sampling, carryover_default=carryover_default)
     recommended = auto_oversample(beam.lambda0, geo.distance, geo.px, crystal.size_m())
     if cfg.sampling.oversample is None or cfg.sampling.oversample <= 0:
-        oversample = recommended
+        oversample = require_auto_oversample(recommended)   # beyond the C's int: refused by both (issue 22)
         log.append(f"auto-selected {oversample}-fold oversampling")
     else:
         oversample = int(cfg.sampling.oversample)

@@ -7,11 +7,14 @@ mask pixels (`read_mask`): a pixel whose mask value is 0 is not rendered.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.budget import require_memory
 from simulator.config import INT_MAX, ConfigError, NanoBraggConfig
 
 _MAGIC = b"{\nHEADER_BYT"
@@ -27,23 +30,34 @@ class SMVFile:
 
 
 def load_smv(path: str, flag: str) -> SMVFile | None:
-    """The file, or None when it does not start with '{\\nHEADER_BYT' (the C then ignores it)."""
+    """The file, or None when it does not start with '{\\nHEADER_BYT' (the C then ignores it).
+
+    Only a regular file is read, and only once its size is known to fit in memory (a FIFO or /dev/zero would never
+    end; a huge file would raise MemoryError): ConfigError otherwise, naming the flag and the file."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before fstat could refuse it
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device or pipe"   # the C's words
+                raise ConfigError(f"{flag}: {path} is {kind}, not a regular file", flag=flag, file=path,
+                                  expected="a regular file")
+            require_memory(2 * st.st_size, flag, f"reading {path}")
+            data = fh.read(st.st_size)
     except OSError as e:
-        raise ConfigError(f"{flag}: cannot read {path}: {e.strerror or e}") from e
+        raise ConfigError(f"{flag}: cannot read {path}: {e.strerror or e}", flag=flag, file=path) from e
     if not data.startswith(_MAGIC):
         return None
     text = data.decode("latin-1")
     m = re.search(r"HEADER_BYTES=\s*(\d+)", text)
-    size = int(m.group(1)) if m else 512
+    # more than 18 digits is more than any file (and int() refuses > 4300 digits): the C's atol saturates too
+    size = (int(m.group(1)) if len(m.group(1)) <= 18 else len(data) + 1) if m else 512
     if size <= 0 or size > len(data):
         size = min(512, len(data))
     return SMVFile(data=data, header=text[:size], header_size=size)
 
 
-_ATOF = re.compile(r"[ \t\n\v\f\r]*[-+]?([0-9]+\.?[0-9]*([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?)")
+_ATOF = re.compile(r"[ \t\n\v\f\r]*[-+]?([0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?)")
 
 
 def header_value(header: str, key: str) -> float | None:
@@ -145,6 +159,7 @@ def read_mask(path: str, spixels: int, fpixels: int) -> np.ndarray:
     smv = load_smv(path, "-mask")
     if smv is None:
         raise ConfigError(_not_smv(path))
+    _check_header("-mask", path, smv.header)   # finite pixel counts within the C's int before int()
     f_m, s_m = header_value(smv.header, "SIZE1"), header_value(smv.header, "SIZE2")
     mf, ms = int(f_m or 0), int(s_m or 0)
     if mf <= 0 or ms <= 0:

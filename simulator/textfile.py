@@ -14,7 +14,9 @@ import stat
 from simulator.errors import ConfigError, file_error
 
 C_SPACE = " \t\n\v\f\r"     # isspace() in the C locale
-_DECIMAL = re.compile(r"[-+]?([0-9]+\.?[0-9]*([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?|inf(inity)?|nan)",
+# One way to match each digit: `[0-9]+\.?[0-9]*` could split a run of digits anywhere, and a long token that then
+# failed took quadratic time (a 16,000-digit token: 9 s; the fuzzed HKL file that hung the reader, issue 22).
+_DECIMAL = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?|inf(inity)?|nan)",
                       re.IGNORECASE | re.ASCII)
 
 

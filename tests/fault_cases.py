@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 # A 16 x 16 detector with a small cubic cell: every accepted case renders in milliseconds on both engines.
 BASE = ("-cell", "100", "100", "100", "90", "90", "90", "-N", "2", "-default_F", "100", "-lambda", "1",
         "-distance", "100", "-pixel", "0.1", "-detpixels", "16", "-oversample", "1", "-nonoise", "-nopgm")
+BASE_NO_OVERSAMPLE = tuple(a for i, a in enumerate(BASE) if a != "-oversample" and BASE[i - 1] != "-oversample")
 BASE_NO_DETPIXELS = tuple(a for i, a in enumerate(BASE) if a != "-detpixels" and BASE[i - 1] != "-detpixels")
 GOOD_HKL = b"0 0 0 10\n1 0 0 20\n0 1 0 30\n0 0 1 40\n-1 -1 -1 50\n"
 GOOD_MAT = b"0.01 0 0\n0 0.01 0\n0 0 0.01\n"
@@ -183,6 +184,27 @@ CASES: list[Case] = [
     _mask("img-distance-inf", MASK_OK + "DISTANCE=1e999;\n", "DISTANCE", flag="-img"),
     Case("img-header-bytes-huge", ("-img", "i.img"), (),
          {"i.img": smv(MASK_OK).replace(b"HEADER_BYTES=512", b"HEADER_BYTES=99999999999999999999999")},
+         accept=True),
+
+    # ---- issue 22: both engines hold the same line, with the same figures and words (simulator/budget.def)
+    Case("phisteps-1e9-alone", ("-phisteps", "1000000000"), ("-phisteps", "93.1 GiB", "phi ticks"),
+         mem_limit=8 * GiB),
+    Case("dispsteps-1e8-figure", ("-dispersion", "10", "-dispsteps", "100000000"),
+         ("-dispsteps", "18.6 GiB", "sources"),
+         mem_limit=8 * GiB),
+    Case("mosaic-dom-zero", ("-mosaic", "1", "-mosaic_dom", "0"), ("-mosaic_domains", "positive count", "got 0")),
+    Case("mosaic-dom-negative", ("-mosaic", "1", "-mosaic_domains", "-3"), ("-mosaic_domains", "got -3")),
+    # 2 steps of 0.5 degrees derived by both; the carry-over off for both (D3: the engines' defaults differ)
+    Case("osc-phistep-zero", ("-osc", "1", "-phistep", "0", "-phi0_carryover", "off"), (), accept=True),
+    Case("xtalsize-oversample-beyond-int", (*BASE_NO_OVERSAMPLE, "-xtalsize", "1e6"),
+         ("-oversample", "30000000000-fold", "2147483647"), base=False),
+    # fuzz findings kept as regression cases
+    Case("misset-seed-nan-side-match", ("-misset_seed", "nan", "1", "1"), ("-misset_seed",)),
+    _hkl("hkl-long-digit-token", b"0 0 0 " + b"1" * 100000 + b"x\n", "line 1", "F"),
+    Case("img-header-bytes-5000-digits", ("-img", "i.img"), (),
+         {"i.img": smv(MASK_OK).replace(b"HEADER_BYTES=512", b"HEADER_BYTES=" + b"9" * 5000)}, accept=True),
+    Case("img-header-bytes-beyond-short-file", ("-img", "i.img"), (),
+         {"i.img": smv(MASK_OK, data_bytes=0).replace(b"HEADER_BYTES=512", b"HEADER_BYTES=1024")[:200]},
          accept=True),
 ]
 

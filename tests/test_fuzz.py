@@ -212,3 +212,97 @@ def test_trace_parser_only_trace_parse_error(text: str) -> None:
         parse_trace(text, "c", 1, 2)
     except TraceParseError:
         pass
+
+
+# ---- issue 22: every reader on both sides, each input bounded in time (tests/fuzz_inputs.py) ----------------------
+# The long run by hand is tests/fuzz_long.py (10,000 inputs per reader and side); the suite runs a few seeds each.
+from fuzz_inputs import READERS, c_verdict, is_finding, python_verdict  # noqa: E402
+
+INPUT_LIMIT_S = 10.0   # a hang fails the example instead of stalling the suite; each input takes milliseconds
+
+
+@settings(FUZZ, max_examples=40)
+@given(seed=st.integers(0, 2 ** 31))
+@pytest.mark.parametrize("reader", READERS)
+def test_python_readers_documented_errors_only_and_no_hang(reader: str, seed: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        verdict = python_verdict(reader, seed, Path(d), INPUT_LIMIT_S)
+    assert not is_finding(verdict), (reader, seed, verdict)
+
+
+@settings(FUZZ, max_examples=15)
+@given(seed=st.integers(0, 2 ** 31))
+@pytest.mark.parametrize("reader", READERS)
+def test_c_readers_exit_0_or_9_no_hang_no_flood(reader: str, seed: int, c_binary: Path) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        verdict = c_verdict(c_binary, reader, seed, Path(d), INPUT_LIMIT_S)
+    assert not is_finding(verdict), (reader, seed, verdict)
+
+
+# Seeds of tests/fuzz_long.py that found something before the fixes (short SMV files whose HEADER_BYTES exceeds
+# their size: a negative read length in the driver's smv_size).
+@pytest.mark.parametrize("reader,seed", [("smv", 47), ("smv", 149), ("smv", 372)])
+def test_fuzz_findings_stay_fixed(reader: str, seed: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        verdict = python_verdict(reader, seed, Path(d), INPUT_LIMIT_S)
+    assert not is_finding(verdict), verdict
+
+
+def test_side_match_nan_is_a_config_error() -> None:
+    """-misset_seed N a b is also read as -misset N a b by upstream's substring match, with atof: "nan" became a
+    float NaN that format_value could not write (ValueError); now the value check refuses it."""
+    from simulator.argv import format_value
+    assert format_value(float("nan")) == "nan"
+    with pytest.raises(ConfigError, match="-misset"):
+        parse_argv([*BASE, "-misset_seed", "1", "nan", "nan"])
+
+
+def test_huge_atoi_saturates_like_strtol() -> None:
+    """int() of more than 4300 digits raises ValueError; the C's atoi/strtol saturate instead."""
+    from simulator.argv import LONG_MAX, _c_number
+    assert _c_number("9" * 5000, True) == LONG_MAX and _c_number("-" + "9" * 5000, True) == -LONG_MAX - 1
+    assert _c_number("123abc", True) == 123
+
+
+def test_long_digit_token_is_linear() -> None:
+    """A 16,000-digit token took 9 s in the decimal regex (quadratic backtracking: the HKL hang); 10^6 digits now
+    answer within the bound (an interval timer turns a hang into a failure)."""
+    import signal
+
+    from simulator.textfile import decimal
+
+    def alarm(_s, _f):
+        raise TimeoutError("decimal() hung on a long token")
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, INPUT_LIMIT_S)
+    try:
+        assert decimal("1" * 10 ** 6 + "x") is None and decimal("1" * 1000 + ".5e3") == float("1" * 1000 + ".5e3")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("header_bytes", [b"99999999999999999999999", b"9" * 5000, b"1000000000000000", b"1024"])
+def test_smv_size_reads_no_more_than_the_file(header_bytes: bytes, tmp_path: Path) -> None:
+    """HEADER_BYTES is untrusted: 10^15 announced bytes raised MemoryError in the driver's smv_size, 5000 digits
+    ValueError, and 1024 on a 200-byte file a negative read. Each gives the header's size now (None when the bytes
+    that are there hold no SIZE1/SIZE2); the preflight answers with the documented error at most."""
+    from c_reference.driver import smv_size
+    data = smv(MASK_OK).replace(b"HEADER_BYTES=512", b"HEADER_BYTES=" + header_bytes)
+    for size, body in ((len(data), data), (200, data[:200])):
+        p = tmp_path / f"h{size}.img"
+        p.write_bytes(body)
+        assert smv_size(p) == ((16, 16) if b"SIZE2=16" in body else None)
+        try:
+            check([*BASE, "-img", str(p)])
+        except ConfigError:
+            pass
+
+
+def test_smv_reader_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A FIFO as -img would block the reader forever: refused before it is opened for reading."""
+    from simulator.smv_in import load_smv
+    fifo = tmp_path / "pipe.img"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="regular file"):
+        load_smv(str(fifo), "-img")

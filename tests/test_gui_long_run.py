@@ -37,9 +37,19 @@ def test_a_run_of_hours_is_shown_and_declining_starts_nothing(qtbot, make_window
     assert calls == []
     assert len(asked) == 1
     # the sentence names the work (1.26e+10 path evaluations) and a time in hours
-    assert "1.26e+10 path evaluations" in asked[0] and "35 min on a CPU" in asked[0], asked[0]
+    assert "1.26e+10 path evaluations" in asked[0] and "35 min on this machine" in asked[0], asked[0]
     assert not w.model.busy and w.model.session is None
     assert "declined" in w.statusBar().currentMessage()
+
+
+def test_auto_oversampling_is_asked_about_before_the_run(qtbot, make_window, c_binary, monkeypatch):
+    """Issue 22: -xtalsize 0.1 auto-selects 3000x3000 sub-pixels (ceil(3 * 0.1 mm / (1 A * 100 mm / 0.1 mm))):
+    16 x 16 x 3000^2 = 2.3e9 path evaluations, 384 s at 6e6/s, so the window asks and names the sub-pixels."""
+    w = make_window(SHORT + ["-xtalsize", "0.1"], c_binary)
+    asked = _answer(monkeypatch, QtWidgets.QMessageBox.No)
+    assert w.run() is False
+    assert len(asked) == 1 and "3000x3000 sub-pixels" in asked[0] and "2.3e+09 path evaluations" in asked[0]
+    assert "6 min" in asked[0] and not w.model.busy
 
 
 def test_accepting_starts_the_run_and_a_short_run_is_not_asked(qtbot, make_window, c_binary, monkeypatch):

@@ -424,7 +424,10 @@ void nb_parse(NB *g, int argc, char **argv)
             }
         }
         h2 = H("-mosaic_dom");
-        if (h2 && need(argc, i, 1, st = (h2 == 2 || !strcmp(A, "-mosaic_domains")), A)) g->mosaic_domains = INT(1);
+        if (h2 && need(argc, i, 1, st = (h2 == 2 || !strcmp(A, "-mosaic_domains")), A)) {
+            g->mosaic_domains = INT(1);
+            g->mosaic_domains_set = 1;
+        }
         if ((h1 = H("-dispersion")) && need(argc, i, 1, st = (h1 == 2), A)) g->dispersion = NUM(1) / 100.0;
         if ((h1 = H("-dispsteps")) && need(argc, i, 1, st = (h1 == 2), A)) g->dispsteps = INT(1);
         if ((h1 = H("-divergence")) && need(argc, i, 1, st = (h1 == 2), A)) g->hdivrange = g->vdivrange = NUM(1) / 1000.0;

@@ -2,6 +2,7 @@
 #ifndef NBREF_H
 #define NBREF_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #define NB_RTD (180.0 / 3.14159265358979323846)
@@ -38,6 +39,7 @@ typedef struct {
     long misset_seed, mosaic_seed, seed;
     double mosaic_spread;        /* rad; -1 unset */
     int mosaic_domains;          /* -1 unset */
+    int mosaic_domains_set;      /* given on the command line (a count <= 0 with a spread is refused) */
     int xtal_shape;
     double fudge;
     double a_star[3], b_star[3], c_star[3];   /* static, 1/A */
@@ -69,6 +71,7 @@ typedef struct {
 
     /* ---- sampling ---- */
     int oversample, oversample_thick, oversample_polar, oversample_omega;
+    int oversample_auto;         /* 1 when auto-selected from the crystal size */
     double phi0, osc, phistep; int phisteps;
     int phi0_carryover;
 
@@ -113,7 +116,15 @@ int nb_decimal(const char *tok, double *v);
 void nb_require_regular(const char *flag, const char *path);
 char *nb_read_text(const char *flag, const char *path);
 double nb_memory_available(void);
+
+/* budget.c: the run budget of simulator/budget.def */
 void nb_require_memory(double bytes, const char *flag, const char *what);
+void nb_grid_name(const NB *g, char *out, size_t size);
+int nb_list_max(void);
+void nb_list_cut(long total, const char *what);
+void nb_refuse_oversample(double n);
+void nb_refuse_mosaic_domains(int n);
+void nb_estimate(const NB *g);
 
 /* cli.c */
 void nb_defaults(NB *g);

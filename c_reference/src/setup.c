@@ -265,7 +265,9 @@ static void resolve_steps(NB *g)
         printf("WARNING: setting detector attenuation depth to %g m\n", g->detector_mu);  /* upstream's words and value (1/thick) */
     }
 
-    /* mosaic domains */
+    /* mosaic domains; a count <= 0 given with a spread is refused, as the PyTorch side does (issue 22) */
+    if (g->mosaic_domains_set && g->mosaic_domains <= 0 && g->mosaic_spread > 0.0)
+        nb_refuse_mosaic_domains(g->mosaic_domains);
     if (g->mosaic_domains <= 0) {
         if (g->mosaic_spread < 0.0) { g->mosaic_domains = 1; g->mosaic_spread = 0.0; }
         else if (g->mosaic_spread == 0.0) g->mosaic_domains = 1;
@@ -655,10 +657,16 @@ static void crystal_setup(NB *g)
         if (xmax < lb * g->Nb) xmax = lb * g->Nb;
         if (xmax < lc * g->Nc) xmax = lc * g->Nc;
         rps = g->lambda0 * g->distance / g->pixel;
-        rec = (int)ceil(3.0 * xmax / rps);
+        {
+            /* in double first: a huge crystal's oversampling does not fit an int (both engines refuse it) */
+            double r = ceil(3.0 * xmax / rps);
+            if (g->oversample <= 0 && r > 2147483647.0) nb_refuse_oversample(r);
+            rec = r > 2147483647.0 ? 2147483647 : (int)r;
+        }
         if (rec <= 0) rec = 1;
         if (g->oversample <= 0) {
             g->oversample = rec;
+            g->oversample_auto = 1;
             printf("auto-selected %d-fold oversampling\n", g->oversample);
         }
         if (g->oversample < rec) {
@@ -744,9 +752,8 @@ static void read_hkl(NB *g)
         /* ranges in double first: h_max - h_min + 1 overflows int for indices near +-2^31 */
         double rh = (double)g->h_max - g->h_min + 1, rk = (double)g->k_max - g->k_min + 1;
         double rl = (double)g->l_max - g->l_min + 1;
-        char what[256];
-        snprintf(what, sizeof what, "the structure-factor grid of %s (h %d..%d, k %d..%d, l %d..%d)", g->hklfile,
-                 g->h_min, g->h_max, g->k_min, g->k_max, g->l_min, g->l_max);
+        char what[320];
+        nb_grid_name(g, what, sizeof what);
         nb_require_memory(8.0 * (rh + 1) * (rk + 1) * (rl + 1), "-hkl", what);
         if (rh > 2147483646.0 || rk > 2147483646.0 || rl > 2147483646.0)
             nb_die(9, "-hkl: %s would need more than 2^31 cells along one axis", what);
@@ -855,8 +862,7 @@ static void read_sources(NB *g)
 static void make_sources(NB *g)
 {
     int pass, hi, vi, di, n = 0, divsteps = 0;
-    g->divsteps = -1;  /* upstream reports -1 divergence steps for a -sourcefile */
-    if (g->sourcefile) read_sources(g);
+    g->divsteps = -1;  /* upstream reports -1 divergence steps for a -sourcefile (read before nb_estimate) */
     if (g->sources == 0) {
         double most = (double)g->hdivsteps * g->vdivsteps * g->dispsteps;
         char what[160];
@@ -885,8 +891,8 @@ static void make_sources(NB *g)
                     test += (vdiv * vdiv - g->vdivstep * g->vdivstep / 4.0 * (1 - g->vdivsteps % 2)) / g->vdivrange / g->vdivrange;
                     if (g->round_div && test * 4.0 > 1.1) continue;
                     if (pass == 0) {
+                        if (divsteps < nb_list_max()) printf("divergence deviation: %g %g\n", hdiv, vdiv);
                         divsteps++;
-                        printf("divergence deviation: %g %g\n", hdiv, vdiv);
                     } else {
                         double v[3], w[3];
                         int k;
@@ -904,8 +910,10 @@ static void make_sources(NB *g)
                 }
             }
             if (pass == 0) {
-                for (di = 0; di < g->dispsteps; di++)
+                nb_list_cut(divsteps, "divergence deviation");
+                for (di = 0; di < g->dispsteps && di < nb_list_max(); di++)
                     printf("lambda%d = %.15g\n", di, g->lambda0 * (1.0 + g->dispstep * di - g->dispersion / 2.0));
+                nb_list_cut(g->dispsteps, "lambda");
             }
         }
         g->sources = n;
@@ -915,10 +923,12 @@ static void make_sources(NB *g)
     {
         int s;
         for (s = 0; s < g->sources; s++) {
-            printf("%g %g %g   %g %g\n", g->src_dir[3 * s], g->src_dir[3 * s + 1], g->src_dir[3 * s + 2],
-                   g->src_weight[s], g->src_lambda[s]);
+            if (s < nb_list_max())
+                printf("%g %g %g   %g %g\n", g->src_dir[3 * s], g->src_dir[3 * s + 1], g->src_dir[3 * s + 2],
+                       g->src_weight[s], g->src_lambda[s]);
             nb_unitize(g->src_dir + 3 * s, g->src_dir + 3 * s);
         }
+        nb_list_cut(g->sources, "source");
     }
 }
 
@@ -948,12 +958,7 @@ void nb_setup(NB *g)
     if (g->roi_xmin > g->fpixels - 1 || g->roi_ymin > g->spixels - 1)
         nb_die(9, "-roi %d %d %d %d: selects no pixel of the %d x %d (fast x slow) detector", g->roi_xmin, g->roi_xmax,
                g->roi_ymin, g->roi_ymax, g->fpixels, g->spixels);
-    {
-        double need = 4.0 * g->fpixels * (double)g->spixels;
-        char what[96];
-        snprintf(what, sizeof what, "the %d x %d pixel image", g->fpixels, g->spixels);
-        nb_require_memory(need, "-detpixels/-detsize", what);
-    }
+    /* the image's memory is counted by nb_estimate with everything else, before anything big is built */
     if (g->mask && (g->fpixels != mask_f || g->spixels != mask_s))
         nb_die(9, "-mask: '%s' is %d x %d pixels (fast x slow) but the detector is %d x %d", g->maskfile, mask_f,
                mask_s, g->fpixels, g->spixels);
@@ -1017,8 +1022,15 @@ void nb_setup(NB *g)
     }
     if (g->hkls == 0) g->interpolate = 0;
 
-    for (k = 0; k < g->detector_thicksteps; k++) printf("thick%d = %g um\n", k, g->detector_thickstep * k * 1e6);
-    for (k = 0; k < g->phisteps; k++) printf("phi%d = %g\n", k, (g->phi0 + g->phistep * k) * NB_RTD);
+    if (g->sourcefile) read_sources(g);
+    nb_estimate(g);   /* memory refused (exit 9) or the estimate printed, before any list or allocation grows */
+
+    /* upstream prints one line per layer and phi tick: the first nb_list_max() of each here, then a count */
+    for (k = 0; k < g->detector_thicksteps && k < nb_list_max(); k++)
+        printf("thick%d = %g um\n", k, g->detector_thickstep * k * 1e6);
+    nb_list_cut(g->detector_thicksteps, "thick");
+    for (k = 0; k < g->phisteps && k < nb_list_max(); k++) printf("phi%d = %g\n", k, (g->phi0 + g->phistep * k) * NB_RTD);
+    nb_list_cut(g->phisteps, "phi");
 
     make_sources(g);
 

@@ -119,15 +119,6 @@ double nb_memory_available(void)
     return best;
 }
 
-/* exit 9 naming the flag unless `bytes` fit in the memory this process may still use */
-void nb_require_memory(double bytes, const char *flag, const char *what)
-{
-    double avail = nb_memory_available();
-    if (bytes > avail)
-        nb_die(9, "%s: %s would need about %.3g GiB, but only %.3g GiB of memory is available", flag, what,
-               bytes / 1073741824.0, avail / 1073741824.0);
-}
-
 void nb_warn(const char *fmt, ...)
 {
     va_list ap;
