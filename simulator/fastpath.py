@@ -1,12 +1,12 @@
-"""The compiled kernel's inputs (numpy; torch for GIL-free fills): which renders it covers, its parameter block and
-lattice tables, built from a `Setup` with the C's order of operations (float64 bit-exact with the C's tables)."""
+"""The compiled kernel's inputs (numpy, torch-free): which renders it covers, its parameter block and lattice
+tables, built from a `Setup` with the C's order of operations (float64 bit-exact with the C's tables)."""
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from simulator.beam import R_E_SQR
 from simulator.compiled import NBParams
@@ -89,12 +89,27 @@ def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, i
     if math.prod(shape) > MAX_PADDED_CELLS:
         flat = np.ascontiguousarray(hk.grid, dtype=np.float64).ravel()
         return np.append(flat, hk.default_F), glo, tuple(gshape), False
-    # torch ops release the GIL (numpy's fill of a grid this size held it for 0.1-0.2 s while a GUI thread ran).
-    full = torch.full((math.prod(shape) + 1,), hk.default_F, dtype=torch.float64)
-    view = full[:-1].view(shape)
     o = [g - lo_ for g, lo_ in zip(glo, lo, strict=True)]
-    view[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = torch.from_numpy(hk.grid)
-    return full.numpy(), (lo[0], lo[1], lo[2]), shape, True
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        # Where torch is loaded anyway (the window), its ops release the GIL (numpy's fill of a grid this size held
+        # it for 0.1-0.2 s while a GUI thread ran); the values are the same copies either way.
+        full_t = torch.full((math.prod(shape) + 1,), hk.default_F, dtype=torch.float64)
+        full_t[:-1].view(shape)[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = \
+            torch.from_numpy(hk.grid)
+        return full_t.numpy(), (lo[0], lo[1], lo[2]), shape, True
+    full = np.full(math.prod(shape) + 1, hk.default_F, dtype=np.float64)
+    full[:-1].reshape(shape)[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = hk.grid
+    return full, (lo[0], lo[1], lo[2]), shape, True
+
+
+def f_squared_f32(F64: np.ndarray) -> np.ndarray:
+    """F^2 rounded to float32 (n,): one correctly rounded float64 product, then one rounding to float32, in numpy
+    or (where loaded, GIL-free) torch: the same bits either way."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.from_numpy(F64).square().to(torch.float32).numpy()
+    return np.square(F64).astype(np.float32)
 
 
 @dataclass
@@ -115,7 +130,7 @@ def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInp
     latN = lattice_table(setup, ph.eff_rest)
     latF = lattice_table(setup, ph.eff_first) if np.any(ph.eff_first != ph.eff_rest) else latN
     F64, glo, shape, padded = f_grid(setup)
-    F2f = torch.from_numpy(F64).square().to(torch.float32).numpy()    # GIL-free, as f_grid
+    F2f = f_squared_f32(F64)
     p = NBParams(
         pixel=g.px, sub=g.px / N, close_distance=g.close_distance, thickstep=g.thickstep, mu=g.mu, thick=g.thick,
         dmin=bm.dmin, polar_K=bm.polar_K, I_bg=bm.I_bg, r_e_sqr=R_E_SQR, fluence=bm.fluence, steps=float(setup.steps),
