@@ -18,12 +18,10 @@ lose to per-operation overhead, larger ones to cache misses; a GPU would prefer 
 """
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -306,7 +304,7 @@ def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "
     kern, _ = _compiled_kernel(setup, dev, None)
     if kern is not None:
         # The image value as render() computes it (decisions D4), from the compiled kernel on this one pixel.
-        inputs = kernel_inputs(setup, first)
+        inputs = kernel_inputs(setup, first, pad=False)   # one pixel: the file's grid, range-checked
         inputs.params.first_pix = 0 if fp is not None else -1
         vals, _ = kern.render(inputs.params, (np.array([slow], np.int32), np.array([fast], np.int32)),
                               tdt == torch.float64, 1)

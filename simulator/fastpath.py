@@ -70,11 +70,12 @@ def sine_reach(setup: Setup) -> float:
                for n, v in ((cr.Na, cr.a0), (cr.Nb, cr.b0), (cr.Nc, cr.c0)))
 
 
-def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, int, int], bool]:
+def f_grid(setup: Setup, pad: bool = True) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, int, int], bool]:
     """(F (cells + 1,) float64 with default_F in the last cell, grid origin, extents, padded): the file's grid,
     padded with default_F to every index the geometry can reach (|h| <= |a|·2/lambda_min, plus one for the
     rounding) when that stays under MAX_PADDED_CELLS, so the kernel needs no range checks. The values looked up
-    are the C's either way (default_F outside the file's grid)."""
+    are the C's either way (default_F outside the file's grid). pad=False: the file's grid as it is (a few pixels,
+    e.g. a trace's one, cost less than the padded grid's fill)."""
     hk, cr = setup.hkl, setup.crystal
     if hk.hkls <= 0:
         return np.array([hk.default_F], dtype=np.float64), (0, 0, 0), (0, 0, 0), False
@@ -86,7 +87,7 @@ def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, i
         lo.append(min(-reach, glo[ax]))
         hi.append(max(reach, glo[ax] + gshape[ax] - 1))
     shape = tuple(h - lo_ + 1 for lo_, h in zip(lo, hi, strict=True))
-    if math.prod(shape) > MAX_PADDED_CELLS:
+    if not pad or math.prod(shape) > MAX_PADDED_CELLS:
         flat = np.ascontiguousarray(hk.grid, dtype=np.float64).ravel()
         return np.append(flat, hk.default_F), glo, tuple(gshape), False
     o = [g - lo_ for g, lo_ in zip(glo, lo, strict=True)]
@@ -121,15 +122,16 @@ class KernelInputs:
     work_per_pixel: int           # sub-paths x sources x ticks x domains
 
 
-def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInputs:
-    """NBParams for `setup`; first = (render index, sub-path j, source) of the carry-over's first path, or None."""
+def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None, pad: bool = True) -> KernelInputs:
+    """NBParams for `setup`; first = (render index, sub-path j, source) of the carry-over's first path, or None;
+    pad: see f_grid."""
     g, cr, bm, hk, ph = setup.geometry, setup.crystal, setup.beam, setup.hkl, setup.phi
     N = setup.oversample
     src_dir = np.ascontiguousarray(-bm.incident, dtype=np.float64)
     lambdas = np.ascontiguousarray(bm.lambdas, dtype=np.float64)
     latN = lattice_table(setup, ph.eff_rest)
     latF = lattice_table(setup, ph.eff_first) if np.any(ph.eff_first != ph.eff_rest) else latN
-    F64, glo, shape, padded = f_grid(setup)
+    F64, glo, shape, padded = f_grid(setup, pad)
     F2f = f_squared_f32(F64)
     p = NBParams(
         pixel=g.px, sub=g.px / N, close_distance=g.close_distance, thickstep=g.thickstep, mu=g.mu, thick=g.thick,

@@ -19,11 +19,20 @@ from simulator.render_compiled import render_fast
 from simulator.setup import build_setup
 
 from parity_util import c_image
-from test_sim_compiled import exact_cases
+from test_sim_compiled import exact_cases, write_hkl
 
 REPO = Path(__file__).resolve().parents[1]
 # Case (a) of app/bench.py on a 128^2 detector (the same set-up and imports, a test-sized render).
 CASE_A = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 128"
+
+
+def small_cell_hkl(tmp_path) -> str:
+    """An HKL file on a 20-24 A cell: the padded F grid (reach 2|a|/lambda + 2 = 50 per axis, under
+    fastpath.MAX_PADDED_CELLS), filled by numpy where torch is not loaded."""
+    return (f"-cell 20 22 24 90 90 90 -misset 10 20 30 -hkl {write_hkl(tmp_path / 'F.hkl')} -default_F 3 "
+            "-nointerpolate -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 64")
+
+
 HEAVY = ("torch", "PySide6", "dask", "pyqtgraph", "shiboken6")
 BOUND_S = 120     # a hang guard only
 
@@ -79,7 +88,7 @@ def test_a_trace_still_loads_torch(kern, tmp_path):
 def test_torch_free_cli_float64_is_the_c_reference_bit_for_bit(c_binary, kern, tmp_path):
     """With an HKL file (the numpy-padded F grid, no torch in the process) the CLI's float64 image equals the C
     reference's exactly."""
-    args = exact_cases(tmp_path)["hkl_thick"]
+    args = small_cell_hkl(tmp_path)
     r, mods = run_cli(args + " -nonoise -nopgm", tmp_path)
     assert heavy(mods) == []
     c = c_image(c_binary, args.split())
@@ -90,8 +99,7 @@ def test_torch_free_cli_float64_is_the_c_reference_bit_for_bit(c_binary, kern, t
 
 def test_numpy_and_torch_inputs_are_the_same_bits(tmp_path, monkeypatch):
     """fastpath's F grid and F^2 (float32) from numpy (torch not loaded) and from torch (loaded): equal arrays."""
-    cfg = parse_argv(exact_cases(tmp_path)["hkl_thick"].split()).config
-    setup = build_setup(cfg)
+    setup = build_setup(parse_argv(small_cell_hkl(tmp_path).split()).config)
     with_torch = fastpath.f_grid(setup)
     sq_torch = fastpath.f_squared_f32(with_torch[0])
     monkeypatch.delitem(sys.modules, "torch")
