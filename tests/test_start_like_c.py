@@ -79,6 +79,16 @@ def test_compiled_command_line_imports_no_torch_qt_or_dask(kern, tmp_path):
                 next(ln for ln in want.log.splitlines() if ln.startswith(key))
 
 
+def test_nbparity_sim_imports_no_torch_either(kern, tmp_path):
+    """`nbparity sim` (python -m app sim) hands the command line to the same CLI: the same import list."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "app", "sim", *CASE_A.split(), "-nonoise",
+                        "-nopgm"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=BOUND_S)
+    assert r.returncode == 0, r.stderr[-2000:]
+    mods = imported(r.stderr)
+    assert "simulator.render_compiled" in mods and heavy(mods) == [], heavy(mods)[:10]
+
+
 def test_a_trace_still_loads_torch(kern, tmp_path):
     """The control of the test above: -trace_pixel needs the torch kernel, and the import list shows it."""
     _, mods = run_cli(f"{CASE_A} -nonoise -nopgm -trace_pixel 64 64", tmp_path)
