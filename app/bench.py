@@ -162,6 +162,32 @@ def _build_worker() -> int:
     return 0
 
 
+def _click_worker(payload: str) -> int:
+    """Child process: a session on (f) with side A = payload["a"] (an ENGINE spelling) and B = torch float32; times
+    `inspect_pixel` (both traces and the per-phi comparison: what a click in the window computes) CLICKS times."""
+    from app.session import ComparisonSession, SessionOptions, SideOptions
+
+    spec = json.loads(payload)
+    s = ComparisonSession(spec["args"], SessionOptions(SideOptions(spec["a"]), SideOptions("torch:float32")))
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        insp = s.inspect_pixel(*CLI_FLAGS_003_PIXEL)
+        times.append(time.perf_counter() - t0)
+        if insp.errors:
+            raise RuntimeError(f"inspection failed: {insp.errors}")
+    print("BENCH_WORKER " + json.dumps({"times": times}), flush=True)
+    return 0
+
+
+def measure_click(args: list[str], side_a: str, threads: int) -> list[float]:
+    """Click → plots times (s) on case (f), first then warm, in a fresh process (see _click_worker)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _, out = _run_child([sys.executable, "-m", "app.bench", "--click-worker",
+                             json.dumps({"args": args, "a": side_a})], _torch_env(threads), tmp)
+    return _worker_result(out)["times"]
+
+
 def _worker(payload: str) -> int:
     """Child process: the first render (timed), then `repeat` timed renders; prints the times as JSON."""
     t_start = time.perf_counter()
@@ -208,11 +234,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="port modes to run (default: all four)")
     ap.add_argument("--port-timeout", type=float, default=300.0, help="seconds per port run (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="cases (a) and (f) only, one warm render")
+    ap.add_argument("--golden", metavar="BINARY", help="the port team's golden C: a click line with it on side A")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--click-worker", help=argparse.SUPPRESS)
     ap.add_argument("--build-worker", action="store_true", help=argparse.SUPPRESS)
     ns = ap.parse_args(argv)
     if ns.worker:
         return _worker(ns.worker)
+    if ns.click_worker:
+        return _click_worker(ns.click_worker)
     if ns.build_worker:
         return _build_worker()
 
@@ -284,7 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     if traces:
         print(f"pixel trace (f) {CLI_FLAGS_003_PIXEL} in-process, warm: "
               + ", ".join(f"{d} {1000 * t:.0f} ms" for d, t in traces.items()))
-    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces}))
+    clicks = {}
+    if "f" in cases:
+        for label, side_a in [("cref", f"bin:{c_reference()}")] + ([("golden", f"bin:{ns.golden}")] if ns.golden
+                                                                      else []):
+            clicks[label] = measure_click(cases["f"], side_a, ns.threads)
+            print(f"click -> plots (f) {CLI_FLAGS_003_PIXEL}, {label} C + torch float32: first "
+                  f"{1000 * clicks[label][0]:.0f} ms, then "
+                  + ", ".join(f"{1000 * t:.0f}" for t in clicks[label][1:]) + " ms", flush=True)
+    with open("/proc/loadavg") as f:
+        print("load average (1, 5, 15 min): " + " ".join(f.read().split()[:3]))
+    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces, "clicks": clicks}))
     return 0
 
 
