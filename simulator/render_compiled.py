@@ -167,13 +167,14 @@ def first_path(setup: Setup, order: PixelOrder, chunk: int, double: bool, find=N
 
 def render_values(setup: Setup, kern: FastKernel, double: bool, order: PixelOrder, chunk: int, threads: int,
                   progress: Callable[[float], None] | None, cancel: threading.Event | None,
-                  find=None) -> tuple[np.ndarray, float, int]:
+                  find=None, out: np.ndarray | None = None) -> tuple[np.ndarray, float, int]:
     """The compiled CPU kernel over the rendered pixels, `chunk` pixels per call (progress and cancel between
-    calls): (values (n,) float32, omega sum (sr), chunks)."""
+    calls): (values (n,) float32 (`out` when given: a contiguous (n,) float32 view), omega sum (sr), chunks)."""
     n = order.n
     inputs = kernel_inputs(setup, first_path(setup, order, chunk, double, find))
     first_global = inputs.params.first_pix
-    out = np.empty(n, dtype=np.float32)
+    if out is None:
+        out = np.empty(n, dtype=np.float32)
     omega_sum, n_chunks = 0.0, max(1, -(-n // chunk))
     for ci, start in enumerate(range(0, n, chunk)):
         if cancel is not None and cancel.is_set():
@@ -235,13 +236,17 @@ def render_setup(setup: Setup, kern: FastKernel, t0: float, *, dtype: str, devic
     chunk = chunk_pixels(setup, budget)
     if budget == ELEMENT_BUDGET:
         chunk = max(1, min(chunk_pixels(setup, COMPILED_BUDGET), -(-n // MIN_CHUNKS)))
+    # Whole rows without a mask: the kernel writes straight into the image (no copy of a 6-megapixel image).
+    direct = order.s_abs is None and order.w == g.fpixels and n > 0
+    rows = image[order.ymin:order.ymin + order.h].reshape(-1) if direct else None
     values, omega_sum, n_chunks = render_values(setup, kern, dtype == "float64", order, chunk, threads, progress,
-                                                cancel, find)
+                                                cancel, find, out=rows)
     if cancel is not None and cancel.is_set():
         raise Cancelled("render cancelled")
     if n == 0 and progress is not None:
         progress(1.0)            # an empty ROI: nothing to render, but report completion
-    order.place(image, values)
+    if not direct:
+        order.place(image, values)
     mom = Moments(n, *kern.moments(values))
     return finish(setup, image, order, mom, omega_sum, n_chunks, chunk, [], t0, dtype=dtype, device=device,
                   threads=threads, kernel_name="compiled", why_not="", fused=False)
