@@ -44,8 +44,15 @@ test-narrow-isa: venv c-ref
 	echo "narrowed ISA: $$(tr '\n' ' ' < "$$cache/env")" && \
 	NBPARITY_CACHE_DIR="$$cache" QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -p no:cacheprovider $(NARROW_TESTS)
 
+# Peers from ../shared/clients where present: upstream nanoBragg (NB_C_BIN) and the port (--port); BENCH_ARGS=--quick
+# for cases (a) and (f) only.
+PEERS := cd tests && ../$(VPY) -c 'import clients as c; print(c.c_program("upstream")); print(c.port().python); \
+	print(c.c_program("golden"))'
 bench: venv c-ref
-	$(VPY) -m app.bench
+	@peers=$$($(PEERS) 2>/dev/null); up=$$(echo "$$peers" | sed -n 1p); port=$$(echo "$$peers" | sed -n 2p); \
+	golden=$$(echo "$$peers" | sed -n 3p); \
+	NB_C_BIN="$${NB_C_BIN:-$$up}" $(VPY) -m app.bench $${port:+--port "$$port"} $${golden:+--golden "$$golden"} \
+	$(BENCH_ARGS)
 
 # nbparity compare's time to a verdict vs side A alone + side B alone on CLI-FLAGS-003 (needs ../shared).
 bench-verdict: venv c-ref

@@ -10,7 +10,10 @@ Per case, each measurement in its own child process (so that peak RSS belongs to
   thread pool: what a new window's first render costs), then K more renders; the median of those K is the warm
   time (how the app uses the engine: it stays alive).
 Ratios are C time / torch in-process warm time (the issue's speed-up). Peak RSS comes from wait4() of each child
-(ru_maxrss). Before the table one line gives the compiled kernel's build time into an empty cache (a first
+(ru_maxrss). `--port PYTHON` (the port team's venv interpreter; `make bench` finds it through tests/clients.py)
+adds the port `nanobrag_torch` as a peer: its whole process per case in float32 and float64, torch.compile off
+(NANOBRAGG_DISABLE_COMPILE=1) and on, each run bounded by --port-timeout; `--quick` runs cases (a) and (f) only
+with one warm render. Before the table one line gives the compiled kernel's build time into an empty cache (a first
 launch on a new machine) and its load time from the cache (every later launch).
 """
 from __future__ import annotations
@@ -85,6 +88,44 @@ def measure_torch_process(args: list[str], dtype: str, threads: int) -> Measure:
     return m
 
 
+PORT_MODES = ("float32/nocompile", "float64/nocompile", "float32/compile", "float64/compile")
+
+
+def measure_port(python: str, args: list[str], mode: str, threads: int, timeout_s: float) -> Measure | None:
+    """The port's whole process (`python -m nanobrag_torch ARGS -dtype D`), compile on or off; None when it ran
+    past timeout_s (killed) or failed (the reason is printed)."""
+    dtype, comp = mode.split("/")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), KMP_DUPLICATE_LIB_OK="TRUE")
+    env.pop("PYTHONPATH", None)
+    if comp == "nocompile":
+        env["NANOBRAGG_DISABLE_COMPILE"] = "1"
+    else:
+        env.pop("NANOBRAGG_DISABLE_COMPILE", None)
+    cmd = [python, "-m", "nanobrag_torch", *args, "-floatfile", "p.bin", "-nopgm", "-nonoise", "-dtype", dtype]
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+        while True:   # wait4 for the child's own peak RSS; a poll every 50 ms bounds it by timeout_s
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t0 > timeout_s:
+                os.killpg(proc.pid, 9)
+                os.wait4(proc.pid, 0)
+                print(f"  port {mode}: killed after {timeout_s:g} s", flush=True)
+                return None
+            time.sleep(0.05)
+        wall = time.monotonic() - t0
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        if rc != 0:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            print(f"  port {mode}: exit {rc}: {tail[0][:200]}", flush=True)
+            return None
+    return Measure(wall, usage.ru_maxrss / 1024.0)
+
+
 def _worker_result(out: str) -> dict:
     return json.loads([ln for ln in out.splitlines() if ln.startswith("BENCH_WORKER ")][-1].split(" ", 1)[1])
 
@@ -119,6 +160,32 @@ def _build_worker() -> int:
     print("BENCH_WORKER " + json.dumps({"s": time.perf_counter() - t0, "ok": k is not None,
                                         "built": bool(k and k.built), "why": compiled.unavailable_reason()}))
     return 0
+
+
+def _click_worker(payload: str) -> int:
+    """Child process: a session on (f) with side A = payload["a"] (an ENGINE spelling) and B = torch float32; times
+    `inspect_pixel` (both traces and the per-phi comparison: what a click in the window computes) CLICKS times."""
+    from app.session import ComparisonSession, SessionOptions, SideOptions
+
+    spec = json.loads(payload)
+    s = ComparisonSession(spec["args"], SessionOptions(SideOptions(spec["a"]), SideOptions("torch:float32")))
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        insp = s.inspect_pixel(*CLI_FLAGS_003_PIXEL)
+        times.append(time.perf_counter() - t0)
+        if insp.errors:
+            raise RuntimeError(f"inspection failed: {insp.errors}")
+    print("BENCH_WORKER " + json.dumps({"times": times}), flush=True)
+    return 0
+
+
+def measure_click(args: list[str], side_a: str, threads: int) -> list[float]:
+    """Click → plots times (s) on case (f), first then warm, in a fresh process (see _click_worker)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _, out = _run_child([sys.executable, "-m", "app.bench", "--click-worker",
+                             json.dumps({"args": args, "a": side_a})], _torch_env(threads), tmp)
+    return _worker_result(out)["times"]
 
 
 def _worker(payload: str) -> int:
@@ -162,15 +229,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--case", action="append", choices=[*CASES, "f"], help="cases to run (default: all)")
     ap.add_argument("--cli-flags-003", metavar="DIR", default=str(DEFAULT_SHARED),
                     help="folder with A.mat and scaled.hkl for case (f) (default: %(default)s)")
+    ap.add_argument("--port", metavar="PYTHON", help="the port team's venv python: adds nanobrag_torch's rows")
+    ap.add_argument("--port-mode", action="append", choices=PORT_MODES,
+                    help="port modes to run (default: all four)")
+    ap.add_argument("--port-timeout", type=float, default=300.0, help="seconds per port run (default: %(default)s)")
+    ap.add_argument("--quick", action="store_true", help="cases (a) and (f) only, one warm render")
+    ap.add_argument("--golden", metavar="BINARY", help="the port team's golden C: a click line with it on side A")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--click-worker", help=argparse.SUPPRESS)
     ap.add_argument("--build-worker", action="store_true", help=argparse.SUPPRESS)
     ns = ap.parse_args(argv)
     if ns.worker:
         return _worker(ns.worker)
+    if ns.click_worker:
+        return _click_worker(ns.click_worker)
     if ns.build_worker:
         return _build_worker()
 
-    wanted = ns.case or [*CASES, "f"]
+    if ns.quick:
+        ns.repeat = 1
+    wanted = ns.case or (["a", "f"] if ns.quick else [*CASES, "f"])
     cases = {k: v for k, v in CASES.items() if k in wanted}
     if "f" in wanted:
         data = Path(ns.cli_flags_003)
@@ -212,7 +290,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{up_r:>8s} {f_ratio:>7s} {c.extra['cpu_s'] / inproc.extra['cpu_s']:7.2f} {c.peak_rss_mb:6.1f} "
                   f"{torch_rss:8.1f}  {inproc.extra['kernel']}",
                   flush=True)
-            rows.append({"case": name, "what": CASE_NOTES[name], "dtype": dtype, "c_s": c.wall_s,
+            port_cols = {}
+            for mode in (ns.port_mode or PORT_MODES) if ns.port else ():
+                if mode.startswith(dtype):
+                    pm = measure_port(ns.port, args, mode, ns.threads, ns.port_timeout)
+                    port_cols[mode] = None if pm is None else {"s": pm.wall_s, "rss_mb": pm.peak_rss_mb}
+                    if pm is not None:
+                        print(f"      port {mode:18s} process {pm.wall_s:8.3f} s  peak {pm.peak_rss_mb:7.1f} MB  "
+                              f"port/ours: {pm.wall_s / proc.wall_s:6.1f}x whole process, "
+                              f"{pm.wall_s / inproc.wall_s:6.1f}x warm render", flush=True)
+            rows.append({"port": port_cols,
+                         "case": name, "what": CASE_NOTES[name], "dtype": dtype, "c_s": c.wall_s,
                          "nb_c_bin_s": up_m.wall_s if up_m else None, "torch_inprocess_s": inproc.wall_s,
                          "torch_times": inproc.extra["times"], "torch_first_s": inproc.extra["first_s"],
                          "torch_process_s": proc.wall_s, "c_over_torch": c.wall_s / inproc.wall_s,
@@ -226,7 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     if traces:
         print(f"pixel trace (f) {CLI_FLAGS_003_PIXEL} in-process, warm: "
               + ", ".join(f"{d} {1000 * t:.0f} ms" for d, t in traces.items()))
-    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces}))
+    clicks = {}
+    if "f" in cases:
+        for label, side_a in [("cref", f"bin:{c_reference()}")] + ([("golden", f"bin:{ns.golden}")] if ns.golden
+                                                                      else []):
+            clicks[label] = measure_click(cases["f"], side_a, ns.threads)
+            print(f"click -> plots (f) {CLI_FLAGS_003_PIXEL}, {label} C + torch float32: first "
+                  f"{1000 * clicks[label][0]:.0f} ms, then "
+                  + ", ".join(f"{1000 * t:.0f}" for t in clicks[label][1:]) + " ms", flush=True)
+    with open("/proc/loadavg") as f:
+        print("load average (1, 5, 15 min): " + " ".join(f.read().split()[:3]))
+    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces, "clicks": clicks}))
     return 0
 
 

@@ -71,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr, end="")
         return 9
     print("\n".join(f"simulator: {ln}" for ln in derived), flush=True)   # the same lines as nbref's (issue 22)
-    # torch loads only now: a refused command line is answered in well under a second (issue 8)
+    # torch loads only where the compiled kernel does not serve, or for a trace or printout (issues 8, 19)
     from simulator import io_files
     from simulator.console import setup_report
-    from simulator.engine import CARRYOVER_DEFAULT, format_trace, render, trace_pixel
     from simulator.fdump import maybe_write_fdump
     from simulator.noise import noise_image
     from simulator.printout import printout_lines, printout_pixels
+    from simulator.render_compiled import CARRYOVER_DEFAULT, render_fast
     from simulator.setup import build_setup
 
     for w in parsed.warnings:
@@ -94,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         to_print = printout_pixels(cfg, setup) if out.printout else []   # bounded before any work
         print("\n".join(setup_report(setup, seed)), flush=True)
         maybe_write_fdump(cfg)   # the C writes its cache while setting up, before rendering (line in the report)
-        res = render(cfg, dtype=dtype, device=device,
-                     progress=_print_progress if sys.stderr.isatty() else None)
+        progress = _print_progress if sys.stderr.isatty() else None
+        res = render_fast(cfg, dtype=dtype, device=device, progress=progress)
+        if res is None:
+            from simulator.engine import render
+            res = render(cfg, dtype=dtype, device=device, progress=progress)
         trace_text = ""
         if out.trace_pixel is not None:
+            from simulator.engine import format_trace, trace_pixel
             trace_text = format_trace(trace_pixel(cfg, out.trace_pixel[0], out.trace_pixel[1], dtype=dtype,
                                                   device=device))
-        printout = printout_lines(cfg, setup, res.image, to_print, dtype=dtype, device=device)
+        printout = printout_lines(cfg, setup, res.image, to_print, dtype=dtype, device=device) if to_print else []
     except ConfigError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 9

@@ -18,36 +18,28 @@ lose to per-operation overhead, larger ones to cache misses; a GPU would prefer 
 """
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from simulator.compiled import FastKernel
 from simulator.config import ConfigError, NanoBraggConfig
-from simulator.io_files import header_from_setup
-from simulator.compiled import FastKernel, unavailable_reason
-from simulator.compiled import kernel as compiled_kernel
-from simulator.fastpath import covers, kernel_inputs
+from simulator.fastpath import kernel_inputs
 from simulator.kernel import KernelConsts, Workspace, evaluate, make_consts, positions
+from simulator.render_compiled import (  # noqa: F401 - re-exported: the engine's public names since issue 9
+    CARRYOVER_DEFAULT, COMPILED_BUDGET, ELEMENT_BUDGET, MIN_CHUNKS, Moments, PixelOrder, chunk_pixels, compiled_for,
+    finish, render_setup, stats_from_moments,
+)
 from simulator.setup import Setup, build_setup
 from tracing.records import Cancelled, ImageResult, PixelTrace
 
-ELEMENT_BUDGET = 1 << 20
 # The trace's scans use smaller chunks (equally fast per element, see above) so a cancel is seen sooner.
 SCAN_BUDGET = ELEMENT_BUDGET // 4
-# The compiled kernel's chunks at the default budget: about 2^24 elements (no tensors to bound) and at least 8
-# chunks for progress and cancel. Every call ends at a thread barrier, which on a loaded machine waits for a
-# descheduled thread (measured on bench case (b) float32, load ~7 on 2 cores: 0.30 s in 8 calls, 0.72 s in 121).
-COMPILED_BUDGET = 1 << 24
-MIN_CHUNKS = 8
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# The PyTorch engine's default for the phi=0 carry-over (decisions D3): off.
-CARRYOVER_DEFAULT = False
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -67,63 +59,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("-device cuda: CUDA is not available on this machine")
     return dev
-
-
-def chunk_pixels(setup: Setup, budget: int = ELEMENT_BUDGET) -> int:
-    """Pixels per chunk so that P·J·S·T·M·3 <= budget (at least 1)."""
-    per_pixel = setup.n_paths * setup.beam.n_sources * setup.phi.steps * setup.crystal.n_mosaic * 3
-    return max(1, budget // per_pixel)
-
-
-class PixelOrder:
-    """The rendered pixels (ROI minus masked ones) in the C's raster order; position r in this order is the
-    "render index" used for chunking, the carry-over's first path and the interpolation switch-off."""
-
-    def __init__(self, setup: Setup):
-        xmin, xmax, ymin, ymax = setup.roi
-        self.xmin, self.ymin = xmin, ymin
-        self.w, self.h = max(0, xmax - xmin + 1), max(0, ymax - ymin + 1)
-        self.s_abs: np.ndarray | None = None
-        self.f_abs: np.ndarray | None = None
-        if setup.mask is not None:
-            ss, ff = np.nonzero(setup.mask[ymin:ymax + 1, xmin:xmax + 1])   # row-major: raster order
-            self.s_abs, self.f_abs = ss + ymin, ff + xmin
-            self.n = int(len(ss))
-        else:
-            self.n = self.w * self.h
-
-    def indices(self, start: int, stop: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """(slow, fast) int64 tensors of render indices start..stop-1."""
-        if self.s_abs is not None:
-            return (torch.as_tensor(self.s_abs[start:stop], device=device),
-                    torch.as_tensor(self.f_abs[start:stop], device=device))
-        r = torch.arange(start, stop, device=device, dtype=torch.int64)
-        return self.ymin + r // self.w, self.xmin + r % self.w
-
-    def indices_np(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """(slow, fast) int32 arrays of render indices start..stop-1 (the compiled kernel's input)."""
-        if self.s_abs is not None:
-            return self.s_abs[start:stop].astype(np.int32), self.f_abs[start:stop].astype(np.int32)
-        r = np.arange(start, stop, dtype=np.int64)
-        return (self.ymin + r // self.w).astype(np.int32), (self.xmin + r % self.w).astype(np.int32)
-
-    def index_of(self, slow: int, fast: int) -> int | None:
-        """Render index of pixel (slow, fast), or None when it is not rendered."""
-        if not (self.xmin <= fast < self.xmin + self.w and self.ymin <= slow < self.ymin + self.h):
-            return None
-        if self.s_abs is None:
-            return (slow - self.ymin) * self.w + (fast - self.xmin)
-        key = slow * (1 << 32) + fast
-        keys = self.s_abs.astype(np.int64) * (1 << 32) + self.f_abs
-        i = int(np.searchsorted(keys, key))
-        return i if i < self.n and keys[i] == key else None
-
-    def place(self, image: np.ndarray, values: np.ndarray) -> None:
-        """Write values (n,) into image (slow, fast) at the rendered pixels."""
-        if self.s_abs is not None:
-            image[self.s_abs, self.f_abs] = values
-        elif self.n:
-            image[self.ymin:self.ymin + self.h, self.xmin:self.xmin + self.w] = values.reshape(self.h, self.w)
 
 
 def find_first_path(setup: Setup, k: KernelConsts, chunk: int, order: PixelOrder,
@@ -185,20 +120,6 @@ def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrde
     return True
 
 
-@dataclass
-class Moments:
-    """Sums over the rendered pixels' values (render order): total, sum of squares, max, render index of the first
-    max, and the sum of (v - mean)^2 with mean = total / max(n, 2)."""
-
-    n: int
-    total: float
-    sumsq: float
-    vmax: float
-    imax: int
-    centered: float
-    mean: float
-
-
 def moments_torch(values: torch.Tensor) -> Moments:
     """Moments of values (n,) (any device) in float64 torch ops, which release the GIL (numpy's whole-image passes
     held it for tens of ms each on a 2463 x 2527 image while a GUI thread ran)."""
@@ -210,25 +131,6 @@ def moments_torch(values: torch.Tensor) -> Moments:
     mean = total / max(n, 2)
     return Moments(n, total, float(v.square().sum()), float(v.max()), int(torch.argmax(v)),   # first max
                    float((v - mean).square_().sum()), mean)
-
-
-def stats_from_moments(m: Moments, setup: Setup, order: PixelOrder, masked_centered: float | None = None) -> dict:
-    """max_I (first maximum in raster order) with the last sub-pixel's Fdet/Sdet (m), mean and rms over the
-    rendered pixels; rmsd sums over every ROI pixel (masked ones included, as the C's second loop) but divides by
-    the rendered count minus one (spec 7.4). masked_centered: the masked ROI pixels' sum of (v - mean)^2; None =
-    they hold 0, as in a render."""
-    if m.n == 0:
-        return dict(max_I=0.0, max_F=0.0, max_S=0.0, mean=0.0, rms=0.0, rmsd=0.0, n=0)
-    n = max(m.n, 2)
-    s_idx, f_idx = order.indices_np(m.imax, m.imax + 1)
-    N, sub = setup.oversample, setup.geometry.px / setup.oversample
-    if masked_centered is None:
-        masked_centered = (order.w * order.h - m.n) * m.mean * m.mean
-    return dict(
-        max_I=m.vmax, max_F=sub * (int(f_idx[0]) * N + N - 1) + sub / 2,
-        max_S=sub * (int(s_idx[0]) * N + N - 1) + sub / 2, mean=m.mean, rms=math.sqrt(m.sumsq / (n - 1)),
-        rmsd=math.sqrt((m.centered + masked_centered) / (n - 1)), n=m.n,
-    )
 
 
 def image_stats(image: np.ndarray, setup: Setup) -> dict:
@@ -253,42 +155,16 @@ def _first_path(setup: Setup, order: PixelOrder, k: KernelConsts | None, tdt: to
     return find_first_path(setup, k if k is not None else make_consts(setup, tdt, dev), chunk, order)
 
 
-def _render_compiled(setup: Setup, kern: FastKernel, tdt: torch.dtype, order: PixelOrder, chunk: int,
-                     progress: Callable[[float], None] | None, cancel: threading.Event | None
-                     ) -> tuple[torch.Tensor, float, int]:
-    """The compiled CPU kernel over the rendered pixels, `chunk` pixels per call (progress and cancel between
-    calls): (values (n,) float32, omega sum (sr), chunks)."""
-    n = order.n
-    inputs = kernel_inputs(setup, _first_path(setup, order, None, tdt, torch.device("cpu"), chunk))
-    first_global = inputs.params.first_pix
-    out = np.empty(n, dtype=np.float32)
-    omega_sum, n_chunks, threads = 0.0, max(1, -(-n // chunk)), torch.get_num_threads()
-    for ci, start in enumerate(range(0, n, chunk)):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("render cancelled")
-        stop = min(n, start + chunk)
-        pixels = order.indices_np(start, stop) if order.s_abs is not None else \
-            (start, stop - start, order.w, order.xmin, order.ymin)
-        inputs.params.first_pix = first_global - start if start <= first_global < stop else -1
-        _, omega = kern.render(inputs.params, pixels, tdt == torch.float64, threads, out=out[start:stop])
-        omega_sum += float(omega.sum()) * setup.n_paths
-        if progress is not None:
-            progress((ci + 1) / n_chunks)
-    return torch.from_numpy(out), omega_sum, n_chunks
+def first_path_torch(setup: Setup, order: PixelOrder, chunk: int, double: bool) -> tuple[int, int, int] | None:
+    """find_first_path with a fresh torch kernel set-up in the render's dtype (the compiled render's carry-over)."""
+    tdt = torch.float64 if double else torch.float32
+    return find_first_path(setup, make_consts(setup, tdt, torch.device("cpu")), chunk, order)
 
 
 def _compiled_kernel(setup: Setup, dev: torch.device, compiled: bool | None,
                      cancel=None) -> tuple[FastKernel | None, str]:
     """(the compiled kernel when it renders this setup, else None; why not)."""
-    if compiled is False:
-        return None, "not requested"
-    if dev.type != "cpu":
-        return None, f"device {dev}"
-    why = covers(setup)
-    if why is not None:
-        return None, why
-    kern = compiled_kernel(cancel)   # a first build is cut by the run's cancel / time limit too
-    return kern, "" if kern is not None else unavailable_reason() or "disabled (NBPARITY_COMPILED=0)"
+    return compiled_for(setup, "cpu" if dev.type == "cpu" else str(dev), compiled, cancel)
 
 
 def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cpu",
@@ -308,50 +184,28 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
     t0 = time.perf_counter()
     tdt, dev = resolve_dtype(dtype), resolve_device(device)
     setup = build_setup(config, carryover_default=CARRYOVER_DEFAULT)
+    kern, why_not = _compiled_kernel(setup, dev, compiled, cancel)
+    dname = str(tdt).replace("torch.", "")
+    if kern is not None:
+        return render_setup(setup, kern, t0, dtype=dname, device=str(dev), threads=torch.get_num_threads(),
+                            budget=budget, progress=progress, cancel=cancel, find=first_path_torch)
     g = setup.geometry
     image = np.zeros((g.spixels, g.fpixels), dtype=np.float32)
     order = PixelOrder(setup)
     n = order.n
-    kern, why_not = _compiled_kernel(setup, dev, compiled, cancel)
-    interp_log: list[str] = []
-    k = None
     chunk = chunk_pixels(setup, budget)
-    if kern is not None:
-        if budget == ELEMENT_BUDGET:
-            chunk = max(1, min(chunk_pixels(setup, COMPILED_BUDGET), -(-n // MIN_CHUNKS)))
-        out_flat, omega_sum, n_chunks = _render_compiled(setup, kern, tdt, order, chunk, progress, cancel)
-    else:
-        if fused is None:
-            fused = os.environ.get("NBPARITY_FUSED") == "1"
-        k = make_consts(setup, tdt, dev, fused=fused)
-        out_flat, omega_sum, n_chunks, interp_log = _render_torch(setup, k, order, chunk, progress, cancel)
+    if fused is None:
+        fused = os.environ.get("NBPARITY_FUSED") == "1"
+    k = make_consts(setup, tdt, dev, fused=fused)
+    out_flat, omega_sum, n_chunks, interp_log = _render_torch(setup, k, order, chunk, progress, cancel)
     if cancel is not None and cancel.is_set():
         raise Cancelled("render cancelled")
     if n == 0 and progress is not None:
         progress(1.0)            # an empty ROI: nothing to render, but report completion
     order.place(image, out_flat.cpu().numpy())
-    wall = time.perf_counter() - t0
-    mom = Moments(n, *kern.moments(out_flat.numpy())) if kern is not None else moments_torch(out_flat)
-    stats = stats_from_moments(mom, setup, order)
-    log = list(setup.warnings) + list(setup.log) + interp_log
-    log.append(f"{setup.steps} initialized steps (sources {setup.beam.n_sources} x mosaic {setup.crystal.n_mosaic}"
-               f" x phi {setup.phi.steps} x oversample {setup.oversample}^2)")
-    sa = omega_sum / setup.steps
-    log.append(f"solid angle subtended by detector = {sa:g} steradian ( {100 * sa / 4 / math.pi:g}% sphere)")
-    log.append(f"max_I = {stats['max_I']:g}  at {stats['max_F']:g} {stats['max_S']:g}")
-    log.append(f"mean= {stats['mean']:g} rms= {stats['rms']:g} rmsd= {stats['rmsd']:g}")
-    kernel_name = "compiled" if kern is not None else "torch"
-    log.append(f"torch render: {wall:.3f} s on {dev} in {str(tdt).replace('torch.', '')}, {n_chunks} chunks, "
-               f"{kernel_name} kernel" + (f" ({why_not})" if kern is None and compiled is not False else ""))
-    meta = {"dtype": str(tdt).replace("torch.", ""), "device": str(dev), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "steps": setup.steps, "oversample": setup.oversample,
-            "phisteps": setup.phi.steps, "mosaic_domains": setup.crystal.n_mosaic,
-            "sources": setup.beam.n_sources, "chunk_pixels": chunk, "chunks": n_chunks,
-            "fused": bool(k is not None and k.fused), "kernel": kernel_name,
-            "phi0_carryover": setup.phi.carryover, "stats": stats, "roi": list(setup.roi),
-            "smv_header": header_from_setup(setup).to_dict()}
-    return ImageResult(engine="torch", image=image, argv=[], log="\n".join(log) + "\n", wall_s=wall, meta=meta,
-                       returncode=0)
+    return finish(setup, image, order, moments_torch(out_flat), omega_sum, n_chunks, chunk, interp_log, t0,
+                  dtype=dname, device=str(dev), threads=torch.get_num_threads(), kernel_name="torch",
+                  why_not=why_not if compiled is not False else "", fused=bool(k.fused))
 
 
 def _render_torch(setup: Setup, k: KernelConsts, order: PixelOrder, chunk: int,
@@ -450,7 +304,7 @@ def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "
     kern, _ = _compiled_kernel(setup, dev, None)
     if kern is not None:
         # The image value as render() computes it (decisions D4), from the compiled kernel on this one pixel.
-        inputs = kernel_inputs(setup, first)
+        inputs = kernel_inputs(setup, first, pad=False)   # one pixel: the file's grid, range-checked
         inputs.params.first_pix = 0 if fp is not None else -1
         vals, _ = kern.render(inputs.params, (np.array([slow], np.int32), np.array([fast], np.int32)),
                               tdt == torch.float64, 1)

@@ -1,12 +1,12 @@
-"""The compiled kernel's inputs (numpy; torch for GIL-free fills): which renders it covers, its parameter block and
-lattice tables, built from a `Setup` with the C's order of operations (float64 bit-exact with the C's tables)."""
+"""The compiled kernel's inputs (numpy, torch-free): which renders it covers, its parameter block and lattice
+tables, built from a `Setup` with the C's order of operations (float64 bit-exact with the C's tables)."""
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from simulator.beam import R_E_SQR
 from simulator.compiled import NBParams
@@ -70,11 +70,12 @@ def sine_reach(setup: Setup) -> float:
                for n, v in ((cr.Na, cr.a0), (cr.Nb, cr.b0), (cr.Nc, cr.c0)))
 
 
-def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, int, int], bool]:
+def f_grid(setup: Setup, pad: bool = True) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, int, int], bool]:
     """(F (cells + 1,) float64 with default_F in the last cell, grid origin, extents, padded): the file's grid,
     padded with default_F to every index the geometry can reach (|h| <= |a|·2/lambda_min, plus one for the
     rounding) when that stays under MAX_PADDED_CELLS, so the kernel needs no range checks. The values looked up
-    are the C's either way (default_F outside the file's grid)."""
+    are the C's either way (default_F outside the file's grid). pad=False: the file's grid as it is (a few pixels,
+    e.g. a trace's one, cost less than the padded grid's fill)."""
     hk, cr = setup.hkl, setup.crystal
     if hk.hkls <= 0:
         return np.array([hk.default_F], dtype=np.float64), (0, 0, 0), (0, 0, 0), False
@@ -86,15 +87,30 @@ def f_grid(setup: Setup) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, i
         lo.append(min(-reach, glo[ax]))
         hi.append(max(reach, glo[ax] + gshape[ax] - 1))
     shape = tuple(h - lo_ + 1 for lo_, h in zip(lo, hi, strict=True))
-    if math.prod(shape) > MAX_PADDED_CELLS:
+    if not pad or math.prod(shape) > MAX_PADDED_CELLS:
         flat = np.ascontiguousarray(hk.grid, dtype=np.float64).ravel()
         return np.append(flat, hk.default_F), glo, tuple(gshape), False
-    # torch ops release the GIL (numpy's fill of a grid this size held it for 0.1-0.2 s while a GUI thread ran).
-    full = torch.full((math.prod(shape) + 1,), hk.default_F, dtype=torch.float64)
-    view = full[:-1].view(shape)
     o = [g - lo_ for g, lo_ in zip(glo, lo, strict=True)]
-    view[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = torch.from_numpy(hk.grid)
-    return full.numpy(), (lo[0], lo[1], lo[2]), shape, True
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        # Where torch is loaded anyway (the window), its ops release the GIL (numpy's fill of a grid this size held
+        # it for 0.1-0.2 s while a GUI thread ran); the values are the same copies either way.
+        full_t = torch.full((math.prod(shape) + 1,), hk.default_F, dtype=torch.float64)
+        full_t[:-1].view(shape)[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = \
+            torch.from_numpy(hk.grid)
+        return full_t.numpy(), (lo[0], lo[1], lo[2]), shape, True
+    full = np.full(math.prod(shape) + 1, hk.default_F, dtype=np.float64)
+    full[:-1].reshape(shape)[o[0]:o[0] + gshape[0], o[1]:o[1] + gshape[1], o[2]:o[2] + gshape[2]] = hk.grid
+    return full, (lo[0], lo[1], lo[2]), shape, True
+
+
+def f_squared_f32(F64: np.ndarray) -> np.ndarray:
+    """F^2 rounded to float32 (n,): one correctly rounded float64 product, then one rounding to float32, in numpy
+    or (where loaded, GIL-free) torch: the same bits either way."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.from_numpy(F64).square().to(torch.float32).numpy()
+    return np.square(F64).astype(np.float32)
 
 
 @dataclass
@@ -106,16 +122,17 @@ class KernelInputs:
     work_per_pixel: int           # sub-paths x sources x ticks x domains
 
 
-def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None) -> KernelInputs:
-    """NBParams for `setup`; first = (render index, sub-path j, source) of the carry-over's first path, or None."""
+def kernel_inputs(setup: Setup, first: tuple[int, int, int] | None, pad: bool = True) -> KernelInputs:
+    """NBParams for `setup`; first = (render index, sub-path j, source) of the carry-over's first path, or None;
+    pad: see f_grid."""
     g, cr, bm, hk, ph = setup.geometry, setup.crystal, setup.beam, setup.hkl, setup.phi
     N = setup.oversample
     src_dir = np.ascontiguousarray(-bm.incident, dtype=np.float64)
     lambdas = np.ascontiguousarray(bm.lambdas, dtype=np.float64)
     latN = lattice_table(setup, ph.eff_rest)
     latF = lattice_table(setup, ph.eff_first) if np.any(ph.eff_first != ph.eff_rest) else latN
-    F64, glo, shape, padded = f_grid(setup)
-    F2f = torch.from_numpy(F64).square().to(torch.float32).numpy()    # GIL-free, as f_grid
+    F64, glo, shape, padded = f_grid(setup, pad)
+    F2f = f_squared_f32(F64)
     p = NBParams(
         pixel=g.px, sub=g.px / N, close_distance=g.close_distance, thickstep=g.thickstep, mu=g.mu, thick=g.thick,
         dmin=bm.dmin, polar_K=bm.polar_K, I_bg=bm.I_bg, r_e_sqr=R_E_SQR, fluence=bm.fluence, steps=float(setup.steps),
