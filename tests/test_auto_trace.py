@@ -151,7 +151,7 @@ def test_compare_prints_the_cause_and_writes_it_to_the_bundle(tmp_path, c_binary
     back = read_bundle(folder)
     assert back.verdict.cause.startswith(f"first divergent quantity: {m.group(1)} at φ tick 0")
     assert len(back.inspections) == 3
-    assert (folder / f"pixel_s{m.group(2)}_f{m.group(3)}_pipeline.md").is_file()
+    assert (folder / f"pipeline_s{m.group(2)}_f{m.group(3)}.md").is_file()
 
 
 def test_compare_no_auto_trace_and_a_bad_budget(tmp_path, c_binary):

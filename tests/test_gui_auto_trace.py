@@ -70,7 +70,7 @@ def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, 
     folder = done.args[0]
     parity = json.loads((folder / "metrics.json").read_text())["parity"]
     assert parity["cause"] == auto.cause() and parity["known"] == "explained: C φ=0 carry-over (known)"
-    assert (folder / f"pixel_s{pixel.slow}_f{pixel.fast}_pipeline.json").is_file()
+    assert (folder / f"pipeline_s{pixel.slow}_f{pixel.fast}.json").is_file()
 
 
 def test_the_setting_turns_it_off(qtbot, make_window, c_binary):

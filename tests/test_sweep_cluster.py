@@ -96,7 +96,10 @@ def test_eight_cases_on_two_workers_equal_the_session_case_by_case(swept):
             for key in FIGURES:
                 # The CSV writes repr(float): it reads back as the very double the session computed.
                 assert float(row[key]) == float(getattr(metrics, key)), (case.name, key)
-            assert row["max_rel_err_pixel"] == f"({metrics.max_rel_err_pixel[0]}, {metrics.max_rel_err_pixel[1]})"
+            # No pixel is named where the max relative error is 0 (nothing differs): an empty cell, not (0, 0).
+            pix = metrics.max_rel_err_pixel
+            assert row["max_rel_err_pixel"] == (f"({pix[0]}, {pix[1]})" if pix is not None else "")
+            assert (pix is None) == (metrics.max_rel_err == 0)
             assert int(row["n_beyond_tol"]) == metrics.n_beyond_tol
             for probe, (s, f) in zip(rec.probes, case.probes, strict=True):
                 insp = session.inspect_pixel(s, f)
