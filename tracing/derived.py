@@ -119,11 +119,12 @@ DERIVED = ("F_latt_a", "F_latt_b", "F_latt_c", "F_latt", "hkl_rounded")
 
 
 def mark_derived(rows: Sequence[PipelineRow], a: PixelTrace, b: PixelTrace, findings: Sequence[UnitFinding],
-                 names: tuple[str, str]) -> tuple[list[PipelineRow], list[str]]:
-    """The rows with the derived-from-unit-problem check applied (module docstring), and the sentences naming
-    what it found (one per side at most)."""
+                 names: tuple[str, str]) -> tuple[list[PipelineRow], list[str], list[tuple[int, str]]]:
+    """The rows with the derived-from-unit-problem check applied (module docstring), the sentences naming what it
+    found (one per side at most) and the (side, quantity name) pairs it marked."""
     out = list(rows)
     sentences = []
+    found: list[tuple[int, str]] = []
     for side, factor in sorted(_miller_side(findings).items()):
         own, other = (a, b)[side], (b, a)[side]
         ns = [infer_n(other, i) for i in range(3)]
@@ -156,6 +157,8 @@ def mark_derived(rows: Sequence[PipelineRow], a: PixelTrace, b: PixelTrace, find
                 r = out[i]
                 out[i] = dataclasses.replace(r, status=status, diverged=False,
                                              note="; ".join(x for x in (r.note, note) if x))
+            if (side, name) not in found:
+                found.append((side, name))
             ticks = sorted({out[i].tick for i in idx if out[i].tick is not None})
             marked.append(f"{name} (per φ, ticks {ticks[0]}–{ticks[-1]})" if ticks and len(ticks) > 1 else
                           f"{name} (per φ, tick {ticks[0]})" if ticks else name)
@@ -165,4 +168,4 @@ def mark_derived(rows: Sequence[PipelineRow], a: PixelTrace, b: PixelTrace, find
             sentences.append(f"{names[side]}'s {', '.join(marked)} equal the lattice function at "
                              f"{names[side]}'s unconverted Miller index ({n_txt}{fill}): computed from the "
                              f"wrong-unit index, a trace bug downstream of its unit problem, not physics")
-    return out, sentences
+    return out, sentences, found

@@ -57,12 +57,16 @@ class PipelineRow:
 @dataclass(frozen=True)
 class PipelineDiff:
     """rows in nanoBragg's computation order; first_divergent: the first row whose values differ beyond tolerance
-    (after unit conversion); sentence names it; unit_problems: sentences naming the engine and the field."""
+    (after unit conversion); sentence names it; unit_problems: sentences naming the engine and the field.
+    unit_quantities: (side 0/1, canonical name, kind) of each unit problem, kind "unit" (another unit than the
+    other side's), "implausible" (one side alone) or "derived" (computed from the side's unconverted Miller index,
+    tracing.derived)."""
 
     rows: tuple[PipelineRow, ...]
     first_divergent: PipelineRow | None
     sentence: str
     unit_problems: tuple[str, ...]
+    unit_quantities: tuple[tuple[int, str, str], ...] = ()
 
 
 def diff_pipeline(a: PixelTrace, b: PixelTrace, thresholds: ParityThresholds | None = None,
@@ -91,10 +95,12 @@ def diff_pipeline(a: PixelTrace, b: PixelTrace, thresholds: ParityThresholds | N
             rows.append(_row(q, None, conv_a, conv_b, raw_a, raw_b, finding, t, alias_note, names))
     # Values a side's trace computed from its wrong-unit Miller index are trace bugs, not divergences.
     from .derived import mark_derived   # derived imports PipelineRow from here
-    rows, derived = mark_derived(rows, a, b, findings, names)
+    rows, derived, marked = mark_derived(rows, a, b, findings, names)
     first = next((r for r in rows if r.diverged), None)
+    kinds = tuple((f.side, f.quantity, "unit" if f.paired else "implausible") for f in findings)
     return PipelineDiff(tuple(rows), first, _sentence(rows, first, names),
-                        tuple(f.sentence for f in findings) + tuple(derived))
+                        tuple(f.sentence for f in findings) + tuple(derived),
+                        kinds + tuple((side, name, "derived") for side, name in marked))
 
 
 def _unit_check(q: Quantity, va: list[tuple[float, ...]], vb: list[tuple[float, ...]], names: tuple[str, str],
