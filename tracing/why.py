@@ -4,18 +4,20 @@ both engines report (tracing.scale), what could not be traced, and the known-div
 
 Verdict.known, the headline after "FAIL —", reads in this order (each part only when there is something to say):
 "scale: B is 1.3e5 × A (fluence 1.259e29 vs 1e24 photons/m²; × 1.05 not in the reported factors)",
-"per-pixel: explained: C φ=0 carry-over (known)" (the ledger's reading; without "per-pixel: " when there is no scale
-part), "B's trace: unit problems (hkl_frac, k in another unit; V_cell implausible; F_latt computed from its
-unconverted Miller index)". A unit problem is a fault of that engine's trace, never a physics divergence.
+"per-pixel: explained: C φ=0 carry-over (known)" (the ledger's reading of what the scale part does not already say;
+without "per-pixel: " when there is no scale part), "B's trace: unit problems (hkl_frac, k in another unit;
+V_cell implausible; F_latt computed from its unconverted Miller index)". A unit problem is a fault of that
+engine's trace, never a physics divergence.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 from .ledger import Ledger, match_ledger
 from .metrics import ImageMetrics, Verdict
-from .pipeline import PipelineDiff
+from .pipeline import PipelineDiff, PipelineRow
 from .records import PixelTrace
 from .scale import ScaleExplanation, ScaleFactors, explain_scale, factors_from_trace, merge
 
@@ -32,6 +34,26 @@ def scale_headline(exp: ScaleExplanation, names: tuple[str, str]) -> str:
     if abs(exp.residual - 1.0) > 1e-2:   # NaN residual: nothing said
         parts.append(f"× {exp.residual:.3g} not in the reported factors")
     return f"{head} ({'; '.join(parts)})"
+
+
+def without_scale(diff: PipelineDiff, exp: ScaleExplanation | None, tol: float) -> PipelineDiff:
+    """The diff with the rows the scale part already says marked not diverged: the scaling factors named as its
+    causes, and "final" rows whose B/A ratio is the product of the causes' ratios (to `tol`, relative). What the
+    scale does not account for stays for the ledger's per-pixel reading."""
+    if exp is None or not exp.causes:
+        return diff
+    names = {c.name for c in exp.causes}
+    product = math.prod(c.ratio for c in exp.causes)
+
+    def said(r: PipelineRow) -> bool:
+        if r.stage == "scaling" and r.name in names:
+            return True
+        if r.stage != "final" or r.a is None or r.b is None or len(r.a) != 1 or len(r.b) != 1 or r.a[0] == 0:
+            return False
+        return abs(r.b[0] / r.a[0] / product - 1.0) <= tol
+
+    rows = tuple(dataclasses.replace(r, diverged=False) if r.diverged and said(r) else r for r in diff.rows)
+    return dataclasses.replace(diff, rows=rows)
 
 
 def unit_headline(diffs: Sequence[PipelineDiff], names: tuple[str, str]) -> list[str]:
@@ -64,6 +86,7 @@ def explain_verdict(verdict: Verdict, metrics: ImageMetrics, *, names: tuple[str
     fa = merge(*[factors_from_trace(a) for a, _ in traces if a is not None], *([logs[0]] if logs else []))
     fb = merge(*[factors_from_trace(b) for _, b in traces if b is not None], *([logs[1]] if logs else []))
     head: list[str] = []
+    exp = None
     if "scale" in verdict.kinds:
         exp = explain_scale(float(metrics.sum_ratio), fa, fb, names, verdict.thresholds.pipeline_rel_tol)
         why.append("scale: " + exp.sentence)
@@ -75,7 +98,8 @@ def explain_verdict(verdict: Verdict, metrics: ImageMetrics, *, names: tuple[str
                    "per-φ intensity curves)")
     known = verdict.known   # what an earlier reading said (app/auto_trace.py), unless a ledger is tested here
     if ledger is not None:
-        known = match_ledger(ledger, diffs, verdict.thresholds).text()
+        tol = verdict.thresholds.pipeline_rel_tol
+        known = match_ledger(ledger, [without_scale(d, exp, tol) for d in diffs], verdict.thresholds).text()
     if known:
         head.append(f"per-pixel: {known}" if head else known)
     head += unit_headline(diffs, names)
