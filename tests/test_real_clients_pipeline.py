@@ -147,7 +147,8 @@ def test_own_case_upstream_vs_port(upstream_c, port_client):
     scale = next(w for w in verdict.why if w.startswith("scale: "))
     assert f"fluence {PORT_FLUENCE} vs 1e+20 photons/m²" in scale
     assert any(w.startswith(f"{up} prints no trace") for w in verdict.why)
-    assert verdict.known.startswith("unexplained: no pixel was traced on both sides")
+    assert verdict.known.startswith(f"scale: {port} is ")
+    assert "; per-pixel: unexplained: no pixel was traced on both sides" in verdict.known
 
 
 @pytest.fixture(scope="module")

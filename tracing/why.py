@@ -3,7 +3,8 @@ both engines report (tracing.scale), what could not be traced, and the known-div
 (tracing.ledger) of the traced pixels' pipeline diffs (tracing.pipeline).
 
 Verdict.known, the headline after "FAIL —", reads in this order (each part only when there is something to say):
-"scale: B is 1.3e5 × A (fluence 1.259e29 vs 1e24 photons/m²; × 1.05 not in the reported factors)",
+"scale: B is 1.3e5 × A (fluence 1.259e29 vs 1e24 photons/m²; × 1.05 not in the reported factors)" (when a scaling
+factor differs),
 "per-pixel: explained: C φ=0 carry-over (known)" (the ledger's reading of what the scale part does not already say;
 without "per-pixel: " when there is no scale part), "B's trace: unit problems (hkl_frac, k in another unit;
 V_cell implausible; F_latt computed from its unconverted Miller index)". A unit problem is a fault of that
@@ -28,8 +29,6 @@ _KIND_WORDS = (("unit", "in another unit"), ("implausible", "implausible"),
 def scale_headline(exp: ScaleExplanation, names: tuple[str, str]) -> str:
     """'scale: B is 1.3e5 × A (fluence 1.259e29 vs 1e24 photons/m²; × 1.05 not in the reported factors)'."""
     head = f"scale: {names[1]} is {exp.sum_ratio:.2g} × {names[0]}"
-    if not exp.causes:
-        return f"{head} (no scaling factor both report differs)"
     parts = [f"{c.name} {c.b:.4g} vs {c.a:.4g}{' ' + c.unit if c.unit else ''}" for c in exp.causes]
     if abs(exp.residual - 1.0) > 1e-2:   # NaN residual: nothing said
         parts.append(f"× {exp.residual:.3g} not in the reported factors")
@@ -90,7 +89,8 @@ def explain_verdict(verdict: Verdict, metrics: ImageMetrics, *, names: tuple[str
     if "scale" in verdict.kinds:
         exp = explain_scale(float(metrics.sum_ratio), fa, fb, names, verdict.thresholds.pipeline_rel_tol)
         why.append("scale: " + exp.sentence)
-        head.append(scale_headline(exp, names))
+        if exp.causes:   # with no factor to name, the scale is what the per-pixel reading explains (or not)
+            head.append(scale_headline(exp, names))
     untraced = [names[i] for i in (0, 1)
                 if traces and all((t[i] is None or not (t[i].scalars or t[i].samples)) for t in traces)]
     for name in untraced:
