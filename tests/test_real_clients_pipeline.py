@@ -117,6 +117,7 @@ LEAD = ("-cell 100 100 100 90 90 90 -N 5 -default_F 100 -lambda 1 -distance 100 
         "-oversample 1 -phisteps 3 -osc 0.3").split()
 
 
+@pytest.mark.slow
 def test_lead_case_port_f_latt_is_its_trace_bug(golden_c, port_client):
     s = _session(LEAD, f"bin:{golden_c}", f"bin:{port_client.command}")
     record, verdict, diff = _compare(s, (16, 16))
