@@ -145,3 +145,10 @@ def test_the_verdict_headline_says_scale_then_per_pixel_then_the_trace():
     ledger_part = out.known.split("per-pixel: ")[1].split("; port's trace")[0]
     assert ledger_part == "explained: C φ=0 carry-over (known)", out.known   # no F_latt left unexplained
     assert out.sentence().startswith("FAIL — scale: port is 1.3e+05 × golden")
+
+
+def test_a_non_finite_raw_index_leaves_the_rows_as_they_are():
+    text = port_text().replace(f"k_frac={K_PORT[1] * 1e-10!r}", "k_frac=nan")
+    d = _diff(text)     # no exception; the tick with a NaN index cannot be evaluated, so F_latt_b is not marked
+    assert (1, "F_latt_b", "derived") in d.unit_quantities     # the tick-0 block still is
+    assert any(r.name == "F_latt_b" and r.stage == "per-φ" and r.status == "diverge" for r in d.rows)

@@ -99,7 +99,9 @@ def _raw_hkl(trace: PixelTrace, tick: int | None) -> tuple[list[float | None], b
 
 
 def _expected(name: str, hkl: list[float | None], ns: list[int | None]) -> tuple[float, ...] | None:
-    """The raw-index function of a quantity (None when an input is missing)."""
+    """The raw-index function of a quantity (None when an input is missing or not finite)."""
+    if any(v is not None and not math.isfinite(v) for v in hkl):
+        return None   # a NaN / inf index: nothing to evaluate (math.sin and math.ceil would raise)
     if name in ("F_latt_a", "F_latt_b", "F_latt_c"):
         i = _AXES.index(name[-1])
         x, n = hkl[i], ns[i]
