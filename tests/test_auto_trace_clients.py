@@ -70,6 +70,11 @@ def test_golden_c_vs_the_port_on_our_case(golden_c, port_client):
     # the port ignores the beam flags: its fluence (a scaling factor) differs, which no ledger entry covers
     assert m.group(5).startswith(("unexplained", "explained in part")), m.group(5)
     assert "fluence" in m.group(5)
+    # The port's F_latt and hkl_rounded, computed by its trace from its unconverted 1e-10 index, are its unit
+    # problem (tracing.derived), not left unexplained; what diverges first is at tick 0 (the carry-over).
+    assert not any(n in m.group(5) for n in ("F_latt", "hkl_rounded")), m.group(5)
+    assert m.group(2) == "0", sentence
+    assert not any(r.diverged and r.name.startswith("F_latt") for t in auto.traced for r in t.diff.rows)
     assert auto.traced and all(t.diff is not None for t in auto.traced)
 
 

@@ -144,6 +144,11 @@ def test_pipeline_tab_golden_c_against_the_port(qtbot, make_window, golden_c, po
     # float32); tick 0 is where the C's carry-over shows.
     assert all(k[t].rel_delta < 1e-4 for t in range(1, N_TICKS)), [(t, k[t].rel_delta) for t in k]
     assert k[0].rel_delta > 10 * max(k[t].rel_delta for t in range(1, N_TICKS))
+    # The port's trace computes F_latt from its unconverted k (F_latt_b = sincg(π·1e-12, N) = N): its unit problem,
+    # shown as "unit B" in the tab and named among the unit problems, never a divergence (tracing.derived).
+    assert page.status_of("F_latt_b", 1) == "unit B"
+    assert not any(r.diverged and r.name.startswith("F_latt") for r in diff.rows)
+    assert any("unconverted Miller index" in p for p in diff.unit_problems)
     # The first divergent quantity is a tick-0 one (the lattice, printed at tick 0), not a unit artefact.
     first = diff.first_divergent
     assert first is not None and (first.tick == 0 or (first.tick is None and first.stage == "lattice")), first

@@ -8,7 +8,9 @@ Alignment: raw keys are mapped to canonical quantities by tracing.names (one uni
 dialects print there); per-φ rows come from each side's first path (PixelTrace.series()), one row per quantity and
 tick. Unit sanity (tracing.units) runs per quantity over every sample (every tick for per-φ quantities): a side
 that prints a unit of its own gets the status "unit A" / "unit B", its values are converted, and the converted ones
-are compared. Divergence: Miller indices (h, k, l, hkl_frac, hkl_rounded) when max |a - b| > thresholds.phi_tol
+are compared; then tracing.derived marks the rows a side computed from its unconverted Miller index (a trace
+bug downstream of its unit problem) as "unit A" / "unit B", not diverged.
+Divergence: Miller indices (h, k, l, hkl_frac, hkl_rounded) when max |a - b| > thresholds.phi_tol
 (absolute, as the per-φ compare); every other quantity when rel_delta > thresholds.pipeline_rel_tol.
 """
 from __future__ import annotations
@@ -55,12 +57,16 @@ class PipelineRow:
 @dataclass(frozen=True)
 class PipelineDiff:
     """rows in nanoBragg's computation order; first_divergent: the first row whose values differ beyond tolerance
-    (after unit conversion); sentence names it; unit_problems: sentences naming the engine and the field."""
+    (after unit conversion); sentence names it; unit_problems: sentences naming the engine and the field.
+    unit_quantities: (side 0/1, canonical name, kind) of each unit problem, kind "unit" (another unit than the
+    other side's), "implausible" (one side alone) or "derived" (computed from the side's unconverted Miller index,
+    tracing.derived)."""
 
     rows: tuple[PipelineRow, ...]
     first_divergent: PipelineRow | None
     sentence: str
     unit_problems: tuple[str, ...]
+    unit_quantities: tuple[tuple[int, str, str], ...] = ()
 
 
 def diff_pipeline(a: PixelTrace, b: PixelTrace, thresholds: ParityThresholds | None = None,
@@ -87,8 +93,14 @@ def diff_pipeline(a: PixelTrace, b: PixelTrace, thresholds: ParityThresholds | N
             alias_note = "; ".join(f"{names[i]} prints {h[0].key} (× {h[0].factor:g} to {q.unit})"
                                    for i, h in enumerate((ha, hb)) if h is not None and h[0].factor != 1.0)
             rows.append(_row(q, None, conv_a, conv_b, raw_a, raw_b, finding, t, alias_note, names))
+    # Values a side's trace computed from its wrong-unit Miller index are trace bugs, not divergences.
+    from .derived import mark_derived   # derived imports PipelineRow from here
+    rows, derived, marked = mark_derived(rows, a, b, findings, names)
     first = next((r for r in rows if r.diverged), None)
-    return PipelineDiff(tuple(rows), first, _sentence(rows, first, names), tuple(f.sentence for f in findings))
+    kinds = tuple((f.side, f.quantity, "unit" if f.paired else "implausible") for f in findings)
+    return PipelineDiff(tuple(rows), first, _sentence(rows, first, names),
+                        tuple(f.sentence for f in findings) + tuple(derived),
+                        kinds + tuple((side, name, "derived") for side, name in marked))
 
 
 def _unit_check(q: Quantity, va: list[tuple[float, ...]], vb: list[tuple[float, ...]], names: tuple[str, str],

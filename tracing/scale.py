@@ -132,5 +132,5 @@ def explain_scale(sum_ratio: float, fa: ScaleFactors, fb: ScaleFactors, names: t
     else:
         text = f"{head}: " + "; ".join(parts)
         if math.isfinite(residual) and abs(residual - 1.0) > 1e-2:
-            text += f"; × {residual:.3g} remains, not in the scaling factors"
+            text += f"; × {residual:.3g} not in the reported factors"
     return ScaleExplanation(sum_ratio, tuple(causes), residual, compared, missing, text)
