@@ -179,6 +179,21 @@ def _load_ledger(opts: argparse.Namespace):
         raise UsageError(f"--ledger: {exc}") from None
 
 
+def _inspect_pixels(session, pixels, ledger) -> tuple[list, int | None]:
+    """Trace each (slow, fast) pixel on both sides, printing its per-φ sentence and whole-calculation diff.
+
+    Returns the inspections made and the signal that stopped a trace (None when none did)."""
+    inspections = []
+    for s, f in pixels:
+        insp, stopped = _cancellable(lambda cancel, s=s, f=f: session.inspect_pixel(s, f, cancel))
+        if stopped:
+            return inspections, stopped
+        print(insp.describe())
+        _print_pipeline(session, insp, ledger)
+        inspections.append(insp)
+    return inspections, None
+
+
 def _print_pipeline(session, insp, ledger) -> None:
     """The whole-calculation sentence of an inspected pixel, its unit problems and the ledger's reading."""
     from tracing.ledger import match_ledger
@@ -298,14 +313,9 @@ def cmd_compare(args: list[str]) -> int:
     shape_ok = a.ok and b.ok and a.result.shape == b.result.shape
     if a.ok and b.ok and not shape_ok:
         print(f"image shapes differ: {a.engine} {a.result.shape} vs {b.engine} {b.result.shape} (slow, fast)")
-    inspections = []
-    for s, f in opts.pixel if a.ok and b.ok else []:
-        insp, stopped = _cancellable(lambda cancel, s=s, f=f: session.inspect_pixel(s, f, cancel))
-        if stopped:
-            return _stopped(stopped)
-        print(insp.describe())
-        _print_pipeline(session, insp, ledger)
-        inspections.append(insp)
+    inspections, stopped = _inspect_pixels(session, opts.pixel if a.ok and b.ok else [], ledger)
+    if stopped:
+        return _stopped(stopped)
     auto = None
     if shape_ok:
         metrics = session.compare(a.result, b.result)
@@ -371,14 +381,9 @@ def cmd_trace(args: list[str]) -> int:
             session.check_pixel(s, f)
     except ConfigError as exc:
         raise UsageError(f"--pixel: {exc}") from None
-    inspections = []
-    for s, f in opts.pixel:
-        insp, stopped = _cancellable(lambda cancel, s=s, f=f: session.inspect_pixel(s, f, cancel))
-        if stopped:
-            return _stopped(stopped)
-        print(insp.describe())
-        _print_pipeline(session, insp, ledger)
-        inspections.append(insp)
+    inspections, stopped = _inspect_pixels(session, opts.pixel, ledger)
+    if stopped:
+        return _stopped(stopped)
     record = session.record(inspections=inspections)
     folder = _write(lambda: write_snapshot(record, Path(opts.out), extra_files={}, png=False, prefix="trace",
                                            ledger=ledger), opts.out)

@@ -98,3 +98,14 @@ def processes_named(name: str, under: int | None = None) -> list[int]:
 def my_children(name: str) -> list[int]:
     """Live descendants of this test process running a program called `name`."""
     return processes_named(name, os.getpid())
+
+
+def shown_panels(qtbot, width: int = 1300, height: int = 500):
+    """A bare ImagePanels widget (no window), shown at width x height px and exposed, owned by qtbot."""
+    from app.image_panels import ImagePanels
+    p = ImagePanels()
+    qtbot.addWidget(p)
+    p.resize(width, height)
+    p.show()
+    qtbot.waitExposed(p)
+    return p

@@ -12,20 +12,12 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from gui_util import RUN_TIMEOUT_MS, make_window_factory, run_and_wait, wait_idle  # noqa: E402
+from gui_util import RUN_TIMEOUT_MS, run_and_wait, wait_idle  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 CARRY = ("-cell 70 80 90 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -detpixels 32 -pixel 0.5 -phi 0 "
          "-osc 0.5 -phisteps 4 -oversample 1 -nonoise").split()
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    make, made = make_window_factory(qtbot, tmp_path)
-    yield make
-    for w in made:
-        w.shutdown()
 
 
 def _engines(w):

@@ -10,6 +10,7 @@ from PySide6 import QtCore  # noqa: E402
 
 from app import compare_modes as cm  # noqa: E402
 from app.scaling import Levels, colorize, transform  # noqa: E402
+from gui_util import shown_panels
 
 pytestmark = pytest.mark.gui
 
@@ -27,12 +28,7 @@ def images(scale_b: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture
 def panels(qtbot):
-    from app.image_panels import ImagePanels
-    p = ImagePanels()
-    qtbot.addWidget(p)
-    p.resize(1300, 500)
-    p.show()
-    qtbot.waitExposed(p)
+    p = shown_panels(qtbot)
     p.set_scale("linear")
     return p
 

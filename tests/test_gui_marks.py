@@ -13,6 +13,7 @@ import pyqtgraph as pg  # noqa: E402
 from app import predict  # noqa: E402
 from simulator.argv import parse_argv  # noqa: E402
 from simulator.setup import build_setup  # noqa: E402
+from gui_util import shown_panels
 
 pytestmark = pytest.mark.gui
 
@@ -27,12 +28,7 @@ def config():
 
 @pytest.fixture
 def panels(qtbot):
-    from app.image_panels import ImagePanels
-    p = ImagePanels()
-    qtbot.addWidget(p)
-    p.resize(1300, 500)
-    p.show()
-    qtbot.waitExposed(p)
+    p = shown_panels(qtbot)
     img = np.ones((300, 300), np.float32)
     p.set_images(img, img)
     p.marks.set_config(config())

@@ -9,6 +9,7 @@ pytest.importorskip("pytestqt")
 from PySide6 import QtCore  # noqa: E402
 
 from app import line_profile as lp  # noqa: E402
+from gui_util import shown_panels
 
 pytestmark = pytest.mark.gui
 
@@ -54,12 +55,7 @@ def test_row_and_column_profiles_read_the_whole_line():
 
 @pytest.fixture
 def panels(qtbot):
-    from app.image_panels import ImagePanels
-    p = ImagePanels()
-    qtbot.addWidget(p)
-    p.resize(1300, 500)
-    p.show()
-    qtbot.waitExposed(p)
+    p = shown_panels(qtbot)
     a, b = images()
     p.set_images(a, b)
     return p

@@ -112,6 +112,16 @@ def slugify(name: str) -> str:
     return slug if slug.strip(".") else "case"
 
 
+def check_unique(cases: list[CaseSpec], what: str, rule: str) -> None:
+    """ConfigError when two cases share a name or a folder name (slug): `what` and `rule` word the message."""
+    seen: dict[str, str] = {}
+    for c in cases:
+        for key in {c.name, c.slug}:
+            if key in seen:
+                raise ConfigError(f"{what} {c.name!r} clashes with {seen[key]!r} ({rule})")
+            seen[key] = c.name
+
+
 def load_matrix(path: Path | str, *, check_files: bool = True) -> Matrix:
     """Read and expand a matrix file; ConfigError (file, line, key, what was expected) on any problem."""
     path = Path(path)
@@ -154,13 +164,7 @@ def parse_matrix(text: str, *, source: str = "<matrix>", here: Path | None = Non
         cases.extend(_grid(raw, defaults, ctx, f"matrix {source}: [[grid]] #{i + 1}", room=MAX_CASES - len(cases)))
     if not cases:
         raise ConfigError(f"matrix {source}: no cases: expected at least one [[case]] or [[grid]]")
-    seen: dict[str, str] = {}
-    for c in cases:
-        for key in {c.name, c.slug}:
-            if key in seen:
-                raise ConfigError(f"matrix {source}: case {c.name!r} clashes with {seen[key]!r} (names, and their "
-                                  "folder names, must be unique)")
-            seen[key] = c.name
+    check_unique(cases, f"matrix {source}: case", "names, and their folder names, must be unique")
     name = str(top.get("name") or Path(source).stem or "sweep")
     return Matrix(name=name, source=source, cases=tuple(cases), description=str(top.get("description", "")),
                   text=text)

@@ -24,7 +24,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from app.sweep.matrix import DEFAULT_ENGINES, CaseSpec, Matrix, slugify
+from app.sweep.matrix import DEFAULT_ENGINES, CaseSpec, Matrix, check_unique, slugify
 from simulator.argv import parse_argv
 from simulator.config import ConfigError
 from tracing.metrics import ParityThresholds
@@ -75,13 +75,7 @@ def parse_yaml_matrix(text: str, *, source: str = "<matrix>", engines: tuple[str
         specs.extend(_case(raw, f"matrix {source}: case #{i + 1}", engines, check_files, timeout_s))
     if not specs:
         raise ConfigError(f"matrix {source}: no runs: expected cases with `runs:` entries")
-    seen: dict[str, str] = {}
-    for c in specs:
-        for key in {c.name, c.slug}:
-            if key in seen:
-                raise ConfigError(f"matrix {source}: run {c.name!r} clashes with {seen[key]!r} (case id and run "
-                                  "name pairs, and their folder names, must be unique)")
-            seen[key] = c.name
+    check_unique(specs, f"matrix {source}: run", "case id and run name pairs, and their folder names, must be unique")
     return Matrix(name=Path(source).stem or "parity-cases", source=source, cases=tuple(specs), text=text)
 
 
