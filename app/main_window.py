@@ -107,9 +107,9 @@ class MainWindow(QtWidgets.QMainWindow):
         m = self.model
         for signal, slot in ((m.started, self._on_started), (m.run_finished, self._on_run_finished),
                              (m.busy_changed, self._on_busy), (m.metrics_ready, self._on_metrics),
-                             (m.inspection_started, self._on_inspection_started), (m.pipeline_ready, self.inspector.show_pipeline),
+                             (m.inspection_started, self._on_inspection_started), (m.exported, self._on_exported),
+                             (m.pipeline_ready, self.inspector.show_pipeline), (m.failed, self._on_failed),
                              (m.inspection_ready, self._on_inspection), (m.inspection_failed, self._on_trace_failed),
-                             (m.exported, self._on_exported), (m.failed, self._on_failed),
                              (m.runner.finished, self._check_idle), (self.display.runner.finished, self._check_idle)):
             signal.connect(slot)
         self.editor.validityChanged.connect(self._on_validity)
