@@ -304,7 +304,12 @@ class RunModel(QtCore.QObject):
                 ledger = None
             auto = run_on_fail(session, a.result, b.result, metrics, verdict, ledger=ledger, options=opts,
                                cancel=cancel)
-            return (auto, with_cause(verdict, auto)) if auto is not None else None
+            if auto is None:
+                return None
+            # The same reading as `nbparity compare`: the cause, then scale / per-pixel / unit problems (tracing.why)
+            from app.snapshot import explained_verdict
+            rec = session.record(a, b, metrics, list(auto.inspections))
+            return auto, explained_verdict(dataclasses.replace(rec, verdict=with_cause(rec.verdict, auto)), ledger)
         self._auto_job = self.runner.start("auto-trace", work, cancel)
         self._jobs[self._auto_job.id] = ("auto-trace", self.run_id, None)
         self.auto_trace_started.emit(float(opts.budget_s))
