@@ -154,7 +154,8 @@ class JobRunner(QtCore.QObject):
         while True:
             with self._lock:
                 if not self._jobs:
-                    return True
+                    flush = on_gui and not self._closed
+                    break
                 pending_posted = any(j.posted for j in self._jobs.values())
                 deliver = on_gui and not self._closed and pending_posted
                 if not deliver:
@@ -167,7 +168,16 @@ class JobRunner(QtCore.QObject):
             QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.MetaCall)
             if time.monotonic() >= deadline:
                 with self._lock:
-                    return not self._jobs
+                    if self._jobs:
+                        return False
+                    flush = on_gui and not self._closed
+                break
+        # Every `finished` whose `_forget` has run was emitted whole under the lock, so its other slots' events are
+        # posted too; the event loop may have run `_forget` in a batch that began between two of those posts (seen
+        # under load: True returned while another slot still waited). Deliver what is posted before saying True.
+        if flush:
+            QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.MetaCall)
+        return True
 
     def close(self) -> None:
         """Cancel everything and stop relaying: later outcomes of still-running threads are dropped, and a job

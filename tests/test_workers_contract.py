@@ -59,6 +59,22 @@ def test_wait_all_on_the_gui_thread_delivers_every_outcome_first(qtbot):
     assert seen.listed_at_delivery == [False] * 30
 
 
+def test_wait_all_delivers_the_other_slots_after_the_runner_forgot_the_job(qtbot):
+    """The race found under load (two busy loops): the event loop ran the runner's own slot of `finished` in a batch
+    that began before the other slots' events were posted, so `running()` was empty while `finished` had not reached
+    them, and wait_all said True at once. Reproduced in order: the job ends (its events posted, none delivered), the
+    runner's slot runs alone; wait_all must still deliver `finished` to the other slot before returning True."""
+    runner = JobRunner("contract")
+    seen = Seen(runner)
+    runner.finished.connect(seen.on_finished)
+    job = runner.start("q", _quick)
+    job.thread.join(60)
+    runner._forget(job.id, job.tag)   # what the event loop's batch did, without the other slot's event
+    assert runner.running() == [] and seen.finished == []
+    assert runner.wait_all(60.0) is True
+    assert seen.finished == [job.id]
+
+
 def test_wait_all_off_the_gui_thread_waits_for_the_delivery(qtbot):
     """From another thread, wait_all returns True only once the GUI thread delivered `finished` to the runner; at
     that moment running() is empty too (other slots of `finished` run on the GUI thread in their own time)."""
