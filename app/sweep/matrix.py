@@ -122,15 +122,21 @@ def check_unique(cases: list[CaseSpec], what: str, rule: str) -> None:
             seen[key] = c.name
 
 
-def load_matrix(path: Path | str, *, check_files: bool = True) -> Matrix:
-    """Read and expand a matrix file; ConfigError (file, line, key, what was expected) on any problem."""
-    path = Path(path)
+def read_matrix_text(path: Path) -> str:
+    """A matrix file's UTF-8 text; ConfigError naming the file when it cannot be read or decoded."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"matrix {path}: cannot read it ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"matrix {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return text
+
+
+def load_matrix(path: Path | str, *, check_files: bool = True) -> Matrix:
+    """Read and expand a matrix file; ConfigError (file, line, key, what was expected) on any problem."""
+    path = Path(path)
+    text = read_matrix_text(path)
     return parse_matrix(text, source=str(path), here=path.resolve().parent, check_files=check_files)
 
 

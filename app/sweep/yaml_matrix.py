@@ -24,7 +24,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from app.sweep.matrix import DEFAULT_ENGINES, CaseSpec, Matrix, check_unique, slugify
+from app.sweep.matrix import DEFAULT_ENGINES, CaseSpec, Matrix, check_unique, read_matrix_text, slugify
 from simulator.argv import parse_argv
 from simulator.config import ConfigError
 from tracing.metrics import ParityThresholds
@@ -44,12 +44,7 @@ def load_yaml_matrix(path: Path | str, engines: tuple[str, str] = DEFAULT_ENGINE
                      check_files: bool = True, timeout_s: float = DEFAULT_TIMEOUT_S) -> Matrix:
     """Read and expand the YAML file; engines: sides A and B of every case (their file names none)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"matrix {path}: cannot read it ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"matrix {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_matrix_text(path)
     return parse_yaml_matrix(text, source=str(path), engines=engines, check_files=check_files, timeout_s=timeout_s)
 
 
