@@ -4,10 +4,7 @@ args, binaries), side A standing for their C and side B for their PyTorch, plus 
 matrix names and the verdict. Written beside the case's record.json by the worker that ran it."""
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from app.nb_compare.metrics import image_metrics
@@ -38,14 +35,5 @@ def _program(o) -> str:
 
 def write_port_metrics(folder: Path, case, a, b, passed: bool) -> Path:
     """folder/metrics.json, whole or not at all (NaN and inf written as null: strict JSON)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".metrics.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(json_safe(port_metrics(case, a, b, passed)), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, folder / METRICS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return folder / METRICS_FILE
+    from app.sweep.record import write_json_atomic
+    return write_json_atomic(folder / METRICS_FILE, json_safe(port_metrics(case, a, b, passed)))

@@ -101,14 +101,19 @@ class CaseRecord:
 
 def write_record(folder: Path, record: CaseRecord) -> Path:
     """record.json in `folder`, via a temporary file renamed over it (never half-written)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".record.", suffix=".tmp", dir=folder)
+    return write_json_atomic(folder / RECORD_FILE, record.to_dict())
+
+
+def write_json_atomic(path: Path, data) -> Path:
+    """`data` as strict JSON at `path`, whole or not at all (a temporary file beside it, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(record.to_dict(), fh, indent=2, allow_nan=False)
+            json.dump(data, fh, indent=2, allow_nan=False)
             fh.write("\n")
-        os.replace(tmp, folder / RECORD_FILE)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return folder / RECORD_FILE
+    return path
