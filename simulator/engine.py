@@ -139,6 +139,7 @@ def image_stats(image: np.ndarray, setup: Setup) -> dict:
     roi = torch.from_numpy(image[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w])
     if order.s_abs is None:
         return stats_from_moments(moments_torch(roi.reshape(-1)), setup, order)
+    assert setup.mask is not None  # PixelOrder lists pixels (s_abs) only under a mask
     keep = torch.from_numpy(setup.mask[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w] != 0)
     m = moments_torch(roi[keep])
     masked = float((roi[~keep].to(torch.float64) - m.mean).square_().sum())

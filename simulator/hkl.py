@@ -33,7 +33,8 @@ class HKLGrid:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.grid.shape)  # type: ignore[return-value]
+        n_h, n_k, n_l = self.grid.shape
+        return n_h, n_k, n_l
 
     def lookup(self, h0: int, k0: int, l0: int) -> float:
         """Nearest-neighbour F for integer indices (default_F outside the grid)."""

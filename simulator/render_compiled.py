@@ -76,6 +76,7 @@ class PixelOrder:
         import torch   # only the torch path asks for tensors
 
         if self.s_abs is not None:
+            assert self.f_abs is not None  # set together with s_abs
             return (torch.as_tensor(self.s_abs[start:stop], device=device),
                     torch.as_tensor(self.f_abs[start:stop], device=device))
         r = torch.arange(start, stop, device=device, dtype=torch.int64)
@@ -84,6 +85,7 @@ class PixelOrder:
     def indices_np(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """(slow, fast) int32 arrays of render indices start..stop-1 (the compiled kernel's input)."""
         if self.s_abs is not None:
+            assert self.f_abs is not None  # set together with s_abs
             return self.s_abs[start:stop].astype(np.int32), self.f_abs[start:stop].astype(np.int32)
         r = np.arange(start, stop, dtype=np.int64)
         return (self.ymin + r // self.w).astype(np.int32), (self.xmin + r % self.w).astype(np.int32)
@@ -94,6 +96,7 @@ class PixelOrder:
             return None
         if self.s_abs is None:
             return (slow - self.ymin) * self.w + (fast - self.xmin)
+        assert self.f_abs is not None  # set together with s_abs
         key = slow * (1 << 32) + fast
         keys = self.s_abs.astype(np.int64) * (1 << 32) + self.f_abs
         i = int(np.searchsorted(keys, key))
