@@ -124,7 +124,8 @@ class ImageResult:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.image.shape)  # type: ignore[return-value]
+        n_slow, n_fast = self.image.shape
+        return n_slow, n_fast
 
 
 class EngineError(RuntimeError):
