@@ -114,7 +114,7 @@ class FastKernel:
     """The loaded library and where it came from."""
 
     lib: ctypes.CDLL
-    path: Path
+    path: Path | None    # None: a library checked before it is cached (simulator.kernel_check)
     built: bool          # compiled by this process (False: loaded from the cache)
 
     def render(self, params: NBParams, pixels: tuple[np.ndarray, np.ndarray] | tuple[int, int, int, int, int],
