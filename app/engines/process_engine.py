@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from c_reference import driver
 from simulator.argv import with_flag
@@ -33,8 +34,9 @@ class ProcessEngine:
         self.binary = binary
         self.command = command
 
-    def _kw(self, job: Job, cancel: threading.Event | None) -> dict:
-        kw = dict(threads=job.threads, timeout_s=job.timeout_s, cancel=cancel, env=dict(job.env), cwd=job.cwd)
+    def _kw(self, job: Job, cancel: threading.Event | None) -> dict[str, Any]:
+        kw: dict[str, Any] = dict(threads=job.threads, timeout_s=job.timeout_s, cancel=cancel, env=dict(job.env),
+                                  cwd=job.cwd)
         if self.command:
             kw["command"] = list(self.command)
         else:

@@ -143,5 +143,6 @@ class _Threads:
         if self.n is None:
             return
         import torch
+        assert self.old is not None  # set by __enter__
         torch.set_num_threads(self.old)
         _THREADS_LOCK.release()
