@@ -13,9 +13,10 @@ import pytest
 
 from c_reference import driver
 from c_reference.driver import (
-    phi_intensity_curve, prepare_args, resolve_phi_grid, run_c, trace_c, trace_c_run, trace_roi,
+    phi_intensity_curve, prepare_args, run_c, trace_c, trace_c_run, trace_roi,
 )
 from c_reference.locate import REFERENCE_BINARY, default_binary
+from simulator.config import SamplingConfig, phi_ticks
 from tracing.records import Cancelled, EngineError
 from proc_util import gone as proc_gone
 
@@ -287,9 +288,11 @@ def test_trace_roi_outside_detector():
     (10, 0.1, None, (0.1, 0.01, 10)),      # phistep = osc/N
     (0, 0.1, None, (0.1, 0.1, 1)),         # phisteps 0 counts as 1
 ])
-def test_resolve_phi_grid(phisteps, osc, phistep, expected):
-    _, o, st, n = resolve_phi_grid(0.0, osc, phistep, phisteps)
-    assert (o, n) == pytest.approx(expected[0::2]) and st == pytest.approx(expected[1])
+def test_phi_ticks_resolve_the_grid_by_the_spec_table(phisteps, osc, phistep, expected):
+    # simulator.config.phi_ticks: the one φ-grid derivation the driver, engines and slider share (spec 8.2 table).
+    g = phi_ticks(SamplingConfig(phi_deg=0.0, osc_deg=osc, phistep_deg=phistep, phisteps=phisteps))
+    assert (g.osc, g.n) == pytest.approx(expected[0::2]) and g.step == pytest.approx(expected[1])
+    assert g.angles() == [0.0 + i * g.step for i in range(g.n)]
 
 
 def test_phi_intensity_curve(tmp_path, flog):

@@ -3,7 +3,8 @@ on (session → engines → C driver) so that nobody parses the same line again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from simulator.config import ConfigError, NanoBraggConfig, PhiTicks, phi_ticks
 
@@ -35,10 +36,12 @@ class ParsedCommand:
     def argv(self) -> list[str]:
         return list(self.tokens)
 
-    def derived(self, tokens: Sequence[str]) -> ParsedCommand:
-        """The same meaning under other tokens (an edit that does not change what the engines need from the
-        configuration, e.g. output flags moved into scratch): no parse."""
-        return ParsedCommand(tuple(tokens), self.config, self.warnings, self.errors)
+    def derived(self, tokens: Sequence[str], **sections: Any) -> ParsedCommand:
+        """The command line after an edit whose meaning the editor knows: `tokens`, and the configuration with the
+        sections it changed replaced (e.g. output=replace(config.output, roi=...)). No parse: the caller states
+        what its appended flags mean, next to the edit."""
+        config = replace(self.config, **sections) if sections else self.config
+        return ParsedCommand(tuple(tokens), config, self.warnings, self.errors)
 
 
 def parse_command(argv: Sequence[str], *, check_files: bool = True, require_inputs: bool = True) -> ParsedCommand:
