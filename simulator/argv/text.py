@@ -1,7 +1,7 @@
 """The one tokenizer of command text (the editor, pasted lines, demo files, sweep matrices, `cmd:` engines).
 
 Shell-like words, as a POSIX shell splits a simple command: blanks separate words; 'single quotes' keep everything
-literally; "double quotes" keep everything but `\\"`, `\\\\`, `\\$` and `` \\` ``; outside quotes a backslash keeps
+literally; "double quotes" keep everything but `\\"` and `\\\\` (as shlex); outside quotes a backslash keeps
 the next character; a backslash before a line end joins the lines (continuation, also before CRLF); with
 `comments=True` a word starting with `#` runs to the end of the line and is dropped. Quotes may sit anywhere in a
 word (`-hkl 'my file'.hkl` is one word). Each word keeps its character span [start, end) in the text, for the
@@ -17,7 +17,7 @@ import os
 from simulator.config import ConfigError
 
 _BLANKS = " \t\n\r\v\f"
-_DQ_ESCAPES = '"\\$`'
+_DQ_ESCAPES = '"\\'   # as shlex (posix): a sweep matrix written for it reads the same
 
 
 def _scan(text: str, *, comments: bool, strict: bool) -> list[tuple[str, int, int]]:
