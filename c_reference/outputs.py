@@ -79,10 +79,17 @@ def image_shape(args: ParsedCommand | Sequence[str]) -> tuple[int, int]:
     return as_command(args).shape
 
 
+Region = tuple[int, int, int, int]   # xmin, xmax, ymin, ymax inclusive (fast, fast, slow, slow), as -roi
+
+
 def read_float_image(float_path: Path, command: ParsedCommand, scratch: Path, cwd: str, log_tail: str,
-                     name: str) -> np.ndarray:
+                     name: str, region: Region | None = None) -> np.ndarray:
     """The float32 (slow, fast) image the engine wrote to `float_path`; EngineError when missing or not finite,
-    ImageSizeError when its size fits neither the command line nor the SMV headers the C may have used."""
+    ImageSizeError when its size fits neither the command line nor the SMV headers the C may have used.
+
+    region: only the rows ymin..ymax are read from the file (a pixel trace of a 2463 x 2527 detector reads one row,
+    not 25 MB) and only the region is checked; every other pixel of the returned array is 0 (np.zeros: pages the
+    operating system never materialises)."""
     if not float_path.exists():
         raise EngineError(f"engine {name} finished but wrote no float image (-floatfile {float_path.name})",
                           log_tail)
@@ -103,11 +110,20 @@ def read_float_image(float_path: Path, command: ParsedCommand, scratch: Path, cw
                 f"float image from {name} has {nbytes} bytes, expected {4 * s * f} bytes "
                 f"({s} slow x {f} fast float32 pixels from the command line)", log_tail,
                 data=np.fromfile(float_path, dtype=np.float32), expected=(s, f))
-    image = np.fromfile(float_path, dtype=np.float32).reshape(s, f)
-    if not np.isfinite(image).all():
-        bad = int((~np.isfinite(image)).sum())
-        raise EngineError(f"float image from {name} holds {bad} NaN or infinite pixel(s) of {s * f}: not accepted",
-                          log_tail)
+    if region is None:
+        image = np.fromfile(float_path, dtype=np.float32).reshape(s, f)
+        checked = image
+    else:
+        x0, x1, y0, y1 = (max(0, region[0]), min(f - 1, region[1]), max(0, region[2]), min(s - 1, region[3]))
+        image = np.zeros((s, f), dtype=np.float32)
+        if x0 <= x1 and y0 <= y1:
+            rows = np.fromfile(float_path, dtype=np.float32, count=(y1 - y0 + 1) * f, offset=4 * y0 * f)
+            image[y0:y1 + 1] = rows.reshape(y1 - y0 + 1, f)
+        checked = image[y0:y1 + 1, x0:x1 + 1]
+    if not np.isfinite(checked).all():
+        bad = int((~np.isfinite(checked)).sum())
+        raise EngineError(f"float image from {name} holds {bad} NaN or infinite pixel(s) of {checked.size}: not "
+                          "accepted", log_tail)
     return image
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.argv import ParsedCommand, as_command
+from simulator.argv import ParsedCommand, append_flags, as_command
 from tracing.parse import TraceParseError
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
 from .lifecycle import SCRATCH_PREFIX
 from .locate import binary_sha256, check_binary
-from .outputs import _absolute, auxiliary_args, prepare_args, read_float_image
+from .outputs import Region, _absolute, auxiliary_args, prepare_args, read_float_image
 from .process import ProgressFn, _list_files, _run_process, command_sha256, describe_exit, read_trace_file
 
 # -- results ------------------------------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
           timeout_s: float = 600, cancel: threading.Event | None = None, progress: ProgressFn | None = None,
           workdir_parent: Path | str | None = None, command: Sequence[str] | None = None,
           outputs: bool = True, env: dict[str, str] | None = None, cwd: Path | str | None = None,
-          trace_options: dict | None = None) -> CRunResult:
+          trace_options: dict | None = None, region: Region | None = None) -> CRunResult:
     """Run the engine with nanoBragg arguments `args` and return its float image and logs.
 
     args: a ParsedCommand (its tokens are run; its config gives the image shape and the traced pixel: no parse
@@ -83,7 +83,9 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
     -floatfile; False drops them (nothing is written outside scratch). progress(fraction 0..1) is called on the
     calling thread from the engine's `NN% done` lines. cancel: when set, everything the engine started is killed
     and Cancelled raised. trace_options: keyword arguments of tracing.parse.TraceReader (interpolate,
-    lattice_shape) for reading the port dialect.
+    lattice_shape) for reading the port dialect. region: the only pixels the caller needs (a pixel trace, a
+    single-tick run; -roi's order xmin xmax ymin ymax): only their rows are read back, the rest of `image` is 0, and
+    with outputs=False a binary's int image (nanoBragg always writes one) goes to os.devnull, never to disk.
     Raises EngineError (missing/non-executable engine, non-zero exit, crash, time-out, missing, wrong-size or
     non-finite float file; `log_tail` holds the last lines of output) or Cancelled.
     """
@@ -105,6 +107,10 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
     try:
         float_path = scratch / "float.bin"
         run_args = prepare_args(user_args if outputs else auxiliary_args(user_args), float_path, cwd)
+        if region is not None and not outputs and not command:
+            # a nanoBragg binary always writes its int image (fopen "wb"); a command may write files its own way
+            # (an atomic rename over /dev/null must never be risked), and the port writes none unless asked
+            run_args = append_flags(run_args, ["-intfile", os.devnull])
         full_env = dict(os.environ)
         full_env.update(env or {})
         if threads is not None:
@@ -117,7 +123,7 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
                               res.returncode)
         if res.returncode != 0:
             raise EngineError(describe_exit(name, res.returncode), res.log_tail, res.returncode)
-        image = read_float_image(float_path, parsed, scratch, cwd, res.log_tail, name)
+        image = read_float_image(float_path, parsed, scratch, cwd, res.log_tail, name, region)
         if user_float:
             dest = Path(_absolute(cwd)("-floatfile", user_float))
             shutil.copyfile(float_path, dest)

@@ -83,7 +83,8 @@ def trace_c_run(args: ParsedCommand | Sequence[str], slow: int, fast: int, **kw)
     """
     kw["threads"] = 1
     kw["outputs"] = False
-    return run_c(trace_command(args, slow, fast), **kw)
+    cmd = trace_command(args, slow, fast)
+    return run_c(cmd, region=cmd.config.output.roi, **kw)
 
 
 def trace_c(args: ParsedCommand | Sequence[str], slow: int, fast: int, **kw) -> PixelTrace:
@@ -135,7 +136,7 @@ def phi_intensity_curve(args: ParsedCommand | Sequence[str], slow: int, fast: in
             sampling=replace(cmd.config.sampling, phi_deg=phi_i, osc_deg=grid.step, phistep_deg=None, phisteps=1),
             output=replace(cmd.config.output, roi=roi, trace_pixel=None, nonoise=True, nopgm=True))
         sub = None if progress is None else (lambda x, i=i: progress((i + x) / grid.n))
-        res = run_c(tick, progress=sub, **{**kw, "outputs": False})
+        res = run_c(tick, progress=sub, region=roi, **{**kw, "outputs": False})
         out.append((phi_i, float(res.image[slow, fast])))
         if progress is not None:
             progress((i + 1) / grid.n)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -457,3 +458,27 @@ def test_float_image_shape_comes_from_the_flag_table_aliases_included(tmp_path):
     b = fake(tmp_path, "N = 0\nimport struct\nopen(FLOAT, 'wb').write(struct.pack('<12f', *range(12)))\n")
     res = run_c(["-detpixels_x", "4", "-detpixels_y", "3"], binary=b)
     assert res.image.shape == (3, 4) and res.image[2, 3] == 11.0
+
+
+# -- a pixel trace reads one pixel's rows, and writes no int image (issue 19) --------------------------------------
+
+def test_region_reads_only_its_rows_and_sends_the_int_image_to_devnull(tmp_path, flog):
+    # The fake fills s*1000+f and a NaN at (0, 0), outside the region: a trace of (3, 5) reads row 3 only, so the
+    # NaN is not seen (it is not the traced pixel's business) and every other row reads as 0.
+    b = fake(tmp_path, "import math\nwrite_image(lambda s, f: math.nan if (s, f) == (0, 0) else s * 1000 + f)\n")
+    res = trace_c_run(["-detpixels", "8"], 3, 5, binary=b)
+    assert res.image.shape == (8, 8) and res.image[3, 5] == 3005.0 and res.image[3, 4] == 3004.0
+    assert not res.image[:3].any() and not res.image[4:].any()
+    argv = log_entries(flog)[-1]["argv"]
+    assert argv[argv.index("-intfile") + 1] == os.devnull
+    with pytest.raises(EngineError, match="1 NaN or infinite pixel"):
+        trace_c_run(["-detpixels", "8"], 0, 1, binary=b)   # the region (0, 0)-(0, 1) holds the NaN
+    with pytest.raises(EngineError, match="1 NaN or infinite pixel"):
+        run_c(["-detpixels", "8"], binary=b)                # a full run still checks every pixel
+
+
+def test_a_command_engine_gets_no_devnull_int_file(tmp_path, flog):
+    # An external command may write files its own way (the port writes none unless asked): nothing is added.
+    b = fake(tmp_path, TRACER)
+    trace_c_run(["-detpixels", "8"], 3, 5, command=[str(b)])
+    assert "-intfile" not in log_entries(flog)[-1]["argv"]
