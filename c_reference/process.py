@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from tracing.parse import TraceReader
 from tracing.records import EngineError, PixelTrace
@@ -48,7 +49,7 @@ class _LogFollower:
         self.head = bytearray()
         self.size = 0
         self._partial = b""
-        self._fh = None
+        self._fh: BinaryIO | None = None
 
     def poll(self) -> None:
         if self._fh is None:
