@@ -199,6 +199,34 @@ def resolve_phi(cfg: SamplingConfig) -> tuple[float, float, int]:
     return osc_set, step, n
 
 
+@dataclass(frozen=True)
+class PhiTicks:
+    """The φ ticks of a configuration (spec 8.2): φ_i = phi0 + i·step degrees, i = 0..n−1; osc the resolved
+    oscillation (degrees). The one derivation of the grid: engines, driver, slider and curves all use it."""
+
+    phi0: float
+    osc: float
+    step: float
+    n: int
+
+    def angle(self, tick: int) -> float:
+        """φ of tick `tick` in degrees, with the C's two roundings (phi0 + tick*step)."""
+        return self.phi0 + tick * self.step
+
+    def angles(self) -> list[float]:
+        return [self.angle(i) for i in range(self.n)]
+
+    def has_zero_tick(self) -> bool:
+        """Whether some tick is exactly 0.0°, where the C's φ=0 carry-over acts (spec 8.3)."""
+        return any(self.angle(i) == 0.0 for i in range(self.n))
+
+
+def phi_ticks(cfg: SamplingConfig) -> PhiTicks:
+    """The resolved φ grid of `cfg` (resolve_phi's table; raises ConfigError as it does)."""
+    osc, step, n = resolve_phi(cfg)
+    return PhiTicks(float(cfg.phi_deg or 0.0), float(osc), float(step), int(n))
+
+
 def config_to_dict(cfg: NanoBraggConfig) -> dict:
     """Plain nested dict (JSON-ready) of a configuration."""
     def conv(obj):
