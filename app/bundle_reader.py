@@ -30,8 +30,8 @@ from tracing.bundle import is_partial_name, sha256_file
 from tracing.metrics import ImageMetrics, ParityThresholds, PeakMatch, Verdict
 from tracing.phi_compare import compare_traces
 from tracing.records import PathKey, PhiSample, PixelTrace, ImageResult
+from app.sides import SIDES
 
-SIDES = ("a", "b")
 _TABLE = re.compile(r"^pixel_s(\d+)_f(\d+)\.json$")
 _TABLE_PREFIX = {"a": "c_", "b": "py_"}  # tracing.tables names side A's columns c_*, side B's py_*
 

@@ -24,6 +24,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from app import compare_png, figures, panel_png, report_html
 from app.image_panels import DIVERGING_COLORMAP
 from app.scaling import Levels
+from app.sides import SIDES
+from tracing.metrics import ParityThresholds
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -47,7 +49,7 @@ class ExportPlan:
     names: tuple[str, str]
     side_notes: tuple[str, str]
     inspections: list[Any] = field(default_factory=list)
-    tol: float = 5e-4
+    tol: float = ParityThresholds().phi_tol
     inspector_png: bytes | None = None
     notes: list[str] = field(default_factory=list)      # e.g. where a loaded side's traces come from
     extra: dict[str, bytes] = field(default_factory=dict)  # drawn on the GUI thread: profile.csv / profile.png
@@ -98,13 +100,13 @@ def render(plan: ExportPlan, session, c, py, metrics) -> dict[str, bytes]:
 
 def report_files(record, pictures: dict[str, bytes], names: tuple[str, str] | None = None,
                  side_notes: tuple[str, str] | None = None, notes: list[str] | None = None,
-                 tol: float = 5e-4) -> dict[str, bytes]:
+                 tol: float = ParityThresholds().phi_tol) -> dict[str, bytes]:
     """One figure per inspected pixel and report.html for an app.session.ComparisonRecord (any thread; also for
     headless bundles). pictures: the panel PNGs already drawn (file name -> bytes), embedded in the report."""
     from tracing.metrics import metric_rows
     names = names or (record.label("a"), record.label("b"))
     if side_notes is None:
-        side_notes = tuple(_side_note(record.outcome(s)) for s in ("a", "b"))
+        side_notes = tuple(_side_note(record.outcome(s)) for s in SIDES)
     files: dict[str, bytes] = {}
     figs: dict[tuple[int, int], bytes] = {}
     for insp in record.inspections:

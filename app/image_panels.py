@@ -23,6 +23,7 @@ from app import compare_modes
 from app import difference as diffmod
 from app.scaling import (DEFAULT_PERCENTILE, SCALES, Levels, downsample_factor, downsample_max, inverse_value,
                          log_floor, percentile_levels, symmetric_levels, transform, transform_value)
+from tracing.metrics import ParityThresholds
 
 # Shown name -> pyqtgraph colour map (pyqtgraph ships the matplotlib maps and colorcet's CET maps itself, so
 # colorcet is not a dependency). The first is the default.
@@ -606,8 +607,8 @@ class ImagePanels(QtWidgets.QWidget):
         self.rtol_edit = QtWidgets.QLineEdit(f"{self.tolerance.rtol:g}")
         self.rtol_edit.setValidator(QtGui.QDoubleValidator(0.0, 1e6, 12))
         self.rtol_edit.setMaximumWidth(70)
-        self.rtol_edit.setToolTip("Relative tolerance, the metrics' rule: beyond when |C−Py| > rtol·|C| (bright "
-                                  "pixels, |C| ≥ 1e-3·max) or > rtol·max|C| (dim pixels)")
+        self.rtol_edit.setToolTip("Relative tolerance, the metrics' rule: beyond when |B−A| > rtol·|A| (bright "
+                                  f"pixels, |A| ≥ {ParityThresholds().rel_floor:g}·max) or > rtol·max|A| (dim pixels)")
         self.beyond_label = QtWidgets.QLabel("")
         self.sharing_combo = QtWidgets.QComboBox()
         for key, text in compare_modes.SHARINGS.items():

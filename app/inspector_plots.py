@@ -142,7 +142,7 @@ class PhiPlots(QtWidgets.QWidget):
         self.tol_edit.setValidator(QtGui.QDoubleValidator(0.0, 1e9, 12))
         self.tol_edit.setMaximumWidth(80)
         self.tol_edit.setToolTip("Tolerance on |Δh|, |Δk|, |Δl| for the first divergence (the old compare "
-                                 "script's 5e-4)")
+                                 f"script's {ParityThresholds().phi_tol:g})")
         self.legend = QtWidgets.QLabel()
         self.delta_caption = QtWidgets.QLabel()
         self.set_side_names(*side_names)

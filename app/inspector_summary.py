@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.inspector_plots import SMALL_TITLES
 from tracing.phi_compare import PhiComparison
 from tracing.records import PLOT_FIELDS
+from app.sides import SIDES
 
 
 def esc(text: str) -> str:
@@ -15,7 +16,7 @@ def esc(text: str) -> str:
 def trace_source_notes(sources: dict[str, tuple[str, str | None]]) -> list[str]:
     """Sentences for the sides loaded from files (side -> (file name, tracing engine or None))."""
     notes = []
-    for side in ("a", "b"):
+    for side in SIDES:
         if side not in sources:
             continue
         name, tracer = sources[side]

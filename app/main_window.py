@@ -25,7 +25,8 @@ from app.metrics_panel import MetricsPanel, esc
 from app.params_editor import ParamsEditor
 from app.phi_slider import install as install_phi_view
 from app.pixel_geometry import PixelGeometry
-from app.run_model import SIDES, RunModel
+from app.run_model import RunModel
+from app.sides import SIDES
 from app.session import SideOptions
 from app.settings import AppSettings
 from app.run_views import RunViews

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Slot
+from tracing.metrics import ParityThresholds
 
 
 def esc(text: str) -> str:
@@ -23,7 +24,7 @@ class MetricsPanel(QtWidgets.QGroupBox):
             ("max_rel", "max rel. error"), ("beyond", "beyond tolerance"),
             ("peaks", "peak match"), ("times", "time A / B"), ("verdict", "verdict"))
     TIPS = {"rms": "root mean square of A − B over all pixels", "max_rel": "largest |Δ|/|A| over bright "
-            "pixels (|A| ≥ 1e-3·max)", "beyond": "pixels with |Δ| > rtol·|A| (bright) or rtol·max|A| (dim)",
+            f"pixels (|A| ≥ {ParityThresholds().rel_floor:g}·max)", "beyond": "pixels with |Δ| > rtol·|A| (bright) or rtol·max|A| (dim)",
             "peaks": "3×3 local maxima above the 99.5th percentile, top 25, matched within 1 px",
             "verdict": "parity thresholds of app.session.ParityThresholds"}
 

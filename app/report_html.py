@@ -17,6 +17,7 @@ from typing import Any
 from tracing.pipeline import PipelineDiff, diff_pipeline
 from tracing.pipeline_report import COLUMNS, row_cells
 from tracing.tables import phi_table_rows
+from app.sides import SIDES
 
 PANEL_CAPTIONS = {"panel_c.png": "Side A", "panel_py.png": "Side B", "panel_diff.png": "Difference",
                   "panel_compare.png": "Swipe or overlay, as shown"}
@@ -120,7 +121,7 @@ def build_report(inp: ReportInput) -> str:
     out.append("<h2>Engines</h2><table><tr><th class='l'>side</th><th class='l'>engine</th>"
                "<th class='l'>run</th><th class='l'>command</th></tr>")
     sides = m.get("sides") or {}
-    cmds = tuple((sides.get(k) or {}).get("command") or [] for k in ("a", "b"))
+    cmds = tuple((sides.get(k) or {}).get("command") or [] for k in SIDES)
     for side, name, note, cmd in (("A", a, inp.side_notes[0], cmds[0]), ("B", b, inp.side_notes[1], cmds[1])):
         out.append(f"<tr><td class='l'>{side}</td><td class='l'>{_e(name)}</td><td class='l'>{_e(note)}</td>"
                    f"<td class='l'><code>{_e(' '.join(map(str, cmd)))}</code></td></tr>")

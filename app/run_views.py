@@ -11,7 +11,8 @@ from PySide6.QtCore import Slot
 from app.display_planner import DisplayPlanner
 from app.image_panels import ImagePanels
 from app.metrics_panel import MetricsPanel
-from app.run_model import SIDES, RunModel
+from app.run_model import RunModel
+from app.sides import SIDES
 from app.stale_banner import StaleBanner
 from app.status_bar import EngineBar
 

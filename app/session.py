@@ -55,6 +55,7 @@ from tracing.bundle import git_commit, git_dirty
 from tracing.metrics import ImageMetrics, ParityThresholds, Verdict, compare_images, parity_verdict
 from tracing.phi_compare import PhiComparison, compare_traces
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
+from app.sides import SIDES
 
 __all__ = ["ComparisonRecord", "ComparisonSession", "EngineOptions", "EngineOutcome", "ParityThresholds",
            "PixelInspection", "SessionOptions", "Side", "SideOptions", "Verdict", "parity_verdict"]
@@ -63,7 +64,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CARRYOVER_FLAG = "-phi0_carryover"
 DTYPES = ("float32", "float64")
 LOG_TAIL_LINES = 40
-SIDES: tuple[str, ...] = ("a", "b")
 SCHEDULES: tuple[str, ...] = ("auto", "sequential", "parallel")
 OUTPUT_FLAGS: tuple[str, ...] = ("-floatfile",) + driver.OUTPUT_FILE_FLAGS
 

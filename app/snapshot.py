@@ -49,11 +49,11 @@ from tracing.records import PixelTrace
 from tracing.scale import ScaleFactors, factors_from_log
 from tracing.tables import write_phi_tables
 from tracing.why import explain_verdict
+from app.sides import SIDES
 
 if TYPE_CHECKING:
     from app.session import ComparisonRecord, EngineOutcome, PixelInspection
 
-SIDES = ("a", "b")
 DIFF_NAME = "diff_A_minus_B.bin"
 
 
