@@ -208,7 +208,8 @@ def _best(score: np.ndarray, n: int = _CANDIDATES) -> list[int]:
 def choose_pixels(a: np.ndarray, b: np.ndarray, metrics: ImageMetrics | None = None, roi=None,
                   ) -> tuple[ChosenPixel, ...]:
     """Up to three distinct pixels (module docstring), (slow, fast) of the full image. a, b: float images
-    (slow, fast), one shape; metrics: for the bright threshold (else ParityThresholds.rel_floor of max |A|); roi: C -roi order."""
+    (slow, fast), one shape; metrics: for the bright threshold (else ParityThresholds.rel_floor of max |A|);
+    roi: C -roi order."""
     if a.shape != b.shape or a.ndim != 2:
         return ()
     ss, fs = _roi_window(a.shape, roi)

@@ -168,7 +168,7 @@ def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol:
     # The curves are the traces: name them after the engines that traced (a loaded side's tracer, not its file).
     traced = getattr(insp, "labels", None) or {}
     a, b = traced.get("a") or names[0], traced.get("b") or names[1]
-    ct, pt = insp.c_trace, insp.py_trace
+    ct, pt = insp.trace_a, insp.trace_b
     cmp_ = insp.comparison
     if cmp_ is None and ct is not None and pt is not None and ct.samples and pt.samples:
         cmp_ = compare_traces(ct, pt, tol=tol)

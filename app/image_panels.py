@@ -60,16 +60,16 @@ def _sample(a: np.ndarray) -> np.ndarray:
 class DisplayPlan:
     """Everything the panels need to show two raw images, computed off the GUI thread (plan_display).
 
-    Display arrays are in the display units of `scale`; `pyramids` maps a panel key ('c', 'py', 'diff', 'mask')
+    Display arrays are in the display units of `scale`; `pyramids` maps a panel key ('a', 'b', 'diff', 'mask')
     to {factor: max-aggregated array} for the zoom factors asked for, so the GUI thread only hands arrays over.
     """
 
-    c: np.ndarray | None
-    py: np.ndarray | None
+    a: np.ndarray | None       # side A's raw image (slow, fast), photons
+    b: np.ndarray | None
     scale: str
     floor: float
-    c_display: np.ndarray | None
-    py_display: np.ndarray | None
+    display_a: np.ndarray | None
+    display_b: np.ndarray | None
     levels: Levels | None
     mode: str
     diff: np.ndarray | None = None
@@ -83,7 +83,7 @@ class DisplayPlan:
     b_factor: float | None = None      # B is shown multiplied by this (display only: "B scaled to A's sum")
 
 
-def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, percentile: float, mode: str,
+def plan_display(a: np.ndarray | None, b: np.ndarray | None, *, scale: str, percentile: float, mode: str,
                  tolerance: diffmod.Tolerance, factors: tuple[int, ...] = (),
                  view_px: tuple[float, float] | None = None, sharing: str = "auto",
                  b_to_a_sum: bool = False) -> DisplayPlan:
@@ -94,9 +94,9 @@ def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, per
     sharing: 'auto' | 'shared' | 'per side' colour levels; b_to_a_sum: show B multiplied by sum(A)/sum(B) (display
     only: the difference, mask and readouts keep the raw values).
     """
-    b_factor = compare_modes.sum_factor(c, py) if b_to_a_sum else None
-    py_shown = py * np.float32(b_factor) if b_factor is not None else py
-    present = [a for a in (c, py_shown) if a is not None]
+    b_factor = compare_modes.sum_factor(a, b) if b_to_a_sum else None
+    shown_b = b * np.float32(b_factor) if b_factor is not None else b
+    present = [x for x in (a, shown_b) if x is not None]
     if view_px is not None and present and min(view_px) > 0:
         s_n, f_n = present[0].shape
         full = downsample_factor(max(s_n / view_px[0], f_n / view_px[1]))
@@ -104,31 +104,31 @@ def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, per
         # (One more level than the estimate: padding and the aspect lock can tip the view over a power of two.)
         factors = tuple(factors) + tuple(1 << k for k in range(1, full.bit_length() + 1))
     floor = log_floor(*present)
-    c_disp = transform(c, scale, floor) if c is not None else None
-    py_disp = transform(py_shown, scale, floor) if py is not None else None
-    levels = percentile_levels([_sample(a) for a in present], percentile, scale, floor) if present else None
-    plan = DisplayPlan(c, py, scale, floor, c_disp, py_disp, levels, mode, b_factor=b_factor)
-    if c is not None and py is not None:
-        own = [percentile_levels([_sample(a)], percentile, scale, floor) for a in (c, py_shown)]
+    disp_a = transform(a, scale, floor) if a is not None else None
+    disp_b = transform(shown_b, scale, floor) if b is not None else None
+    levels = percentile_levels([_sample(x) for x in present], percentile, scale, floor) if present else None
+    plan = DisplayPlan(a, b, scale, floor, disp_a, disp_b, levels, mode, b_factor=b_factor)
+    if a is not None and b is not None:
+        own = [percentile_levels([_sample(x)], percentile, scale, floor) for x in (a, shown_b)]
         scales = compare_modes.side_scales(own[0], own[1], scale, sharing)
         plan.shared = scales.shared
         plan.levels, plan.levels_b = (levels, levels) if scales.shared else (scales.a, scales.b)
     else:
         plan.levels_b = levels
-    if c is not None and py is not None:
-        if c.shape != py.shape:
-            plan.diff_error = (f"Cannot compare: the images differ in shape (slow, fast): C {c.shape}, "
-                               f"PyTorch {py.shape}.")
+    if a is not None and b is not None:
+        if a.shape != b.shape:
+            plan.diff_error = (f"Cannot compare: the images differ in shape (slow, fast): A {a.shape}, "
+                               f"B {b.shape}.")
         else:
-            plan.diff = diffmod.difference(c, py, mode)
+            plan.diff = diffmod.difference(a, b, mode)
             plan.diff_levels = symmetric_levels(_sample(plan.diff), percentile)
-            mask = diffmod.beyond_tolerance(c, py, tolerance)
+            mask = diffmod.beyond_tolerance(a, b, tolerance)
             plan.n_beyond = int(mask.sum())
             plan.mask = mask.astype(np.float32)
     for f in sorted(set(factors)):
         if f <= 1:
             continue
-        for key, arr, signed in (("c", c_disp, False), ("py", py_disp, False), ("diff", plan.diff, True),
+        for key, arr, signed in (("a", disp_a, False), ("b", disp_b, False), ("diff", plan.diff, True),
                                  ("mask", plan.mask, False)):
             if arr is not None:
                 plan.pyramids.setdefault(key, {})[f] = downsample_max(arr, f, f, signed=signed)
@@ -136,7 +136,7 @@ def plan_display(c: np.ndarray | None, py: np.ndarray | None, *, scale: str, per
 
 
 def _identical_note(diff: np.ndarray | None) -> str:
-    """The difference panel's note: say so when C and PyTorch agree exactly (the panel is then one flat colour)."""
+    """The difference panel's note: say so when A and B agree exactly (the panel is then one flat colour)."""
     return "identical: zero everywhere" if diff is not None and diff.size and not np.any(diff) else ""
 
 
@@ -557,17 +557,17 @@ class ImagePanels(QtWidgets.QWidget):
         # control changes: replanRequested("scale" | "diff") asks the owner to compute a DisplayPlan on a worker
         # and hand it back (apply_plan / apply_difference). None: always compute here (small images, tests).
         self.async_threshold: int | None = None
-        self.c_panel = ImagePanel(side_names[0])
-        self.py_panel = ImagePanel(side_names[1])
-        self.c_panel.setObjectName("panel_a")
-        self.py_panel.setObjectName("panel_b")
+        self.panel_a = ImagePanel(side_names[0])
+        self.panel_b = ImagePanel(side_names[1])
+        self.panel_a.setObjectName("panel_a")
+        self.panel_b.setObjectName("panel_b")
         self.diff_panel = ImagePanel("Difference", signed=True)
-        self.panels = (self.c_panel, self.py_panel, self.diff_panel)
-        for p in (self.py_panel, self.diff_panel):
-            p.vb.setXLink(self.c_panel.vb)
-            p.vb.setYLink(self.c_panel.vb)
+        self.panels = (self.panel_a, self.panel_b, self.diff_panel)
+        for p in (self.panel_b, self.diff_panel):
+            p.vb.setXLink(self.panel_a.vb)
+            p.vb.setYLink(self.panel_a.vb)
         self.image_bar = ColorBarView(IMAGE_COLORMAPS[0], "photons")
-        self.image_bar.attach([self.c_panel.image_item, self.py_panel.image_item])
+        self.image_bar.attach([self.panel_a.image_item, self.panel_b.image_item])
         self.diff_bar = ColorBarView(DIVERGING_COLORMAP, diffmod.BAR_LABELS["diff"])
         self.diff_bar.attach([self.diff_panel.image_item])
         self.tolerance = diffmod.Tolerance()
@@ -667,8 +667,8 @@ class ImagePanels(QtWidgets.QWidget):
         grid.addLayout(img_row2, 1, 0, 1, 3)
         grid.addLayout(diff_row1, 0, 3, 1, 2)
         grid.addLayout(diff_row2, 1, 3, 1, 2)
-        grid.addWidget(self.c_panel, 2, 0)
-        grid.addWidget(self.py_panel, 2, 1)
+        grid.addWidget(self.panel_a, 2, 0)
+        grid.addWidget(self.panel_b, 2, 1)
         grid.addWidget(self.image_bar, 2, 2)
         grid.addWidget(self.diff_panel, 2, 3)
         grid.addWidget(self.diff_bar, 2, 4)
@@ -752,7 +752,7 @@ class ImagePanels(QtWidgets.QWidget):
     @Slot()
     def fit_view(self) -> None:
         """Show the whole image in the (linked) panels."""
-        panel = self.c_panel if self.c_panel.raw is not None else self.py_panel
+        panel = self.panel_a if self.panel_a.raw is not None else self.panel_b
         panel.fit_view()  # the other panels follow through the X/Y links
 
     @Slot(bool)
@@ -764,7 +764,7 @@ class ImagePanels(QtWidgets.QWidget):
 
     def center_on(self, slow: int, fast: int, half_width: float = 25.0) -> None:
         """Zoom all (linked) panels onto pixel (slow, fast)."""
-        self.c_panel.center_on(slow, fast, half_width)
+        self.panel_a.center_on(slow, fast, half_width)
 
     @Slot()
     def _on_mode_action(self) -> None:
@@ -815,7 +815,7 @@ class ImagePanels(QtWidgets.QWidget):
 
     def set_side_names(self, a: str, b: str) -> None:
         """Name the two sides (any engine, or a loaded file): panel titles and readouts use them."""
-        for panel, name in ((self.c_panel, a), (self.py_panel, b)):
+        for panel, name in ((self.panel_a, a), (self.panel_b, b)):
             panel.set_title(name)
 
     # ---- settings --------------------------------------------------------------------------------------------------
@@ -856,7 +856,7 @@ class ImagePanels(QtWidgets.QWidget):
             self.cmap_combo.setCurrentText(name)
         self.image_bar.set_colormap(name)
         if not self._shared:
-            self.py_panel.image_item.setLookupTable(self.image_lut())
+            self.panel_b.image_item.setLookupTable(self.image_lut())
         self.compare.redraw()
 
     def image_lut(self) -> np.ndarray:
@@ -905,23 +905,23 @@ class ImagePanels(QtWidgets.QWidget):
         """Shared: the colour bar drives both images. Per side: it drives A; B keeps its own levels (its panel
         says so). Both panels name their scale; B's names the display factor."""
         if shared != self._shared:  # re-attaching re-renders both images: only when the sharing changes
-            items = [self.c_panel.image_item] + ([self.py_panel.image_item] if shared else [])
+            items = [self.panel_a.image_item] + ([self.panel_b.image_item] if shared else [])
             self.image_bar.attach(items)
         self._shared, self._levels_b, self._b_factor = shared, lb, b_factor
         self.image_bar.set_levels(la)
         if not shared and lb is not None:
-            self.py_panel.image_item.setLookupTable(self.image_lut())
-            self.py_panel.image_item.setLevels(lb.as_tuple())
+            self.panel_b.image_item.setLookupTable(self.image_lut())
+            self.panel_b.image_item.setLevels(lb.as_tuple())
         def span(lv: Levels) -> str:
             return f"{inverse_value(lv.low, self.scale):.3g}–{inverse_value(lv.high, self.scale):.3g}"
         if shared:
-            self.c_panel.set_scale_text("shared scale")
-            self.py_panel.set_scale_text("shared scale")
+            self.panel_a.set_scale_text("shared scale")
+            self.panel_b.set_scale_text("shared scale")
         else:
-            self.c_panel.set_scale_text("own scale (the bar)")
-            self.py_panel.set_scale_text(f"own scale {span(lb)}" if lb is not None else "")
+            self.panel_a.set_scale_text("own scale (the bar)")
+            self.panel_b.set_scale_text(f"own scale {span(lb)}" if lb is not None else "")
         if b_factor is not None:
-            self.py_panel.set_scale_text(self.py_panel.scale_text() + f", shown ×{b_factor:.4g}")
+            self.panel_b.set_scale_text(self.panel_b.scale_text() + f", shown ×{b_factor:.4g}")
         self.image_bar.set_label(self._unit_label() + ("" if shared else " (A)"))
         self.compare.redraw()
 
@@ -939,32 +939,32 @@ class ImagePanels(QtWidgets.QWidget):
         if idx >= 0:
             self.mode_combo.setCurrentIndex(idx)
 
-    def c_image(self) -> np.ndarray | None:
-        return self.c_panel.raw
+    def image_a(self) -> np.ndarray | None:
+        return self.panel_a.raw
 
-    def py_image(self) -> np.ndarray | None:
-        return self.py_panel.raw
+    def image_b(self) -> np.ndarray | None:
+        return self.panel_b.raw
 
-    def set_images(self, c: np.ndarray | None = None, py: np.ndarray | None = None, *, which: str = "both") -> None:
-        """Show new raw images ('c', 'py' or 'both') at once, on this thread (small images, tests)."""
-        c2, py2 = self.images_for(c, py, which)
-        self.apply_plan(self.plan(c2, py2))
+    def set_images(self, a: np.ndarray | None = None, b: np.ndarray | None = None, *, which: str = "both") -> None:
+        """Show new raw images ('a', 'b' or 'both') at once, on this thread (small images, tests)."""
+        a2, b2 = self.images_for(a, b, which)
+        self.apply_plan(self.plan(a2, b2))
 
-    def images_for(self, c: np.ndarray | None, py: np.ndarray | None, which: str):
-        """(C, PyTorch) after replacing the side(s) named by `which` ('c', 'py', 'both')."""
-        c2 = c if which in ("c", "both") else self.c_panel.raw
-        py2 = py if which in ("py", "both") else self.py_panel.raw
-        return c2, py2
+    def images_for(self, a: np.ndarray | None, b: np.ndarray | None, which: str):
+        """(A, B) after replacing the side(s) named by `which` ('a', 'b', 'both')."""
+        a2 = a if which in ("a", "both") else self.panel_a.raw
+        b2 = b if which in ("b", "both") else self.panel_b.raw
+        return a2, b2
 
-    def plan(self, c: np.ndarray | None, py: np.ndarray | None) -> DisplayPlan:
+    def plan(self, a: np.ndarray | None, b: np.ndarray | None) -> DisplayPlan:
         """plan_display with the current controls; safe to call from a worker with values read here first."""
-        return plan_display(c, py, **self.plan_options())
+        return plan_display(a, b, **self.plan_options())
 
     def plan_options(self) -> dict:
         """The controls' state as plan_display keyword arguments (read on the GUI thread)."""
-        rect = self.c_panel.vb.boundingRect()
+        rect = self.panel_a.vb.boundingRect()
         return dict(scale=self.scale, percentile=self.percentile_spin.value(), mode=self.mode(),
-                    tolerance=self.tolerance, factors=(self.c_panel.view_factor(),),
+                    tolerance=self.tolerance, factors=(self.panel_a.view_factor(),),
                     view_px=(rect.height(), rect.width()), sharing=self.sharing(),
                     b_to_a_sum=self.b_sum_check.isChecked())
 
@@ -972,8 +972,8 @@ class ImagePanels(QtWidgets.QWidget):
         """Hand a DisplayPlan's arrays to the panels (cheap: no per-pixel work unless the zoom changed since)."""
         self._floor = plan.floor
         pyr = plan.pyramids
-        for panel, raw, disp, key in ((self.c_panel, plan.c, plan.c_display, "c"),
-                                      (self.py_panel, plan.py, plan.py_display, "py")):
+        for panel, raw, disp, key in ((self.panel_a, plan.a, plan.display_a, "a"),
+                                      (self.panel_b, plan.b, plan.display_b, "b")):
             if raw is None and panel.showing_error():
                 continue  # keep the engine's error on show
             if raw is not None and raw is panel.raw:
@@ -991,7 +991,7 @@ class ImagePanels(QtWidgets.QWidget):
         """Ask for a worker-side re-plan instead of computing here; True when asked (see async_threshold)."""
         if self.async_threshold is None:
             return False
-        n = max((a.size for a in (self.c_panel.raw, self.py_panel.raw) if a is not None), default=0)
+        n = max((a.size for a in (self.panel_a.raw, self.panel_b.raw) if a is not None), default=0)
         if n < self.async_threshold:
             return False
         self.replanRequested.emit(kind)
@@ -1003,7 +1003,7 @@ class ImagePanels(QtWidgets.QWidget):
 
     def _apply_difference(self, plan: DisplayPlan) -> None:
         self.diff_bar.set_label(diffmod.BAR_LABELS[plan.mode])
-        if plan.c is None or plan.py is None:
+        if plan.a is None or plan.b is None:
             self.diff_raw = None
             self.diff_panel.set_image(None)
             self.diff_panel.set_note("needs both images")
@@ -1047,14 +1047,14 @@ class ImagePanels(QtWidgets.QWidget):
     # ---- scaling ---------------------------------------------------------------------------------------------------
     def _b_shown(self) -> tuple[np.ndarray | None, float | None]:
         """B as displayed (multiplied by A's-sum factor when that is on) and the factor."""
-        c, py = self.c_panel.raw, self.py_panel.raw
+        c, py = self.panel_a.raw, self.panel_b.raw
         k = compare_modes.sum_factor(c, py) if self.b_sum_check.isChecked() else None
         return (py * np.float32(k) if k is not None else py), k
 
     def _rescale(self) -> None:
-        c, (py, _k) = self.c_panel.raw, self._b_shown()
+        c, (py, _k) = self.panel_a.raw, self._b_shown()
         self._floor = log_floor(c, py)
-        for p, raw in ((self.c_panel, c), (self.py_panel, py)):
+        for p, raw in ((self.panel_a, c), (self.panel_b, py)):
             if raw is not None:
                 p.set_display(transform(raw, self.scale, self._floor))
         unit = {"linear": "photons", "log": "log10(photons)", "sqrt": "√photons"}[self.scale]
@@ -1062,7 +1062,7 @@ class ImagePanels(QtWidgets.QWidget):
 
     @Slot()
     def auto_levels(self, *args) -> None:
-        c, (py, k) = self.c_panel.raw, self._b_shown()
+        c, (py, k) = self.panel_a.raw, self._b_shown()
         arrays = [_sample(a) for a in (c, py) if a is not None]
         if not arrays:
             return
@@ -1111,7 +1111,7 @@ class ImagePanels(QtWidgets.QWidget):
     # ---- difference ----------------------------------------------------------------------------------------------
     @Slot()
     def refresh_difference(self, *args) -> None:
-        c, py = self.c_panel.raw, self.py_panel.raw
+        c, py = self.panel_a.raw, self.panel_b.raw
         mode = self.mode()
         self.diff_bar.set_label(diffmod.BAR_LABELS[mode])
         if c is None or py is None:

@@ -256,7 +256,7 @@ class PhiInspector(QtWidgets.QWidget):
 
     def _paths(self) -> list[PathKey]:
         insp = self.inspection
-        return trace_paths(insp.c_trace, insp.py_trace) if insp is not None else []
+        return trace_paths(insp.trace_a, insp.trace_b) if insp is not None else []
 
     def _fill_path_combos(self) -> None:
         self.controls.fill_paths(self._paths())
@@ -286,12 +286,12 @@ class PhiInspector(QtWidgets.QWidget):
         # Per-φ values in the units the pipeline diff found (a side printing k at 1e-10 is shown converted).
         pipe = self._pipelines.get((insp.slow, insp.fast))
         converted = pipe.traces if pipe is not None else {}
-        ct, pt = converted.get("a", insp.c_trace), converted.get("b", insp.py_trace)
+        ct, pt = converted.get("a", insp.trace_a), converted.get("b", insp.trace_b)
         pc, pp = path_for(ct, path), path_for(pt, path)
         self.comparison = None
         if ct is not None and pt is not None and ct.samples and pt.samples:
             self.comparison = compare_traces(ct, pt, tol=self.tol, path=(pc, pp))
-        self.plots_page.show_traces(ct, pc, pt, pp, self.comparison, insp.c_curve)
+        self.plots_page.show_traces(ct, pc, pt, pp, self.comparison, insp.curve_a)
         fill_phi_table(self.table, ct, pc, pt, pp, self.side_names, self.divergence_tick())
         notes = self.trace_source_notes()
         if pipe is not None and pipe.conversions:

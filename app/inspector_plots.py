@@ -122,7 +122,7 @@ class PhiPlots(QtWidgets.QWidget):
             self.div_lines.append(line)
             self.plots[name] = p
         # The C's per-φ intensity from single-tick runs, for binaries that print no per-φ trace.
-        self.c_curve_item = self.plots["I_contrib"].plot([], [], name="C (single-tick runs)",
+        self.curve_item_a = self.plots["I_contrib"].plot([], [], name="C (single-tick runs)",
                                                          pen=pg.mkPen("#2ca02c", width=2), symbol="s",
                                                          symbolBrush="#2ca02c", symbolSize=7)
         self.delta_plot = self._small_plot("")
@@ -288,14 +288,14 @@ class PhiPlots(QtWidgets.QWidget):
         self.delta_caption.setText("Difference plot: B − A of")   # the legend above pairs letters and names
 
     # ---- data ------------------------------------------------------------------------------------------------------
-    def show_traces(self, ct, pc, pt, pp, comparison: PhiComparison | None, c_curve) -> None:
-        """Plot both traces (paths pc, pp) and mark the comparison's first divergence; `c_curve`: side A's per-tick
+    def show_traces(self, ct, pc, pt, pp, comparison: PhiComparison | None, curve_a) -> None:
+        """Plot both traces (paths pc, pp) and mark the comparison's first divergence; `curve_a`: side A's per-tick
         intensity from single-tick runs as [(tick, value)], or None."""
         self.comparison = comparison
         div = comparison.first_divergence if comparison is not None else None
         series = {name: (field_series(ct, pc, name), field_series(pt, pp, name)) for name in PLOT_FIELDS}
         present = [n for n, (sc, sp) in series.items() if sc is not None or sp is not None]
-        if c_curve:
+        if curve_a:
             present.append("I_contrib")
         for name, (sc, sp) in series.items():
             for eng, s in (("c", sc), ("py", sp)):
@@ -304,11 +304,11 @@ class PhiPlots(QtWidgets.QWidget):
             self.plots[name].setTitle(plot_title(name, ct is not None and bool(ct.samples) and sc is None,
                                                  pt is not None and bool(pt.samples) and sp is None), size="9pt")
         self.set_fields(tuple(present))   # after the titles: their widths decide the columns
-        if c_curve:
+        if curve_a:
             # Plot against tick index; the curve is ordered by tick.
-            self.c_curve_item.setData(np.arange(len(c_curve), dtype=float), [v for _, v in c_curve])
+            self.curve_item_a.setData(np.arange(len(curve_a), dtype=float), [v for _, v in curve_a])
         else:
-            self.c_curve_item.setData([], [])
+            self.curve_item_a.setData([], [])
         for line in self.div_lines + [self.delta_line]:
             line.setVisible(div is not None)
             if div is not None:
@@ -329,7 +329,7 @@ class PhiPlots(QtWidgets.QWidget):
         self.comparison = None
         for curve in self.curves.values():
             curve.setData([], [])
-        self.c_curve_item.setData([], [])
+        self.curve_item_a.setData([], [])
         self.delta_curve.setData([], [])
         for line in self.div_lines + [self.delta_line]:
             line.setVisible(False)

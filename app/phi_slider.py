@@ -123,7 +123,7 @@ class PhiTickView(QtWidgets.QWidget):
     def set_stale(self, reason: str) -> None:
         """Say that the tick images belong to an earlier command line (reason '' : they are current again)."""
         self.stale_reason = reason
-        for panel in (self.panels.c_panel, self.panels.py_panel, self.panels.diff_panel):
+        for panel in (self.panels.panel_a, self.panels.panel_b, self.panels.diff_panel):
             panel.set_title(panel.title.split(" — ")[0] + (f" — {reason}" if reason else ""))
 
     # ---- ticks ---------------------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ class PhiTickView(QtWidgets.QWidget):
 
     def _shown(self, tick: int) -> None:
         errs = [f"{self._name(s)}: {self._errors[(s, tick)]}" for s in SIDES if (s, tick) in self._errors]
-        for panel in (self.panels.c_panel, self.panels.py_panel):
+        for panel in (self.panels.panel_a, self.panels.panel_b):
             panel.set_note(f"φ tick {tick} only")
         self.status.setText("; ".join(errs) if errs else
                             f"φ tick {tick}: single-tick renders of both sides (-phi {self.cache.grid.angle(tick):.6g}"

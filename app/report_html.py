@@ -19,7 +19,7 @@ from tracing.pipeline_report import COLUMNS, row_cells
 from tracing.tables import phi_table_rows
 from app.sides import SIDES
 
-PANEL_CAPTIONS = {"panel_c.png": "Side A", "panel_py.png": "Side B", "panel_diff.png": "Difference",
+PANEL_CAPTIONS = {"panel_a.png": "Side A", "panel_b.png": "Side B", "panel_diff.png": "Difference",
                   "panel_compare.png": "Swipe or overlay, as shown"}
 PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "schedule", "c_binary", "c_binary_sha256",
                    "c_threads", "torch_version", "torch_dtype", "torch_device", "torch_threads", "c_carryover",
@@ -77,7 +77,7 @@ def phi_table_html(cmp) -> str:
     if not rows:
         return "<p class='note'>No common φ ticks.</p>"
     cols = list(rows[0])
-    caption = ("<p class='note'>c_… = side A, py_… = side B, d_… = B − A; the highlighted row is the first "
+    caption = ("<p class='note'>a_… = side A, b_… = side B, d_… = B − A; the highlighted row is the first "
                "divergence.</p>")
     head = "".join(f"<th>{_e(c)}</th>" for c in cols)
     body = []

@@ -200,25 +200,25 @@ class PixelInspection:
             return f"{head}: {self.comparison.describe()}" + "".join(f"; {p}" for p in problems)
         return f"{head}: " + ("; ".join(problems) if problems else "no per-phi samples to compare")
 
-    # Former C/torch names, for code that has not moved to sides yet.
+    # Shorthands of the side-keyed tables above.
     @property
-    def c_trace(self) -> PixelTrace | None:
+    def trace_a(self) -> PixelTrace | None:
         return self.traces.get("a")
 
     @property
-    def py_trace(self) -> PixelTrace | None:
+    def trace_b(self) -> PixelTrace | None:
         return self.traces.get("b")
 
     @property
-    def c_error(self) -> str | None:
+    def error_a(self) -> str | None:
         return self.errors.get("a")
 
     @property
-    def py_error(self) -> str | None:
+    def error_b(self) -> str | None:
         return self.errors.get("b")
 
     @property
-    def c_curve(self) -> list[tuple[float, float]] | None:
+    def curve_a(self) -> list[tuple[float, float]] | None:
         curve = self.curves.get("a")
         return list(curve.ticks) if curve is not None else None
 
@@ -409,13 +409,6 @@ class ComparisonSession:
             fa = pool.submit(one, "a", progress_a)
             fb = pool.submit(one, "b", progress_b)
             return fa.result(), fb.result()
-
-    # Former C/torch names, for code that has not moved to sides yet.
-    def run_c(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
-        return self.run_side("a", progress, cancel)
-
-    def run_torch(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
-        return self.run_side("b", progress, cancel)
 
     # ---- comparison -----------------------------------------------------------------------------------------------
     def compare(self, a: ImageResult, b: ImageResult) -> ImageMetrics:

@@ -99,8 +99,8 @@ def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, 
             show_bundle(w, folder)
         wait_idle(qtbot, w)
         assert w.model.session is None and not w.model.busy  # nothing ran
-        assert np.array_equal(w.panels.c_image(), rec.outcome("a").result.image)
-        assert np.array_equal(w.panels.py_image(), rec.outcome("b").result.image)
+        assert np.array_equal(w.panels.image_a(), rec.outcome("a").result.image)
+        assert np.array_equal(w.panels.image_b(), rec.outcome("b").result.image)
         assert w.model.metrics.to_dict() == rec.metrics.to_dict()
         assert w.metrics_panel.values["correlation"].text() == f"{rec.metrics.correlation:.9f}"
         assert w.editor.argv() == list(ARGV)
@@ -145,10 +145,10 @@ def test_run_gui_with_a_bundle_opens_it_and_the_cli_refuses_a_broken_one(qtbot, 
 
     def fake_exec(app):
         win = made[0]
-        if win.panels.c_image() is None:  # the display plan arrives through the event loop
+        if win.panels.image_a() is None:  # the display plan arrives through the event loop
             with qtbot.waitSignal(win.display.applied, timeout=30_000):
                 pass
-        seen["a"] = win.panels.c_image().copy()
+        seen["a"] = win.panels.image_a().copy()
         seen["title"], seen["session"] = win.windowTitle(), win.model.session
         win.close()
         return 0

@@ -41,7 +41,7 @@ def run_and_trace_max(qtbot, w, a: str, b: str, a_carry=None, b_carry=None):
 def check_named_views(w, a_name: str, b_name: str, fields: tuple[str, ...]) -> None:
     """Titles, legend, metrics and readout name both engines; both sides have one point per tick in `fields`."""
     assert w.names == (a_name, b_name)
-    assert a_name in w.panels.c_panel.title_label.text() and b_name in w.panels.py_panel.title_label.text()
+    assert a_name in w.panels.panel_a.title_label.text() and b_name in w.panels.panel_b.title_label.text()
     legend = w.inspector.legend.text()
     assert a_name in legend and b_name in legend, legend
     assert a_name in w.a_bar.label.text() and b_name in w.b_bar.label.text()
