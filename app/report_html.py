@@ -21,9 +21,10 @@ from app.sides import SIDES
 
 PANEL_CAPTIONS = {"panel_a.png": "Side A", "panel_b.png": "Side B", "panel_diff.png": "Difference",
                   "panel_compare.png": "Swipe or overlay, as shown"}
-PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "schedule", "c_binary", "c_binary_sha256",
-                   "c_threads", "torch_version", "torch_dtype", "torch_device", "torch_threads", "c_carryover",
-                   "torch_carryover", "python", "platform")
+# The manifest's run-wide keys (app.session.ComparisonSession.manifest); each side's binary, threads, dtype and
+# carry-over are in its "sides" entry, shown in the Engines table.
+PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "schedule", "omp_num_threads_env",
+                   "torch_version", "torch_threads", "timeout_s", "python", "platform")
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;background:#fff;margin:24px;
 max-width:1500px} h1{font-size:24px;margin:0 0 6px} h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccc}

@@ -374,7 +374,7 @@ def test_a_gpu_side_runs_beside_the_cpu_side_and_auto_is_sequential_otherwise():
 
 def test_the_table_of_a_side_without_per_phi_samples_has_one_phi_deg_column_per_side(tmp_path, c_binary):
     # Side A prints no per-phi trace (TRACE lines filtered out): the per-phi table holds side B's columns only,
-    # with a_/b_ angles once each (no duplicate py_phi_deg column).
+    # with a_/b_ angles once each (no duplicate b_phi_deg column).
     wrapper = tmp_path / "quiet_nb"
     wrapper.write_text(f'#!/bin/sh\n"{c_binary}" "$@" | grep -v "^TRACE"\nexit 0\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
