@@ -110,7 +110,7 @@ class PhiInspector(QtWidgets.QWidget):
     # ---- the Plots page's parts, under their former names ------------------------------------------------------------
     graphics = property(lambda self: self.plots_page.graphics)       # pg.GraphicsLayoutWidget of the small plots
     plots = property(lambda self: self.plots_page.plots)             # field -> pg.PlotItem
-    curves = property(lambda self: self.plots_page.curves)           # (field, "c" | "py") -> pg.PlotDataItem
+    curves = property(lambda self: self.plots_page.curves)           # (field, "a" | "b") -> pg.PlotDataItem
     delta_plot = property(lambda self: self.plots_page.delta_plot)   # the B − A plot
     legend = property(lambda self: self.plots_page.legend)           # QLabel pairing letters and names
     enlarged = property(lambda self: self.plots_page.enlarged)       # open enlarged-plot dialogs
@@ -303,9 +303,9 @@ class PhiInspector(QtWidgets.QWidget):
         self.table_page.copy_table()
 
     # ---- introspection (tests, export) -----------------------------------------------------------------------------
-    def curve_data(self, field: str, engine: str) -> tuple[np.ndarray, np.ndarray]:
-        """(ticks, values) currently plotted for `field` and engine 'c' or 'py'."""
-        x, y = self.curves[(field, engine)].getData()
+    def curve_data(self, field: str, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ticks, values) currently plotted for `field` and side 'a' or 'b'."""
+        x, y = self.curves[(field, side)].getData()
         return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
 
     def divergence_tick(self) -> int | None:

@@ -31,9 +31,9 @@ SMALL_TITLES: dict[str, str] = {
     "h_frac": "h", "k_frac": "k", "l_frac": "l", "F_latt_a": "F_latt a", "F_latt_b": "F_latt b",
     "F_latt_c": "F_latt c", "F_latt": "F_latt", "F_cell": "F_cell", "I_contrib": "contribution",
 }
-C_STYLE = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbolBrush="#1f77b4",
+STYLE_A = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbolBrush="#1f77b4",
                symbolPen="#1f77b4")
-PY_STYLE = dict(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="t", symbolSize=10,
+STYLE_B = dict(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="t", symbolSize=10,
                 symbolBrush=None, symbolPen=pg.mkPen("#ff7f0e", width=2))
 DEFAULT_TOL = ParityThresholds().phi_tol  # the per-φ divergence limit (tracing.metrics, one home)
 # The smallest height of one small plot (title, axes and data), px: below this the y labels crowd; the plots then
@@ -114,8 +114,8 @@ class PhiPlots(QtWidgets.QWidget):
             # views up by screen position (a plot left out has a stale one), and linked plots that leave the
             # layout crashed at teardown.
             p.getViewBox().sigXRangeChanged.connect(self._on_x_range)
-            self.curves[(name, "c")] = p.plot([], [], name=side_names[0], **C_STYLE)
-            self.curves[(name, "py")] = p.plot([], [], name=side_names[1], **PY_STYLE)
+            self.curves[(name, "a")] = p.plot([], [], name=side_names[0], **STYLE_A)
+            self.curves[(name, "b")] = p.plot([], [], name=side_names[1], **STYLE_B)
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
             line.setVisible(False)
             p.addItem(line, ignoreBounds=True)
@@ -281,7 +281,7 @@ class PhiPlots(QtWidgets.QWidget):
         """Name the two sides: legend, curve names and the difference plot's caption."""
         self.side_names = (a, b)
         for (_field, eng), curve in self.curves.items():
-            curve.opts["name"] = a if eng == "c" else b
+            curve.opts["name"] = a if eng == "a" else b
         self.legend.setText(f"<span style='color:#1f77b4'>A ● {_esc(a)}</span> &nbsp; "
                             f"<span style='color:#ff7f0e'>B ▽ {_esc(b)}</span> &nbsp; "
                             "<span style='color:#d62728'>│ first divergence</span> &nbsp; ")
@@ -298,7 +298,7 @@ class PhiPlots(QtWidgets.QWidget):
         if curve_a:
             present.append("I_contrib")
         for name, (sc, sp) in series.items():
-            for eng, s in (("c", sc), ("py", sp)):
+            for eng, s in (("a", sc), ("b", sp)):
                 self.curves[(name, eng)].setData([], []) if s is None else self.curves[(name, eng)].setData(
                     s.ticks, s.values)
             self.plots[name].setTitle(plot_title(name, ct is not None and bool(ct.samples) and sc is None,

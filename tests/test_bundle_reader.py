@@ -165,7 +165,7 @@ def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, 
         assert shown is not None and (shown.slow, shown.fast) == PIXELS[-1]
         first = rec.inspections[-1].comparison.first_divergence  # the inspector shows the last pixel read
         assert w.inspector.divergence_tick() == (first.phi_tic if first else None)
-        ticks, _ = w.inspector.curve_data("k_frac", "c")
+        ticks, _ = w.inspector.curve_data("k_frac", "a")
         assert ticks.tolist() == [0, 1]
         assert all(not reason for reason in w.model.staleness.values())  # not marked as another command line
         # The pipeline tab of a loaded record: diffs made on a worker after the inspections (wait_idle waited for

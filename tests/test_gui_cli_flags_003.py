@@ -92,12 +92,12 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         assert (insp.slow, insp.fast) == PIXEL
         assert insp.error_a is None and insp.error_b is None, (insp.error_a, insp.error_b)
         for field in ("h_frac", "k_frac", "l_frac", "F_latt_a", "F_latt_b", "F_latt_c", "F_latt"):
-            for eng in ("c", "py"):
+            for eng in ("a", "b"):
                 ticks, values = w.inspector.curve_data(field, eng)
                 assert ticks.tolist() == list(range(N_TICKS)), (field, eng, ticks)
                 assert len(values) == N_TICKS
-        _, c_k = w.inspector.curve_data("k_frac", "c")
-        _, py_k = w.inspector.curve_data("k_frac", "py")
+        _, c_k = w.inspector.curve_data("k_frac", "a")
+        _, py_k = w.inspector.curve_data("k_frac", "b")
         assert c_k[0] == c_k[9]                                  # the stale lattice: tick 0 reuses tick 9's
         assert c_k[0] == pytest.approx(C_K, abs=1e-12)
         assert py_k[0] == pytest.approx(PY_K0, abs=2e-6)         # PyTorch: a fresh rotation at φ = 0

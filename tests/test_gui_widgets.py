@@ -131,7 +131,7 @@ def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
     c = make_trace("c", dk0=0.018, mos=2)
     py = make_trace("torch", mos=2)
     insp_w.show_inspection(FakeInspection(c, py))
-    for eng in ("c", "py"):
+    for eng in ("a", "b"):
         x, y = insp_w.curve_data("k_frac", eng)
         assert x.tolist() == list(range(10))
     assert insp_w.divergence_tick() == 0
@@ -140,7 +140,7 @@ def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
     mos = insp_w.path_combos["mos"]
     assert not mos.isHidden() and mos.count() == 2 and insp_w.path_combos["src"].isHidden()
     insp_w.path_combos["mos"].setCurrentIndex(1)
-    assert insp_w.curve_data("F_latt", "c")[1][0] == pytest.approx(3.0)
+    assert insp_w.curve_data("F_latt", "a")[1][0] == pytest.approx(3.0)
     # table + TSV copy
     assert insp_w.table.rowCount() == 10
     tsv = insp_w.table.to_tsv()
@@ -159,7 +159,7 @@ def test_inspector_golden_and_curve_only(qtbot):
     qtbot.addWidget(w)
     golden = make_trace("c", dialect="golden")
     w.show_inspection(FakeInspection(golden, make_trace("torch")))
-    assert w.curve_data("h_frac", "c")[0].size == 0 and w.curve_data("h_frac", "py")[0].size == 10
+    assert w.curve_data("h_frac", "a")[0].size == 0 and w.curve_data("h_frac", "b")[0].size == 10
     assert "golden dialect" in w.summary.text() and "(only in B)" in w.plots["h_frac"].titleLabel.text
     none_trace = PixelTrace("c", 1, 2, dialect="none")
     w.show_inspection(FakeInspection(none_trace, make_trace("torch"), slow=1, fast=2,

@@ -54,7 +54,7 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     assert insp.error_a is None and insp.error_b is None
     n_ticks = w.model.session.config.sampling.phisteps
     for field in ("h_frac", "k_frac", "l_frac", "F_latt_a", "F_latt_b", "F_latt_c", "F_latt"):
-        for eng in ("c", "py"):
+        for eng in ("a", "b"):
             ticks, _ = w.inspector.curve_data(field, eng)
             assert ticks.tolist() == list(range(n_ticks)), (field, eng)
     assert w.inspector.divergence_tick() == 0
