@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app import compare_png, figures, panel_png, report_html
-from app.image_panels import DIVERGING_COLORMAP
+from app.colour_bar import DIVERGING_COLORMAP
 from app.scaling import Levels
 from app.sides import SIDES
 from tracing.metrics import ParityThresholds

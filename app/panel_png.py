@@ -40,11 +40,11 @@ def _ensure_gui_app():
 
 
 def lut(name: str) -> np.ndarray:
-    """(256, 3) uint8 lookup table of a colour map (a shown name of app.image_panels.COLORMAPS or a pyqtgraph name)."""
+    """(256, 3) uint8 lookup table of a colour map (a shown name of app.colour_bar.COLORMAPS or a pyqtgraph name)."""
     from PySide6 import QtGui  # noqa: F401  (PySide6 before pyqtgraph)
     import pyqtgraph as pg
 
-    from app.image_panels import pg_colormap
+    from app.colour_bar import pg_colormap
     return np.asarray(pg.colormap.get(pg_colormap(name)).getLookupTable(nPts=256, alpha=False), dtype=np.uint8)[:, :3]
 
 

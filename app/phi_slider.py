@@ -16,7 +16,8 @@ import threading
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal, Slot
 
-from app.image_panels import DisplayPlan, ImagePanels, plan_display
+from app.display_plan import DisplayPlan, plan_display
+from app.image_panels import ImagePanels
 from app.phi_ticks import TickCache, TickRender
 from app.sides import SIDES
 

@@ -18,7 +18,7 @@ under "files_by_side"):
 | `pixel_s<S>_f<F>.*` | per-phi tables of each inspected pixel (tracing.tables; a_ columns = side A, b_ = side B) |
 | `pipeline_s<S>_f<F>.md/.json` | the whole calculation of the pixel diffed (tracing.pipeline / pipeline_report) |
 | `pixel_s<S>_f<F>_<side>_curve.csv` | per-tick intensity from single-tick runs of a side without per-phi trace |
-| `*.png` | `panel_a.png`, `panel_b.png`, `panel_diff.png` when png=True (app.panel_png), plus the caller's extra_files |
+| `*.png` | `panel_a.png`, `panel_b.png`, `panel_diff.png` with png=True (app.panel_png), plus extra_files |
 | `report.html`, `pixel_*_figure.png` | with png=True: self-contained report, one figure per pixel (app.export) |
 
 The verdict written (metrics.json, summary.md, report.html) is the record's verdict explained (tracing.why): the

@@ -77,7 +77,7 @@ def test_panels_show_arrays_link_views_and_readouts(qtbot):
 
 
 def test_zoomed_out_panel_uses_max_aggregation(qtbot):
-    from app.image_panels import ImagePanel
+    from app.image_panel import ImagePanel
     p = ImagePanel("C reference")
     qtbot.addWidget(p)
     p.resize(300, 300)
