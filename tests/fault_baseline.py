@@ -128,8 +128,8 @@ def classify(case: Case, checkout: Path, py: tuple[int | None, str], py_bin: Pat
             problems.add("blow-up" if "MemoryError" in py_err or "Unable to allocate" in py_err else "traceback")
         if case.accept:
             if c_rc == 0 and py_rc == 0:
-                img_a, img_b = np.fromfile(d / "c.bin", "<f4"), np.fromfile(py_bin, "<f4")
-                if img_a.shape != img_b.shape or not np.allclose(img_a, img_b, rtol=1e-4, atol=1e-30):
+                c_img, py_img = np.fromfile(d / "c.bin", "<f4"), np.fromfile(py_bin, "<f4")
+                if c_img.shape != py_img.shape or not np.allclose(c_img, py_img, rtol=1e-4, atol=1e-30):
                     problems.add("inconsistent")
             elif (c_rc == 0) != (py_rc == 0):
                 problems.add("inconsistent")

@@ -6,7 +6,7 @@
 - `parity(c, t)`: Pearson correlation over the whole image, max relative error over the pixels above 1e-3 of the C
   image's maximum, the number of those pixels, the sum ratio t/c and the top-N peak match (3x3 local maxima above
   the 99.5th percentile, greedily paired within 1 px; tracing.metrics).
-- `image_a(c_binary, args)`: the C float image, cached per argv for the test session (the C is deterministic, and the
+- `c_image(c_binary, args)`: the C float image, cached per argv for the test session (the C is deterministic, and the
   float64 and float32 tests of one case then share one C run).
 
 Convention: `c` is the C image, `t` the PyTorch image (ratios are t/c, as nb_compare's sum_ratio = py/c).
@@ -75,7 +75,7 @@ def c_run(c_binary, args: list[str]) -> CRunResult:
     return res
 
 
-def image_a(c_binary, args: list[str]) -> np.ndarray:
+def c_image(c_binary, args: list[str]) -> np.ndarray:
     return c_run(c_binary, args).image
 
 
@@ -88,17 +88,17 @@ def torch_image(args: list[str], dtype: str) -> np.ndarray:
 def both(c_binary, args: list[str], dtype: str, roi=None) -> tuple[np.ndarray, np.ndarray]:
     """(C image, PyTorch image) of the same argv, both float32 (slow, fast), cut to `roi` (x0, x1, y0, y1) if given."""
     cfg = parse_argv(args).config
-    img_a = image_a(c_binary, args)
+    c_img = c_image(c_binary, args)
     from simulator.engine import render
 
     t_img = render(cfg, dtype=dtype).image
-    assert img_a.shape == t_img.shape == tuple(cfg.pixel_counts()), (
-        f"image shapes differ: C {img_a.shape}, PyTorch {t_img.shape}, parsed config {tuple(cfg.pixel_counts())}")
+    assert c_img.shape == t_img.shape == tuple(cfg.pixel_counts()), (
+        f"image shapes differ: C {c_img.shape}, PyTorch {t_img.shape}, parsed config {tuple(cfg.pixel_counts())}")
     if roi is not None:
         x0, x1, y0, y1 = roi
-        img_a, t_img = img_a[y0:y1 + 1, x0:x1 + 1], t_img[y0:y1 + 1, x0:x1 + 1]
-    assert img_a.max() > 0, "the C image is empty: the case tests nothing"
-    return img_a, t_img
+        c_img, t_img = c_img[y0:y1 + 1, x0:x1 + 1], t_img[y0:y1 + 1, x0:x1 + 1]
+    assert c_img.max() > 0, "the C image is empty: the case tests nothing"
+    return c_img, t_img
 
 
 def describe(p: Parity) -> str:

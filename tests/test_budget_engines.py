@@ -98,11 +98,11 @@ def test_both_engines_same_estimate_derived_values_and_refusals(extra, tmp_path:
     """Identical lines, character for character: the estimate (counts, path evaluations, rough time, memory of
     the available), the derived phi steps, mosaic domains and sub-pixels; or the same refusal text (exit 9)."""
     argv = _materialise(extra, tmp_path)
-    py, error_b = _python_lines(argv, tmp_path)
+    py, py_error = _python_lines(argv, tmp_path)
     rc, out, err = _nbref_until_estimate(c_binary, argv, tmp_path)
     if py is None:
         assert rc == 9, (extra, rc, err[-500:])
-        assert f"nbref: ERROR: {error_b}" in err, (error_b, err[-500:])
+        assert f"nbref: ERROR: {py_error}" in err, (py_error, err[-500:])
         assert "nbref: estimate:" not in out
     else:
         assert rc in (0, None), (extra, rc, err[-500:])

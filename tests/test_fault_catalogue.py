@@ -111,13 +111,13 @@ def test_valid_case_same_image_on_both_engines(case: Case, tmp_path: Path, c_bin
     argv = materialise(case, tmp_path)
     subprocess.run([str(c_binary), *argv, "-floatfile", "c.bin"], cwd=tmp_path, check=True, capture_output=True,
                    timeout=C_TIMEOUT_S)
-    img_a = np.fromfile(tmp_path / "c.bin", dtype="<f4").reshape(16, 16)
-    img_b = render(parse_argv(resolve_inputs(argv, tmp_path)).config).image
-    assert np.all(np.isfinite(img_b))
+    c_img = np.fromfile(tmp_path / "c.bin", dtype="<f4").reshape(16, 16)
+    py_img = render(parse_argv(resolve_inputs(argv, tmp_path)).config).image
+    assert np.all(np.isfinite(py_img))
     # parity threshold of the project's compare (max relative error 1e-5 over bright pixels), loosened to 1e-4
     # for float32 rounding on these tiny images
-    bright = img_a > 1e-3 * img_a.max()
-    rel = np.abs(img_b[bright] - img_a[bright]) / img_a[bright]
+    bright = c_img > 1e-3 * c_img.max()
+    rel = np.abs(py_img[bright] - c_img[bright]) / c_img[bright]
     assert rel.max() < 1e-4, (case.id, rel.max())
 
 

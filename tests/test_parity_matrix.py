@@ -92,7 +92,7 @@ import numpy as np
 import pytest
 
 from c_reference.driver import run_c
-from parity_util import C_THREADS, Parity, both, image_a, c_run, describe, parity, torch_image
+from parity_util import C_THREADS, Parity, both, c_image, c_run, describe, parity, torch_image
 
 CARRY = ["-phi0_carryover", "on"]
 CELL100 = ["-cell", "100", "100", "100", "90", "90", "90"]
@@ -425,8 +425,8 @@ def test_matrix_float32(c_binary, data_dir, case: Case):
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES if c.baseline is not None])
 def test_flag_changes_the_c_image(c_binary, data_dir, case: Case):
     """A flag group's case must differ from the same argv without the flag, or it would test nothing."""
-    a = image_a(c_binary, resolve(case.args, data_dir))
-    b = image_a(c_binary, resolve(case.baseline, data_dir))
+    a = c_image(c_binary, resolve(case.args, data_dir))
+    b = c_image(c_binary, resolve(case.baseline, data_dir))
     if a.shape == b.shape:
         diff = float(np.abs(a.astype(np.float64) - b).max())
         assert diff > 1e-3 * max(float(a.max()), float(b.max())), f"{case.name}: the flag does not change the image"
@@ -454,7 +454,7 @@ def test_at_parallel_004_offset(c_binary, data_dir, name):
     centres = {}
     for conv in ("mosflm", "xds"):
         args = resolve(CASE_BY_NAME[f"AT-PARALLEL-004-{conv}"].args, data_dir)
-        c, t = image_a(c_binary, args), torch_image(args, "float64")
+        c, t = c_image(c_binary, args), torch_image(args, "float64")
         cc, ct = _spot_centre(c, (128, 128)), _spot_centre(t, (128, 128))
         assert np.allclose(cc, ct, atol=0.01), f"{conv}: C spot at {cc}, PyTorch at {ct}"
         centres[conv] = cc
@@ -467,7 +467,7 @@ def test_at_parallel_009_slopes(c_binary, data_dir, name):
     """AT-PARALLEL-009: I_max (21×21 window at the centre, 64²) grows as N^6 (slope 6 ± 0.3, R² ≥ 0.99) and as F²
     (slope 2 ± 0.05) in both engines, and C and PyTorch I_max agree within 10% (they must agree far better)."""
     def imax(args):
-        c, t = image_a(c_binary, args), torch_image(args, "float64")
+        c, t = c_image(c_binary, args), torch_image(args, "float64")
         return float(c[22:43, 22:43].max()), float(t[22:43, 22:43].max())
 
     def base(n, f):
@@ -510,7 +510,7 @@ def test_at_parallel_013_determinism(c_binary, data_dir, name):
     t1 = torch_image(args, "float64")
     t2 = torch_image(args, "float64")
     np.testing.assert_allclose(t2, t1, rtol=1e-7, atol=1e-12)
-    c = image_a(c_binary, args)
+    c = c_image(c_binary, args)
     p = parity(c, t1)
     assert c.max() > 0 and p.n_bright >= 20
     assert p.corr >= 0.999999 and p.max_rel <= 1e-5, describe(p)
@@ -521,7 +521,7 @@ def test_at_parallel_024_seeds_differ(c_binary, data_dir, name):
     """AT-PARALLEL-024: the same -misset_seed reproduces; different seeds give different patterns (corr ≤ 0.7)."""
     a = resolve(CASE_BY_NAME["AT-PARALLEL-024-misset-random-12345"].args, data_dir)
     b = resolve(CASE_BY_NAME["AT-PARALLEL-024-misset-random-54321"].args, data_dir)
-    ca, cb = image_a(c_binary, a), image_a(c_binary, b)
+    ca, cb = c_image(c_binary, a), c_image(c_binary, b)
     assert ca.max() > 0 and cb.max() > 0
     ta, ta2, tb = torch_image(a, "float64"), torch_image(a, "float64"), torch_image(b, "float64")
     np.testing.assert_allclose(ta2, ta, rtol=1e-12, atol=1e-15)
@@ -535,7 +535,7 @@ def test_at_parallel_015_units_equivalent(c_binary, data_dir, name):
     args_e = resolve(CASE_BY_NAME["AT-PARALLEL-015-mixed-units"].args, data_dir)
     i = args_e.index("-energy")
     args_l = args_e[:i] + ["-lambda", "1.0"] + args_e[i + 2:]
-    ce, cl = image_a(c_binary, args_e), image_a(c_binary, args_l)
+    ce, cl = c_image(c_binary, args_e), c_image(c_binary, args_l)
     assert cl.max() > 0
     assert parity(cl, ce).corr >= 0.9999
     assert parity(torch_image(args_l, "float64"), torch_image(args_e, "float64")).corr >= 0.9999

@@ -15,7 +15,7 @@ from simulator import compiled, engine
 from simulator.argv import parse_argv
 from simulator.engine import render, warm_up
 
-from parity_util import image_a
+from parity_util import c_image
 
 BASE = "-default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 64"
 TRICLINIC = "-cell 70 80 90 75 85 95 -misset 10 20 30 " + BASE
@@ -66,7 +66,7 @@ def test_float64_is_bit_identical_to_the_c_reference(c_binary, kern, tmp_path):
         cfg = parse_argv(argv).config
         t64 = render(cfg, dtype="float64")
         assert t64.meta["kernel"] == "compiled", name
-        c = image_a(c_binary, argv)
+        c = c_image(c_binary, argv)
         assert c.max() > 0, name
         diff = np.count_nonzero(c != t64.image)
         assert diff == 0, f"{name}: {diff} pixels differ from the C (max |Δ| {np.abs(c - t64.image).max()})"

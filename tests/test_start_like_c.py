@@ -18,7 +18,7 @@ from simulator.engine import render
 from simulator.render_compiled import render_fast
 from simulator.setup import build_setup
 
-from parity_util import image_a
+from parity_util import c_image
 from test_sim_compiled import exact_cases, write_hkl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_torch_free_cli_float64_is_the_c_reference_bit_for_bit(c_binary, kern, t
     args = small_cell_hkl(tmp_path)
     r, mods = run_cli(args + " -nonoise -nopgm", tmp_path)
     assert heavy(mods) == []
-    c = image_a(c_binary, args.split())
+    c = c_image(c_binary, args.split())
     img = np.fromfile(tmp_path / "floatimage.bin", dtype=np.float32).reshape(c.shape)
     assert c.max() > 0
     assert np.count_nonzero(img != c) == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from parity_util import both, image_a, torch_image
+from parity_util import both, c_image, torch_image
 from simulator.argv import diagnose_argv, parse_argv, to_argv
 
 CELL = ["-cell", "70", "80", "90", "85", "95", "105", "-N", "5", "-lambda", "1", "-distance", "100",
@@ -22,7 +22,7 @@ def same_everywhere(c_binary, quirky: list[str], plain: list[str]) -> np.ndarray
     """The quirky and the plain argv give bit-identical C images and bit-identical float64 PyTorch images, and the
     two engines agree within float32 rounding (max relative error 2e-5 over pixels above 1e-3 of the max)."""
     c_q, t_q = both(c_binary, quirky, "float64")
-    np.testing.assert_array_equal(c_q, image_a(c_binary, plain))
+    np.testing.assert_array_equal(c_q, c_image(c_binary, plain))
     np.testing.assert_array_equal(t_q, torch_image(plain, "float64"))
     bright = c_q > 1e-3 * c_q.max()
     assert np.max(np.abs(t_q[bright] - c_q[bright]) / c_q[bright]) < 2e-5
@@ -42,7 +42,7 @@ def test_misset_seed_is_also_read_as_misset_angles(c_binary):
                for d in warn)
     img = same_everywhere(c_binary, quirky, CELL + ["-misset", "77", "0", "20", "-default_F", "20"])
     # what the reader expected (random orientation, seed 77) is another pattern
-    golden_like = image_a(c_binary, CELL + ["-default_F", "20", "-misset", "random", "-misset_seed", "77"])
+    golden_like = c_image(c_binary, CELL + ["-default_F", "20", "-misset", "random", "-misset_seed", "77"])
     assert np.corrcoef(img.ravel(), golden_like.ravel())[0, 1] < 0.9
 
 
@@ -65,7 +65,7 @@ def test_twotheta_axis_sets_twotheta_on_both_engines(c_binary):
                for d in diagnose_argv(" ".join(quirky), check_files=False) if d.severity == "warning")
     tilted = same_everywhere(c_binary, quirky, CELL + ["-default_F", "20", "-twotheta_axis", "-1", "0", "0",
                                                        "-twotheta", "-1", "-pivot", "sample"])
-    flat = image_a(c_binary, CELL + ["-default_F", "20", "-twotheta_axis", "-1", "0", "0", "-twotheta", "0"])
+    flat = c_image(c_binary, CELL + ["-default_F", "20", "-twotheta_axis", "-1", "0", "0", "-twotheta", "0"])
     assert not np.array_equal(tilted, flat)
 
 
