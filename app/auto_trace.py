@@ -30,6 +30,8 @@ import numpy as np
 from tracing.ledger import Ledger, LedgerMatch, match_ledger
 from tracing.metrics import ImageMetrics, Verdict
 from tracing.pipeline import PipelineDiff, PipelineRow, abs_delta, diff_pipeline
+from app.sides import SIDES
+from tracing.metrics import ParityThresholds
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +208,8 @@ def _best(score: np.ndarray, n: int = _CANDIDATES) -> list[int]:
 def choose_pixels(a: np.ndarray, b: np.ndarray, metrics: ImageMetrics | None = None, roi=None,
                   ) -> tuple[ChosenPixel, ...]:
     """Up to three distinct pixels (module docstring), (slow, fast) of the full image. a, b: float images
-    (slow, fast), one shape; metrics: for the bright threshold (else 1e-3 of max |A|); roi: C -roi order."""
+    (slow, fast), one shape; metrics: for the bright threshold (else ParityThresholds.rel_floor of max |A|);
+    roi: C -roi order."""
     if a.shape != b.shape or a.ndim != 2:
         return ()
     ss, fs = _roi_window(a.shape, roi)
@@ -217,7 +220,7 @@ def choose_pixels(a: np.ndarray, b: np.ndarray, metrics: ImageMetrics | None = N
         return ()
     diff = np.where(ok, np.abs(wb - wa), np.nan)
     bright = metrics.bright_threshold if metrics is not None and math.isfinite(metrics.bright_threshold) else \
-        1e-3 * float(np.nanmax(np.abs(np.where(ok, wa, np.nan))))
+        ParityThresholds().rel_floor * float(np.nanmax(np.abs(np.where(ok, wa, np.nan))))
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(ok & (np.abs(wa) >= bright) & (np.abs(wa) > 0), diff / np.abs(wa), np.nan)
     scores = (rel, diff, np.where(ok, wa, np.nan))
@@ -290,7 +293,7 @@ def auto_trace(session, pixels: Sequence[ChosenPixel], *, ledger: Ledger | None 
 
 def _traced(session, p: ChosenPixel, insp, names: tuple[str, str], untraced: dict[str, str]) -> TracedPixel:
     ta, tb = insp.traces.get("a"), insp.traces.get("b")
-    for k in ("a", "b"):
+    for k in SIDES:
         label = names[0 if k == "a" else 1]
         if k in insp.errors:
             untraced.setdefault(k, f"{label} could not trace: {insp.errors[k]}")

@@ -16,9 +16,9 @@ from typing import Any
 
 from simulator.config import ConfigError
 from tracing.bundle import BUNDLE_FORMAT
+from app.sides import SIDES
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-SIDES = ("a", "b")
 MAX_PIXELS = 1 << 31   # no detector of nanoBragg's has more; a bigger claimed shape is a damaged manifest
 
 

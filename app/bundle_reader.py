@@ -30,10 +30,13 @@ from tracing.bundle import is_partial_name, sha256_file
 from tracing.metrics import ImageMetrics, ParityThresholds, PeakMatch, Verdict
 from tracing.phi_compare import compare_traces
 from tracing.records import PathKey, PhiSample, PixelTrace, ImageResult
+from app.sides import SIDES
 
-SIDES = ("a", "b")
 _TABLE = re.compile(r"^pixel_s(\d+)_f(\d+)\.json$")
-_TABLE_PREFIX = {"a": "c_", "b": "py_"}  # tracing.tables names side A's columns c_*, side B's py_*
+# tracing.tables keys side A's columns a_* and its summary facts "a" (B: b_*, "b"); bundles written before the
+# sides were named A and B everywhere used c_* / "c" for A and py_* / "py" for B, whatever engines ran.
+TABLE_KEYS = {"a": "a", "b": "b"}
+LEGACY_KEYS = {"a": "c", "b": "py"}
 
 
 __all__ = ["BundleError", "read_bundle", "verify_bundle"]
@@ -179,13 +182,14 @@ def _inspection(table: dict, labels: dict[str, str], s: int, f: int, tol: float)
     insp = PixelInspection(s, f, labels=dict(labels))
     summary = table.get("summary") or {}
     tol_here = float(summary.get("tol") or tol)
+    keys = table_keys(table)
     for k in SIDES:
-        insp.traces[k] = _trace_from_table(table, k, labels[k], s, f)
+        insp.traces[k] = _trace_from_table(table, keys[k], labels[k], s, f)
     ta, tb = insp.traces["a"], insp.traces["b"]
     if ta.samples and tb.samples:
         insp.comparison = compare_traces(ta, tb, tol=tol_here)
     for k in SIDES:
-        if not insp.traces[k].samples and summary.get("dialects", {}).get(_TABLE_PREFIX[k][:-1]) == "none":
+        if not insp.traces[k].samples and summary.get("dialects", {}).get(keys[k]) == "none":
             insp.traces.pop(k)
     return insp
 
@@ -228,15 +232,25 @@ def _outcome(folder: Path, side: str, label: str, summary: dict, files: dict, li
     return EngineOutcome(label, result=result, side=side)
 
 
-def _trace_from_table(table: dict, side: str, label: str, slow: int, fast: int) -> PixelTrace:
-    """One side's per-phi samples from the table's c_*/py_* columns, on the path the table compared."""
-    prefix = _TABLE_PREFIX[side]
+def table_keys(table: dict) -> dict[str, str]:
+    """side -> the key a per-phi table uses for it: TABLE_KEYS, or LEGACY_KEYS for a table whose columns or
+    summary say c_/py_ (written before the A/B names)."""
+    cols = table.get("columns") or []
     summary = table.get("summary") or {}
-    path_d = summary.get(f"path_{prefix[:-1]}")
+    legacy = "c_phi_deg" in cols or ("a_phi_deg" not in cols and "path_c" in summary)
+    return LEGACY_KEYS if legacy else TABLE_KEYS
+
+
+def _trace_from_table(table: dict, key: str, label: str, slow: int, fast: int) -> PixelTrace:
+    """One side's per-phi samples from the table's <key>_* columns (key: "a"/"b", or "c"/"py" in an old bundle),
+    on the path the table compared."""
+    prefix = f"{key}_"
+    summary = table.get("summary") or {}
+    path_d = summary.get(f"path_{key}")
     path = PathKey(**_known(PathKey, path_d)) if path_d else PathKey()
     cols = [c for c in table.get("columns", []) if c.startswith(prefix) and c != f"{prefix}phi_deg"]
     tr = PixelTrace(engine=label, slow=slow, fast=fast,
-                    dialect=str(summary.get("dialects", {}).get(prefix[:-1]) or "none"))
+                    dialect=str(summary.get("dialects", {}).get(key) or "none"))
     for row in table.get("rows", []):
         phi = row.get(f"{prefix}phi_deg")
         if phi is None:
@@ -244,11 +258,11 @@ def _trace_from_table(table: dict, side: str, label: str, slow: int, fast: int) 
         values = {c[len(prefix):]: float(row[c]) for c in cols if row.get(c) is not None}
         tr.samples.append(PhiSample(phi_tic=int(row["tick"]), phi_deg=float(phi), path=path, values=values))
     for s in table.get("scalars", []):
-        v = s.get(prefix[:-1])
+        v = s.get(key)
         if v is not None:
             tr.scalars[s["key"]] = [float(x) for x in v]
             tr.scalars_all[s["key"]] = [tr.scalars[s["key"]]]
-    tr.notes = list((summary.get("notes") or {}).get(prefix[:-1]) or [])
+    tr.notes = list((summary.get("notes") or {}).get(key) or [])
     tr.notes.append(f"read from a bundle: the compared path only ({path})")
     return tr
 

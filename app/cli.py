@@ -61,6 +61,7 @@ from app.cli_args import (  # noqa: F401  (UsageError, _Parser re-exported for t
     _Parser,
     _positive_int,
 )
+from app.sides import SIDES
 
 DEFAULT_OUT = Path("nbparity-out")
 COMMANDS = ("gui", "sim", "compare", "trace", "sweep", "nb-compare")
@@ -135,7 +136,7 @@ def _side_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--a", metavar="ENGINE", help="engine of side A (default cref; see `nbparity --help`)")
     p.add_argument("--b", metavar="ENGINE", help="engine of side B (default torch)")
     p.add_argument("--c-bin", metavar="PATH", help="shortcut for --a bin:PATH (also $NB_C_BIN)")
-    for k in ("a", "b"):
+    for k in SIDES:
         p.add_argument(f"--threads-{k}", type=_positive_int, metavar="N",
                        help=f"threads of side {k.upper()} (OpenMP or torch; default: all cores)")
         p.add_argument(f"--carryover-{k}", type=_on_off(f"--carryover-{k}"), metavar="on|off",
@@ -303,7 +304,7 @@ def cmd_compare(args: list[str]) -> int:
             session.check_pixel(s, f)
     except ConfigError as exc:
         raise UsageError(f"--pixel: {exc}") from None
-    progress = {k: _progress(session.label(k)) for k in ("a", "b")}
+    progress = {k: _progress(session.label(k)) for k in SIDES}
     pair, stopped = _cancellable(lambda cancel: session.run_both(progress["a"], progress["b"], cancel,
                                                                  on_finished=_report_outcome))
     if stopped:

@@ -36,13 +36,13 @@ def capture(panels, marks: list[tuple[int, int]]) -> CompareInput | None:
     mode = panels.compare_mode()
     if mode not in ("swipe_v", "swipe_h", "overlay"):
         return None
-    a, b = panels.c_panel.display_at(1), panels.py_panel.display_at(1)
+    a, b = panels.panel_a.display_at(1), panels.panel_b.display_at(1)
     if a is None or b is None or a.shape != b.shape:
         return None
     la, lb = panels.side_levels()
     split = panels.compare.split["v" if mode == "swipe_v" else "h"]
     return CompareInput(mode, a, b, la, lb, panels.colormap(), panels.scale, split, panels.compare.blend(),
-                        (panels.c_panel.title, panels.py_panel.title), list(marks))
+                        (panels.panel_a.title, panels.panel_b.title), list(marks))
 
 
 def picture(ci: CompareInput) -> tuple[np.ndarray, int]:

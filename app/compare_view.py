@@ -75,7 +75,7 @@ class CompareView(QtCore.QObject):
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(a.trigger)
             self.shortcuts.append(sc)
-        for p in (panels.c_panel, panels.py_panel):
+        for p in (panels.panel_a, panels.panel_b):
             p.displayChanged.connect(self.redraw)
         panels.image_bar.bar.sigLevelsChanged.connect(self.redraw)
 
@@ -119,7 +119,7 @@ class CompareView(QtCore.QObject):
 
     # ---- split line ------------------------------------------------------------------------------------------------
     def _place_line(self, orient: str) -> None:
-        raw = self.panels.c_panel.raw if self.panels.c_panel.raw is not None else self.panels.py_panel.raw
+        raw = self.panels.panel_a.raw if self.panels.panel_a.raw is not None else self.panels.panel_b.raw
         pos = self.split[orient]
         if raw is not None and not (0 <= pos <= raw.shape[1 if orient == "v" else 0]):
             pos = raw.shape[1 if orient == "v" else 0] / 2.0
@@ -152,8 +152,8 @@ class CompareView(QtCore.QObject):
         p = self.panels
         if self._mode not in ("swipe_v", "swipe_h", "overlay"):
             return None
-        factor = max(p.c_panel.current_factor(), 1)
-        a, b = p.c_panel.display_at(factor), p.py_panel.display_at(factor)
+        factor = max(p.panel_a.current_factor(), 1)
+        a, b = p.panel_a.display_at(factor), p.panel_b.display_at(factor)
         if a is None or b is None or a.shape != b.shape:
             return None
         la, lb = p.side_levels()
@@ -171,7 +171,7 @@ class CompareView(QtCore.QObject):
             self.item.setVisible(False)
             self.item.clear()
             return
-        factor = max(self.panels.c_panel.current_factor(), 1)
+        factor = max(self.panels.panel_a.current_factor(), 1)
         self.item.setImage(img, autoLevels=False, levels=(0, 255),
                            rect=QtCore.QRectF(0, 0, img.shape[1] * factor, img.shape[0] * factor))
         self.item.setVisible(True)

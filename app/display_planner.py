@@ -1,12 +1,13 @@
 """Hands new images to the panels without freezing the window: scaling, levels, the difference and the
-zoomed-out copies of multi-megapixel images (app.image_panels.plan_display) are computed on a worker thread, and
+zoomed-out copies of multi-megapixel images (app.display_plan.plan_display) are computed on a worker thread, and
 only the newest plan is applied (on the GUI thread)."""
 from __future__ import annotations
 
 from PySide6 import QtCore
 from PySide6.QtCore import Signal, Slot
 
-from app.image_panels import ImagePanels, plan_display
+from app.display_plan import plan_display
+from app.image_panels import ImagePanels
 from app.workers import JobRunner
 
 # From this many pixels on, a scale or difference-mode change is computed on a worker (it takes 0.1–0.5 s).

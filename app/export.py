@@ -6,7 +6,7 @@
    the GUI thread) and returns them for ComparisonSession.write_bundle's extra_files:
        window.png                    the whole window as it looked
        inspector_plots.png           the inspector's plots as they looked (when a pixel was traced)
-       panel_c.png, panel_py.png, panel_diff.png
+       panel_a.png, panel_b.png, panel_diff.png
                                      each panel with pixel axes, colour bar and units, the side's engine name, the
                                      inspected pixels marked, and for the difference where its colours clip
        pixel_s<S>_f<F>_figure.png    one figure per inspected pixel (app.figures)
@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app import compare_png, figures, panel_png, report_html
-from app.image_panels import DIVERGING_COLORMAP
+from app.colour_bar import DIVERGING_COLORMAP
 from app.scaling import Levels
+from app.sides import SIDES
+from tracing.metrics import ParityThresholds
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -47,7 +49,7 @@ class ExportPlan:
     names: tuple[str, str]
     side_notes: tuple[str, str]
     inspections: list[Any] = field(default_factory=list)
-    tol: float = 5e-4
+    tol: float = ParityThresholds().phi_tol
     inspector_png: bytes | None = None
     notes: list[str] = field(default_factory=list)      # e.g. where a loaded side's traces come from
     extra: dict[str, bytes] = field(default_factory=dict)  # drawn on the GUI thread: profile.csv / profile.png
@@ -57,24 +59,24 @@ class ExportPlan:
 def prepare(window: MainWindow) -> ExportPlan:
     """Record the window's view for a snapshot (GUI thread; no per-pixel work)."""
     panels = window.panels
-    names = (panels.c_panel.title, panels.py_panel.title)
+    names = (panels.panel_a.title, panels.panel_b.title)
     insps = window.inspector.inspections()
     lv = panels.levels()
     marks = [(i.slow, i.fast) for i in insps]
-    specs = panel_png.panel_specs(panels.c_image(), panels.py_image(), scale=panels.scale,
+    specs = panel_png.panel_specs(panels.image_a(), panels.image_b(), scale=panels.scale,
                                   percentile=panels.percentile_spin.value(), cmap=panels.colormap(),
                                   diff_mode=panels.mode(), levels=Levels(lv.low, lv.high), names=names,
                                   marks=marks, with_diff=False, floor=panels.display_floor())
-    if not panels.scales_shared() and "py" in specs:
-        specs["py"].levels = panels.side_levels()[1]   # B's own colour scale, as in the window
-        specs["py"].note = "own colour scale (A's and B's levels differ by more than 10×)"
+    if not panels.scales_shared() and "b" in specs:
+        specs["b"].levels = panels.side_levels()[1]   # B's own colour scale, as in the window
+        specs["b"].note = "own colour scale (A's and B's levels differ by more than 10×)"
     if panels.diff_raw is not None:
         # The difference the user sees, with the levels of its colour bar.
         specs["diff"] = panel_png.diff_spec(panels.diff_raw, panels.mode(), panels.diff_bar.levels(), names, marks,
                                             DIVERGING_COLORMAP)
     plots = widget_png(window.inspector.plots_widget()) if window.inspector.inspection is not None else None
     return ExportPlan(widget_png(window), specs, names,
-                      (panels.c_panel.note(), panels.py_panel.note()), insps, window.inspector.tol, plots,
+                      (panels.panel_a.note(), panels.panel_b.note()), insps, window.inspector.tol, plots,
                       window.inspector.trace_source_notes(), panels.profile.export_files(),
                       compare_png.capture(panels, marks))
 
@@ -98,13 +100,13 @@ def render(plan: ExportPlan, session, c, py, metrics) -> dict[str, bytes]:
 
 def report_files(record, pictures: dict[str, bytes], names: tuple[str, str] | None = None,
                  side_notes: tuple[str, str] | None = None, notes: list[str] | None = None,
-                 tol: float = 5e-4) -> dict[str, bytes]:
+                 tol: float = ParityThresholds().phi_tol) -> dict[str, bytes]:
     """One figure per inspected pixel and report.html for an app.session.ComparisonRecord (any thread; also for
     headless bundles). pictures: the panel PNGs already drawn (file name -> bytes), embedded in the report."""
     from tracing.metrics import metric_rows
     names = names or (record.label("a"), record.label("b"))
     if side_notes is None:
-        side_notes = tuple(_side_note(record.outcome(s)) for s in ("a", "b"))
+        side_notes = tuple(_side_note(record.outcome(s)) for s in SIDES)
     files: dict[str, bytes] = {}
     figs: dict[tuple[int, int], bytes] = {}
     for insp in record.inspections:
@@ -136,7 +138,7 @@ def window_pngs(window: MainWindow) -> dict[str, bytes]:
     """All picture and report files at once, on this thread (small cases, tests)."""
     plan = prepare(window)
     session = window.session or window._session_for_loaded()
-    return render(plan, session, window.c_outcome, window.py_outcome, window.metrics)
+    return render(plan, session, window.outcome_a, window.outcome_b, window.metrics)
 
 
 def notify_written(window: QtWidgets.QWidget, path: Path) -> QtWidgets.QMessageBox:

@@ -15,6 +15,7 @@ import numpy as np
 from app.panel_png import INK, _ensure_gui_app, image_png_bytes, nice_ticks
 from tracing.phi_compare import compare_traces
 from tracing.records import PLOT_FIELDS, PixelTrace
+from tracing.metrics import ParityThresholds
 
 FIELD_TITLES: dict[str, str] = {
     "h_frac": "h (fractional)", "k_frac": "k (fractional)", "l_frac": "l (fractional)",
@@ -158,7 +159,7 @@ def _markers(p, pts, ln: Line) -> None:
     p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
 
 
-def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = 5e-4,
+def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = ParityThresholds().phi_tol,
                  notes: list[str] | tuple[str, ...] = ()):
     """A QImage of one inspected pixel (an app.session.PixelInspection): see the module docstring. notes: lines
     printed under the title in orange (e.g. that a loaded side's trace was computed by a named engine)."""
@@ -167,7 +168,7 @@ def pixel_figure(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol:
     # The curves are the traces: name them after the engines that traced (a loaded side's tracer, not its file).
     traced = getattr(insp, "labels", None) or {}
     a, b = traced.get("a") or names[0], traced.get("b") or names[1]
-    ct, pt = insp.c_trace, insp.py_trace
+    ct, pt = insp.trace_a, insp.trace_b
     cmp_ = insp.comparison
     if cmp_ is None and ct is not None and pt is not None and ct.samples and pt.samples:
         cmp_ = compare_traces(ct, pt, tol=tol)
@@ -248,7 +249,7 @@ def _legend(p, x: float, y: float, entries) -> None:
         x += 34 + fm.horizontalAdvance(label) + 28
 
 
-def pixel_figure_png(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = 5e-4,
+def pixel_figure_png(insp, names: tuple[str, str] = ("C reference", "PyTorch"), tol: float = ParityThresholds().phi_tol,
                      notes: list[str] | tuple[str, ...] = ()) -> bytes:
     """pixel_figure as PNG bytes."""
     return image_png_bytes(pixel_figure(insp, names, tol, notes))

@@ -110,7 +110,7 @@ class PhiInspector(QtWidgets.QWidget):
     # ---- the Plots page's parts, under their former names ------------------------------------------------------------
     graphics = property(lambda self: self.plots_page.graphics)       # pg.GraphicsLayoutWidget of the small plots
     plots = property(lambda self: self.plots_page.plots)             # field -> pg.PlotItem
-    curves = property(lambda self: self.plots_page.curves)           # (field, "c" | "py") -> pg.PlotDataItem
+    curves = property(lambda self: self.plots_page.curves)           # (field, "a" | "b") -> pg.PlotDataItem
     delta_plot = property(lambda self: self.plots_page.delta_plot)   # the B − A plot
     legend = property(lambda self: self.plots_page.legend)           # QLabel pairing letters and names
     enlarged = property(lambda self: self.plots_page.enlarged)       # open enlarged-plot dialogs
@@ -256,7 +256,7 @@ class PhiInspector(QtWidgets.QWidget):
 
     def _paths(self) -> list[PathKey]:
         insp = self.inspection
-        return trace_paths(insp.c_trace, insp.py_trace) if insp is not None else []
+        return trace_paths(insp.trace_a, insp.trace_b) if insp is not None else []
 
     def _fill_path_combos(self) -> None:
         self.controls.fill_paths(self._paths())
@@ -286,12 +286,12 @@ class PhiInspector(QtWidgets.QWidget):
         # Per-φ values in the units the pipeline diff found (a side printing k at 1e-10 is shown converted).
         pipe = self._pipelines.get((insp.slow, insp.fast))
         converted = pipe.traces if pipe is not None else {}
-        ct, pt = converted.get("a", insp.c_trace), converted.get("b", insp.py_trace)
+        ct, pt = converted.get("a", insp.trace_a), converted.get("b", insp.trace_b)
         pc, pp = path_for(ct, path), path_for(pt, path)
         self.comparison = None
         if ct is not None and pt is not None and ct.samples and pt.samples:
             self.comparison = compare_traces(ct, pt, tol=self.tol, path=(pc, pp))
-        self.plots_page.show_traces(ct, pc, pt, pp, self.comparison, insp.c_curve)
+        self.plots_page.show_traces(ct, pc, pt, pp, self.comparison, insp.curve_a)
         fill_phi_table(self.table, ct, pc, pt, pp, self.side_names, self.divergence_tick())
         notes = self.trace_source_notes()
         if pipe is not None and pipe.conversions:
@@ -303,9 +303,9 @@ class PhiInspector(QtWidgets.QWidget):
         self.table_page.copy_table()
 
     # ---- introspection (tests, export) -----------------------------------------------------------------------------
-    def curve_data(self, field: str, engine: str) -> tuple[np.ndarray, np.ndarray]:
-        """(ticks, values) currently plotted for `field` and engine 'c' or 'py'."""
-        x, y = self.curves[(field, engine)].getData()
+    def curve_data(self, field: str, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ticks, values) currently plotted for `field` and side 'a' or 'b'."""
+        x, y = self.curves[(field, side)].getData()
         return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
 
     def divergence_tick(self) -> int | None:

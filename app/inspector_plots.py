@@ -31,9 +31,9 @@ SMALL_TITLES: dict[str, str] = {
     "h_frac": "h", "k_frac": "k", "l_frac": "l", "F_latt_a": "F_latt a", "F_latt_b": "F_latt b",
     "F_latt_c": "F_latt c", "F_latt": "F_latt", "F_cell": "F_cell", "I_contrib": "contribution",
 }
-C_STYLE = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbolBrush="#1f77b4",
+STYLE_A = dict(pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=9, symbolBrush="#1f77b4",
                symbolPen="#1f77b4")
-PY_STYLE = dict(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="t", symbolSize=10,
+STYLE_B = dict(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="t", symbolSize=10,
                 symbolBrush=None, symbolPen=pg.mkPen("#ff7f0e", width=2))
 DEFAULT_TOL = ParityThresholds().phi_tol  # the per-φ divergence limit (tracing.metrics, one home)
 # The smallest height of one small plot (title, axes and data), px: below this the y labels crowd; the plots then
@@ -114,15 +114,15 @@ class PhiPlots(QtWidgets.QWidget):
             # views up by screen position (a plot left out has a stale one), and linked plots that leave the
             # layout crashed at teardown.
             p.getViewBox().sigXRangeChanged.connect(self._on_x_range)
-            self.curves[(name, "c")] = p.plot([], [], name=side_names[0], **C_STYLE)
-            self.curves[(name, "py")] = p.plot([], [], name=side_names[1], **PY_STYLE)
+            self.curves[(name, "a")] = p.plot([], [], name=side_names[0], **STYLE_A)
+            self.curves[(name, "b")] = p.plot([], [], name=side_names[1], **STYLE_B)
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#d62728", width=2))
             line.setVisible(False)
             p.addItem(line, ignoreBounds=True)
             self.div_lines.append(line)
             self.plots[name] = p
         # The C's per-φ intensity from single-tick runs, for binaries that print no per-φ trace.
-        self.c_curve_item = self.plots["I_contrib"].plot([], [], name="C (single-tick runs)",
+        self.curve_item_a = self.plots["I_contrib"].plot([], [], name="C (single-tick runs)",
                                                          pen=pg.mkPen("#2ca02c", width=2), symbol="s",
                                                          symbolBrush="#2ca02c", symbolSize=7)
         self.delta_plot = self._small_plot("")
@@ -142,7 +142,7 @@ class PhiPlots(QtWidgets.QWidget):
         self.tol_edit.setValidator(QtGui.QDoubleValidator(0.0, 1e9, 12))
         self.tol_edit.setMaximumWidth(80)
         self.tol_edit.setToolTip("Tolerance on |Δh|, |Δk|, |Δl| for the first divergence (the old compare "
-                                 "script's 5e-4)")
+                                 f"script's {ParityThresholds().phi_tol:g})")
         self.legend = QtWidgets.QLabel()
         self.delta_caption = QtWidgets.QLabel()
         self.set_side_names(*side_names)
@@ -281,34 +281,34 @@ class PhiPlots(QtWidgets.QWidget):
         """Name the two sides: legend, curve names and the difference plot's caption."""
         self.side_names = (a, b)
         for (_field, eng), curve in self.curves.items():
-            curve.opts["name"] = a if eng == "c" else b
+            curve.opts["name"] = a if eng == "a" else b
         self.legend.setText(f"<span style='color:#1f77b4'>A ● {_esc(a)}</span> &nbsp; "
                             f"<span style='color:#ff7f0e'>B ▽ {_esc(b)}</span> &nbsp; "
                             "<span style='color:#d62728'>│ first divergence</span> &nbsp; ")
         self.delta_caption.setText("Difference plot: B − A of")   # the legend above pairs letters and names
 
     # ---- data ------------------------------------------------------------------------------------------------------
-    def show_traces(self, ct, pc, pt, pp, comparison: PhiComparison | None, c_curve) -> None:
-        """Plot both traces (paths pc, pp) and mark the comparison's first divergence; `c_curve`: side A's per-tick
+    def show_traces(self, ct, pc, pt, pp, comparison: PhiComparison | None, curve_a) -> None:
+        """Plot both traces (paths pc, pp) and mark the comparison's first divergence; `curve_a`: side A's per-tick
         intensity from single-tick runs as [(tick, value)], or None."""
         self.comparison = comparison
         div = comparison.first_divergence if comparison is not None else None
         series = {name: (field_series(ct, pc, name), field_series(pt, pp, name)) for name in PLOT_FIELDS}
         present = [n for n, (sc, sp) in series.items() if sc is not None or sp is not None]
-        if c_curve:
+        if curve_a:
             present.append("I_contrib")
         for name, (sc, sp) in series.items():
-            for eng, s in (("c", sc), ("py", sp)):
+            for eng, s in (("a", sc), ("b", sp)):
                 self.curves[(name, eng)].setData([], []) if s is None else self.curves[(name, eng)].setData(
                     s.ticks, s.values)
             self.plots[name].setTitle(plot_title(name, ct is not None and bool(ct.samples) and sc is None,
                                                  pt is not None and bool(pt.samples) and sp is None), size="9pt")
         self.set_fields(tuple(present))   # after the titles: their widths decide the columns
-        if c_curve:
+        if curve_a:
             # Plot against tick index; the curve is ordered by tick.
-            self.c_curve_item.setData(np.arange(len(c_curve), dtype=float), [v for _, v in c_curve])
+            self.curve_item_a.setData(np.arange(len(curve_a), dtype=float), [v for _, v in curve_a])
         else:
-            self.c_curve_item.setData([], [])
+            self.curve_item_a.setData([], [])
         for line in self.div_lines + [self.delta_line]:
             line.setVisible(div is not None)
             if div is not None:
@@ -329,7 +329,7 @@ class PhiPlots(QtWidgets.QWidget):
         self.comparison = None
         for curve in self.curves.values():
             curve.setData([], [])
-        self.c_curve_item.setData([], [])
+        self.curve_item_a.setData([], [])
         self.delta_curve.setData([], [])
         for line in self.div_lines + [self.delta_line]:
             line.setVisible(False)

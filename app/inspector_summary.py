@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.inspector_plots import SMALL_TITLES
 from tracing.phi_compare import PhiComparison
 from tracing.records import PLOT_FIELDS
+from app.sides import SIDES
 
 
 def esc(text: str) -> str:
@@ -15,7 +16,7 @@ def esc(text: str) -> str:
 def trace_source_notes(sources: dict[str, tuple[str, str | None]]) -> list[str]:
     """Sentences for the sides loaded from files (side -> (file name, tracing engine or None))."""
     notes = []
-    for side in ("a", "b"):
+    for side in SIDES:
         if side not in sources:
             continue
         name, tracer = sources[side]
@@ -38,11 +39,11 @@ def summary_html(insp, side_names: tuple[str, str], comparison: PhiComparison | 
     if comparison is not None:
         color = "#d62728" if comparison.first_divergence is not None else "#2ca02c"
         parts.append(f"<span style='color:{color}'><b>{comparison.describe()}</b></span>")
-    for name, err in ((a, insp.c_error), (b, insp.py_error)):
+    for name, err in ((a, insp.error_a), (b, insp.error_b)):
         if err:
             parts.append(f"<span style='color:#b00020'>{name} trace failed: {esc(err)}</span>")
-    traces = (insp.c_trace, insp.py_trace)
-    for i, (name, tr) in enumerate(((a, insp.c_trace), (b, insp.py_trace))):
+    traces = (insp.trace_a, insp.trace_b)
+    for i, (name, tr) in enumerate(((a, insp.trace_a), (b, insp.trace_b))):
         if tr is None:
             continue
         if not tr.samples:
@@ -54,7 +55,7 @@ def summary_html(insp, side_names: tuple[str, str], comparison: PhiComparison | 
         missing = [SMALL_TITLES[f] for f in PLOT_FIELDS if f not in tr.fields() and f in other_fields]
         if missing:
             parts.append(f"{name} ({tr.dialect} dialect) traces no {', '.join(missing)}")
-    if insp.c_curve is not None:
+    if insp.curve_a is not None:
         parts.append(f"{a} per-φ intensity shown from single-tick runs (green squares, contribution plot)")
     if comparison is not None and (comparison.ticks_only_c or comparison.ticks_only_py):
         parts.append(f"ticks only in {a}: {comparison.ticks_only_c}; only in {b}: {comparison.ticks_only_py}")

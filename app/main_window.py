@@ -25,7 +25,8 @@ from app.metrics_panel import MetricsPanel, esc
 from app.params_editor import ParamsEditor
 from app.phi_slider import install as install_phi_view
 from app.pixel_geometry import PixelGeometry
-from app.run_model import SIDES, RunModel
+from app.run_model import RunModel
+from app.sides import SIDES
 from app.session import SideOptions
 from app.settings import AppSettings
 from app.run_views import RunViews
@@ -305,7 +306,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.readout.setText("")
 
     def readout_text(self, slow: int, fast: int) -> str:
-        values = (self.panels.c_panel.value_at(slow, fast), self.panels.py_panel.value_at(slow, fast))
+        values = (self.panels.panel_a.value_at(slow, fast), self.panels.panel_b.value_at(slow, fast))
         text = readout_text(slow, fast, values, self.names, self.geometry_info,
                             self.inspector._cache.get((slow, fast)))
         near = self.panels.marks.readout(slow, fast)

@@ -66,7 +66,7 @@ class ReflectionMarks(QtCore.QObject):
                                 "with h k l")
         self.items: list[list] = [[] for _ in panels.panels]
         self.labels: list[list[tuple[predict.Spot, pg.TextItem]]] = [[] for _ in panels.panels]
-        panels.c_panel.vb.sigRangeChanged.connect(self._update_labels)  # the panels' views are linked
+        panels.panel_a.vb.sigRangeChanged.connect(self._update_labels)  # the panels' views are linked
         app = QtWidgets.QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.close)
@@ -173,7 +173,7 @@ class ReflectionMarks(QtCore.QObject):
             labels.clear()
         if not (self.spots_action.isChecked() and self.spots):
             return
-        (x0, x1), (y0, y1) = self.panels.c_panel.vb.viewRange()
+        (x0, x1), (y0, y1) = self.panels.panel_a.vb.viewRange()
         shown = [s for s in self.spots if x0 <= s.x <= x1 and min(y0, y1) <= s.y <= max(y0, y1)]
         # Many spots in view (the whole detector): small dots, so the image and the rings still show.
         few = len(shown) <= 4 * MAX_LABELS

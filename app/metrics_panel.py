@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Slot
+from tracing.metrics import ParityThresholds
 
 
 def esc(text: str) -> str:
@@ -23,7 +24,8 @@ class MetricsPanel(QtWidgets.QGroupBox):
             ("max_rel", "max rel. error"), ("beyond", "beyond tolerance"),
             ("peaks", "peak match"), ("times", "time A / B"), ("verdict", "verdict"))
     TIPS = {"rms": "root mean square of A − B over all pixels", "max_rel": "largest |Δ|/|A| over bright "
-            "pixels (|A| ≥ 1e-3·max)", "beyond": "pixels with |Δ| > rtol·|A| (bright) or rtol·max|A| (dim)",
+            f"pixels (|A| ≥ {ParityThresholds().rel_floor:g}·max)",
+            "beyond": "pixels with |Δ| > rtol·|A| (bright) or rtol·max|A| (dim)",
             "peaks": "3×3 local maxima above the 99.5th percentile, top 25, matched within 1 px",
             "verdict": "parity thresholds of app.session.ParityThresholds"}
 
@@ -73,13 +75,13 @@ class MetricsPanel(QtWidgets.QGroupBox):
         self.jump_button.setEnabled(False)
         self._max_pixel = None
 
-    def set_times(self, c_s: float | str | None, py_s: float | str | None) -> None:
+    def set_times(self, time_a: float | str | None, time_b: float | str | None) -> None:
         """Run times in seconds; a string (e.g. "loaded" for a side read from a file) is shown as it is."""
         def fmt(t) -> str:
             return "—" if t is None else t if isinstance(t, str) else f"{t:.2f} s"
-        parts = [fmt(c_s), fmt(py_s)]
-        timed = all(isinstance(t, float | int) and t for t in (c_s, py_s))
-        ratio = f" (ratio {c_s / py_s:.2f})" if timed else ""
+        parts = [fmt(time_a), fmt(time_b)]
+        timed = all(isinstance(t, float | int) and t for t in (time_a, time_b))
+        ratio = f" (ratio {time_a / time_b:.2f})" if timed else ""
         self.values["times"].setText(" / ".join(parts) + ratio)
 
     def set_metrics(self, m, verdict=None) -> None:

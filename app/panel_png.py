@@ -45,11 +45,11 @@ def _ensure_gui_app():
 
 
 def lut(name: str) -> np.ndarray:
-    """(256, 3) uint8 lookup table of a colour map (a shown name of app.image_panels.COLORMAPS or a pyqtgraph name)."""
+    """(256, 3) uint8 lookup table of a colour map (a shown name of app.colour_bar.COLORMAPS or a pyqtgraph name)."""
     from PySide6 import QtGui  # noqa: F401  (PySide6 before pyqtgraph)
     import pyqtgraph as pg
 
-    from app.image_panels import pg_colormap
+    from app.colour_bar import pg_colormap
     return np.asarray(pg.colormap.get(pg_colormap(name)).getLookupTable(nPts=256, alpha=False), dtype=np.uint8)[:, :3]
 
 
@@ -223,7 +223,7 @@ def image_png_bytes(img) -> bytes:
     return bytes(buf.data().data())
 
 
-def panel_specs(c_img: np.ndarray | None, py_img: np.ndarray | None, *, scale: str = "log",
+def panel_specs(img_a: np.ndarray | None, img_b: np.ndarray | None, *, scale: str = "log",
                 percentile: float = DEFAULT_PERCENTILE, cmap: str = "viridis", diff_mode: str = "diff",
                 levels: Levels | None = None, diff_cmap: str = "CET-D1", diff_levels: Levels | None = None,
                 names: tuple[str, str] = ("C reference", "PyTorch"), unit: str = "photons",
@@ -234,17 +234,17 @@ def panel_specs(c_img: np.ndarray | None, py_img: np.ndarray | None, *, scale: s
     names: the sides' engine names (titles); marks: inspected pixels (slow, fast) to mark on every panel;
     with_diff: False leaves the difference out (the window hands over the one it shows: diff_spec); floor: the
     log scale's floor when known (else computed)."""
-    present = [a for a in (c_img, py_img) if a is not None]
+    present = [a for a in (img_a, img_b) if a is not None]
     floor = floor if floor is not None else log_floor(*present)
     lv = levels if levels is not None else percentile_levels(present, percentile, scale, floor)
     marks = list(marks or [])
     specs: dict[str, PanelSpec] = {}
-    if c_img is not None:
-        specs["c"] = PanelSpec(names[0], c_img, scale, lv, cmap, unit, floor, marks=marks)
-    if py_img is not None:
-        specs["py"] = PanelSpec(names[1], py_img, scale, lv, cmap, unit, floor, marks=marks)
-    if with_diff and c_img is not None and py_img is not None and c_img.shape == py_img.shape:
-        d = diffmod.difference(c_img, py_img, diff_mode)
+    if img_a is not None:
+        specs["a"] = PanelSpec(names[0], img_a, scale, lv, cmap, unit, floor, marks=marks)
+    if img_b is not None:
+        specs["b"] = PanelSpec(names[1], img_b, scale, lv, cmap, unit, floor, marks=marks)
+    if with_diff and img_a is not None and img_b is not None and img_a.shape == img_b.shape:
+        d = diffmod.difference(img_a, img_b, diff_mode)
         dl = diff_levels if diff_levels is not None else symmetric_levels(d, percentile)
         specs["diff"] = diff_spec(d, diff_mode, dl, names, marks, diff_cmap)
         specs["diff"].note = clip_note(d, dl, specs["diff"].unit)
@@ -259,14 +259,14 @@ def diff_spec(d: np.ndarray, mode: str, levels: Levels, names: tuple[str, str], 
                      diffmod.UNITS[mode], signed=True, marks=list(marks))
 
 
-def write_panel_pngs(folder: str | Path, c_img: np.ndarray | None, py_img: np.ndarray | None, *,
+def write_panel_pngs(folder: str | Path, img_a: np.ndarray | None, img_b: np.ndarray | None, *,
                      scale: str = "log", percentile: float = DEFAULT_PERCENTILE, cmap: str = "viridis",
                      diff_mode: str = "diff", names: tuple[str, str] = ("C reference", "PyTorch")) -> list[Path]:
-    """Write panel_c.png, panel_py.png and panel_diff.png (those that exist) into `folder`; returns their paths."""
+    """Write panel_a.png, panel_b.png and panel_diff.png (those that exist) into `folder`; returns their paths."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for key, spec in panel_specs(c_img, py_img, scale=scale, percentile=percentile, cmap=cmap,
+    for key, spec in panel_specs(img_a, img_b, scale=scale, percentile=percentile, cmap=cmap,
                                  diff_mode=diff_mode, names=names).items():
         path = out / f"panel_{key}.png"
         tmp = path.with_suffix(".png.tmp")

@@ -16,8 +16,10 @@ import threading
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal, Slot
 
-from app.image_panels import DisplayPlan, ImagePanels, plan_display
+from app.display_plan import DisplayPlan, plan_display
+from app.image_panels import ImagePanels
 from app.phi_ticks import TickCache, TickRender
+from app.sides import SIDES
 
 log = logging.getLogger(__name__)
 PLAN_ON_THREAD_PIXELS = 1_000_000   # from this many pixels on, tick images are planned off the GUI thread
@@ -122,7 +124,7 @@ class PhiTickView(QtWidgets.QWidget):
     def set_stale(self, reason: str) -> None:
         """Say that the tick images belong to an earlier command line (reason '' : they are current again)."""
         self.stale_reason = reason
-        for panel in (self.panels.c_panel, self.panels.py_panel, self.panels.diff_panel):
+        for panel in (self.panels.panel_a, self.panels.panel_b, self.panels.diff_panel):
             panel.set_title(panel.title.split(" — ")[0] + (f" — {reason}" if reason else ""))
 
     # ---- ticks ---------------------------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ class PhiTickView(QtWidgets.QWidget):
             self.slider.blockSignals(True)
             self.slider.setValue(tick)
             self.slider.blockSignals(False)
-        missing = [s for s in ("a", "b") if self.cache.get(s, tick) is None and (s, tick) not in self._errors]
+        missing = [s for s in SIDES if self.cache.get(s, tick) is None and (s, tick) not in self._errors]
         if not missing:
             self._display(tick)
             return
@@ -153,7 +155,7 @@ class PhiTickView(QtWidgets.QWidget):
             return
         self.status.setText(f"Rendering every tick in the background: {self.cache.estimate()}")
         for tick in range(self.cache.grid.n):
-            for side in ("a", "b"):
+            for side in SIDES:
                 if self.cache.get(side, tick) is None:
                     self._enqueue(side, tick)
 
@@ -191,8 +193,8 @@ class PhiTickView(QtWidgets.QWidget):
             self._display(self._wanted)
 
     def _shown(self, tick: int) -> None:
-        errs = [f"{self._name(s)}: {self._errors[(s, tick)]}" for s in ("a", "b") if (s, tick) in self._errors]
-        for panel in (self.panels.c_panel, self.panels.py_panel):
+        errs = [f"{self._name(s)}: {self._errors[(s, tick)]}" for s in SIDES if (s, tick) in self._errors]
+        for panel in (self.panels.panel_a, self.panels.panel_b):
             panel.set_note(f"φ tick {tick} only")
         self.status.setText("; ".join(errs) if errs else
                             f"φ tick {tick}: single-tick renders of both sides (-phi {self.cache.grid.angle(tick):.6g}"
@@ -244,7 +246,7 @@ class PhiTickView(QtWidgets.QWidget):
         if r.error:
             self._errors[(r.side, r.tick)] = r.error
         if r.tick == self._wanted and all(self.cache.get(s, r.tick) is not None or (s, r.tick) in self._errors
-                                          for s in ("a", "b")):
+                                          for s in SIDES):
             self._display(r.tick)
 
     def _drain(self) -> None:
@@ -310,5 +312,5 @@ class _RunRelay(QtCore.QObject):
     @Slot(int)
     def on_run_finished(self, _run_id: int) -> None:
         w = self._window
-        ok = all(w.model.outcome(s) is not None and w.model.outcome(s).ok for s in ("a", "b"))
+        ok = all(w.model.outcome(s) is not None and w.model.outcome(s).ok for s in SIDES)
         self._view.set_session(w.model.session if ok else None, tuple(w.names))

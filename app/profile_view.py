@@ -97,7 +97,7 @@ class ProfileController(QtCore.QObject):
 
     # ---- making a profile ------------------------------------------------------------------------------------------
     def images(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        return self.panels.c_panel.raw, self.panels.py_panel.raw
+        return self.panels.panel_a.raw, self.panels.panel_b.raw
 
     def show_segment(self, start: tuple[float, float], end: tuple[float, float]) -> lp.Profile | None:
         """Profile along start→end (x = fast, y = slow, view px) through both images; None without an image."""
@@ -142,7 +142,7 @@ class ProfileController(QtCore.QObject):
         middle half of the view; the profile follows every drag."""
         if panel is None:
             focus = QtWidgets.QApplication.focusWidget()
-            panel = next((p for p in self.panels.panels if p.graphics is focus), self.panels.c_panel)
+            panel = next((p for p in self.panels.panels if p.graphics is focus), self.panels.panel_a)
         (x0, x1), (y0, y1) = panel.vb.viewRange()
         cy = (y0 + y1) / 2
         self._remove_roi()
@@ -188,7 +188,7 @@ class ProfileController(QtCore.QObject):
         self.plot.show_profile(None, self.names())
 
     def names(self) -> tuple[str, str]:
-        return self.panels.c_panel.title, self.panels.py_panel.title
+        return self.panels.panel_a.title, self.panels.panel_b.title
 
     def _set(self, prof: lp.Profile) -> None:
         self.profile = prof

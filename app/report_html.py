@@ -17,12 +17,14 @@ from typing import Any
 from tracing.pipeline import PipelineDiff, diff_pipeline
 from tracing.pipeline_report import COLUMNS, row_cells
 from tracing.tables import phi_table_rows
+from app.sides import SIDES
 
-PANEL_CAPTIONS = {"panel_c.png": "Side A", "panel_py.png": "Side B", "panel_diff.png": "Difference",
+PANEL_CAPTIONS = {"panel_a.png": "Side A", "panel_b.png": "Side B", "panel_diff.png": "Difference",
                   "panel_compare.png": "Swipe or overlay, as shown"}
-PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "schedule", "c_binary", "c_binary_sha256",
-                   "c_threads", "torch_version", "torch_dtype", "torch_device", "torch_threads", "c_carryover",
-                   "torch_carryover", "python", "platform")
+# The manifest's run-wide keys (app.session.ComparisonSession.manifest); each side's binary, threads, dtype and
+# carry-over are in its "sides" entry, shown in the Engines table.
+PROVENANCE_KEYS = ("nbparity_version", "time_utc", "git_commit", "git_dirty", "schedule", "omp_num_threads_env",
+                   "torch_version", "torch_threads", "timeout_s", "python", "platform")
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;background:#fff;margin:24px;
 max-width:1500px} h1{font-size:24px;margin:0 0 6px} h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccc}
@@ -76,7 +78,7 @@ def phi_table_html(cmp) -> str:
     if not rows:
         return "<p class='note'>No common φ ticks.</p>"
     cols = list(rows[0])
-    caption = ("<p class='note'>c_… = side A, py_… = side B, d_… = B − A; the highlighted row is the first "
+    caption = ("<p class='note'>a_… = side A, b_… = side B, d_… = B − A; the highlighted row is the first "
                "divergence.</p>")
     head = "".join(f"<th>{_e(c)}</th>" for c in cols)
     body = []
@@ -120,7 +122,7 @@ def build_report(inp: ReportInput) -> str:
     out.append("<h2>Engines</h2><table><tr><th class='l'>side</th><th class='l'>engine</th>"
                "<th class='l'>run</th><th class='l'>command</th></tr>")
     sides = m.get("sides") or {}
-    cmds = tuple((sides.get(k) or {}).get("command") or [] for k in ("a", "b"))
+    cmds = tuple((sides.get(k) or {}).get("command") or [] for k in SIDES)
     for side, name, note, cmd in (("A", a, inp.side_notes[0], cmds[0]), ("B", b, inp.side_notes[1], cmds[1])):
         out.append(f"<tr><td class='l'>{side}</td><td class='l'>{_e(name)}</td><td class='l'>{_e(note)}</td>"
                    f"<td class='l'><code>{_e(' '.join(map(str, cmd)))}</code></td></tr>")

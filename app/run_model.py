@@ -37,8 +37,8 @@ from PySide6.QtCore import Signal, Slot
 from app.inspection_pipeline import pipeline_for
 from app.workers import Job, JobRunner
 from simulator.config import ConfigError
+from app.sides import SIDES
 
-SIDES = ("a", "b")
 STALE_EDIT = "stale: from the previous command line"
 STALE_ENGINES = "stale: from the previous engine choice"
 STALE_INTERRUPTED = "interrupted run: not a finished comparison"

@@ -11,7 +11,8 @@ from PySide6.QtCore import Slot
 from app.display_planner import DisplayPlanner
 from app.image_panels import ImagePanels
 from app.metrics_panel import MetricsPanel
-from app.run_model import SIDES, RunModel
+from app.run_model import RunModel
+from app.sides import SIDES
 from app.stale_banner import StaleBanner
 from app.status_bar import EngineBar
 
@@ -25,9 +26,9 @@ class RunViews(QtCore.QObject):
         self.model, self.panels, self.metrics_panel, self.inspector = model, panels, metrics_panel, inspector
         self.bars = dict(zip(SIDES, bars, strict=True))
         self.names: tuple[str, str] = ("A", "B")
-        self.image_panels = {"a": panels.c_panel, "b": panels.py_panel}
+        self.image_panels = {"a": panels.panel_a, "b": panels.panel_b}
         self.display = DisplayPlanner(panels, self)
-        self.banners = {"a": StaleBanner(panels.c_panel), "b": StaleBanner(panels.py_panel),
+        self.banners = {"a": StaleBanner(panels.panel_a), "b": StaleBanner(panels.panel_b),
                         "diff": StaleBanner(panels.diff_panel), "metrics": StaleBanner(metrics_panel),
                         "inspector": StaleBanner(inspector)}
         model.started.connect(self._on_started)

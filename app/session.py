@@ -55,6 +55,7 @@ from tracing.bundle import git_commit, git_dirty
 from tracing.metrics import ImageMetrics, ParityThresholds, Verdict, compare_images, parity_verdict
 from tracing.phi_compare import PhiComparison, compare_traces
 from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
+from app.sides import SIDES
 
 __all__ = ["ComparisonRecord", "ComparisonSession", "EngineOptions", "EngineOutcome", "ParityThresholds",
            "PixelInspection", "SessionOptions", "Side", "SideOptions", "Verdict", "parity_verdict"]
@@ -63,7 +64,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CARRYOVER_FLAG = "-phi0_carryover"
 DTYPES = ("float32", "float64")
 LOG_TAIL_LINES = 40
-SIDES: tuple[str, ...] = ("a", "b")
 SCHEDULES: tuple[str, ...] = ("auto", "sequential", "parallel")
 OUTPUT_FLAGS: tuple[str, ...] = ("-floatfile",) + driver.OUTPUT_FILE_FLAGS
 
@@ -200,25 +200,25 @@ class PixelInspection:
             return f"{head}: {self.comparison.describe()}" + "".join(f"; {p}" for p in problems)
         return f"{head}: " + ("; ".join(problems) if problems else "no per-phi samples to compare")
 
-    # Former C/torch names, for code that has not moved to sides yet.
+    # Shorthands of the side-keyed tables above.
     @property
-    def c_trace(self) -> PixelTrace | None:
+    def trace_a(self) -> PixelTrace | None:
         return self.traces.get("a")
 
     @property
-    def py_trace(self) -> PixelTrace | None:
+    def trace_b(self) -> PixelTrace | None:
         return self.traces.get("b")
 
     @property
-    def c_error(self) -> str | None:
+    def error_a(self) -> str | None:
         return self.errors.get("a")
 
     @property
-    def py_error(self) -> str | None:
+    def error_b(self) -> str | None:
         return self.errors.get("b")
 
     @property
-    def c_curve(self) -> list[tuple[float, float]] | None:
+    def curve_a(self) -> list[tuple[float, float]] | None:
         curve = self.curves.get("a")
         return list(curve.ticks) if curve is not None else None
 
@@ -409,13 +409,6 @@ class ComparisonSession:
             fa = pool.submit(one, "a", progress_a)
             fb = pool.submit(one, "b", progress_b)
             return fa.result(), fb.result()
-
-    # Former C/torch names, for code that has not moved to sides yet.
-    def run_c(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
-        return self.run_side("a", progress, cancel)
-
-    def run_torch(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> EngineOutcome:
-        return self.run_side("b", progress, cancel)
 
     # ---- comparison -----------------------------------------------------------------------------------------------
     def compare(self, a: ImageResult, b: ImageResult) -> ImageMetrics:

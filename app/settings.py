@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PySide6 import QtCore
+from tracing.metrics import ParityThresholds
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class ViewSettings:
     colormap: str = "viridis"
     percentile: float = 99.5      # auto-contrast upper level, % of pixels
     diff_mode: str = "diff"
-    rtol: float = 1e-5            # relative tolerance of the beyond-tolerance overlay
+    rtol: float = ParityThresholds().max_rel_error   # relative tolerance of the beyond-tolerance overlay
     overlay: bool = False
 
     @classmethod

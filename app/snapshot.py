@@ -15,10 +15,10 @@ under "files_by_side"):
 | `summary.md` | command, engines, metrics table, verdict, first divergence per inspected pixel |
 | `<S>_log.txt` | each engine's log (bounded), or its error and log tail |
 | `manifest.json` | ComparisonRecord.manifest (sides, engines, fingerprints, threads and why) + files, sha256 |
-| `pixel_s<S>_f<F>.*` | per-phi tables of each inspected pixel (tracing.tables; c_ columns = side A, py_ = side B) |
+| `pixel_s<S>_f<F>.*` | per-phi tables of each inspected pixel (tracing.tables; a_ columns = side A, b_ = side B) |
 | `pipeline_s<S>_f<F>.md/.json` | the whole calculation of the pixel diffed (tracing.pipeline / pipeline_report) |
 | `pixel_s<S>_f<F>_<side>_curve.csv` | per-tick intensity from single-tick runs of a side without per-phi trace |
-| `*.png` | panel PNGs when png=True (app.panel_png), plus the caller's extra_files |
+| `*.png` | `panel_a.png`, `panel_b.png`, `panel_diff.png` with png=True (app.panel_png), plus extra_files |
 | `report.html`, `pixel_*_figure.png` | with png=True: self-contained report, one figure per pixel (app.export) |
 
 The verdict written (metrics.json, summary.md, report.html) is the record's verdict explained (tracing.why): the
@@ -50,11 +50,11 @@ from tracing.records import PixelTrace
 from tracing.scale import ScaleFactors, factors_from_log
 from tracing.tables import write_phi_tables
 from tracing.why import explain_verdict
+from app.sides import SIDES
 
 if TYPE_CHECKING:
     from app.session import ComparisonRecord, EngineOutcome, PixelInspection
 
-SIDES = ("a", "b")
 DIFF_NAME = "diff_A_minus_B.bin"
 
 

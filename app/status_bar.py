@@ -60,8 +60,8 @@ def readout_text(slow: int, fast: int, values: tuple[float | None, float | None]
         parts.append(f"2θ {tt:.3f}°")
         parts.append(f"d {dd:.3f} Å" if math.isfinite(dd) else "d ∞")
     if inspection is not None:
-        tr = inspection.py_trace if inspection.py_trace is not None and inspection.py_trace.samples \
-            else inspection.c_trace
+        tr = inspection.trace_b if inspection.trace_b is not None and inspection.trace_b.samples \
+            else inspection.trace_a
         if tr is not None and tr.samples:
             s0 = tr.series()[0]
             hkl = [s0.get(k) for k in ("h_frac", "k_frac", "l_frac")]

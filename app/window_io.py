@@ -14,7 +14,7 @@ from PySide6 import QtWidgets
 from app import export as export_mod
 from app.image_loading import FABIO_FILTER, ImageLoadError, load_detector_image, prepare_side
 from app.pixel_geometry import PixelGeometry
-from app.run_model import SIDES
+from app.sides import SIDES
 from simulator.config import ConfigError
 from tracing.records import ImageResult
 

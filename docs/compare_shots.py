@@ -68,7 +68,7 @@ class Driver(QtCore.QObject):
             self.grab("compare-overlay.png")
             self.stage = "profile"
             p.set_compare_mode("diff")
-            p.profile.draw_line_here(p.c_panel)
+            p.profile.draw_line_here(p.panel_a)
             p.profile.set_roi_ends((SPOT[1] - 25.0, SPOT[0] + 0.5), (SPOT[1] + 25.0, SPOT[0] + 0.5))
             QtCore.QTimer.singleShot(SETTLE_MS, self.step)
         elif self.stage == "profile":

@@ -55,7 +55,7 @@ def test_the_record_read_back_equals_the_one_written(written):
         assert (asdict(fr) if fr else None) == (asdict(fw) if fw else None)
         # Every per-phi value of the compared path, both sides, as traced.
         for side, trace in (("a", w.traces["a"]), ("b", w.traces["b"])):
-            path = r.comparison.path_c if side == "a" else r.comparison.path_py
+            path = r.comparison.path_c if side == "a" else r.comparison.path_py   # PhiComparison: A, B
             want = [(s.phi_tic, s.phi_deg, s.values) for s in trace.series(path)]
             got = [(s.phi_tic, s.phi_deg, s.values) for s in r.traces[side].series(path)]
             assert [(t, p) for t, p, _ in got] == [(t, p) for t, p, _ in want]
@@ -84,6 +84,62 @@ def test_a_damaged_or_foreign_folder_is_refused_with_the_file_named(written, tmp
         read_bundle(tmp_path)
 
 
+OLD_KEYS = {"a": "c", "b": "py"}   # what tracing.tables called sides A and B before the A/B names (issue 15)
+
+
+def _table_with_old_names(doc: dict) -> dict:
+    """A per-phi table as bundles wrote it before issue 15: c_*/py_* columns, "c"/"py" keys, "only C"/"only Py"."""
+    def col(name: str) -> str:
+        for new, old in OLD_KEYS.items():
+            if name.startswith(f"{new}_"):
+                return f"{old}_{name[2:]}"
+        return name
+    status = {"only A": "only C", "only B": "only Py"}
+    rows = [{col(k): (status.get(v, v) if k == "status" else v) for k, v in r.items()} for r in doc["rows"]]
+    s = dict(doc["summary"])
+    for key in ("engines", "dialects", "notes"):
+        s[key] = {OLD_KEYS[k]: v for k, v in s[key].items()}
+    for stem in ("path", "missing_in", "ticks_only"):
+        for new, old in OLD_KEYS.items():
+            s[f"{stem}_{old}"] = s.pop(f"{stem}_{new}")
+    scalars = [{OLD_KEYS.get(k, k): v for k, v in row.items()} for row in doc["scalars"]]
+    return {"summary": s, "columns": [col(c) for c in doc["columns"]], "rows": rows, "scalars": scalars}
+
+
+def test_a_bundle_written_with_the_old_c_py_names_opens_with_the_same_images_and_traces(written, tmp_path):
+    # Build the old layout from a new bundle: every per-phi table rewritten with c_/py_ names, its size and sha256
+    # put back into the manifest (the reader verifies them), then read both and compare what comes back.
+    import hashlib
+    import shutil
+    _, folder = written
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    tables = sorted(old.glob("pixel_s*_f*.json"))
+    assert len(tables) == len(PIXELS)
+    for path in tables:
+        doc = json.loads(path.read_text())
+        assert "a_phi_deg" in doc["columns"] and "c_phi_deg" not in doc["columns"]   # written with the new names
+        path.write_text(json.dumps(_table_with_old_names(doc), indent=2))
+        entry = next(e for e in manifest["files"] if e["name"] == path.name)
+        entry["bytes"], entry["sha256"] = path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest()
+        assert "c_phi_deg" in json.loads(path.read_text())["columns"]
+    (old / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+    new_rec, old_rec = read_bundle(folder), read_bundle(old)
+    for side in "ab":
+        assert np.array_equal(old_rec.outcome(side).result.image, new_rec.outcome(side).result.image)
+    for n, o in zip(new_rec.inspections, old_rec.inspections, strict=True):
+        assert o.describe() == n.describe()
+        for side in "ab":
+            tn, to = n.traces[side], o.traces[side]
+            assert len(to.samples) == len(tn.samples) == 2   # two phi ticks on each side, not an empty trace
+            assert [(s.phi_tic, s.phi_deg, s.path, s.values) for s in to.samples] == \
+                [(s.phi_tic, s.phi_deg, s.path, s.values) for s in tn.samples]
+            assert to.scalars == tn.scalars and to.dialect == tn.dialect
+    assert old_rec.inspections[0].comparison.first_divergence.phi_tic == 0   # the carry-over tick, as written
+
+
 @pytest.mark.gui
 def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, tmp_path):
     pytest.importorskip("pytestqt")
@@ -99,8 +155,8 @@ def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, 
             show_bundle(w, folder)
         wait_idle(qtbot, w)
         assert w.model.session is None and not w.model.busy  # nothing ran
-        assert np.array_equal(w.panels.c_image(), rec.outcome("a").result.image)
-        assert np.array_equal(w.panels.py_image(), rec.outcome("b").result.image)
+        assert np.array_equal(w.panels.image_a(), rec.outcome("a").result.image)
+        assert np.array_equal(w.panels.image_b(), rec.outcome("b").result.image)
         assert w.model.metrics.to_dict() == rec.metrics.to_dict()
         assert w.metrics_panel.values["correlation"].text() == f"{rec.metrics.correlation:.9f}"
         assert w.editor.argv() == list(ARGV)
@@ -109,7 +165,7 @@ def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, 
         assert shown is not None and (shown.slow, shown.fast) == PIXELS[-1]
         first = rec.inspections[-1].comparison.first_divergence  # the inspector shows the last pixel read
         assert w.inspector.divergence_tick() == (first.phi_tic if first else None)
-        ticks, _ = w.inspector.curve_data("k_frac", "c")
+        ticks, _ = w.inspector.curve_data("k_frac", "a")
         assert ticks.tolist() == [0, 1]
         assert all(not reason for reason in w.model.staleness.values())  # not marked as another command line
         # The pipeline tab of a loaded record: diffs made on a worker after the inspections (wait_idle waited for
@@ -145,10 +201,10 @@ def test_run_gui_with_a_bundle_opens_it_and_the_cli_refuses_a_broken_one(qtbot, 
 
     def fake_exec(app):
         win = made[0]
-        if win.panels.c_image() is None:  # the display plan arrives through the event loop
+        if win.panels.image_a() is None:  # the display plan arrives through the event loop
             with qtbot.waitSignal(win.display.applied, timeout=30_000):
                 pass
-        seen["a"] = win.panels.c_image().copy()
+        seen["a"] = win.panels.image_a().copy()
         seen["title"], seen["session"] = win.windowTitle(), win.model.session
         win.close()
         return 0

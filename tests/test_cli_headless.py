@@ -120,7 +120,7 @@ def test_compare_passes_when_both_engines_use_the_same_carryover(c_binary, tmp_p
     assert metrics["parity"]["verdict"] == "pass"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["sides"]["a"]["command"][-2:] == ["-phi0_carryover", "off"]
-    for panel in ("panel_c.png", "panel_py.png", "panel_diff.png"):  # --png, drawn without a window
+    for panel in ("panel_a.png", "panel_b.png", "panel_diff.png"):  # --png, drawn without a window
         assert (folder / panel).read_bytes().startswith(b"\x89PNG")
 
 

@@ -69,10 +69,10 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         a, b = w.model.outcome("a"), w.model.outcome("b")
         assert a.ok, (a.error, a.log_tail)
         assert b.ok, (b.error, b.log_tail)
-        c_img, py_img = a.result.image, b.result.image
-        assert c_img.shape == SHAPE and py_img.shape == SHAPE
-        assert w.panels.c_image().shape == SHAPE and w.panels.py_image().shape == SHAPE
-        assert np.array_equal(w.panels.c_image(), c_img) and np.array_equal(w.panels.py_image(), py_img)
+        img_a, img_b = a.result.image, b.result.image
+        assert img_a.shape == SHAPE and img_b.shape == SHAPE
+        assert w.panels.image_a().shape == SHAPE and w.panels.image_b().shape == SHAPE
+        assert np.array_equal(w.panels.image_a(), img_a) and np.array_equal(w.panels.image_b(), img_b)
         assert w.metrics is not None and w.metrics.n_pixels == SHAPE[0] * SHAPE[1]
 
         worst_at, worst = max(gaps, key=lambda g: g[1])
@@ -90,14 +90,14 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         print(f"click → inspection ready on pixel {PIXEL}: {click_s:.2f} s (both sides traced)")
         insp = w.inspector.inspection
         assert (insp.slow, insp.fast) == PIXEL
-        assert insp.c_error is None and insp.py_error is None, (insp.c_error, insp.py_error)
+        assert insp.error_a is None and insp.error_b is None, (insp.error_a, insp.error_b)
         for field in ("h_frac", "k_frac", "l_frac", "F_latt_a", "F_latt_b", "F_latt_c", "F_latt"):
-            for eng in ("c", "py"):
+            for eng in ("a", "b"):
                 ticks, values = w.inspector.curve_data(field, eng)
                 assert ticks.tolist() == list(range(N_TICKS)), (field, eng, ticks)
                 assert len(values) == N_TICKS
-        _, c_k = w.inspector.curve_data("k_frac", "c")
-        _, py_k = w.inspector.curve_data("k_frac", "py")
+        _, c_k = w.inspector.curve_data("k_frac", "a")
+        _, py_k = w.inspector.curve_data("k_frac", "b")
         assert c_k[0] == c_k[9]                                  # the stale lattice: tick 0 reuses tick 9's
         assert c_k[0] == pytest.approx(C_K, abs=1e-12)
         assert py_k[0] == pytest.approx(PY_K0, abs=2e-6)         # PyTorch: a fresh rotation at φ = 0
@@ -120,8 +120,8 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
         wait_idle(qtbot, w, 60_000)
         timer.stop()
         view_gaps, gaps[:] = list(gaps), gaps_run
-        assert np.array_equal(w.panels.diff_raw, diffmod.difference(c_img, py_img, "relative"))
-        assert w.panels.c_panel._display.max() == pytest.approx(float(np.sqrt(c_img.max())), rel=1e-6)
+        assert np.array_equal(w.panels.diff_raw, diffmod.difference(img_a, img_b, "relative"))
+        assert w.panels.panel_a._display.max() == pytest.approx(float(np.sqrt(img_a.max())), rel=1e-6)
         view_worst = max((g for _, g in view_gaps), default=0.0)
         print(f"scale + mode change: {len(view_gaps)} heartbeats, max gap {view_worst * 1000:.0f} ms")
 

@@ -36,7 +36,7 @@ def test_bar_ticks_have_no_si_multiplier_and_the_handles_are_explained(qtbot):
 
 
 def test_colour_maps_include_grey_and_colorcet_maps():
-    from app.image_panels import IMAGE_COLORMAPS
+    from app.colour_bar import IMAGE_COLORMAPS
     from app.panel_png import lut
     assert {"viridis", "grey", "cividis"} <= set(IMAGE_COLORMAPS)
     assert any("CET" in name for name in IMAGE_COLORMAPS)

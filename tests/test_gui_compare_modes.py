@@ -79,7 +79,7 @@ def test_side_scales_share_within_ten_times_and_split_beyond():
 def test_single_keys_switch_the_exclusive_compare_modes(qtbot, panels):
     a, b = images()
     panels.set_images(a, b)
-    g = panels.c_panel.graphics
+    g = panels.panel_a.graphics
     for key, mode in ((QtCore.Qt.Key.Key_W, "swipe_v"), (QtCore.Qt.Key.Key_H, "swipe_h"),
                       (QtCore.Qt.Key.Key_O, "overlay"), (QtCore.Qt.Key.Key_S, "side"), (QtCore.Qt.Key.Key_D, "diff")):
         with qtbot.waitSignal(panels.compare.modeChanged, timeout=2000) as blk:
@@ -102,11 +102,11 @@ def test_swipe_line_is_dragged_in_one_panel_and_moves_in_all(qtbot, panels):
     lines = panels.compare.lines
     assert len(lines) == 3 and all(line.isVisible() and line.angle == 90 for line in lines)
     assert lines[0].value() == pytest.approx(F_N / 2)    # starts at the image's centre
-    assert panels.c_panel.current_factor() == 1
+    assert panels.panel_a.current_factor() == 1
     lines[1].setValue(45.0)   # what a mouse drag of the line in panel B does (InfiniteLine.mouseDragEvent)
     assert all(line.value() == pytest.approx(45.0) for line in lines)
     la, lb = panels.side_levels()
-    expected = cm.swipe_rgba(panels.c_panel.display_at(1), panels.py_panel.display_at(1), 45, "v", la, lb,
+    expected = cm.swipe_rgba(panels.panel_a.display_at(1), panels.panel_b.display_at(1), 45, "v", la, lb,
                              panels.image_lut())
     shown = panels.compare.item.image
     assert np.array_equal(shown, expected)
@@ -127,7 +127,7 @@ def test_overlay_blend_slider_weights_the_channels(qtbot, panels):
     a, b = images()
     panels.set_images(a, b)
     panels.set_raw_levels(0.0, 1000.0)   # the ramp (1-2 photons) then draws near black: peaks stand alone
-    qtbot.keyClick(panels.c_panel.graphics, QtCore.Qt.Key.Key_O)
+    qtbot.keyClick(panels.panel_a.graphics, QtCore.Qt.Key.Key_O)
     img = panels.compare.item.image
     assert tuple(img[20, 30, :3]) == (255, 0, 255) and tuple(img[20, 50, :3]) == (0, 255, 0)
     panels.compare.blend_slider.setValue(0)     # A only
@@ -149,16 +149,16 @@ def test_per_side_scales_when_the_sides_differ_by_more_than_ten_times(qtbot, pan
     assert not panels.scales_shared()
     la, lb = panels.side_levels()
     assert la.high > 1e4 * lb.high
-    assert panels.py_panel.image_item.getLevels()[1] == pytest.approx(lb.high)
-    assert panels.c_panel.image_item.getLevels()[1] == pytest.approx(la.high)
-    assert "own scale (the bar)" in panels.c_panel.title_label.text()
-    assert "own scale" in panels.py_panel.title_label.text()
+    assert panels.panel_b.image_item.getLevels()[1] == pytest.approx(lb.high)
+    assert panels.panel_a.image_item.getLevels()[1] == pytest.approx(la.high)
+    assert "own scale (the bar)" in panels.panel_a.title_label.text()
+    assert "own scale" in panels.panel_b.title_label.text()
     # Within 10x: shared (the default), and the panels say so.
     a2, b2 = images(0.5)
     panels.set_images(a2, b2)
-    assert panels.scales_shared() and "shared scale" in panels.py_panel.title_label.text()
+    assert panels.scales_shared() and "shared scale" in panels.panel_b.title_label.text()
     la, lb = panels.side_levels()
-    assert la == lb and panels.py_panel.image_item.getLevels()[1] == pytest.approx(la.high)
+    assert la == lb and panels.panel_b.image_item.getLevels()[1] == pytest.approx(la.high)
     # Forced per side.
     panels.set_sharing("per side")
     assert not panels.scales_shared()
@@ -171,15 +171,15 @@ def test_b_scaled_to_a_sum_is_display_only_and_names_the_factor(qtbot, panels):
     panels.b_sum_check.setChecked(True)
     k = float(a.sum(dtype=np.float64) / b.sum(dtype=np.float64))
     assert panels.b_factor() == pytest.approx(k) and k == pytest.approx(1.26e5, rel=1e-3)
-    assert f"shown ×{k:.4g}" in panels.py_panel.title_label.text()
-    np.testing.assert_allclose(panels.py_panel.display_at(1), transform(b * np.float32(k), "linear"), rtol=1e-6)
+    assert f"shown ×{k:.4g}" in panels.panel_b.title_label.text()
+    np.testing.assert_allclose(panels.panel_b.display_at(1), transform(b * np.float32(k), "linear"), rtol=1e-6)
     # Now within 10x of A: the auto scale is shared again.
     assert panels.scales_shared()
     # Raw values (readouts, difference) unchanged.
-    assert panels.py_panel.value_at(20, 50) == pytest.approx(float(b[20, 50]))
+    assert panels.panel_b.value_at(20, 50) == pytest.approx(float(b[20, 50]))
     assert np.array_equal(panels.diff_raw, diff_before)
     panels.b_sum_check.setChecked(False)
-    assert panels.b_factor() is None and "×" not in panels.py_panel.title_label.text()
+    assert panels.b_factor() is None and "×" not in panels.panel_b.title_label.text()
 
 
 def test_snapshot_draws_the_swipe_and_the_overlay_the_window_shows(qtbot, panels):
@@ -193,7 +193,7 @@ def test_snapshot_draws_the_swipe_and_the_overlay_the_window_shows(qtbot, panels
     rgba, factor = compare_png.picture(ci)
     la, lb = panels.side_levels()
     assert factor == 1 and np.array_equal(
-        rgba, cm.swipe_rgba(panels.c_panel.display_at(1), panels.py_panel.display_at(1), 21, "h", la, lb,
+        rgba, cm.swipe_rgba(panels.panel_a.display_at(1), panels.panel_b.display_at(1), 21, "h", la, lb,
                             panel_png.lut(panels.colormap())))
     png = compare_png.render(ci)["panel_compare.png"]
     assert png[:4] == b"\x89PNG"
@@ -208,10 +208,10 @@ def test_side_by_side_gives_the_third_panel_s_room_to_a_and_b(qtbot, panels):
     a, b = images()
     panels.set_images(a, b)
     QtWidgets.QApplication.processEvents()
-    w_diff = panels.c_panel.width()
+    w_diff = panels.panel_a.width()
     panels.set_compare_mode("side")
     QtWidgets.QApplication.processEvents()   # the layout request the mode change posted
-    assert not panels.diff_panel.isVisible() and panels.c_panel.width() > 1.3 * w_diff
+    assert not panels.diff_panel.isVisible() and panels.panel_a.width() > 1.3 * w_diff
     panels.set_compare_mode("diff")
     QtWidgets.QApplication.processEvents()
-    assert panels.diff_panel.isVisible() and abs(panels.c_panel.width() - w_diff) <= 2
+    assert panels.diff_panel.isVisible() and abs(panels.panel_a.width() - w_diff) <= 2

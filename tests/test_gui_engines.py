@@ -41,7 +41,7 @@ def run_and_trace_max(qtbot, w, a: str, b: str, a_carry=None, b_carry=None):
 def check_named_views(w, a_name: str, b_name: str, fields: tuple[str, ...]) -> None:
     """Titles, legend, metrics and readout name both engines; both sides have one point per tick in `fields`."""
     assert w.names == (a_name, b_name)
-    assert a_name in w.panels.c_panel.title_label.text() and b_name in w.panels.py_panel.title_label.text()
+    assert a_name in w.panels.panel_a.title_label.text() and b_name in w.panels.panel_b.title_label.text()
     legend = w.inspector.legend.text()
     assert a_name in legend and b_name in legend, legend
     assert a_name in w.a_bar.label.text() and b_name in w.b_bar.label.text()
@@ -49,7 +49,7 @@ def check_named_views(w, a_name: str, b_name: str, fields: tuple[str, ...]) -> N
     text = w.readout_text(s, f)
     assert a_name in text and b_name in text
     for field in fields:
-        for side in ("c", "py"):
+        for side in ("a", "b"):
             ticks, values = w.inspector.curve_data(field, side)
             assert ticks.tolist() == list(range(N_TICKS)), (field, side, ticks)
             assert np.all(np.isfinite(values)), (field, side)
@@ -66,8 +66,8 @@ def test_our_c_against_a_pytorch_port(qtbot, make_window, c_binary):
     assert w.inspector.divergence_tick() == 0  # our C carries over at φ = 0; the port rotates afresh
     assert "(only in A)" in w.inspector.plots["h_frac"].titleLabel.text  # the port's dialect has no h
     # Later ticks agree to the port's printed precision (%.15g) and its float64 arithmetic.
-    _, ka = w.inspector.curve_data("k_frac", "c")
-    _, kb = w.inspector.curve_data("k_frac", "py")
+    _, ka = w.inspector.curve_data("k_frac", "a")
+    _, kb = w.inspector.curve_data("k_frac", "b")
     np.testing.assert_allclose(kb[1:], ka[1:], atol=1e-9)
     assert abs(kb[0] - ka[0]) > 1e-4
 
@@ -81,8 +81,8 @@ def test_our_c_with_the_carry_over_on_against_off(qtbot, make_window, c_binary):
     check_named_views(w, a_name, b_name, ("h_frac", "k_frac", "l_frac", "F_latt_a", "F_latt_b", "F_latt_c",
                                           "F_latt"))
     assert w.inspector.divergence_tick() == 0
-    _, ka = w.inspector.curve_data("k_frac", "c")
-    _, kb = w.inspector.curve_data("k_frac", "py")
+    _, ka = w.inspector.curve_data("k_frac", "a")
+    _, kb = w.inspector.curve_data("k_frac", "b")
     assert ka[0] == ka[9]  # carried over: tick 0 reuses tick 9's lattice (spec 8.3)
     np.testing.assert_array_equal(ka[1:], kb[1:])  # the same binary: bit for bit after tick 0
 
@@ -94,7 +94,7 @@ def test_pytorch_float32_against_float64(qtbot, make_window):
     assert w.names == ("nbparity PyTorch f32", "nbparity PyTorch f64")
     check_named_views(w, *w.names, ("h_frac", "k_frac", "l_frac", "F_latt"))
     for field in ("h_frac", "k_frac", "l_frac"):
-        _, va = w.inspector.curve_data(field, "c")
-        _, vb = w.inspector.curve_data(field, "py")
+        _, va = w.inspector.curve_data(field, "a")
+        _, vb = w.inspector.curve_data(field, "b")
         np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-5)
     assert w.metrics.max_rel_err < 1e-3  # float32 rounding, far below the carry-over's 0.5

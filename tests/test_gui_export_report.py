@@ -49,14 +49,14 @@ def test_export_draws_on_a_worker_and_writes_a_readable_report(qtbot, make_windo
     assert w.export_notice.isVisible() and w.export_notice.open_button.text() == "Open folder"
     assert str(folder) in w.export_notice.text()
     names = {p.name for p in folder.iterdir()}
-    for required in ("report.html", "panel_c.png", "panel_py.png", "panel_diff.png", "window.png",
+    for required in ("report.html", "panel_a.png", "panel_b.png", "panel_diff.png", "window.png",
                      f"pixel_s{s}_f{f}_figure.png", "pixel_s0_f0_figure.png"):
         assert required in names, required
     fig = QtGui.QImage(str(folder / f"pixel_s{s}_f{f}_figure.png"))
     assert fig.width() == 1500 and fig.height() > 800
     # A panel PNG is wider and taller than the bare image would be: it has pixel axes and a colour bar.
     panel = QtGui.QImage(str(folder / "panel_diff.png"))
-    img_shape = w.panels.c_image().shape
+    img_shape = w.panels.image_a().shape
     assert panel.width() > img_shape[1] + 100 and panel.height() > img_shape[0] + 60
 
     html = (folder / "report.html").read_text(encoding="utf-8")
@@ -64,7 +64,7 @@ def test_export_draws_on_a_worker_and_writes_a_readable_report(qtbot, make_windo
     srcs = re.findall(r"src='([^']*)'", html)
     assert len(srcs) == 3 + 2 and all(u.startswith("data:image/png;base64,") for u in srcs)
     assert not re.search(r"(href|src)=['\"]?(https?:|//|file:)", html)
-    a, b = w.panels.c_panel.title, w.panels.py_panel.title
+    a, b = w.panels.panel_a.title, w.panels.panel_b.title
     assert f"A = {a} vs B = {b}" in html
     assert f"{w.metrics.correlation:.9g}" in html   # the metrics table
     # One per-φ table per inspected pixel, one row per tick, the demo's divergence at tick 0 highlighted.
@@ -84,7 +84,7 @@ def test_panel_png_marks_pixels_and_states_the_clipping(qapp):
     py[10, 20] = 90.0
     py[30, 50] = 5.0
     specs = panel_specs(c, py, scale="linear", percentile=99.5, names=("upstream C", "torch"), marks=[(10, 20)])
-    assert specs["c"].title == "upstream C" and specs["py"].title == "torch"
+    assert specs["a"].title == "upstream C" and specs["b"].title == "torch"
     d = specs["diff"]
     assert "A = upstream C, B = torch" in d.title
     # The difference's 99.5th percentile of |Δ| over 2400 px is 0 → the scale falls back to max |Δ| = 10:
@@ -92,7 +92,7 @@ def test_panel_png_marks_pixels_and_states_the_clipping(qapp):
     assert d.levels.high == pytest.approx(10.0) and d.note.startswith("colours clip at ±10 photons: 0 px")
     assert clip_note(np.array([1.0, -3.0, 0.5]), type(d.levels)(-1.0, 1.0), "photons").startswith(
         "colours clip at ±1 photons: 1 px (33.33%)")
-    img = render_panel(specs["c"])
+    img = render_panel(specs["a"])
     # The mark: red pixels around pixel (10, 20) at the image's zoom (60 px wide image drawn 8x).
     from app.panel_png import AXIS_LEFT, MARGIN
     zoom = 8

@@ -91,7 +91,7 @@ def test_legend_and_table_name_both_sides(small_window):
     assert a in insp.legend.text() and b in insp.legend.text()
     insp.set_side_names("nanoBragg upstream", "torch float64")
     assert "nanoBragg upstream" in insp.legend.text() and "torch float64" in insp.legend.text()
-    assert insp.curves[("k_frac", "py")].opts["name"] == "torch float64"
+    assert insp.curves[("k_frac", "b")].opts["name"] == "torch float64"
     headers = [insp.table.horizontalHeaderItem(c).text() for c in range(insp.table.columnCount())]
     assert "k_frac nanoBragg upstream" in headers and "Δk_frac (torch float64−nanoBragg upstream)" in headers
     dlg = insp.enlarge("delta")
@@ -172,7 +172,7 @@ def test_every_plot_lies_in_the_visible_area_at_1366x768(qtbot, tmp_path, case):
         # Each curve is drawn inside its own plot: every data point maps into the plot's data area (a plot shown
         # after being left out once drew its curves with a stale transform, off its area).
         for name in expected:
-            for eng in ("c", "py"):
+            for eng in ("a", "b"):
                 curve = insp.curves[(name, eng)]
                 xs, ys = insp.curve_data(name, eng)
                 area = insp.plots[name].getViewBox().sceneBoundingRect().adjusted(-1, -1, 1, 1)

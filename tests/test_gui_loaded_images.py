@@ -47,7 +47,7 @@ def test_counts_get_offset_and_fitted_gain_and_traces_say_where_they_come_from(q
     with qtbot.waitSignal(w.model.metrics_ready, timeout=RUN_TIMEOUT_MS):
         assert w.load_image_file("b", str(edf))
     wait_idle(qtbot, w)
-    note_b = w.panels.py_panel.note()
+    note_b = w.panels.panel_b.note()
     assert "counts" in note_b and "fitted" in note_b and f"− {OFFSET:g})" in note_b
     # The fitted gain is the one the counts were made with (rounding to whole counts: within 0.1 %).
     gain = float(note_b.split(") / ")[1].split(" ")[0])

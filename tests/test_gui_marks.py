@@ -42,7 +42,7 @@ def items_of(panel_items, kind):
 def test_p_shows_the_predicted_spots_in_every_panel_and_the_readout_names_the_nearest(qtbot, panels):
     m = panels.marks
     with qtbot.waitSignal(m.ready, timeout=30_000):
-        qtbot.keyClick(panels.c_panel.graphics, QtCore.Qt.Key.Key_P)
+        qtbot.keyClick(panels.panel_a.graphics, QtCore.Qt.Key.Key_P)
     assert m.spots_action.isChecked()
     expected = predict.predict_spots(build_setup(config()))
     assert len(expected) > 5
@@ -66,7 +66,7 @@ def test_p_shows_the_predicted_spots_in_every_panel_and_the_readout_names_the_ne
     text = m.readout(*s0.pixel)
     assert text.startswith(f"nearest predicted ({s0.h} {s0.k} {s0.l})") and f"d {s0.d_A:.3f} Å" in text
     with qtbot.waitSignal(m.ready, timeout=30_000):
-        qtbot.keyClick(panels.c_panel.graphics, QtCore.Qt.Key.Key_P)
+        qtbot.keyClick(panels.panel_a.graphics, QtCore.Qt.Key.Key_P)
     assert not any(items_of(items, pg.ScatterPlotItem) for items in m.items) and m.readout(*s0.pixel) == ""
 
 
@@ -74,7 +74,7 @@ def test_g_draws_rings_at_the_listed_d_and_the_edge(qtbot, panels):
     m = panels.marks
     m.d_edit.setText("5, 3")
     with qtbot.waitSignal(m.ready, timeout=30_000):
-        qtbot.keyClick(panels.py_panel.graphics, QtCore.Qt.Key.Key_G)
+        qtbot.keyClick(panels.panel_b.graphics, QtCore.Qt.Key.Key_G)
     frame = predict.DetectorFrame.from_setup(build_setup(config()))
     edge = predict.edge_resolution(frame)
     assert [r[0] for r in m.rings] == pytest.approx([5.0, 3.0, edge])

@@ -45,8 +45,8 @@ def view_rect(panel) -> tuple[float, float, float, float]:
 
 
 def test_zoom_out_is_limited_and_fit_restores_the_image_bounds(qtbot, panels):
-    from app.image_panels import MIN_VIEW_PX, VIEW_MARGIN
-    c = panels.c_panel
+    from app.panel_zoom import MIN_VIEW_PX, VIEW_MARGIN
+    c = panels.panel_a
     x0, x1, _, _ = view_rect(c)
     with qtbot.waitSignal(c.vb.sigRangeChanged, timeout=10_000):
         wheel(c, -60)   # far more than enough to lose a 300 px image without limits (each step ~ x1.1)
@@ -70,7 +70,7 @@ def test_zoom_out_is_limited_and_fit_restores_the_image_bounds(qtbot, panels):
     fitted = (x0, x1, y0, y1)
     # The linked panels show the same range, to within a screen pixel (the layout may leave them 1 px apart).
     one_px = (x1 - x0) / c.vb.width()
-    for other in (panels.py_panel, panels.diff_panel):
+    for other in (panels.panel_b, panels.diff_panel):
         assert view_rect(other)[:2] == pytest.approx((x0, x1), abs=1.5 * one_px)
     # Zooming in stops at MIN_VIEW_PX pixels across.
     wheel(c, 80)
@@ -89,7 +89,7 @@ def test_panels_are_equally_wide(qtbot, panels):
 
 def test_box_zoom_and_difference_mode_keys(qtbot, panels):
     from pyqtgraph import ViewBox
-    c = panels.c_panel
+    c = panels.panel_a
     c.graphics.setFocus()
     qtbot.keyClick(c.graphics, QtCore.Qt.Key.Key_B)
     assert panels.box_zoom_action.isChecked()
@@ -137,10 +137,10 @@ def test_enter_in_the_pixel_box_inspects_and_centres(qtbot, tmp_path, c_binary):
         got = blocker.args[0]
         assert (got.slow, got.fast) == (40, 200)
         # Centred: the view's middle is the pixel's centre (40.5, 200.5), zoomed in from the whole image.
-        x0, x1, y0, y1 = view_rect(w.panels.c_panel)
+        x0, x1, y0, y1 = view_rect(w.panels.panel_a)
         assert (x0 + x1) / 2 == pytest.approx(200.5, abs=1.0) and (y0 + y1) / 2 == pytest.approx(40.5, abs=1.0)
         assert x1 - x0 < 200
-        assert w.panels.c_panel.marker.data.size == 1
+        assert w.panels.panel_a.marker.data.size == 1
     finally:
         for w in made:
             w.shutdown()

@@ -49,9 +49,9 @@ def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot
     direct = ComparisonSession(by_hand(session.argv, "0.3", "0.1"), session.options, cwd=session.cwd)
     a_img = direct.run_side("a").result.image
     b_img = direct.run_side("b").result.image
-    assert np.array_equal(view.panels.c_image(), a_img)
-    assert np.array_equal(view.panels.py_image(), b_img)
-    assert not np.array_equal(a_img, w.panels.c_image())       # a tick image is not the full image
+    assert np.array_equal(view.panels.image_a(), a_img)
+    assert np.array_equal(view.panels.image_b(), b_img)
+    assert not np.array_equal(a_img, w.panels.image_a())       # a tick image is not the full image
     # Back to tick 0: cached, shown at once (the signal comes before setValue returns).
     with qtbot.waitSignal(view.tickShown, timeout=1000, check_params_cb=lambda t: t == 0):
         view.slider.setValue(0)
@@ -61,12 +61,12 @@ def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot
     # can round into the neighbouring image pixel, depending on the panel's exact size).
     view.panels.center_on(100, 120, half_width=20)
     with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
-        click_pixel(qtbot, view.panels.py_panel, 100, 120)
+        click_pixel(qtbot, view.panels.panel_b, 100, 120)
     assert (w.inspector.inspection.slow, w.inspector.inspection.fast) == (100, 120)
     # Editing the command line marks the tick images as the previous command line's.
     with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda v, r: v == "images" and bool(r)):
         w.editor.set_argv(by_hand(session.argv, "0", "2"))
-    assert view.stale_reason and view.stale_reason in view.panels.c_panel.title
+    assert view.stale_reason and view.stale_reason in view.panels.panel_a.title
 
 
 def test_tick_images_add_up_to_the_full_image(c_binary):

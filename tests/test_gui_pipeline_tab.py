@@ -162,8 +162,8 @@ def test_pipeline_tab_golden_c_against_the_port(qtbot, make_window, golden_c, po
     # The plots and the per-φ compare use the converted k: the port's curve is not drawn flat at 1e-12.
     assert "B's k_frac × 1e+10" in pipe.conversions and "Unit problem" in w.inspector.summary.text()
     assert insp.traces["b"].series()[1].get("k_frac") == pytest.approx(k[1].b_raw[0])   # the inspection keeps raw
-    ticks, kb = w.inspector.curve_data("k_frac", "py")
-    _, ka = w.inspector.curve_data("k_frac", "c")
+    ticks, kb = w.inspector.curve_data("k_frac", "b")
+    _, ka = w.inspector.curve_data("k_frac", "a")
     assert ticks.tolist() == list(range(N_TICKS))
     assert kb.tolist() == pytest.approx([k[t].b[0] for t in range(N_TICKS)], rel=1e-12)
     assert abs(kb[1:] - ka[1:]).max() < 1e-4 * abs(ka).max()

@@ -65,7 +65,7 @@ def test_row_and_column_through_the_cursor_on_keys(qtbot, panels):
     a, b = images()
     ctl = panels.profile
     panels.hovered.emit(11, 23)           # the cursor over pixel (11, 23)
-    g = panels.py_panel.graphics
+    g = panels.panel_b.graphics
     with qtbot.waitSignal(ctl.changed, timeout=2000) as blk:
         qtbot.keyClick(g, QtCore.Qt.Key.Key_R)
     prof = blk.args[0]
@@ -83,10 +83,10 @@ def test_row_and_column_through_the_cursor_on_keys(qtbot, panels):
 def test_drawn_line_follows_its_handles_and_is_exported(qtbot, panels):
     a, b = images()
     ctl = panels.profile
-    panels.py_panel.graphics.setFocus()
+    panels.panel_b.graphics.setFocus()
     with qtbot.waitSignal(ctl.changed, timeout=2000):
-        qtbot.keyClick(panels.py_panel.graphics, QtCore.Qt.Key.Key_L)
-    assert ctl.roi is not None and ctl._roi_panel is panels.py_panel
+        qtbot.keyClick(panels.panel_b.graphics, QtCore.Qt.Key.Key_L)
+    assert ctl.roi is not None and ctl._roi_panel is panels.panel_b
     with qtbot.waitSignal(ctl.changed, timeout=2000):
         ctl.set_roi_ends((2.5, 30.5), (40.5, 10.5))   # as dragging the two handles does
     (x0, y0), (x1, y1) = ctl.roi_ends()

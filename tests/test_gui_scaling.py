@@ -130,7 +130,7 @@ def test_panel_pngs_without_window(tmp_path, qapp):
     py = c.copy()
     py[10, 20] = 90.0
     paths = write_panel_pngs(tmp_path, c, py, scale="log", percentile=99.5)
-    assert [p.name for p in paths] == ["panel_c.png", "panel_py.png", "panel_diff.png"]
+    assert [p.name for p in paths] == ["panel_a.png", "panel_b.png", "panel_diff.png"]
     for p in paths:
         im = QtGui.QImage(str(p))
         assert not im.isNull() and im.width() > 60 and im.height() > 40

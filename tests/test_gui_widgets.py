@@ -30,11 +30,11 @@ def make_trace(engine: str, n: int = 10, dk0: float = 0.0, dialect: str = "rich"
 
 
 class FakeInspection:
-    def __init__(self, c, py, slow=5, fast=7, c_curve=None):
-        self.slow, self.fast, self.c_trace, self.py_trace = slow, fast, c, py
-        self.c_error = self.py_error = None
+    def __init__(self, c, py, slow=5, fast=7, curve_a=None):
+        self.slow, self.fast, self.trace_a, self.trace_b = slow, fast, c, py
+        self.error_a = self.error_b = None
         self.c_log_tail = self.py_log_tail = ""
-        self.c_curve = c_curve
+        self.curve_a = curve_a
         self.comparison = None
 
     def describe(self):
@@ -53,22 +53,22 @@ def test_panels_show_arrays_link_views_and_readouts(qtbot):
     py = c.copy()
     py[50, 60] = 900.0
     panels.set_images(c, py)
-    assert panels.c_image() is c and panels.py_image() is py
+    assert panels.image_a() is c and panels.image_b() is py
     assert np.array_equal(panels.diff_raw, c - py)
-    assert panels.c_panel.value_at(50, 60) == 1000.0 and panels.py_panel.value_at(50, 60) == 900.0
+    assert panels.panel_a.value_at(50, 60) == 1000.0 and panels.panel_b.value_at(50, 60) == 900.0
     # linked views: zooming one moves the others
-    with qtbot.waitSignal(panels.c_panel.vb.sigRangeChanged, timeout=10_000):   # the link reached A (issue 18)
-        panels.py_panel.vb.setRange(xRange=(10, 40), yRange=(20, 50), padding=0)
-    (x0, x1), _ = panels.c_panel.vb.viewRange()
+    with qtbot.waitSignal(panels.panel_a.vb.sigRangeChanged, timeout=10_000):   # the link reached A (issue 18)
+        panels.panel_b.vb.setRange(xRange=(10, 40), yRange=(20, 50), padding=0)
+    (x0, x1), _ = panels.panel_a.vb.viewRange()
     (dx0, dx1), _ = panels.diff_panel.vb.viewRange()
     # aspect-locked views of slightly different sizes share the centre (and zoom) of the linked range
     assert (x0 + x1) / 2 == pytest.approx((dx0 + dx1) / 2, abs=0.01) and abs(x1 - x0) < 60
     # shared colour bar drives both images' levels
     panels.set_raw_levels(1.0, 500.0)
-    assert panels.c_panel.image_item.getLevels() == pytest.approx(panels.py_panel.image_item.getLevels())
+    assert panels.panel_a.image_item.getLevels() == pytest.approx(panels.panel_b.image_item.getLevels())
     # log scale on zero pixels stays finite
     panels.set_scale("log")
-    assert np.all(np.isfinite(panels.c_panel._display))
+    assert np.all(np.isfinite(panels.panel_a._display))
     # difference modes and tolerance overlay
     panels.set_mode("relative")
     assert panels.diff_raw[50, 60] == pytest.approx(0.1)
@@ -77,7 +77,7 @@ def test_panels_show_arrays_link_views_and_readouts(qtbot):
 
 
 def test_zoomed_out_panel_uses_max_aggregation(qtbot):
-    from app.image_panels import ImagePanel
+    from app.image_panel import ImagePanel
     p = ImagePanel("C reference")
     qtbot.addWidget(p)
     p.resize(300, 300)
@@ -99,16 +99,16 @@ def test_panel_click_and_crosshair(qtbot):
     panels.show()
     qtbot.waitExposed(panels)
     panels.set_images(np.ones((20, 30), np.float32), np.ones((20, 30), np.float32))
-    panels.c_panel.vb.setRange(xRange=(0, 30), yRange=(0, 20), padding=0)
+    panels.panel_a.vb.setRange(xRange=(0, 30), yRange=(0, 20), padding=0)
     qtbot.wait(50)   # the fit view already has this range: no signal to wait for, only a layout pass
-    view = panels.c_panel.graphics
-    scene_pt = panels.c_panel.vb.mapViewToScene(QtCore.QPointF(12.5, 7.5))
+    view = panels.panel_a.graphics
+    scene_pt = panels.panel_a.vb.mapViewToScene(QtCore.QPointF(12.5, 7.5))
     widget_pt = view.mapFromScene(scene_pt)
     with qtbot.waitSignal(panels.pixelClicked, timeout=2000) as blocker:
         qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=widget_pt)
     assert blocker.args == [7, 12]
     with qtbot.waitSignal(panels.hovered, timeout=2000) as blocker:
-        panels.c_panel._on_mouse_moved(scene_pt)
+        panels.panel_a._on_mouse_moved(scene_pt)
     assert blocker.args == [7, 12]
     assert panels.diff_panel.vline.isVisible() and panels.diff_panel.vline.value() == 12.5
 
@@ -117,10 +117,10 @@ def test_panel_error_page(qtbot):
     from app.image_panels import ImagePanels
     panels = ImagePanels()
     qtbot.addWidget(panels)
-    panels.c_panel.show_error("C reference failed: boom", "line 1\nline 2")
-    panels.set_images(py=np.ones((4, 4), np.float32), which="py")
-    assert panels.c_panel.showing_error() and "boom" in panels.c_panel.error_label.text()
-    assert panels.py_image() is not None and panels.diff_raw is None
+    panels.panel_a.show_error("C reference failed: boom", "line 1\nline 2")
+    panels.set_images(b=np.ones((4, 4), np.float32), which="b")
+    assert panels.panel_a.showing_error() and "boom" in panels.panel_a.error_label.text()
+    assert panels.image_b() is not None and panels.diff_raw is None
 
 
 # ---- inspector -----------------------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
     c = make_trace("c", dk0=0.018, mos=2)
     py = make_trace("torch", mos=2)
     insp_w.show_inspection(FakeInspection(c, py))
-    for eng in ("c", "py"):
+    for eng in ("a", "b"):
         x, y = insp_w.curve_data("k_frac", eng)
         assert x.tolist() == list(range(10))
     assert insp_w.divergence_tick() == 0
@@ -140,7 +140,7 @@ def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
     mos = insp_w.path_combos["mos"]
     assert not mos.isHidden() and mos.count() == 2 and insp_w.path_combos["src"].isHidden()
     insp_w.path_combos["mos"].setCurrentIndex(1)
-    assert insp_w.curve_data("F_latt", "c")[1][0] == pytest.approx(3.0)
+    assert insp_w.curve_data("F_latt", "a")[1][0] == pytest.approx(3.0)
     # table + TSV copy
     assert insp_w.table.rowCount() == 10
     tsv = insp_w.table.to_tsv()
@@ -159,13 +159,13 @@ def test_inspector_golden_and_curve_only(qtbot):
     qtbot.addWidget(w)
     golden = make_trace("c", dialect="golden")
     w.show_inspection(FakeInspection(golden, make_trace("torch")))
-    assert w.curve_data("h_frac", "c")[0].size == 0 and w.curve_data("h_frac", "py")[0].size == 10
+    assert w.curve_data("h_frac", "a")[0].size == 0 and w.curve_data("h_frac", "b")[0].size == 10
     assert "golden dialect" in w.summary.text() and "(only in B)" in w.plots["h_frac"].titleLabel.text
     none_trace = PixelTrace("c", 1, 2, dialect="none")
     w.show_inspection(FakeInspection(none_trace, make_trace("torch"), slow=1, fast=2,
-                                     c_curve=[(0.1 * i, float(i)) for i in range(10)]))
+                                     curve_a=[(0.1 * i, float(i)) for i in range(10)]))
     assert "single-tick runs" in w.summary.text()
-    assert len(w.plots_page.c_curve_item.getData()[0]) == 10
+    assert len(w.plots_page.curve_item_a.getData()[0]) == 10
     assert w.history.count() == 2
 
 

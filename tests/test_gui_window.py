@@ -31,30 +31,30 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     run_and_wait(qtbot, w)
     a, b = w.model.outcome("a"), w.model.outcome("b")
     assert a.ok and b.ok, (a.error, b.error)
-    c_img, py_img = a.result.image, b.result.image
-    assert np.array_equal(w.panels.c_image(), c_img)
-    assert np.array_equal(w.panels.py_image(), py_img)
-    assert np.allclose(w.panels.diff_raw, c_img.astype(np.float64) - py_img, atol=1e-5)
+    img_a, img_b = a.result.image, b.result.image
+    assert np.array_equal(w.panels.image_a(), img_a)
+    assert np.array_equal(w.panels.image_b(), img_b)
+    assert np.allclose(w.panels.diff_raw, img_a.astype(np.float64) - img_b, atol=1e-5)
     # the metrics panel shows the session's numbers, and the demo's carry-over makes the engines differ
     assert w.metrics.max_abs_diff > 0
     assert w.metrics_panel.values["correlation"].text() == f"{w.metrics.correlation:.9f}"
     # hover readout shows raw values, named after the engines
     s, f = w.metrics.max_abs_diff_pixel
     text = w.readout_text(s, f)
-    assert f"{w.names[0]} {c_img[s, f]:.6g}" in text and "2θ" in text and "d " in text
+    assert f"{w.names[0]} {img_a[s, f]:.6g}" in text and "2θ" in text and "d " in text
 
     # click the max |Δ| pixel in the A panel: both engines are traced, one point per φ tick each
-    with qtbot.waitSignal(w.panels.c_panel.vb.sigRangeChanged, timeout=10_000):
-        w.panels.c_panel.center_on(s, f, half_width=20)
+    with qtbot.waitSignal(w.panels.panel_a.vb.sigRangeChanged, timeout=10_000):
+        w.panels.panel_a.center_on(s, f, half_width=20)
     with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS):
-        click_pixel(qtbot, w.panels.c_panel, s, f)
+        click_pixel(qtbot, w.panels.panel_a, s, f)
     wait_idle(qtbot, w)
     insp = w.inspector.inspection
     assert (insp.slow, insp.fast) == (s, f)
-    assert insp.c_error is None and insp.py_error is None
+    assert insp.error_a is None and insp.error_b is None
     n_ticks = w.model.session.config.sampling.phisteps
     for field in ("h_frac", "k_frac", "l_frac", "F_latt_a", "F_latt_b", "F_latt_c", "F_latt"):
-        for eng in ("c", "py"):
+        for eng in ("a", "b"):
             ticks, _ = w.inspector.curve_data(field, eng)
             assert ticks.tolist() == list(range(n_ticks)), (field, eng)
     assert w.inspector.divergence_tick() == 0
@@ -68,12 +68,12 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     names = {p.name for p in w.last_bundle.iterdir()}
     ta, tb = side_tag("a", w.names[0]), side_tag("b", w.names[1])  # files are named after the engines
     assert ta.startswith("A-nbparity-C-reference") and tb == "B-nbparity-PyTorch-f64"
-    for required in ("window.png", "panel_c.png", "panel_py.png", "panel_diff.png", f"{ta}_float.bin",
+    for required in ("window.png", "panel_a.png", "panel_b.png", "panel_diff.png", f"{ta}_float.bin",
                      f"{tb}_float.bin", "metrics.json", "manifest.json", f"{ta}_log.txt", f"{tb}_log.txt",
                      f"pixel_s{s}_f{f}.csv"):
         assert required in names, required
-    saved = np.fromfile(w.last_bundle / f"{ta}_float.bin", dtype="<f4").reshape(c_img.shape)
-    assert np.array_equal(saved, c_img)
+    saved = np.fromfile(w.last_bundle / f"{ta}_float.bin", dtype="<f4").reshape(img_a.shape)
+    assert np.array_equal(saved, img_a)
     assert not QtGui.QImage(str(w.last_bundle / "window.png")).isNull()
     first = w.last_bundle
     with qtbot.waitSignal(w.model.exported, timeout=RUN_TIMEOUT_MS):
@@ -96,7 +96,7 @@ def test_cancel_stops_both_engines_kills_c_and_marks_the_views(qtbot, make_windo
     a, b = w.model.outcome("a"), w.model.outcome("b")
     assert a.cancelled and not a.ok
     assert not b.ok  # torch stopped at its next chunk, or never started (one engine after the other)
-    assert w.panels.c_panel.showing_error() and "cancelled" in w.panels.c_panel.error_label.text()
+    assert w.panels.panel_a.showing_error() and "cancelled" in w.panels.panel_a.error_label.text()
     for key in ("a", "b", "diff", "metrics"):
         assert w.views.stale_text(key).startswith("interrupted run"), key
     assert "identical" not in w.panels.diff_panel.title_label.text()
@@ -168,10 +168,10 @@ def test_crashing_c_binary_shows_error_and_log_tail(qtbot, make_window, tmp_path
     w = make_window(None, script)
     run_and_wait(qtbot, w)
     assert not w.model.outcome("a").ok and w.model.outcome("b").ok
-    label = w.panels.c_panel.error_label.text()
+    label = w.panels.panel_a.error_label.text()
     assert "failed" in label and ("SIGSEGV" in label or "signal" in label.lower() or "-11" in label), label
-    assert "about to crash" in w.panels.c_panel.error_view.toPlainText()
-    assert w.panels.py_image() is not None
+    assert "about to crash" in w.panels.panel_a.error_view.toPlainText()
+    assert w.panels.image_b() is not None
 
 
 def test_bad_flag_is_underlined_and_run_refused(qtbot, make_window, c_binary):
@@ -201,7 +201,7 @@ def test_load_images_as_either_side(qtbot, make_window, c_binary, tmp_path):
     with qtbot.waitSignal(w.model.metrics_ready, timeout=20_000):
         assert w.load_image_file("b", str(edf))
     wait_idle(qtbot, w)
-    assert np.array_equal(w.panels.c_image(), a) and np.array_equal(w.panels.py_image(), a * 2)
+    assert np.array_equal(w.panels.image_a(), a) and np.array_equal(w.panels.image_b(), a * 2)
     assert w.metrics.sum_ratio == pytest.approx(2.0, rel=1e-6)
     bad = tmp_path / "short.bin"
     bad.write_bytes(b"\0" * 10)
@@ -331,7 +331,7 @@ def test_large_images_are_replanned_on_a_worker(qtbot, make_window, c_binary):
     w = make_window(None, c_binary)
     run_and_wait(qtbot, w)
     w.panels.async_threshold = 1  # treat the demo's 256 x 256 images as large
-    c, py = w.panels.c_image(), w.panels.py_image()
+    c, py = w.panels.image_a(), w.panels.image_b()
     w.panels.set_raw_levels(1e-3, 10.0)
     levels = w.panels.levels()
     with qtbot.waitSignal(w.display.applied, timeout=RUN_TIMEOUT_MS):
@@ -342,5 +342,5 @@ def test_large_images_are_replanned_on_a_worker(qtbot, make_window, c_binary):
     assert w.panels.levels() == levels
     with qtbot.waitSignal(w.display.applied, timeout=RUN_TIMEOUT_MS):
         w.panels.set_scale("sqrt")
-    assert np.array_equal(w.panels.c_panel._display, transform(c, "sqrt", w.panels._floor))
-    assert w.panels.c_image() is c  # the same raw image: the view was kept
+    assert np.array_equal(w.panels.panel_a._display, transform(c, "sqrt", w.panels._floor))
+    assert w.panels.image_a() is c  # the same raw image: the view was kept

@@ -264,16 +264,16 @@ def test_cancel_before_start_is_reported_as_cancelled(c_binary):
 def test_inspect_pixel_traces_both_engines_and_compares_per_phi(c_binary):
     s = ComparisonSession(TINY, EngineOptions(c_binary=str(c_binary), c_carryover=False))
     insp = s.inspect_pixel(16, 16)
-    assert insp.c_error is None and insp.py_error is None, (insp.c_error, insp.py_error)
-    assert len(insp.c_trace.series()) == 3 and len(insp.py_trace.series()) == 3  # one sample per phi tick
+    assert insp.error_a is None and insp.error_b is None, (insp.error_a, insp.error_b)
+    assert len(insp.trace_a.series()) == 3 and len(insp.trace_b.series()) == 3  # one sample per phi tick
     assert insp.comparison is not None and insp.comparison.first_divergence is None
-    assert insp.c_curve is None  # our C prints per-phi lines, so no single-tick runs are needed
+    assert insp.curve_a is None  # our C prints per-phi lines, so no single-tick runs are needed
 
 
 def test_inspect_pixel_with_failing_c_keeps_the_torch_trace(tmp_path):
     s = ComparisonSession(TINY, EngineOptions(c_binary=str(_fake_binary(tmp_path))))
     insp = s.inspect_pixel(3, 4)
-    assert insp.c_error and insp.py_error is None and insp.py_trace is not None
+    assert insp.error_a and insp.error_b is None and insp.trace_b is not None
     assert insp.comparison is None
     assert f"{s.label('a')} failed" in insp.describe()
 
@@ -299,13 +299,13 @@ def test_binary_without_trace_lines_gets_a_per_tick_curve_from_single_tick_runs(
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     rotating = TINY[:-6] + "-phi 0 -osc 6 -phisteps 3 -misset 10 20 30".split()
     s = ComparisonSession(rotating, EngineOptions(c_binary=str(wrapper)))
-    py = s.run_torch()
+    py = s.run_side("b")
     # The pixel where the carry-over matters most (our C with it on vs off).
     on, off = (run_c(rotating + ["-phi0_carryover", x], binary=c_binary, threads=1).image for x in ("on", "off"))
     slow, fast = np.unravel_index(int(np.argmax(np.abs(on - off))), on.shape)
     assert on[slow, fast] != off[slow, fast]
     insp = s.inspect_pixel(int(slow), int(fast))
-    assert insp.c_error is None and insp.c_trace is not None and not insp.c_trace.samples
+    assert insp.error_a is None and insp.trace_a is not None and not insp.trace_a.samples
     curve = insp.curves["a"]
     assert insp.comparison is None and len(curve.ticks) == 3
     assert [phi for phi, _ in curve.ticks] == pytest.approx([0.0, 2.0, 4.0])
@@ -374,7 +374,7 @@ def test_a_gpu_side_runs_beside_the_cpu_side_and_auto_is_sequential_otherwise():
 
 def test_the_table_of_a_side_without_per_phi_samples_has_one_phi_deg_column_per_side(tmp_path, c_binary):
     # Side A prints no per-phi trace (TRACE lines filtered out): the per-phi table holds side B's columns only,
-    # with a_/b_ angles once each (no duplicate py_phi_deg column).
+    # with a_/b_ angles once each (no duplicate b_phi_deg column).
     wrapper = tmp_path / "quiet_nb"
     wrapper.write_text(f'#!/bin/sh\n"{c_binary}" "$@" | grep -v "^TRACE"\nexit 0\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
@@ -382,5 +382,5 @@ def test_the_table_of_a_side_without_per_phi_samples_has_one_phi_deg_column_per_
     insp = s.inspect_pixel(16, 16)
     folder = s.write_bundle(tmp_path / "out", inspections=[insp], prefix="trace")
     header = (folder / f"{insp.stem}.csv").read_text().splitlines()[0].split(",")
-    assert header.count("py_phi_deg") == 1 and header.count("c_phi_deg") == 1
+    assert header.count("b_phi_deg") == 1 and header.count("a_phi_deg") == 1
     assert len(header) == len(set(header))

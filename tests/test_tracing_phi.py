@@ -69,7 +69,7 @@ def test_pairs_by_tick_not_position():
     assert cmp.first_divergence is None
     assert cmp.ticks_only_py == [1] and cmp.n_common == 3
     rows = phi_table_rows(cmp)
-    assert [r["status"] for r in rows] == ["OK", "only Py", "OK", "OK"]
+    assert [r["status"] for r in rows] == ["OK", "only B", "OK", "OK"]
 
 
 def test_largest_of_hkl_reported_and_path_choice():
@@ -106,11 +106,11 @@ def test_parsed_traces_compare_and_tables(tmp_path):
     assert doc["summary"]["describe"] == "first divergence at φ tick 0 (0.00°): Δk = 1.8e-2"
     assert doc["rows"][0]["first"] == "<<" and doc["rows"][0]["status"] == "DIVERGE"
     # S_x is the port dialect's (spec 11.3): 0.5 1/Angstrom is stored as 5e9 1/m.
-    assert doc["rows"][0]["c_k_frac"] == K_C0 and doc["rows"][0]["py_S_x"] == 0.5e10
-    assert doc["scalars"] == [{"key": "steps", "c": [3.0], "py": [3.0], "delta": [0.0]}]
+    assert doc["rows"][0]["a_k_frac"] == K_C0 and doc["rows"][0]["b_S_x"] == 0.5e10
+    assert doc["scalars"] == [{"key": "steps", "a": [3.0], "b": [3.0], "delta": [0.0]}]
     with open(paths[1], newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert float(rows[0]["c_k_frac"]) == K_C0  # repr round-trips the double exactly
+    assert float(rows[0]["a_k_frac"]) == K_C0  # repr round-trips the double exactly
     assert rows[1]["status"] == "OK" and rows[1]["first"] == ""
     md = paths[2].read_text()
     assert "**first divergence at φ tick 0 (0.00°): Δk = 1.8e-2**" in md and "| DIVERGE | << |" in md

@@ -26,8 +26,8 @@ def test_panel_subtitles_fit_at_1366x768_in_every_compare_mode(qtbot, make_windo
     qtbot.wait(50)  # the resize's layout pass (no signal to wait on; nothing here depends on timing)
     panels = w.panels
     panels.set_images(np.ones((50, 60), np.float32), 1e-6 * np.ones((50, 60), np.float32))  # per-side notes
-    panels.c_panel.set_note("24.44 s")
-    panels.py_panel.set_note("5.84 s")
+    panels.panel_a.set_note("24.44 s")
+    panels.panel_b.set_note("5.84 s")
     panels.b_sum_check.setChecked(True)   # B's longest note: its scale and the factor
     panels.set_sharing("per side")
     for mode in ("diff", "side", "swipe_v", "overlay"):
@@ -38,7 +38,7 @@ def test_panel_subtitles_fit_at_1366x768_in_every_compare_mode(qtbot, make_windo
                 continue
             assert label_fits(p.title_label), (mode, p.title, p.title_label.width(), p.title_label.text())
             assert "pixel (s, f): centre (s+½, f+½)" in p.title_label.text()
-    assert "shown ×1e+06" in panels.py_panel.title_label.text()
+    assert "shown ×1e+06" in panels.panel_b.title_label.text()
 
 
 def test_trace_markdown_names_the_path_in_words(tmp_path):

@@ -194,7 +194,7 @@ class BundleWriter:
     """Context manager writing one bundle atomically.
 
     with BundleWriter(parent, "compare") as w:
-        w.write_json("summary.json", {...}); w.write_array_f32("c_float.bin", img)
+        w.write_json("summary.json", {...}); w.write_array_f32("a_float.bin", img)
     w.path  # the final folder, set after a clean exit
     """
 

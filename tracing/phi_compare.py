@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .names import PHI_QUANTITIES
 from .records import PathKey, PhiSample, PixelTrace
 from .units import paired_finding
+from .metrics import ParityThresholds
 
 HKL_FIELDS: tuple[str, ...] = ("h_frac", "k_frac", "l_frac")
 _SHORT = {"h_frac": "h", "k_frac": "k", "l_frac": "l"}
@@ -120,7 +121,10 @@ def _by_tick(series: list[PhiSample]) -> dict[int, PhiSample]:
     return out
 
 
-def compare_traces(c: PixelTrace, py: PixelTrace, *, tol: float = 5e-4,
+_PHI_TOL = ParityThresholds().phi_tol   # spec §11.5's per-φ limit, from the one home of thresholds
+
+
+def compare_traces(c: PixelTrace, py: PixelTrace, *, tol: float = _PHI_TOL,
                    path: PathKey | tuple[PathKey, PathKey] | None = None) -> PhiComparison:
     """Pair the two traces' φ ticks for one path and find the first tick where h, k or l differ by more than `tol`.
 

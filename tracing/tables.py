@@ -1,8 +1,11 @@
-"""Per-φ tables of one pixel, both engines side by side with py − c deltas and the divergence marker.
+"""Per-φ tables of one pixel, sides A and B side by side with B − A deltas and the divergence marker.
 
-Column order of every format: tick, c_phi_deg, py_phi_deg, then for each common field f: c_f, py_f, d_f (py − c),
-then the fields only one engine has (c_f or py_f), then status ("OK", "DIVERGE", or "only C"/"only Py"), and
-first ("<<" on the first diverging tick). Missing values are empty (CSV, markdown) or null (JSON).
+Column order of every format: tick, a_phi_deg, b_phi_deg, then for each common field f: a_f, b_f, d_f (B − A),
+then the fields only one side has (a_f or b_f), then status ("OK", "DIVERGE", or "only A"/"only B"), and
+first ("<<" on the first diverging tick). Missing values are empty (CSV, markdown) or null (JSON). The JSON's
+summary keys each side's facts by "a" and "b" (engines, dialects, notes, path_a/path_b, missing_in_a/_b,
+ticks_only_a/_b); the engine names say which program ran on each side. Bundles written before this used c_/py_
+(and "c"/"py") for A/B: app.bundle_reader reads both (LEGACY_PREFIXES).
 """
 from __future__ import annotations
 
@@ -18,14 +21,14 @@ from .records import PixelTrace
 
 
 def _columns(cmp: PhiComparison) -> list[str]:
-    cols = ["tick", "c_phi_deg", "py_phi_deg"]
+    cols = ["tick", "a_phi_deg", "b_phi_deg"]
     for f in cmp.fields:
         if f == "phi_deg":
             continue
-        cols += [f"c_{f}", f"py_{f}", f"d_{f}"]
+        cols += [f"a_{f}", f"b_{f}", f"d_{f}"]
     # phi_deg already has its two columns above: never again as a one-side field.
-    cols += [f"c_{f}" for f in cmp.missing_in_py if f != "phi_deg"]
-    cols += [f"py_{f}" for f in cmp.missing_in_c if f != "phi_deg"]
+    cols += [f"a_{f}" for f in cmp.missing_in_py if f != "phi_deg"]
+    cols += [f"b_{f}" for f in cmp.missing_in_c if f != "phi_deg"]
     return cols + ["status", "first"]
 
 
@@ -36,20 +39,20 @@ def phi_table_rows(cmp: PhiComparison) -> list[dict]:
     out: list[dict] = []
     for r in cmp.rows:
         row: dict = {k: None for k in cols}
-        row.update(tick=r.phi_tic, c_phi_deg=r.phi_deg_c, py_phi_deg=r.phi_deg_py)
-        for f, v in r.c.items():
-            if f"c_{f}" in row:
-                row[f"c_{f}"] = v
+        row.update(tick=r.phi_tic, a_phi_deg=r.phi_deg_c, b_phi_deg=r.phi_deg_py)
+        for f, v in r.c.items():   # PhiRow.c / .py: sides A and B (tracing.phi_compare's names)
+            if f"a_{f}" in row:
+                row[f"a_{f}"] = v
         for f, v in r.py.items():
-            if f"py_{f}" in row:
-                row[f"py_{f}"] = v
+            if f"b_{f}" in row:
+                row[f"b_{f}"] = v
         for f, d in r.delta.items():
             if f"d_{f}" in row:
                 row[f"d_{f}"] = d
         if r.phi_deg_c is None:
-            row["status"] = "only Py"
+            row["status"] = "only B"
         elif r.phi_deg_py is None:
-            row["status"] = "only C"
+            row["status"] = "only A"
         else:
             row["status"] = "DIVERGE" if r.diverged else "OK"
         row["first"] = "<<" if r.phi_tic == first_tic else ""
@@ -73,33 +76,33 @@ def _md_cell(v, delta: bool) -> str:
     return str(v)
 
 
-def summary_dict(cmp: PhiComparison, c_trace: PixelTrace, py_trace: PixelTrace) -> dict:
-    """Header facts for the tables: pixel, dialects, paths, tolerance, the one-line verdict."""
+def summary_dict(cmp: PhiComparison, trace_a: PixelTrace, trace_b: PixelTrace) -> dict:
+    """Header facts for the tables: pixel, engines, dialects, paths, tolerance, the one-line verdict."""
     d = cmp.first_divergence
     return {
-        "pixel": {"slow": c_trace.slow, "fast": c_trace.fast},
-        "engines": {"c": c_trace.engine, "py": py_trace.engine},
-        "dialects": {"c": c_trace.dialect, "py": py_trace.dialect},
-        "path_c": cmp.path_c, "path_py": cmp.path_py,
+        "pixel": {"slow": trace_a.slow, "fast": trace_a.fast},
+        "engines": {"a": trace_a.engine, "b": trace_b.engine},
+        "dialects": {"a": trace_a.dialect, "b": trace_b.dialect},
+        "path_a": cmp.path_c, "path_b": cmp.path_py,
         "tol": cmp.tol,
         "describe": cmp.describe(),
         "first_divergence": d,
         "max_abs_delta": cmp.max_abs_delta,
-        "missing_in_c": cmp.missing_in_c, "missing_in_py": cmp.missing_in_py,
-        "ticks_only_c": cmp.ticks_only_c, "ticks_only_py": cmp.ticks_only_py,
-        "notes": {"c": c_trace.notes, "py": py_trace.notes},
+        "missing_in_a": cmp.missing_in_c, "missing_in_b": cmp.missing_in_py,
+        "ticks_only_a": cmp.ticks_only_c, "ticks_only_b": cmp.ticks_only_py,
+        "notes": {"a": trace_a.notes, "b": trace_b.notes},
     }
 
 
-def _scalar_rows(c_trace: PixelTrace, py_trace: PixelTrace) -> list[dict]:
-    """Pixel-level keys both engines printed, first occurrence, with element-wise py − c."""
+def _scalar_rows(trace_a: PixelTrace, trace_b: PixelTrace) -> list[dict]:
+    """Pixel-level keys both sides printed, first occurrence, with element-wise B − A."""
     rows = []
-    for k, vc in c_trace.scalars.items():
-        vp = py_trace.scalars.get(k)
-        if vp is None:
+    for k, va in trace_a.scalars.items():
+        vb = trace_b.scalars.get(k)
+        if vb is None:
             continue
-        d = [p - q for p, q in zip(vp, vc, strict=True)] if len(vp) == len(vc) else None
-        rows.append({"key": k, "c": vc, "py": vp, "delta": d})
+        d = [p - q for p, q in zip(vb, va, strict=True)] if len(vb) == len(va) else None
+        rows.append({"key": k, "a": va, "b": vb, "delta": d})
     return rows
 
 
@@ -110,14 +113,14 @@ def path_text(p) -> str:
     return f"layer {p.layer}, sub-pixel ({p.sub_s}, {p.sub_f}), source {p.src}, mosaic domain {p.mos}"
 
 
-def write_phi_tables(folder: Path | str, stem: str, cmp: PhiComparison, c_trace: PixelTrace,
-                     py_trace: PixelTrace) -> list[Path]:
+def write_phi_tables(folder: Path | str, stem: str, cmp: PhiComparison, trace_a: PixelTrace,
+                     trace_b: PixelTrace) -> list[Path]:
     """Write <stem>.json, <stem>.csv and <stem>.md into `folder` (which must exist); returns the three paths."""
     folder = Path(folder)
     rows = phi_table_rows(cmp)
     cols = _columns(cmp)
-    summary = summary_dict(cmp, c_trace, py_trace)
-    scalars = _scalar_rows(c_trace, py_trace)
+    summary = summary_dict(cmp, trace_a, trace_b)
+    scalars = _scalar_rows(trace_a, trace_b)
 
     pj = folder / f"{stem}.json"
     pj.write_text(json.dumps(json_safe({"summary": summary, "columns": cols, "rows": rows, "scalars": scalars}),
@@ -132,22 +135,23 @@ def write_phi_tables(folder: Path | str, stem: str, cmp: PhiComparison, c_trace:
     pc.write_text(buf.getvalue(), encoding="utf-8")
 
     pm = folder / f"{stem}.md"
-    lines = [f"# Per-φ trace, pixel (slow {c_trace.slow}, fast {c_trace.fast})", "",
-             f"c (side A): {c_trace.engine} ({c_trace.dialect} dialect), path {path_text(cmp.path_c)}; "
-             f"py (side B): {py_trace.engine} ({py_trace.dialect} dialect), path {path_text(cmp.path_py)}.  ",
-             f"Δ = {py_trace.engine} − {c_trace.engine}; tolerance on h, k, l: {fmt_num(cmp.tol)}.", "",
+    lines = [f"# Per-φ trace, pixel (slow {trace_a.slow}, fast {trace_a.fast})", "",
+             f"a (side A): {trace_a.engine} ({trace_a.dialect} dialect), path {path_text(cmp.path_c)}; "
+             f"b (side B): {trace_b.engine} ({trace_b.dialect} dialect), path {path_text(cmp.path_py)}.  ",
+             f"Δ = {trace_b.engine} − {trace_a.engine}; tolerance on h, k, l: {fmt_num(cmp.tol)}.", "",
              f"**{cmp.describe()}**", ""]
     if cmp.missing_in_c or cmp.missing_in_py:
-        lines += [f"Fields only in {py_trace.engine}: {', '.join(cmp.missing_in_c) or '—'}; "
-                  f"only in {c_trace.engine}: {', '.join(cmp.missing_in_py) or '—'}.", ""]
+        lines += [f"Fields only in {trace_b.engine}: {', '.join(cmp.missing_in_c) or '—'}; "
+                  f"only in {trace_a.engine}: {', '.join(cmp.missing_in_py) or '—'}.", ""]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(_md_cell(r[c], c.startswith("d_")) for c in cols) + " |")
     if scalars:
-        lines += ["", "## Pixel-level values (first occurrence)", "", "| key | C | PyTorch | Δ |", "|---|---|---|---|"]
+        lines += ["", "## Pixel-level values (first occurrence)", "",
+                  f"| key | A: {trace_a.engine} | B: {trace_b.engine} | Δ |", "|---|---|---|---|"]
         for s in scalars:
             fmt = lambda vs: " ".join(f"{v:.10g}" for v in vs)  # noqa: E731
             dd = " ".join(fmt_num(v) for v in s["delta"]) if s["delta"] is not None else "(lengths differ)"
-            lines.append(f"| {s['key']} | {fmt(s['c'])} | {fmt(s['py'])} | {dd} |")
+            lines.append(f"| {s['key']} | {fmt(s['a'])} | {fmt(s['b'])} | {dd} |")
     pm.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return [pj, pc, pm]

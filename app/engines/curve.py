@@ -4,9 +4,11 @@ from __future__ import annotations
 from simulator.config import NanoBraggConfig, phi_ticks
 
 from .base import PhiCurve
+from tracing.metrics import ParityThresholds
 
-# float32 images: two values agree when they differ by no more than a few float32 roundings of the larger.
-REL_AGREE = 1e-5
+# float32 images: two values agree when they differ by no more than a few float32 roundings of the larger, the
+# same figure as the parity rule's largest relative error (one home: tracing.metrics.ParityThresholds).
+REL_AGREE = ParityThresholds().max_rel_error
 
 
 def has_zero_tick(config: NanoBraggConfig) -> bool:
