@@ -72,25 +72,42 @@ NB_INLINE vd splat(double x) { return vd{} + x; }
 NB_INLINE vd rint_v(vd x) { return (x + 0x1.8p52) - 0x1.8p52; }
 NB_INLINE vf rint_v(vf x) { return (x + 0x1.8p23f) - 0x1.8p23f; }
 
-// Lane selects of doubles, formed on 4-lane halves: without AVX-512, GCC lowers 8-lane double comparisons lane by
-// lane, but 4-lane ones to one compare and one blend.
+// Lane selects of doubles: one 8-lane compare and blend with AVX-512; without it, formed on 4-lane halves (GCC
+// lowers 8-lane double comparisons lane by lane there, but 4-lane ones to one compare and one blend). A select
+// picks bits, so both forms give the same values.
 NB_INLINE vd sel_lt(vd a, vd b, vd x, vd y)     // a < b ? x : y
 {
+#if defined(__AVX512F__)
+    return (a < b) ? x : y;
+#else
     VD A{a}, B{b}, X{x}, Y{y}, R;
     for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] < B.h[j]) ? X.h[j] : Y.h[j];
     return R.v;
+#endif
 }
 NB_INLINE vd sel_eq(vd a, vd b, vd x, vd y)     // a == b ? x : y
 {
+#if defined(__AVX512F__)
+    return (a == b) ? x : y;
+#else
     VD A{a}, B{b}, X{x}, Y{y}, R;
     for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] == B.h[j]) ? X.h[j] : Y.h[j];
     return R.v;
+#endif
 }
 NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0, r); }
 
 NB_INLINE vd sqrt_v(vd x)
 {
-#if defined(__AVX__)
+#if defined(__AVX512F__)
+    static_assert(W == 8, "one __m512d per double lane vector");
+    __m512d h;
+    std::memcpy(&h, &x, sizeof h);
+    h = _mm512_sqrt_pd(h);
+    vd r;
+    std::memcpy(&r, &h, sizeof r);
+    return r;
+#elif defined(__AVX__)
     VD X{x}, R;
     for (int j = 0; j < W / 4; ++j) {
         __m256d h;
@@ -110,7 +127,16 @@ NB_INLINE vd sqrt_v(vd x)
 // operations that must round as the C's do never go through it).
 NB_INLINE vd fma_v(vd a, vd b, vd c)
 {
-#if defined(__FMA__)
+#if defined(__AVX512F__)
+    __m512d x, y, z;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    std::memcpy(&z, &c, sizeof z);
+    x = _mm512_fmadd_pd(x, y, z);
+    vd r;
+    std::memcpy(&r, &x, sizeof r);
+    return r;
+#elif defined(__FMA__)
     VD A{a}, B{b}, C{c}, R;
     for (int j = 0; j < W / 4; ++j) {
         __m256d x, y, z;
@@ -332,14 +358,25 @@ struct PixelList {
     const int32_t* f;
     int64_t start, w, xmin, ymin;
 
-    void at(int64_t j, int64_t& slow, int64_t& fast) const
+    // (slow, fast) of pixels base..base+n-1 (n <= W); a ROI's raster order takes one division for the block,
+    // then steps along the row (an integer division per lane cost about a sixth of a 4-path pixel).
+    void block(int64_t base, int n, int64_t (&slow)[W], int64_t (&fast)[W]) const
     {
         if (s) {
-            slow = s[j];
-            fast = f[j];
-        } else {
-            slow = ymin + (start + j) / w;
-            fast = xmin + (start + j) % w;
+            for (int i = 0; i < n; ++i) {
+                slow[i] = s[base + i];
+                fast[i] = f[base + i];
+            }
+            return;
+        }
+        int64_t r = (start + base) / w, c = (start + base) % w;
+        for (int i = 0; i < n; ++i) {
+            slow[i] = ymin + r;
+            fast[i] = xmin + c;
+            if (++c == w) {
+                c = 0;
+                ++r;
+            }
         }
     }
 };
@@ -352,11 +389,11 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
     // s·N and f·N as doubles (exact integers): the sub-pixel index s·N + ss is then formed exactly in double.
     const int64_t N = p.N;
     vd sN, fN;
+    int64_t sl[W], fa[W];
+    px.block(base, nb, sl, fa);
     for (int i = 0; i < W; ++i) {
-        int64_t sl, fa;
-        px.at(base + (i < nb ? i : nb - 1), sl, fa);
-        sN[i] = double(sl * N);
-        fN[i] = double(fa * N);
+        sN[i] = double(sl[i < nb ? i : nb - 1] * N);
+        fN[i] = double(fa[i < nb ? i : nb - 1] * N);
     }
     const int64_t first_lane = (p.first_pix >= base && p.first_pix < base + nb) ? p.first_pix - base : -1;
     vd first_mask = splat(0.0);
@@ -417,7 +454,16 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
                         need_polar |= !cut[i] && polar[i] == 0.0;
                     }
                     if (!any_live) continue;
-                    if (!p.nopolar && need_polar) {
+                    if (!p.nopolar && need_polar && p.polar_K == 0.0) {
+                        // K = 0: psi stays 0 and cos(2·psi) = 1 exactly, so the C's factor is
+                        // 0.5·((1 + c2²) - (K·1)·s2²), here for all lanes at once (the same operations).
+                        const vd c2 = (-sd[0]) * d[0] + (-sd[1]) * d[1] + (-sd[2]) * d[2];
+                        const vd c2sq = c2 * c2;
+                        const vd pol = 0.5 * ((1.0 + c2sq) - p.polar_K * (1.0 - c2sq));
+                        vd take = sel_eq(polar, splat(0.0), splat(1.0), splat(0.0));
+                        if (p.dmin > 0.0) take = take * __builtin_convertvector(live, vd);
+                        polar = sel_eq(take, splat(1.0), pol, polar);
+                    } else if (!p.nopolar && need_polar) {
                         const double inc[3] = {-sd[0], -sd[1], -sd[2]};
                         for (int i = 0; i < W; ++i) {
                             if (cut[i] || polar[i] != 0.0) continue;
@@ -440,12 +486,14 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
             }
         }
     }
+    // The C's scaling, lane by lane the same operations: ((((r_e²·fluence)·I / steps)·cap)·polar)·omega.
+    vd Id;
+    if constexpr (sizeof(R) == sizeof(double)) Id = I;
+    else Id = __builtin_convertvector(I, vd);
+    const vd S = (((p.r_e_sqr * p.fluence) * Id / p.steps) * cap * polar) * omega;
+    const vf Sf = __builtin_convertvector(S, vf);
     for (int i = 0; i < nb; ++i) {
-        double S = p.r_e_sqr * p.fluence * double(I[i]) / p.steps;
-        S *= cap[i];
-        S *= polar[i];
-        S *= omega[i];
-        out[i] = float(S);
+        out[i] = Sf[i];
         omega_out[i] = omega[i];
     }
 }
