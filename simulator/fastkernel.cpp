@@ -95,6 +95,19 @@ NB_INLINE vd sel_eq(vd a, vd b, vd x, vd y)     // a == b ? x : y
     return R.v;
 #endif
 }
+// Whether any lane of x is 0 (either sign).
+NB_INLINE bool any_zero(vd x)
+{
+#if defined(__AVX512F__)
+    __m512d h;
+    std::memcpy(&h, &x, sizeof h);
+    return _mm512_cmp_pd_mask(h, _mm512_setzero_pd(), _CMP_EQ_OQ) != 0;
+#else
+    bool z = false;
+    for (int i = 0; i < W; ++i) z |= x[i] == 0.0;
+    return z;
+#endif
+}
 NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0, r); }
 
 NB_INLINE vd sqrt_v(vd x)
@@ -401,6 +414,8 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
     vr I = vr{} + R(p.I_bg);
     vd omega = splat(0.0), cap = splat(0.0), polar = splat(p.nopolar ? 1.0 : 0.0);
     const double half = p.sub / 2.0;
+    // Whether some lane still has omega (polar) at 0, i.e. still to compute: the lane checks run only while true.
+    bool omega_pending = true, polar_pending = !p.nopolar;
     for (int64_t t = 0; t < p.layers; ++t) {
         cap = splat((p.thick == 0.0) ? 1.0 : 0.0);
         const double Odet = double(t) * p.thickstep;
@@ -418,12 +433,12 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
                     const vd inv = 1.0 / air;
                     for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] * inv);
                 }
-                bool need_omega = false;                // the C computes omega while it is 0 (the first path)
-                for (int i = 0; i < W; ++i) need_omega |= omega[i] == 0.0;
-                if (need_omega) {
+                // The C computes omega while it is 0 (the first path).
+                if (omega_pending && any_zero(omega)) {
                     const vd om = p.point_pixel ? 1.0 / air / air
                                                 : p.pixel * p.pixel / air / air * p.close_distance / air;
                     omega = sel_eq(omega, splat(0.0), om, omega);
+                    omega_pending = any_zero(omega);
                 }
                 if (p.thick != 0.0) {
                     for (int i = 0; i < W; ++i) {
@@ -448,12 +463,17 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
                             live[i] = cut[i] ? R(0) : R(1);
                         }
                     }
-                    bool any_live = false, need_polar = false;
-                    for (int i = 0; i < W; ++i) {
-                        any_live |= !cut[i];
-                        need_polar |= !cut[i] && polar[i] == 0.0;
+                    bool need_polar = false;
+                    if (p.dmin > 0.0) {
+                        bool any_live = false;
+                        for (int i = 0; i < W; ++i) {
+                            any_live |= !cut[i];
+                            need_polar |= polar_pending && !cut[i] && polar[i] == 0.0;
+                        }
+                        if (!any_live) continue;
+                    } else {
+                        need_polar = polar_pending && any_zero(polar);
                     }
-                    if (!any_live) continue;
                     if (!p.nopolar && need_polar && p.polar_K == 0.0) {
                         // K = 0: psi stays 0 and cos(2·psi) = 1 exactly, so the C's factor is
                         // 0.5·((1 + c2²) - (K·1)·s2²), here for all lanes at once (the same operations).
@@ -471,6 +491,7 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
                             polar[i] = polarization(p, inc, di);
                         }
                     }
+                    if (need_polar) polar_pending = any_zero(polar);
                     const bool first_here = first_lane >= 0 && t == p.first_t && ss == p.first_ss &&
                                             sf == p.first_sf && src == p.first_src;
                     for (int64_t tm = 0; tm < p.TM; ++tm) {
