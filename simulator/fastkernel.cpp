@@ -472,12 +472,19 @@ void render_block(const NBParams& p, const HoistedLattice* hl, int nb, const Pix
         const double Odet = double(t) * p.thickstep;
         for (int64_t ss = 0; ss < N; ++ss) {
             const vd Sdet = p.sub * (sN + double(ss)) + half;
+            constexpr bool exact = sizeof(R) == sizeof(double);   // float: reciprocals instead of divisions
+            vd row[3];   // float: the position's sdet, odet and pix0 terms, the same for the row's sub-pixels
+            if constexpr (!exact)
+                for (int k = 0; k < 3; ++k) row[k] = fma_v(Sdet, splat(p.sdet[k]), splat(Odet * p.odet[k] + p.pix0[k]));
             for (int64_t sf = 0; sf < N; ++sf) {
                 const vd Fdet = p.sub * (fN + double(sf)) + half;
                 vd d[3], pos[3];
-                for (int k = 0; k < 3; ++k) d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
+                if constexpr (exact)
+                    for (int k = 0; k < 3; ++k)
+                        d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
+                else
+                    for (int k = 0; k < 3; ++k) d[k] = fma_v(Fdet, splat(p.fdet[k]), row[k]);
                 const vd air = sqrt_v(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-                constexpr bool exact = sizeof(R) == sizeof(double);   // float: reciprocals instead of divisions
                 vd inv = splat(1.0);
                 if constexpr (exact) {
                     for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] / air);
@@ -491,8 +498,11 @@ void render_block(const NBParams& p, const HoistedLattice* hl, int nb, const Pix
                 }
                 // The C computes omega while it is 0 (the first path).
                 if (omega_pending && any_zero(omega)) {
-                    const vd om = p.point_pixel ? 1.0 / air / air
-                                                : p.pixel * p.pixel / air / air * p.close_distance / air;
+                    vd om;
+                    if constexpr (exact)
+                        om = p.point_pixel ? 1.0 / air / air : p.pixel * p.pixel / air / air * p.close_distance / air;
+                    else   // float: the same solid angle from the reciprocal, without three divisions
+                        om = p.point_pixel ? inv * inv : (p.pixel * p.pixel * p.close_distance) * (inv * inv * inv);
                     omega = sel_eq(omega, splat(0.0), om, omega);
                     omega_pending = any_zero(omega);
                 }
@@ -578,7 +588,9 @@ void render_block(const NBParams& p, const HoistedLattice* hl, int nb, const Pix
     vd Id;
     if constexpr (sizeof(R) == sizeof(double)) Id = I;
     else Id = __builtin_convertvector(I, vd);
-    const vd S = (((p.r_e_sqr * p.fluence) * Id / p.steps) * cap * polar) * omega;
+    vd S;
+    if constexpr (sizeof(R) == sizeof(double)) S = (((p.r_e_sqr * p.fluence) * Id / p.steps) * cap * polar) * omega;
+    else S = ((p.r_e_sqr * p.fluence / p.steps) * Id * cap * polar) * omega;   // float: one division per call
     const vf Sf = __builtin_convertvector(S, vf);
     for (int i = 0; i < nb; ++i) {
         out[i] = Sf[i];
