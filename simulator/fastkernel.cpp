@@ -634,23 +634,79 @@ int64_t nb_render_f32(const NBParams* p, int64_t n, const int32_t* s, const int3
     return render_pixels<float>(p, n, PixelList{s, f, start, w, xmin, ymin}, out, omega, nthreads);
 }
 
-// Image moments of n values v (render order), in double, sequentially: out = {sum, sum of squares, max, index of
-// the first max, sum of (v - mean)^2, mean} with mean = sum / max(n, 2) (the engine's image_stats convention).
-void nb_moments(const float* v, int64_t n, double* out)
+// Image moments of n values v (render order), in double: out = {sum, sum of squares, max, index of the first max,
+// sum of (v - mean)^2, mean} with mean = sum / max(n, 2) (the engine's image_stats convention). The sums run over
+// fixed blocks of MOMENT_BLOCK values on nthreads threads, each block in W lanes (value i into lane i mod W), the
+// lanes then the blocks added in order: the same bits for any thread count (and, without contraction, any ISA).
+constexpr int64_t MOMENT_BLOCK = 1 << 15;
+
+void nb_moments(const float* v, int64_t n, double* out, int nthreads)
 {
-    double sum = 0.0, sq = 0.0, mx = -INFINITY, c = 0.0;
-    int64_t imax = -1;
-    for (int64_t i = 0; i < n; ++i) {
-        const double x = v[i];
-        sum += x;
-        sq += x * x;
-        if (x > mx) { mx = x; imax = i; }
+    const int64_t nblk = (n + MOMENT_BLOCK - 1) / MOMENT_BLOCK;
+    const size_t nb = static_cast<size_t>(nblk);
+    std::vector<double> bsum(nb), bsq(nb), bmax(nb), bc(nb);
+    // A lane-parallel pass over block b: acc(lanes, x) per value, in the lane order above.
+    auto lanes = [&](int64_t b, auto&& acc) {
+        const int64_t i0 = b * MOMENT_BLOCK, i1 = (i0 + MOMENT_BLOCK < n) ? i0 + MOMENT_BLOCK : n;
+        int64_t i = i0;
+        for (; i + W <= i1; i += W) {
+            vd x;
+            for (int j = 0; j < W; ++j) x[j] = v[i + j];
+            acc(x, W);
+        }
+        if (i < i1) {
+            vd x = splat(0.0);
+            const int rest = int(i1 - i);
+            for (int j = 0; j < rest; ++j) x[j] = v[i + j];
+            acc(x, rest);
+        }
+    };
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (int64_t b = 0; b < nblk; ++b) {
+        vd s = splat(0.0), q = splat(0.0), m = splat(-INFINITY);
+        lanes(b, [&](vd x, int k) {   // x: the tail's unused lanes hold 0
+            s = s + x;
+            q = q + x * x;
+            for (int j = k; j < W; ++j) x[j] = -INFINITY;      // never a maximum
+            m = sel_lt(m, x, x, m);
+        });
+        double ss = 0.0, qq = 0.0, mm = -INFINITY;
+        for (int j = 0; j < W; ++j) {
+            ss += s[j];
+            qq += q[j];
+            if (m[j] > mm) mm = m[j];
+        }
+        bsum[size_t(b)] = ss;
+        bsq[size_t(b)] = qq;
+        bmax[size_t(b)] = mm;
     }
+    double sum = 0.0, sq = 0.0, mx = -INFINITY;
+    int64_t bmx = -1;
+    for (int64_t b = 0; b < nblk; ++b) {
+        sum += bsum[size_t(b)];
+        sq += bsq[size_t(b)];
+        if (bmax[size_t(b)] > mx) { mx = bmax[size_t(b)]; bmx = b; }
+    }
+    int64_t imax = -1;   // the first value equal to the maximum (NaN and -inf values are never a maximum)
+    if (bmx >= 0)
+        for (int64_t i = bmx * MOMENT_BLOCK; i < n; ++i)
+            if (double(v[i]) == mx) { imax = i; break; }
     const double mean = sum / double(n > 2 ? n : 2);
-    for (int64_t i = 0; i < n; ++i) {
-        const double d = double(v[i]) - mean;
-        c += d * d;
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (int64_t b = 0; b < nblk; ++b) {
+        vd c = splat(0.0);
+        lanes(b, [&](vd x, int k) {
+            const vd dd = x - mean;
+            vd sqd = dd * dd;
+            for (int j = k; j < W; ++j) sqd[j] = 0.0;
+            c = c + sqd;
+        });
+        double cc = 0.0;
+        for (int j = 0; j < W; ++j) cc += c[j];
+        bc[size_t(b)] = cc;
     }
+    double c = 0.0;
+    for (int64_t b = 0; b < nblk; ++b) c += bc[size_t(b)];
     out[0] = sum; out[1] = sq; out[2] = mx; out[3] = double(imax); out[4] = c; out[5] = mean;
 }
 

@@ -247,7 +247,7 @@ def render_setup(setup: Setup, kern: FastKernel, t0: float, *, dtype: str, devic
         progress(1.0)            # an empty ROI: nothing to render, but report completion
     if not direct:
         order.place(image, values)
-    mom = Moments(n, *kern.moments(values))
+    mom = Moments(n, *kern.moments(values, threads))
     return finish(setup, image, order, mom, omega_sum, n_chunks, chunk, [], t0, dtype=dtype, device=device,
                   threads=threads, kernel_name="compiled", why_not="", fused=False)
 
