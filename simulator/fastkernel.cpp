@@ -221,8 +221,10 @@ NB_INLINE vd sin_v(vd x)
 // sin(pi·x)/x = sum SP_k (x^2)^k on |x| <= 1/2 within 2.1e-8 relative (the same fit as kernel.SINPI_COEF).
 constexpr float SP0 = 3.1415926524470317f, SP1 = -5.167711443428678f, SP2 = 2.550104800757876f,
                 SP3 = -0.5984715179339419f, SP4 = 0.07803295397341155f;
-// Added to f so that f == 0 gives N·t/t = N; below half an ulp of any |f| >= 2^-36.
-constexpr float TINY32 = 0x1p-60f;
+// Added to f so that f == 0 gives N·t/t = N; below half an ulp of any |f| >= 2^-16 (and it moves a smaller f by
+// 1e-12, which changes F_latt by less than 1e-20 relative). It keeps each denominator f·P(f^2) above 2^-40, so the
+// product of the three stays a normal float (2^-120 > 2^-126): one division for the three axes.
+constexpr float TINY32 = 0x1p-40f;
 
 NB_INLINE vf sinpi_over_x(vf y)
 {
@@ -242,6 +244,7 @@ NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3],
     typedef typename Lanes<R>::type vr;
     const double Nv[3] = {p.Na, p.Nb, p.Nc};
     vr FL = vr{} + R(1);
+    vf den = vf{} + 1.0f;   // float: the axes' denominators, divided once at the end
     for (int a = 0; a < 3; ++a) {
         const double Na = Nv[a];
         // float without an F lookup: f = h - rint(h) gives F_latt the same value as h - ceil(h - 1/2) (they
@@ -269,10 +272,12 @@ NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3],
             const vf f = __builtin_convertvector(h[a] - h0[a], vf) + TINY32;
             vf g = float(Na) * f;
             g = g - rint_v(g);
-            fa = (g * sinpi_over_x(g * g)) / (f * sinpi_over_x(f * f));
+            fa = g * sinpi_over_x(g * g);                 // the numerator
+            den = den * (f * sinpi_over_x(f * f));
         }
         FL = FL * fa;                                     // 1·F_a is F_a: the product is the C's (F_a·F_b)·F_c
     }
+    if constexpr (sizeof(R) != sizeof(double)) FL = FL / den;
     return FL;
 }
 
