@@ -130,11 +130,12 @@ class _GridEntry:
 class PaddedGridCache:
     """The last padded F grid and F^2 table (issue 19: about 0.05-0.15 s of every CLI-FLAGS-003 render, 27 MB),
     reused while a render has the same HKL grid object (hkl.build_grid serves one array per file and default_F),
-    the same wavelengths' reach and cell lengths. Thread-safe; the arrays are read-only."""
+    the same wavelengths' reach and cell lengths; the last unpadded one (a trace's) beside it, so a click between
+    two renders does not evict the render's grid. Thread-safe; the arrays are read-only."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entry: _GridEntry | None = None
+        self._entries: dict[bool, _GridEntry] = {}   # by `pad`
 
     def get(self, setup: Setup, pad: bool) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int],
                                                     tuple[int, int, int], bool]:
@@ -143,7 +144,7 @@ class PaddedGridCache:
         key = (pad, float(hk.default_F), hk.h_min, hk.k_min, hk.l_min, float(np.min(setup.beam.lambdas)),
                *(float(np.linalg.norm(v)) for v in (cr.a0, cr.b0, cr.c0)))
         with self._lock:
-            e = self._entry
+            e = self._entries.get(pad)
             if e is not None and e.source is hk.grid and e.key == key:
                 return e.F64, e.F2f, e.origin, e.shape, e.padded
         F64, origin, shape, padded = f_grid(setup, pad)
@@ -152,12 +153,12 @@ class PaddedGridCache:
             a.flags.writeable = False
         if hk.hkls > 0:
             with self._lock:
-                self._entry = _GridEntry(hk.grid, key, F64, F2f, origin, shape, padded)
+                self._entries[pad] = _GridEntry(hk.grid, key, F64, F2f, origin, shape, padded)
         return F64, F2f, origin, shape, padded
 
     def clear(self) -> None:
         with self._lock:
-            self._entry = None
+            self._entries.clear()
 
 
 GRID_CACHE = PaddedGridCache()

@@ -38,6 +38,9 @@ def test_same_inputs_reuse_the_grid_and_changes_rebuild_it(tmp_path):
     b = fastpath.kernel_inputs(_setup(one), None)
     assert a.arrays[4] is b.arrays[4] and a.arrays[5] is b.arrays[5]     # F64, F2f: the same arrays
     assert not a.arrays[4].flags.writeable and not a.arrays[5].flags.writeable
+    unpadded = fastpath.kernel_inputs(_setup(one), None, pad=False)   # a trace's grid between two renders
+    assert unpadded.arrays[4].size == 7 * 7 * 7 + 1 and not unpadded.params.padded
+    assert fastpath.kernel_inputs(_setup(one), None).arrays[4] is a.arrays[4]
     # another file, another reach (wavelength, cell): each gets its own grid, with the values f_grid gives
     for setup in (_setup(_hkl(tmp_path / "two.hkl", 3.0)), _setup(one, lam=0.5), _setup(one, cell="80 60 70")):
         c = fastpath.kernel_inputs(setup, None)
