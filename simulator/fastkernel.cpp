@@ -30,6 +30,14 @@
 namespace {
 
 constexpr int W = 8;                       // pixels per block (lanes)
+// float path: Miller indices from hoisted L/lambda tables and sub-pixel positions by FMA where the target has
+// AVX-512 (32 vector registers hold the 8-lane doubles); with 16 AVX2 registers the extra live vectors spill, which
+// measured 1.5-3x slower than the direct form, so narrower targets keep it.
+#if defined(__AVX512F__)
+constexpr bool HOIST = true;
+#else
+constexpr bool HOIST = false;
+#endif
 #define NB_INLINE inline __attribute__((always_inline))
 constexpr double NB_PI = 3.14159265358979323846;
 
@@ -248,8 +256,9 @@ NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3],
     for (int a = 0; a < 3; ++a) {
         const double Na = Nv[a];
         // float without an F lookup: f = h - rint(h) gives F_latt the same value as h - ceil(h - 1/2) (they
-        // differ only at exact half-integers, where the sine ratio is even in f), two operations fewer.
-        const bool nearest = sizeof(R) != sizeof(double) && !need_h0;
+        // differ only at exact half-integers, where the sine ratio is even in f), two operations fewer (with
+        // AVX-512 only: on AVX2 targets GCC's code for it measured 25% slower than the ceil form).
+        const bool nearest = HOIST && sizeof(R) != sizeof(double) && !need_h0;
         if (need_h0 || (sizeof(R) != sizeof(double) && !nearest)) h0[a] = ceil_v(h[a] - 0.5);
         if (nearest) h0[a] = rint_v(h[a]);
         if (!(Na > 1)) continue;                          // F_a = 1: FL·1 is FL
@@ -479,12 +488,12 @@ void render_block(const NBParams& p, const HoistedLattice* hl, int nb, const Pix
             const vd Sdet = p.sub * (sN + double(ss)) + half;
             constexpr bool exact = sizeof(R) == sizeof(double);   // float: reciprocals instead of divisions
             vd row[3];   // float: the position's sdet, odet and pix0 terms, the same for the row's sub-pixels
-            if constexpr (!exact)
+            if constexpr (!exact && HOIST)
                 for (int k = 0; k < 3; ++k) row[k] = fma_v(Sdet, splat(p.sdet[k]), splat(Odet * p.odet[k] + p.pix0[k]));
             for (int64_t sf = 0; sf < N; ++sf) {
                 const vd Fdet = p.sub * (fN + double(sf)) + half;
                 vd d[3], pos[3];
-                if constexpr (exact)
+                if constexpr (exact || !HOIST)
                     for (int k = 0; k < 3; ++k)
                         d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
                 else
@@ -522,9 +531,9 @@ void render_block(const NBParams& p, const HoistedLattice* hl, int nb, const Pix
                 for (int64_t src = 0; src < p.S; ++src) {
                     const double* sd = p.src_dir + 3 * src;
                     const double lam = p.lambdas[src];
-                    vd q[3];   // float: only for the dmin cut (its Miller indices come from miller_hoisted)
+                    vd q[3];   // float with HOIST: only for the dmin cut (the Miller indices use miller_hoisted)
                     if constexpr (exact) for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) / lam;
-                    else if (p.dmin > 0.0) for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) * (1.0 / lam);
+                    else if (!HOIST || p.dmin > 0.0) for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) * (1.0 / lam);
                     bool cut[W] = {};
                     vr live = vr{} + R(1);              // 1 for paths that pass the dmin cut, else 0
                     if (p.dmin > 0.0) {
@@ -567,7 +576,7 @@ void render_block(const NBParams& p, const HoistedLattice* hl, int nb, const Pix
                                             sf == p.first_sf && src == p.first_src;
                     for (int64_t tm = 0; tm < p.TM; ++tm) {
                         vr contrib, contribF;
-                        if constexpr (exact) {
+                        if constexpr (exact || !HOIST) {
                             contrib = path_term<R>(p, p.latN + 9 * tm, q);
                             if (first_here) contribF = path_term<R>(p, p.latF + 9 * tm, q);
                         } else {
@@ -608,7 +617,7 @@ int64_t render_pixels(const NBParams* p, int64_t n, const PixelList& px, float* 
 {
     const int64_t nblocks = (n + W - 1) / W;
     std::unique_ptr<HoistedLattice> hl;
-    if constexpr (sizeof(R) != sizeof(double)) hl.reset(new HoistedLattice(*p));
+    if constexpr (sizeof(R) != sizeof(double) && HOIST) hl.reset(new HoistedLattice(*p));
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads)
     for (int64_t b = 0; b < nblocks; ++b) {
         const int64_t i0 = b * W;
