@@ -140,12 +140,13 @@ class FastKernel:
            max(1, int(threads)))
         return out, omega
 
-    def moments(self, values: np.ndarray) -> tuple[float, float, float, int, float, float]:
+    def moments(self, values: np.ndarray, threads: int = 1) -> tuple[float, float, float, int, float, float]:
         """(sum, sum of squares, max, index of the first max, sum of (v - mean)^2, mean) of values (n,) float32,
-        mean = sum / max(n, 2); in double, without holding the GIL."""
+        mean = sum / max(n, 2); in double, without holding the GIL, on `threads` threads (the sums are added in
+        fixed blocks and lanes: the same bits for any thread count)."""
         v = np.ascontiguousarray(values, dtype=np.float32)
         out = np.zeros(6, dtype=np.float64)
-        self.lib.nb_moments(v.ctypes.data, v.shape[0], out.ctypes.data)
+        self.lib.nb_moments(v.ctypes.data, v.shape[0], out.ctypes.data, max(1, int(threads)))
         return float(out[0]), float(out[1]), float(out[2]), int(out[3]), float(out[4]), float(out[5])
 
     def sin(self, x: np.ndarray) -> np.ndarray:
@@ -162,7 +163,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = sig, _I
     lib.nb_sin_f64.argtypes, lib.nb_sin_f64.restype = [_P, _P, _I], None
-    lib.nb_moments.argtypes, lib.nb_moments.restype = [_P, _I, _P], None
+    lib.nb_moments.argtypes, lib.nb_moments.restype = [_P, _I, _P, ctypes.c_int], None
     lib.nb_abi.argtypes, lib.nb_abi.restype = [], _I
 
 

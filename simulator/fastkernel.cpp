@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
+#include <vector>
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
@@ -28,6 +30,14 @@
 namespace {
 
 constexpr int W = 8;                       // pixels per block (lanes)
+// float path: Miller indices from hoisted L/lambda tables and sub-pixel positions by FMA where the target has
+// AVX-512 (32 vector registers hold the 8-lane doubles); with 16 AVX2 registers the extra live vectors spill, which
+// measured 1.5-3x slower than the direct form, so narrower targets keep it.
+#if defined(__AVX512F__)
+constexpr bool HOIST = true;
+#else
+constexpr bool HOIST = false;
+#endif
 #define NB_INLINE inline __attribute__((always_inline))
 constexpr double NB_PI = 3.14159265358979323846;
 
@@ -72,25 +82,55 @@ NB_INLINE vd splat(double x) { return vd{} + x; }
 NB_INLINE vd rint_v(vd x) { return (x + 0x1.8p52) - 0x1.8p52; }
 NB_INLINE vf rint_v(vf x) { return (x + 0x1.8p23f) - 0x1.8p23f; }
 
-// Lane selects of doubles, formed on 4-lane halves: without AVX-512, GCC lowers 8-lane double comparisons lane by
-// lane, but 4-lane ones to one compare and one blend.
+// Lane selects of doubles: one 8-lane compare and blend with AVX-512; without it, formed on 4-lane halves (GCC
+// lowers 8-lane double comparisons lane by lane there, but 4-lane ones to one compare and one blend). A select
+// picks bits, so both forms give the same values.
 NB_INLINE vd sel_lt(vd a, vd b, vd x, vd y)     // a < b ? x : y
 {
+#if defined(__AVX512F__)
+    return (a < b) ? x : y;
+#else
     VD A{a}, B{b}, X{x}, Y{y}, R;
     for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] < B.h[j]) ? X.h[j] : Y.h[j];
     return R.v;
+#endif
 }
 NB_INLINE vd sel_eq(vd a, vd b, vd x, vd y)     // a == b ? x : y
 {
+#if defined(__AVX512F__)
+    return (a == b) ? x : y;
+#else
     VD A{a}, B{b}, X{x}, Y{y}, R;
     for (int j = 0; j < W / 4; ++j) R.h[j] = (A.h[j] == B.h[j]) ? X.h[j] : Y.h[j];
     return R.v;
+#endif
+}
+// Whether any lane of x is 0 (either sign).
+NB_INLINE bool any_zero(vd x)
+{
+#if defined(__AVX512F__)
+    __m512d h;
+    std::memcpy(&h, &x, sizeof h);
+    return _mm512_cmp_pd_mask(h, _mm512_setzero_pd(), _CMP_EQ_OQ) != 0;
+#else
+    bool z = false;
+    for (int i = 0; i < W; ++i) z |= x[i] == 0.0;
+    return z;
+#endif
 }
 NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0, r); }
 
 NB_INLINE vd sqrt_v(vd x)
 {
-#if defined(__AVX__)
+#if defined(__AVX512F__)
+    static_assert(W == 8, "one __m512d per double lane vector");
+    __m512d h;
+    std::memcpy(&h, &x, sizeof h);
+    h = _mm512_sqrt_pd(h);
+    vd r;
+    std::memcpy(&r, &h, sizeof r);
+    return r;
+#elif defined(__AVX__)
     VD X{x}, R;
     for (int j = 0; j < W / 4; ++j) {
         __m256d h;
@@ -110,7 +150,16 @@ NB_INLINE vd sqrt_v(vd x)
 // operations that must round as the C's do never go through it).
 NB_INLINE vd fma_v(vd a, vd b, vd c)
 {
-#if defined(__FMA__)
+#if defined(__AVX512F__)
+    __m512d x, y, z;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    std::memcpy(&z, &c, sizeof z);
+    x = _mm512_fmadd_pd(x, y, z);
+    vd r;
+    std::memcpy(&r, &x, sizeof r);
+    return r;
+#elif defined(__FMA__)
     VD A{a}, B{b}, C{c}, R;
     for (int j = 0; j < W / 4; ++j) {
         __m256d x, y, z;
@@ -180,8 +229,10 @@ NB_INLINE vd sin_v(vd x)
 // sin(pi·x)/x = sum SP_k (x^2)^k on |x| <= 1/2 within 2.1e-8 relative (the same fit as kernel.SINPI_COEF).
 constexpr float SP0 = 3.1415926524470317f, SP1 = -5.167711443428678f, SP2 = 2.550104800757876f,
                 SP3 = -0.5984715179339419f, SP4 = 0.07803295397341155f;
-// Added to f so that f == 0 gives N·t/t = N; below half an ulp of any |f| >= 2^-36.
-constexpr float TINY32 = 0x1p-60f;
+// Added to f so that f == 0 gives N·t/t = N; below half an ulp of any |f| >= 2^-16 (and it moves a smaller f by
+// 1e-12, which changes F_latt by less than 1e-20 relative). It keeps each denominator f·P(f^2) above 2^-40, so the
+// product of the three stays a normal float (2^-120 > 2^-126): one division for the three axes.
+constexpr float TINY32 = 0x1p-40f;
 
 NB_INLINE vf sinpi_over_x(vf y)
 {
@@ -201,9 +252,15 @@ NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3],
     typedef typename Lanes<R>::type vr;
     const double Nv[3] = {p.Na, p.Nb, p.Nc};
     vr FL = vr{} + R(1);
+    vf den = vf{} + 1.0f;   // float: the axes' denominators, divided once at the end
     for (int a = 0; a < 3; ++a) {
         const double Na = Nv[a];
-        if (need_h0 || sizeof(R) != sizeof(double)) h0[a] = ceil_v(h[a] - 0.5);
+        // float without an F lookup: f = h - rint(h) gives F_latt the same value as h - ceil(h - 1/2) (they
+        // differ only at exact half-integers, where the sine ratio is even in f), two operations fewer (with
+        // AVX-512 only: on AVX2 targets GCC's code for it measured 25% slower than the ceil form).
+        const bool nearest = HOIST && sizeof(R) != sizeof(double) && !need_h0;
+        if (need_h0 || (sizeof(R) != sizeof(double) && !nearest)) h0[a] = ceil_v(h[a] - 0.5);
+        if (nearest) h0[a] = rint_v(h[a]);
         if (!(Na > 1)) continue;                          // F_a = 1: FL·1 is FL
         vr fa;
         if constexpr (sizeof(R) == sizeof(double)) {
@@ -224,10 +281,12 @@ NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3],
             const vf f = __builtin_convertvector(h[a] - h0[a], vf) + TINY32;
             vf g = float(Na) * f;
             g = g - rint_v(g);
-            fa = (g * sinpi_over_x(g * g)) / (f * sinpi_over_x(f * f));
+            fa = g * sinpi_over_x(g * g);                 // the numerator
+            den = den * (f * sinpi_over_x(f * f));
         }
         FL = FL * fa;                                     // 1·F_a is F_a: the product is the C's (F_a·F_b)·F_c
     }
+    if constexpr (sizeof(R) != sizeof(double)) FL = FL / den;
     return FL;
 }
 
@@ -282,10 +341,9 @@ NB_INLINE typename Lanes<R>::type f_cell_v(const NBParams& p, const vd (&h0)[3])
 // F_cell^2·F_latt^2 of W paths with lattice L (9: a, b, c in m) and scattering vectors q[3] (1/m); float64 in
 // the C's order ((F·F)·F_latt)·F_latt.
 template <class R>
-NB_INLINE typename Lanes<R>::type path_term(const NBParams& p, const double* L, const vd (&q)[3])
+NB_INLINE typename Lanes<R>::type path_term_h(const NBParams& p, const vd (&h)[3])
 {
-    vd h[3], h0[3];
-    for (int a = 0; a < 3; ++a) h[a] = L[3 * a] * q[0] + L[3 * a + 1] * q[1] + L[3 * a + 2] * q[2];
+    vd h0[3];
     const bool hkl = p.hkls > 0;
     const typename Lanes<R>::type FL = lattice_v<R>(p, h, h0, hkl);
     if constexpr (sizeof(R) == sizeof(double)) {
@@ -296,6 +354,51 @@ NB_INLINE typename Lanes<R>::type path_term(const NBParams& p, const double* L, 
         return F2 * (FL * FL);
     }
 }
+
+template <class R>
+NB_INLINE typename Lanes<R>::type path_term(const NBParams& p, const double* L, const vd (&q)[3])
+{
+    vd h[3];
+    for (int a = 0; a < 3; ++a) h[a] = L[3 * a] * q[0] + L[3 * a + 1] * q[1] + L[3 * a + 2] * q[2];
+    return path_term_h<R>(p, h);
+}
+
+// float: h = (M·d)·(1/|d|) + c for the unnormalised pixel position d, with M = L/lambda and c = L·src_dir/lambda
+// per (source, tick·domain) from `HoistedLattice` (12 doubles: M row-major, then c): the same Miller index as
+// L·((d/|d| + src_dir)/lambda) within a few ulp, in 12 operations (FMA where the target has it) instead of 21.
+NB_INLINE void miller_hoisted(const double* Mc, const vd (&d)[3], vd inv, vd (&h)[3])
+{
+    for (int a = 0; a < 3; ++a) {
+        const vd md = fma_v(splat(Mc[3 * a + 2]), d[2], fma_v(splat(Mc[3 * a + 1]), d[1], Mc[3 * a] * d[0]));
+        h[a] = fma_v(md, inv, splat(Mc[9 + a]));
+    }
+}
+
+// The float path's per-(source, tick·domain) tables of miller_hoisted for latN and latF: (S·TM, 12) each.
+struct HoistedLattice {
+    std::vector<double> N, F;
+
+    explicit HoistedLattice(const NBParams& p)
+    {
+        for (int which = 0; which < 2; ++which) {
+            const double* lat = which ? p.latF : p.latN;
+            std::vector<double>& out = which ? F : N;
+            out.resize(size_t(p.S * p.TM * 12));
+            for (int64_t src = 0; src < p.S; ++src) {
+                const double* sd = p.src_dir + 3 * src;
+                const double lam = p.lambdas[src];
+                for (int64_t tm = 0; tm < p.TM; ++tm) {
+                    const double* L = lat + 9 * tm;
+                    double* o = out.data() + 12 * (src * p.TM + tm);
+                    for (int a = 0; a < 3; ++a) {
+                        for (int k = 0; k < 3; ++k) o[3 * a + k] = L[3 * a + k] / lam;
+                        o[9 + a] = (L[3 * a] * sd[0] + L[3 * a + 1] * sd[1] + L[3 * a + 2] * sd[2]) / lam;
+                    }
+                }
+            }
+        }
+    }
+};
 
 // first where mask == 1, else other.
 template <class R>
@@ -332,31 +435,43 @@ struct PixelList {
     const int32_t* f;
     int64_t start, w, xmin, ymin;
 
-    void at(int64_t j, int64_t& slow, int64_t& fast) const
+    // (slow, fast) of pixels base..base+n-1 (n <= W); a ROI's raster order takes one division for the block,
+    // then steps along the row (an integer division per lane cost about a sixth of a 4-path pixel).
+    void block(int64_t base, int n, int64_t (&slow)[W], int64_t (&fast)[W]) const
     {
         if (s) {
-            slow = s[j];
-            fast = f[j];
-        } else {
-            slow = ymin + (start + j) / w;
-            fast = xmin + (start + j) % w;
+            for (int i = 0; i < n; ++i) {
+                slow[i] = s[base + i];
+                fast[i] = f[base + i];
+            }
+            return;
+        }
+        int64_t r = (start + base) / w, c = (start + base) % w;
+        for (int i = 0; i < n; ++i) {
+            slow[i] = ymin + r;
+            fast[i] = xmin + c;
+            if (++c == w) {
+                c = 0;
+                ++r;
+            }
         }
     }
 };
 
 // One block of up to W pixels, the call's pixels base.. (lanes past `nb` repeat the last pixel, not written).
 template <class R>
-void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, float* out, double* omega_out)
+void render_block(const NBParams& p, const HoistedLattice* hl, int nb, const PixelList& px, int64_t base, float* out,
+                  double* omega_out)
 {
     typedef typename Lanes<R>::type vr;
     // s·N and f·N as doubles (exact integers): the sub-pixel index s·N + ss is then formed exactly in double.
     const int64_t N = p.N;
     vd sN, fN;
+    int64_t sl[W], fa[W];
+    px.block(base, nb, sl, fa);
     for (int i = 0; i < W; ++i) {
-        int64_t sl, fa;
-        px.at(base + (i < nb ? i : nb - 1), sl, fa);
-        sN[i] = double(sl * N);
-        fN[i] = double(fa * N);
+        sN[i] = double(sl[i < nb ? i : nb - 1] * N);
+        fN[i] = double(fa[i < nb ? i : nb - 1] * N);
     }
     const int64_t first_lane = (p.first_pix >= base && p.first_pix < base + nb) ? p.first_pix - base : -1;
     vd first_mask = splat(0.0);
@@ -364,29 +479,46 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
     vr I = vr{} + R(p.I_bg);
     vd omega = splat(0.0), cap = splat(0.0), polar = splat(p.nopolar ? 1.0 : 0.0);
     const double half = p.sub / 2.0;
+    // Whether some lane still has omega (polar) at 0, i.e. still to compute: the lane checks run only while true.
+    bool omega_pending = true, polar_pending = !p.nopolar;
     for (int64_t t = 0; t < p.layers; ++t) {
         cap = splat((p.thick == 0.0) ? 1.0 : 0.0);
         const double Odet = double(t) * p.thickstep;
         for (int64_t ss = 0; ss < N; ++ss) {
             const vd Sdet = p.sub * (sN + double(ss)) + half;
+            constexpr bool exact = sizeof(R) == sizeof(double);   // float: reciprocals instead of divisions
+            vd row[3];   // float: the position's sdet, odet and pix0 terms, the same for the row's sub-pixels
+            if constexpr (!exact && HOIST)
+                for (int k = 0; k < 3; ++k) row[k] = fma_v(Sdet, splat(p.sdet[k]), splat(Odet * p.odet[k] + p.pix0[k]));
             for (int64_t sf = 0; sf < N; ++sf) {
                 const vd Fdet = p.sub * (fN + double(sf)) + half;
-                vd d[3];
-                for (int k = 0; k < 3; ++k) d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
+                vd d[3], pos[3];
+                if constexpr (exact || !HOIST)
+                    for (int k = 0; k < 3; ++k)
+                        d[k] = Fdet * p.fdet[k] + Sdet * p.sdet[k] + Odet * p.odet[k] + p.pix0[k];
+                else
+                    for (int k = 0; k < 3; ++k) d[k] = fma_v(Fdet, splat(p.fdet[k]), row[k]);
                 const vd air = sqrt_v(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-                constexpr bool exact = sizeof(R) == sizeof(double);   // float: reciprocals instead of divisions
+                vd inv = splat(1.0);
                 if constexpr (exact) {
                     for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] / air);
                 } else {
-                    const vd inv = 1.0 / air;
-                    for (int k = 0; k < 3; ++k) d[k] = sel_eq(air, splat(0.0), d[k], d[k] * inv);
+                    // |d| = 0 means d = 0, which the C leaves as it is: inv = 1 does the same.
+                    inv = sel_eq(air, splat(0.0), splat(1.0), 1.0 / air);
+                    for (int k = 0; k < 3; ++k) {
+                        pos[k] = d[k];
+                        d[k] = d[k] * inv;
+                    }
                 }
-                bool need_omega = false;                // the C computes omega while it is 0 (the first path)
-                for (int i = 0; i < W; ++i) need_omega |= omega[i] == 0.0;
-                if (need_omega) {
-                    const vd om = p.point_pixel ? 1.0 / air / air
-                                                : p.pixel * p.pixel / air / air * p.close_distance / air;
+                // The C computes omega while it is 0 (the first path).
+                if (omega_pending && any_zero(omega)) {
+                    vd om;
+                    if constexpr (exact)
+                        om = p.point_pixel ? 1.0 / air / air : p.pixel * p.pixel / air / air * p.close_distance / air;
+                    else   // float: the same solid angle from the reciprocal, without three divisions
+                        om = p.point_pixel ? inv * inv : (p.pixel * p.pixel * p.close_distance) * (inv * inv * inv);
                     omega = sel_eq(omega, splat(0.0), om, omega);
+                    omega_pending = any_zero(omega);
                 }
                 if (p.thick != 0.0) {
                     for (int i = 0; i < W; ++i) {
@@ -399,9 +531,9 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
                 for (int64_t src = 0; src < p.S; ++src) {
                     const double* sd = p.src_dir + 3 * src;
                     const double lam = p.lambdas[src];
-                    vd q[3];
+                    vd q[3];   // float with HOIST: only for the dmin cut (the Miller indices use miller_hoisted)
                     if constexpr (exact) for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) / lam;
-                    else for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) * (1.0 / lam);
+                    else if (!HOIST || p.dmin > 0.0) for (int k = 0; k < 3; ++k) q[k] = (d[k] + sd[k]) * (1.0 / lam);
                     bool cut[W] = {};
                     vr live = vr{} + R(1);              // 1 for paths that pass the dmin cut, else 0
                     if (p.dmin > 0.0) {
@@ -411,13 +543,27 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
                             live[i] = cut[i] ? R(0) : R(1);
                         }
                     }
-                    bool any_live = false, need_polar = false;
-                    for (int i = 0; i < W; ++i) {
-                        any_live |= !cut[i];
-                        need_polar |= !cut[i] && polar[i] == 0.0;
+                    bool need_polar = false;
+                    if (p.dmin > 0.0) {
+                        bool any_live = false;
+                        for (int i = 0; i < W; ++i) {
+                            any_live |= !cut[i];
+                            need_polar |= polar_pending && !cut[i] && polar[i] == 0.0;
+                        }
+                        if (!any_live) continue;
+                    } else {
+                        need_polar = polar_pending && any_zero(polar);
                     }
-                    if (!any_live) continue;
-                    if (!p.nopolar && need_polar) {
+                    if (!p.nopolar && need_polar && p.polar_K == 0.0) {
+                        // K = 0: psi stays 0 and cos(2·psi) = 1 exactly, so the C's factor is
+                        // 0.5·((1 + c2²) - (K·1)·s2²), here for all lanes at once (the same operations).
+                        const vd c2 = (-sd[0]) * d[0] + (-sd[1]) * d[1] + (-sd[2]) * d[2];
+                        const vd c2sq = c2 * c2;
+                        const vd pol = 0.5 * ((1.0 + c2sq) - p.polar_K * (1.0 - c2sq));
+                        vd take = sel_eq(polar, splat(0.0), splat(1.0), splat(0.0));
+                        if (p.dmin > 0.0) take = take * __builtin_convertvector(live, vd);
+                        polar = sel_eq(take, splat(1.0), pol, polar);
+                    } else if (!p.nopolar && need_polar) {
                         const double inc[3] = {-sd[0], -sd[1], -sd[2]};
                         for (int i = 0; i < W; ++i) {
                             if (cut[i] || polar[i] != 0.0) continue;
@@ -425,14 +571,26 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
                             polar[i] = polarization(p, inc, di);
                         }
                     }
+                    if (need_polar) polar_pending = any_zero(polar);
                     const bool first_here = first_lane >= 0 && t == p.first_t && ss == p.first_ss &&
                                             sf == p.first_sf && src == p.first_src;
                     for (int64_t tm = 0; tm < p.TM; ++tm) {
-                        vr contrib = path_term<R>(p, p.latN + 9 * tm, q);
+                        vr contrib, contribF;
+                        if constexpr (exact || !HOIST) {
+                            contrib = path_term<R>(p, p.latN + 9 * tm, q);
+                            if (first_here) contribF = path_term<R>(p, p.latF + 9 * tm, q);
+                        } else {
+                            vd h[3];
+                            miller_hoisted(hl->N.data() + 12 * (src * p.TM + tm), pos, inv, h);
+                            contrib = path_term_h<R>(p, h);
+                            if (first_here) {
+                                miller_hoisted(hl->F.data() + 12 * (src * p.TM + tm), pos, inv, h);
+                                contribF = path_term_h<R>(p, h);
+                            }
+                        }
                         // The first path's lane sees its own lattice: a blend, not a lane write (which would
                         // keep the vectors of this loop in memory).
-                        if (first_here)
-                            contrib = blend_first<R>(first_mask, path_term<R>(p, p.latF + 9 * tm, q), contrib);
+                        if (first_here) contrib = blend_first<R>(first_mask, contribF, contrib);
                         // A cut path adds contrib·0 = +0, which leaves I unchanged (the C skips it).
                         I = (p.dmin > 0.0) ? I + contrib * live : I + contrib;
                     }
@@ -440,12 +598,16 @@ void render_block(const NBParams& p, int nb, const PixelList& px, int64_t base, 
             }
         }
     }
+    // The C's scaling, lane by lane the same operations: ((((r_e²·fluence)·I / steps)·cap)·polar)·omega.
+    vd Id;
+    if constexpr (sizeof(R) == sizeof(double)) Id = I;
+    else Id = __builtin_convertvector(I, vd);
+    vd S;
+    if constexpr (sizeof(R) == sizeof(double)) S = (((p.r_e_sqr * p.fluence) * Id / p.steps) * cap * polar) * omega;
+    else S = ((p.r_e_sqr * p.fluence / p.steps) * Id * cap * polar) * omega;   // float: one division per call
+    const vf Sf = __builtin_convertvector(S, vf);
     for (int i = 0; i < nb; ++i) {
-        double S = p.r_e_sqr * p.fluence * double(I[i]) / p.steps;
-        S *= cap[i];
-        S *= polar[i];
-        S *= omega[i];
-        out[i] = float(S);
+        out[i] = Sf[i];
         omega_out[i] = omega[i];
     }
 }
@@ -454,11 +616,13 @@ template <class R>
 int64_t render_pixels(const NBParams* p, int64_t n, const PixelList& px, float* out, double* omega, int nthreads)
 {
     const int64_t nblocks = (n + W - 1) / W;
+    std::unique_ptr<HoistedLattice> hl;
+    if constexpr (sizeof(R) != sizeof(double) && HOIST) hl.reset(new HoistedLattice(*p));
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads)
     for (int64_t b = 0; b < nblocks; ++b) {
         const int64_t i0 = b * W;
         const int nb = int((n - i0) < W ? (n - i0) : W);
-        render_block<R>(*p, nb, px, i0, out + i0, omega + i0);
+        render_block<R>(*p, hl.get(), nb, px, i0, out + i0, omega + i0);
     }
     return n;
 }
@@ -484,23 +648,79 @@ int64_t nb_render_f32(const NBParams* p, int64_t n, const int32_t* s, const int3
     return render_pixels<float>(p, n, PixelList{s, f, start, w, xmin, ymin}, out, omega, nthreads);
 }
 
-// Image moments of n values v (render order), in double, sequentially: out = {sum, sum of squares, max, index of
-// the first max, sum of (v - mean)^2, mean} with mean = sum / max(n, 2) (the engine's image_stats convention).
-void nb_moments(const float* v, int64_t n, double* out)
+// Image moments of n values v (render order), in double: out = {sum, sum of squares, max, index of the first max,
+// sum of (v - mean)^2, mean} with mean = sum / max(n, 2) (the engine's image_stats convention). The sums run over
+// fixed blocks of MOMENT_BLOCK values on nthreads threads, each block in W lanes (value i into lane i mod W), the
+// lanes then the blocks added in order: the same bits for any thread count (and, without contraction, any ISA).
+constexpr int64_t MOMENT_BLOCK = 1 << 15;
+
+void nb_moments(const float* v, int64_t n, double* out, int nthreads)
 {
-    double sum = 0.0, sq = 0.0, mx = -INFINITY, c = 0.0;
-    int64_t imax = -1;
-    for (int64_t i = 0; i < n; ++i) {
-        const double x = v[i];
-        sum += x;
-        sq += x * x;
-        if (x > mx) { mx = x; imax = i; }
+    const int64_t nblk = (n + MOMENT_BLOCK - 1) / MOMENT_BLOCK;
+    const size_t nb = static_cast<size_t>(nblk);
+    std::vector<double> bsum(nb), bsq(nb), bmax(nb), bc(nb);
+    // A lane-parallel pass over block b: acc(lanes, x) per value, in the lane order above.
+    auto lanes = [&](int64_t b, auto&& acc) {
+        const int64_t i0 = b * MOMENT_BLOCK, i1 = (i0 + MOMENT_BLOCK < n) ? i0 + MOMENT_BLOCK : n;
+        int64_t i = i0;
+        for (; i + W <= i1; i += W) {
+            vd x;
+            for (int j = 0; j < W; ++j) x[j] = v[i + j];
+            acc(x, W);
+        }
+        if (i < i1) {
+            vd x = splat(0.0);
+            const int rest = int(i1 - i);
+            for (int j = 0; j < rest; ++j) x[j] = v[i + j];
+            acc(x, rest);
+        }
+    };
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (int64_t b = 0; b < nblk; ++b) {
+        vd s = splat(0.0), q = splat(0.0), m = splat(-INFINITY);
+        lanes(b, [&](vd x, int k) {   // x: the tail's unused lanes hold 0
+            s = s + x;
+            q = q + x * x;
+            for (int j = k; j < W; ++j) x[j] = -INFINITY;      // never a maximum
+            m = sel_lt(m, x, x, m);
+        });
+        double ss = 0.0, qq = 0.0, mm = -INFINITY;
+        for (int j = 0; j < W; ++j) {
+            ss += s[j];
+            qq += q[j];
+            if (m[j] > mm) mm = m[j];
+        }
+        bsum[size_t(b)] = ss;
+        bsq[size_t(b)] = qq;
+        bmax[size_t(b)] = mm;
     }
+    double sum = 0.0, sq = 0.0, mx = -INFINITY;
+    int64_t bmx = -1;
+    for (int64_t b = 0; b < nblk; ++b) {
+        sum += bsum[size_t(b)];
+        sq += bsq[size_t(b)];
+        if (bmax[size_t(b)] > mx) { mx = bmax[size_t(b)]; bmx = b; }
+    }
+    int64_t imax = -1;   // the first value equal to the maximum (NaN and -inf values are never a maximum)
+    if (bmx >= 0)
+        for (int64_t i = bmx * MOMENT_BLOCK; i < n; ++i)
+            if (double(v[i]) == mx) { imax = i; break; }
     const double mean = sum / double(n > 2 ? n : 2);
-    for (int64_t i = 0; i < n; ++i) {
-        const double d = double(v[i]) - mean;
-        c += d * d;
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (int64_t b = 0; b < nblk; ++b) {
+        vd c = splat(0.0);
+        lanes(b, [&](vd x, int k) {
+            const vd dd = x - mean;
+            vd sqd = dd * dd;
+            for (int j = k; j < W; ++j) sqd[j] = 0.0;
+            c = c + sqd;
+        });
+        double cc = 0.0;
+        for (int j = 0; j < W; ++j) cc += c[j];
+        bc[size_t(b)] = cc;
     }
+    double c = 0.0;
+    for (int64_t b = 0; b < nblk; ++b) c += bc[size_t(b)];
     out[0] = sum; out[1] = sq; out[2] = mx; out[3] = double(imax); out[4] = c; out[5] = mean;
 }
 

@@ -102,6 +102,32 @@ def test_vectorised_sine_against_libm(kern):
     assert np.mean(ours == ref) >= 0.75
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, (1 << 15) - 1, 1 << 15, (1 << 15) + 1, 300_001])
+def test_moments_same_bits_on_any_thread_count(kern, n):
+    """The image moments (issue 19: summed in fixed blocks on the render's threads) are the same bits on 1, 2 and 3
+    threads, and equal numpy's float64 sums within 1e-12 relative (a reordered double sum of n <= 3e5 float32
+    values differs by about n·2^-53 = 3e-11 relative at worst, 1e-13 typically); the maximum is the first one in
+    render order (two equal maxima planted), NaN never a maximum and -inf alone gives index -1 (the C's `x > max`
+    from -inf)."""
+    rng = np.random.default_rng(n)
+    v = (rng.random(n) * 1000).astype(np.float32)
+    if n > 9:
+        v[n // 3] = v[n // 2] = 5000.0
+    runs = [kern.moments(v, t) for t in (1, 2, 3)]
+    assert runs[0] == runs[1] == runs[2]
+    d = v.astype(np.float64)
+    mean = d.sum() / max(n, 2)
+    total, sumsq, vmax, imax, centered, m = runs[0]
+    assert total == pytest.approx(d.sum(), rel=1e-12, abs=0.0)
+    assert sumsq == pytest.approx((d * d).sum(), rel=1e-12, abs=0.0)
+    assert centered == pytest.approx(((d - mean) ** 2).sum(), rel=1e-12, abs=0.0)
+    assert m == pytest.approx(mean, rel=1e-12, abs=0.0)
+    assert (vmax, imax) == ((float(d.max()), int(np.argmax(d))) if n else (-math.inf, -1))
+    nan = kern.moments(np.array([np.nan, 1, 3, 3], dtype=np.float32), 2)
+    assert nan[2:4] == (3.0, 2)
+    assert kern.moments(np.full(9, -np.inf, dtype=np.float32), 2)[2:4] == (-math.inf, -1)
+
+
 def test_cache_folder_is_reused(tmp_path, monkeypatch):
     """A second process (here: a reset loader) loads the cached library instead of compiling again."""
     monkeypatch.setenv("NBPARITY_CACHE_DIR", str(tmp_path))
