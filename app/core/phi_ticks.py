@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.session import OUTPUT_FLAGS, ComparisonSession
 from simulator.argv import parse_argv, with_flag, without_flag
 from simulator.config import resolve_phi
 
@@ -78,7 +79,6 @@ class TickCache:
     """
 
     def __init__(self, session, max_bytes: int = DEFAULT_CACHE_BYTES):
-        from app.core.session import OUTPUT_FLAGS
         self.session = session
         self.grid = phi_grid(session.argv)
         self.max_bytes = int(max_bytes)
@@ -105,7 +105,6 @@ class TickCache:
 
     def session_for(self, tick: int):
         """The ComparisonSession of tick `tick`'s command line, same options as the full run."""
-        from app.core.session import ComparisonSession
         with self._lock:
             s = self._sessions.get(tick)
         if s is None:

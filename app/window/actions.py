@@ -8,9 +8,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from PySide6 import QtGui, QtWidgets
-
-from app.window import shortcut_guard, window_io
 from PySide6.QtCore import Qt
+
+from app.core.session import nbparity_version
+from app.window import shortcut_guard, window_io
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+R", "Run both engines"),
@@ -111,7 +112,6 @@ def shortcuts_dialog(parent: QtWidgets.QWidget) -> None:
 
 
 def about_dialog(parent: QtWidgets.QWidget) -> None:
-    from app.core.session import nbparity_version
     QtWidgets.QMessageBox.about(
         parent, "About nbparity",
         f"<b>nbparity {nbparity_version()}</b><p>Runs two nanoBragg engines (side A and side B: our C reference, "

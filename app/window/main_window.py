@@ -26,7 +26,7 @@ from app.widgets.params_editor import ParamsEditor
 from app.widgets.phi_slider import install as install_phi_view
 from app.core.pixel_geometry import PixelGeometry
 from app.qt.run_model import SIDES, RunModel
-from app.core.session import SideOptions
+from app.core.session import ComparisonSession, SideOptions
 from app.qt.settings import AppSettings
 from app.widgets.run_views import RunViews
 from app.widgets.status_bar import EngineBar, readout_text, run_finished_text, run_started_text
@@ -201,7 +201,6 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.editor.is_valid():
             errs = self.editor.errors()
             raise ConfigError(errs[0].message if errs else "the command line is not valid")
-        from app.core.session import ComparisonSession
         return ComparisonSession(self.editor.argv(), self.engines.session_options())
 
     # ---- running ---------------------------------------------------------------------------------------------------
