@@ -19,7 +19,7 @@ under "files_by_side"):
 | `pipeline_s<S>_f<F>.md/.json` | the whole calculation of the pixel diffed (tracing.pipeline / pipeline_report) |
 | `pixel_s<S>_f<F>_<side>_curve.csv` | per-tick intensity from single-tick runs of a side without per-phi trace |
 | `*.png` | panel PNGs when png=True (app.bundle.panel_png), plus the caller's extra_files |
-| `report.html`, `pixel_*_figure.png` | png=True: a self-contained report, a figure per pixel (app.bundle.report_files) |
+| `report.html`, `pixel_*_figure.png` | png=True: the report, a figure per pixel (app.bundle.report_files) |
 
 The verdict written (metrics.json, summary.md, report.html) is the record's verdict explained (tracing.why): the
 scale decomposed into the scaling factors both sides report, what could not be traced, and the known-divergence
