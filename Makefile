@@ -21,7 +21,7 @@ c-ref:
 
 # The pre-check names the missing Qt system packages (one apt-get line) instead of letting Qt abort.
 demo: venv c-ref
-	$(VPY) -m app.qt_preflight
+	$(VPY) -m app.cli.qt_preflight
 	$(VENV)/bin/nbparity
 
 # Exit 1 means "the engines differ", which the demo shows on purpose (the C's phi=0 carry-over); 2 or 3 are failures.
@@ -55,16 +55,16 @@ PEERS := cd tests && ../$(VPY) -c 'import clients as c; print(c.c_program("upstr
 bench: venv c-ref
 	@peers=$$($(PEERS) 2>/dev/null); up=$$(echo "$$peers" | sed -n 1p); port=$$(echo "$$peers" | sed -n 2p); \
 	golden=$$(echo "$$peers" | sed -n 3p); \
-	NB_C_BIN="$${NB_C_BIN:-$$up}" $(VPY) -m app.bench $${port:+--port "$$port"} $${golden:+--golden "$$golden"} \
+	NB_C_BIN="$${NB_C_BIN:-$$up}" $(VPY) -m app.cli.bench $${port:+--port "$$port"} $${golden:+--golden "$$golden"} \
 	$(BENCH_ARGS)
 
 # nbparity compare's time to a verdict vs side A alone + side B alone on CLI-FLAGS-003 (needs ../shared).
 bench-verdict: venv c-ref
-	$(VPY) -m app.bench_verdict --repeat 2
+	$(VPY) -m app.cli.bench_verdict --repeat 2
 
 # Issue 21: the time the auto-trace of a FAIL adds, per case and as a share of the comparison.
 bench-autotrace: venv c-ref
-	$(VPY) -m app.bench_autotrace
+	$(VPY) -m app.cli.bench_autotrace
 
 clean:
 	$(MAKE) -s -C c_reference clean

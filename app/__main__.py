@@ -1,4 +1,4 @@
 """`python -m app`: the same as the `nbparity` console script."""
-from app.cli import main
+from app.cli.main import main
 
 raise SystemExit(main())

@@ -120,9 +120,9 @@ class Driver(QtCore.QObject):
 
 
 def main() -> int:
-    from app.known_cases import cli_flags_003_args
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.core.known_cases import cli_flags_003_args
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
 
     app = QtWidgets.QApplication(sys.argv[:1])
     tmp = tempfile.mkdtemp(prefix="nbparity-shot-")

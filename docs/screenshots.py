@@ -92,9 +92,9 @@ class Driver(QtCore.QObject):
 
 
 def main(which: str) -> int:
-    from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args, roi_around
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.core.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args, roi_around
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
 
     app = QtWidgets.QApplication(sys.argv[:1])
     tmp = tempfile.mkdtemp(prefix="nbparity-shot-")
@@ -103,7 +103,7 @@ def main(which: str) -> int:
         win = MainWindow(None, settings=settings, autorun=True)
         pixel, shots = None, [(REPO / "docs" / "screenshot.png", "")]
     elif which == "engines":
-        from app.demo import demo_argv
+        from app.core.demo import demo_argv
         port = f"cmd:{sys.executable} {REPO / 'tests' / 'fakes' / 'fake_port.py'}"
         win = MainWindow(demo_argv(), settings=settings, autorun=True, a="cref", b=port)
         pixel, shots = None, [(REPO / "docs" / "screenshot-engines.png", "")]

@@ -234,7 +234,7 @@ def classify(case: CacheCase, run: Run) -> tuple[str, str]:
             return "stopped", "exit 143, stopped by SIGTERM"
         return "misleading", f"exit {run.rc}: {run.err.strip()[-200:]}"
     if case.entry == "compare-timeout":
-        if run.rc == 2 and "timed out after 4 s" in run.err + run.out:   # 2: an engine failed (app.cli)
+        if run.rc == 2 and "timed out after 4 s" in run.err + run.out:   # 2: an engine failed (app.cli.main)
             return "stopped", "exit 2, timed out after 4 s"
         return "misleading", f"exit {run.rc}: {(run.err + run.out).strip()[-200:]}"
     result = next((json.loads(ln[7:]) for ln in run.out.splitlines() if ln.startswith("RESULT ")), None)

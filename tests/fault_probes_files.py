@@ -91,7 +91,7 @@ def _warnings():
 
 # ---- sweeps --------------------------------------------------------------------------------------------------------
 def _main(args: list[str]) -> tuple[int, str, str]:
-    from app.cli import main
+    from app.cli.main import main
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(args)
@@ -328,12 +328,13 @@ def probe_sweep_matrix_unreadable(d):
 # ---- bundles -------------------------------------------------------------------------------------------------------
 def _bundle(d: Path) -> Path:
     """A real comparison bundle (PyTorch float32 vs float64, 16², one inspected pixel) under d/bundles."""
-    from app.session import ComparisonSession, SessionOptions, SideOptions
+    from app.bundle.snapshot import write_snapshot
+    from app.core.session import ComparisonSession, SessionOptions, SideOptions
     session = ComparisonSession(ARGV16.split(), SessionOptions(SideOptions("torch:float32"), SideOptions("torch")))
     a, b = session.run_both()
     insp = [session.inspect_pixel(8, 8)]
     rec = session.record(a, b, None, insp)
-    return Path(session.write_bundle(d / "bundles", a=a, b=b, metrics=rec.metrics, inspections=insp))
+    return Path(write_snapshot(session.record(a, b, rec.metrics, insp), d / "bundles"))
 
 
 def _phi_table(folder: Path) -> Path:
@@ -362,7 +363,7 @@ def _rehash(folder: Path, m: dict | None = None) -> None:
 
 
 def _open(folder: Path) -> Seen:
-    from app.bundle_reader import read_bundle
+    from app.bundle.bundle_reader import read_bundle
     rec = read_bundle(folder)
     v = rec.verdict
     return Seen(False, f"opened ({'PASS' if v is not None and v.passed else 'FAIL'})")
@@ -550,7 +551,7 @@ def _ini(d: Path, values: dict, schema: int | None = None):
     _qapp()
     from PySide6 import QtCore
 
-    from app.settings import SCHEMA_VERSION
+    from app.qt.settings import SCHEMA_VERSION
     qs = QtCore.QSettings(str(d / "s.ini"), QtCore.QSettings.Format.IniFormat)
     qs.setValue("schema_version", SCHEMA_VERSION if schema is None else schema)
     for k, v in values.items():
@@ -563,8 +564,8 @@ def _start(ini: Path):
     """What the window does with the settings at start: read them, restore both engine pickers and the view."""
     from PySide6 import QtCore
 
-    from app.engine_picker import EnginesBox
-    from app.settings import AppSettings, ViewSettings
+    from app.widgets.engine_picker import EnginesBox
+    from app.qt.settings import AppSettings, ViewSettings
     s = AppSettings(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat))
     box = EnginesBox(s)
     box.restore()
@@ -620,7 +621,7 @@ def probe_settings_newer_schema(d):
 
 
 def probe_settings_cmd_then_torch(d):
-    from app.session import SideOptions
+    from app.core.session import SideOptions
     ini = _ini(d, {"engines/side_b": json.dumps({"engine": "cmd:/opt/port/run-nanobragg", "carryover": None,
                                                  "threads": None})})
     s, box = _start(ini)
@@ -652,8 +653,8 @@ def _window(d: Path, ini: Path | None = None):
     _qapp()
     from PySide6 import QtCore
 
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
     qs = QtCore.QSettings(str(ini or d / "w.ini"), QtCore.QSettings.Format.IniFormat)
     return MainWindow(ARGV16.split(), None, settings=AppSettings(qs), install_hook=False)
 
@@ -692,7 +693,7 @@ def probe_image_wrong_size(d):
 
 
 def _load(path: Path, shape=None) -> Seen:
-    from app.image_loading import load_detector_image
+    from app.core.image_loading import load_detector_image
     img = load_detector_image(path, shape)
     return Seen(False, f"loaded {img.data.shape}")
 

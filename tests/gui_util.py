@@ -11,8 +11,8 @@ def make_window_factory(qtbot, tmp_path):
     """Factory: a MainWindow on a command line (None = demo) with throw-away settings; returns (make, made)."""
     from PySide6 import QtCore
 
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
     made = []
 
     def make(argv=None, c_binary=None):
@@ -54,7 +54,7 @@ def inspect_and_wait(qtbot, w, slow, fast, timeout=RUN_TIMEOUT_MS):
 
 def demo_with(**changes) -> list[str]:
     """The demo command line with some flag values replaced (flag name without the dash → value)."""
-    from app.demo import demo_argv
+    from app.core.demo import demo_argv
     argv = demo_argv()
     for flag, value in changes.items():
         i = argv.index(f"-{flag}")
@@ -102,7 +102,7 @@ def my_children(name: str) -> list[int]:
 
 def shown_panels(qtbot, width: int = 1300, height: int = 500):
     """A bare ImagePanels widget (no window), shown at width x height px and exposed, owned by qtbot."""
-    from app.image_panels import ImagePanels
+    from app.widgets.image_panels import ImagePanels
     p = ImagePanels()
     qtbot.addWidget(p)
     p.resize(width, height)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.known_cases import cli_flags_003_args
+from app.core.known_cases import cli_flags_003_args
 
 from simulator.argv import diagnose_argv, parse_argv, to_argv, with_flag, without_flag
 from simulator.config import ConfigError

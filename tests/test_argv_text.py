@@ -88,7 +88,7 @@ def test_unclosed_quote_is_a_clear_error_in_split_and_a_word_in_the_editor():
 
 def test_the_demo_matrix_and_engine_spellings_use_the_one_tokenizer():
     from app.engines.spec import parse_engine_spec
-    from app.known_cases import argv
+    from app.core.known_cases import argv
     spec = parse_engine_spec("cmd:python -m 'nano brag' \\\n --x")
     assert spec.command == ("python", "-m", "nano brag", "--x")
     assert argv("-hkl 'a b' -N 1") == ["-hkl", "a b", "-N", "1"]
@@ -112,7 +112,7 @@ def test_single_tick_argv_replaces_every_phi_flag_and_keeps_a_trailing_curved_de
 
 
 def test_app_phi_ticks_and_the_driver_build_the_same_tick_line():
-    from app.phi_ticks import phi_grid, tick_argv
+    from app.core.phi_ticks import phi_grid, tick_argv
     argv = BASE + ["-phi", "-0.2", "-osc", "0.4", "-phisteps", "2"]
     cmd = parse_command(argv, check_files=False)
     grid = phi_grid(cmd.config)

@@ -1,4 +1,4 @@
-"""Issue 21: a FAIL that names its cause with no click (app/auto_trace.py) — the pixels chosen from the images,
+"""Issue 21: a FAIL that names its cause with no click (app/core/auto_trace.py) — the pixels chosen from the images,
 the bounded loop of traces, the sentence in the verdict, and `nbparity compare`'s use of it.
 
 Engines here are ours (our C reference `cref`, φ=0 carry-over on as the real C; our PyTorch engine, off): on a
@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from app.auto_trace import (REASONS, AutoTraceOptions, auto_trace, choose_pixels, run_on_fail, with_cause)
-from app.session import ComparisonSession, SessionOptions, SideOptions
+from app.core.auto_trace import (REASONS, AutoTraceOptions, auto_trace, choose_pixels, run_on_fail, with_cause)
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
 from tracing.ledger import load_ledger
 
 # Five φ ticks from exactly 0: the carry-over trigger. 48 x 48 pixels: seconds per run.
@@ -146,7 +146,7 @@ def test_compare_prints_the_cause_and_writes_it_to_the_bundle(tmp_path, c_binary
                  rf"explained: {CARRY_TITLE} \(known\) \[", line)
     assert m, line
     assert r.stdout.count("auto-trace, ") == 3
-    from app.bundle_reader import read_bundle
+    from app.bundle.bundle_reader import read_bundle
     folder = next(tmp_path.glob("compare-*"))
     back = read_bundle(folder)
     assert back.verdict.cause.startswith(f"first divergent quantity: {m.group(1)} at φ tick 0")

@@ -16,8 +16,8 @@ import re
 
 import pytest
 
-from app.auto_trace import AutoTraceOptions, run_on_fail, with_cause
-from app.session import ComparisonSession, SessionOptions, SideOptions
+from app.core.auto_trace import AutoTraceOptions, run_on_fail, with_cause
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
 from tracing.ledger import load_ledger
 from tracing.names import PHI_QUANTITIES, PIXEL_QUANTITIES
 

@@ -106,7 +106,7 @@ def test_grouping_and_untrusted_record_fields():
 
 def test_a_case_with_auto_trace_off_records_no_cause(tmp_path, c_binary):
     """`nbparity sweep --no-auto-trace` reaches the task: the case fails as before and names no cause."""
-    from app.auto_trace import AutoTraceOptions
+    from app.core.auto_trace import AutoTraceOptions
     from app.sweep.task import run_case
     matrix = parse_matrix(_matrix(str(c_binary)))
     case = next(c for c in matrix.cases if c.name == "carry-0")
@@ -120,7 +120,7 @@ def test_a_case_with_auto_trace_off_records_no_cause(tmp_path, c_binary):
 
 def test_sweep_command_line_takes_the_options(tmp_path, monkeypatch, c_binary):
     """--no-auto-trace / --auto-trace-budget reach the runner's options (the run itself replaced: no cluster)."""
-    from app.auto_trace import options_from_args
+    from app.core.auto_trace import options_from_args
     from app.sweep import cli
     seen = []
     monkeypatch.setattr(cli, "_run", lambda matrix, out, opts, cluster=None: seen.append(options_from_args(opts))
@@ -128,6 +128,6 @@ def test_sweep_command_line_takes_the_options(tmp_path, monkeypatch, c_binary):
     assert cli.cmd_sweep(["--builtin", "at-parallel", "--no-auto-trace", "--auto-trace-budget", "7",
                           "--out", str(tmp_path / "s")]) == 0
     assert [(o.enabled, o.budget_s) for o in seen] == [(False, 7.0)]
-    from app.cli_args import UsageError
+    from app.core.cli_args import UsageError
     with pytest.raises(UsageError, match="--auto-trace-budget: .0.: expected a positive number of seconds"):
         cli.cmd_sweep(["--builtin", "at-parallel", "--auto-trace-budget", "0", "--out", str(tmp_path / "t")])

@@ -1,4 +1,4 @@
-"""A comparison bundle read back (app.bundle_reader) is the comparison that was written: the same images to the
+"""A comparison bundle read back (app.bundle.bundle_reader) is the comparison that was written: the same images to the
 bit, the same metrics and verdict, the same inspected pixels with the same per-phi rows and first divergence; a
 damaged or foreign folder is refused with the file's name. And `nbparity gui --bundle` shows it in the window
 (pytest-qt) without running an engine."""
@@ -10,9 +10,9 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from app.bundle_reader import BundleError, read_bundle
-from app.session import ComparisonSession, SessionOptions, SideOptions
-from app.snapshot import explained_verdict
+from app.bundle.bundle_reader import BundleError, read_bundle
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
+from app.bundle.snapshot import explained_verdict, write_snapshot
 from tracing.ledger import load_ledger
 
 # Two phi ticks from 0 with the C's carry-over on and torch's off: tick 0 diverges (spec 8.3), so the tables carry
@@ -29,8 +29,7 @@ def written(tmp_path_factory, c_binary):
     assert a.ok and b.ok, (a.error, b.error)
     inspections = [session.inspect_pixel(s, f) for s, f in PIXELS]
     rec = session.record(a, b, None, inspections)
-    folder = session.write_bundle(tmp_path_factory.mktemp("bundles"), a=a, b=b, metrics=rec.metrics,
-                                  inspections=inspections)
+    folder = write_snapshot(session.record(a, b, rec.metrics, inspections), tmp_path_factory.mktemp("bundles"))
     return rec, folder
 
 
@@ -43,7 +42,7 @@ def test_the_record_read_back_equals_the_one_written(written):
         assert r.image.dtype == np.float32 and np.array_equal(r.image, w.image), side  # bit for bit
         assert r.wall_s == w.wall_s and back.outcome(side).engine == rec.outcome(side).engine
     assert back.metrics.to_dict() == rec.metrics.to_dict()
-    # The verdict written is the record's, explained (app.snapshot.explained_verdict: the shipped ledger).
+    # The verdict written is the record's, explained (app.bundle.snapshot.explained_verdict: the shipped ledger).
     explained = explained_verdict(rec, load_ledger())
     assert back.verdict.to_dict() == explained.to_dict() and back.verdict.passed is False  # tick 0 differs
     assert back.verdict.known == "explained: C φ=0 carry-over (known)"
@@ -145,7 +144,7 @@ def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, 
     pytest.importorskip("pytestqt")
     from gui_util import make_window_factory, wait_idle
 
-    from app.bundle_view import show_bundle
+    from app.window.bundle_view import show_bundle
     rec, folder = written
     make, made = make_window_factory(qtbot, tmp_path)
     try:
@@ -186,8 +185,9 @@ def test_run_gui_with_a_bundle_opens_it_and_the_cli_refuses_a_broken_one(qtbot, 
     pytest.importorskip("pytestqt")
     from PySide6 import QtCore, QtWidgets
 
-    from app import cli, lifecycle, main_window
-    from app.settings import AppSettings
+    from app.cli.main import main as cli
+    from app.window import lifecycle, main_window
+    from app.qt.settings import AppSettings
     rec, folder = written
     qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
     monkeypatch.setattr(main_window, "AppSettings", lambda: AppSettings(qs))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, EXIT_USAGE, display_problem, main
+from app.cli.main import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, EXIT_USAGE, display_problem, main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100 "
@@ -91,9 +91,10 @@ def test_gui_without_display_exits_2_and_points_to_the_headless_commands():
 
 
 def test_gui_hands_the_command_line_and_binary_to_the_window(monkeypatch, tmp_path):
-    import app.lifecycle
+    import app.window.lifecycle
     calls = []
-    monkeypatch.setattr(app.lifecycle, "run_gui", lambda argv, c_binary, **kw: calls.append((argv, c_binary, kw)) or 0)
+    monkeypatch.setattr(app.window.lifecycle, "run_gui",
+                        lambda argv, c_binary, **kw: calls.append((argv, c_binary, kw)) or 0)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     binary = tmp_path / "nb"
     binary.write_text("")

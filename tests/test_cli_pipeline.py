@@ -6,7 +6,7 @@ import json
 
 from test_cli_headless import TINY, _only_bundle
 
-from app.cli import EXIT_OK, EXIT_PARITY, EXIT_USAGE, main
+from app.cli.main import EXIT_OK, EXIT_PARITY, EXIT_USAGE, main
 from tracing.ledger import SHIPPED_LEDGER
 
 

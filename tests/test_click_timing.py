@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
-from app.session import ComparisonSession, SessionOptions, SideOptions
+from app.core.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
 from c_reference import trace as c_trace
 
 pytestmark = pytest.mark.slow

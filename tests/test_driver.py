@@ -418,7 +418,7 @@ def parses(monkeypatch) -> list[list[str]]:
 def test_a_c_side_trace_and_curve_parse_nothing_after_the_session(tmp_path, flog, parses):
     # Before issue 15 one C-side trace parsed the line 4 times (may_interpolate twice, image_shape twice); the
     # session's parse now travels as a value (Job -> ParsedCommand -> driver), so the count stays at the 1 parse.
-    from app.session import ComparisonSession, SessionOptions, SideOptions
+    from app.core.session import ComparisonSession, SessionOptions, SideOptions
     b = fake(tmp_path, TRACER)
     s = ComparisonSession(COUNTED, SessionOptions(SideOptions(f"bin:{b}"), SideOptions(f"bin:{b}", carryover=False)))
     assert len(parses) == 1

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import EXIT_OK, EXIT_PARITY, EXIT_USAGE, main
+from app.cli.main import EXIT_OK, EXIT_PARITY, EXIT_USAGE, main
 from app.engines.registry import make_engine
 from app.engines.spec import parse_engine_spec
-from app.session import ComparisonSession, SessionOptions, SideOptions
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
 from simulator.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -291,7 +291,7 @@ def test_editor_validation_reports_overflowing_mask_header(tmp_path: Path) -> No
     (b"garbage" * 10, "not a readable"),
 ])
 def test_image_loading_errors(tmp_path: Path, content, words) -> None:
-    from app.image_loading import ImageLoadError, load_image
+    from app.core.image_loading import ImageLoadError, load_image
 
     p = tmp_path / "x.img"
     if content is None:
@@ -303,7 +303,7 @@ def test_image_loading_errors(tmp_path: Path, content, words) -> None:
 
 
 def test_image_loading_refuses_nan_raw_image(tmp_path: Path) -> None:
-    from app.image_loading import ImageLoadError, load_image
+    from app.core.image_loading import ImageLoadError, load_image
 
     p = tmp_path / "x.bin"
     a = np.ones((4, 4), dtype="<f4")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.session import ComparisonSession, SessionOptions, SideOptions
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
 from c_reference.driver import LOG_HEAD_BYTES, LOG_TAIL_LINES, SCRATCH_PREFIX, run_c, trace_c
 from simulator.config import ConfigError
 from tracing.records import Cancelled, EngineError

@@ -21,7 +21,7 @@ CARRY = ("-cell 70 80 90 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -d
 
 
 def _engines(w):
-    from app.session import SideOptions
+    from app.core.session import SideOptions
     w.engines.pickers["a"].set_side_options(SideOptions("cref"))
     w.engines.pickers["b"].set_side_options(SideOptions("torch"))
 
@@ -66,7 +66,7 @@ def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, 
 
 
 def test_the_setting_turns_it_off(qtbot, make_window, c_binary):
-    from app.auto_trace_view import SETTING_ENABLED
+    from app.widgets.auto_trace_view import SETTING_ENABLED
     w = make_window(CARRY)
     _engines(w)
     wait_idle(qtbot, w)
@@ -86,9 +86,9 @@ def test_no_auto_trace_for_one_window_leaves_the_setting(qtbot, tmp_path):
     """`nbparity gui --no-auto-trace` → MainWindow(auto_trace=False): off for this window, the setting unchanged."""
     from PySide6 import QtCore
 
-    from app.auto_trace_view import SETTING_ENABLED
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.widgets.auto_trace_view import SETTING_ENABLED
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
     settings = AppSettings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
     w = MainWindow(CARRY, None, settings=settings, install_hook=False, auto_trace=False)
     qtbot.addWidget(w)
@@ -111,8 +111,8 @@ def test_no_auto_trace_for_one_window_leaves_the_setting(qtbot, tmp_path):
 def test_settings_are_untrusted(tmp_path, enabled, budget, want, qapp):
     from PySide6 import QtCore
 
-    from app.auto_trace_view import SETTING_BUDGET, SETTING_ENABLED, options_from_settings
-    from app.settings import AppSettings
+    from app.widgets.auto_trace_view import SETTING_BUDGET, SETTING_ENABLED, options_from_settings
+    from app.qt.settings import AppSettings
     s = AppSettings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
     if enabled is not None:
         s.set(SETTING_ENABLED, enabled)

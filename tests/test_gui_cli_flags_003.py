@@ -30,9 +30,9 @@ RUN_TIMEOUT_MS = 900_000               # two full 6.2-megapixel renders on a sma
 
 
 def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_flags_003, c_binary):
-    from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.core.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
 
     assert CLI_FLAGS_003_PIXEL == PIXEL
     qs = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
@@ -110,7 +110,7 @@ def test_cli_flags_003_full_image_and_carryover_signature(qtbot, tmp_path, cli_f
 
         # A new user's next clicks on these 6.2-megapixel images: another colour scale, another difference mode.
         # Both are computed on a worker; the window keeps beating meanwhile.
-        from app import difference as diffmod
+        from app.core import difference as diffmod
         t_run[0] = time.perf_counter()
         gaps_run, gaps[:] = list(gaps), []
         last[0] = time.perf_counter()

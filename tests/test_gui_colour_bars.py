@@ -10,7 +10,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_linear_lower_level_is_zero_for_a_non_negative_image():
-    from app.scaling import percentile_levels
+    from app.core.scaling import percentile_levels
     a = np.full((50, 50), 4e-14, np.float32)   # a dim background...
     a[10, 10] = 100.0                          # ...and one peak
     assert percentile_levels([a], 100.0, "linear").low == 0.0
@@ -19,8 +19,8 @@ def test_linear_lower_level_is_zero_for_a_non_negative_image():
 
 
 def test_bar_ticks_have_no_si_multiplier_and_the_handles_are_explained(qtbot):
-    from app.image_panels import ImagePanels
-    from app.scaling import Levels
+    from app.widgets.image_panels import ImagePanels
+    from app.core.scaling import Levels
     p = ImagePanels()
     qtbot.addWidget(p)
     p.resize(1200, 500)
@@ -36,8 +36,8 @@ def test_bar_ticks_have_no_si_multiplier_and_the_handles_are_explained(qtbot):
 
 
 def test_colour_maps_include_grey_and_colorcet_maps():
-    from app.colour_bar import IMAGE_COLORMAPS
-    from app.panel_png import lut
+    from app.widgets.colour_bar import IMAGE_COLORMAPS
+    from app.bundle.panel_png import lut
     assert {"viridis", "grey", "cividis"} <= set(IMAGE_COLORMAPS)
     assert any("CET" in name for name in IMAGE_COLORMAPS)
     grey = lut("grey").astype(int)

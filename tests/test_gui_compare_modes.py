@@ -1,5 +1,5 @@
 """Compare modes (side by side, difference, swipe, overlay) on single keys, per-side colour scales and the
-display-only "B scaled to A's sum" (app.compare_modes, app.compare_view, app.image_panels)."""
+display-only "B scaled to A's sum" (app.core.compare_modes, app.widgets.compare_view, app.widgets.image_panels)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore  # noqa: E402
 
-from app import compare_modes as cm  # noqa: E402
-from app.scaling import Levels, colorize, transform  # noqa: E402
+from app.core import compare_modes as cm  # noqa: E402
+from app.core.scaling import Levels, colorize, transform  # noqa: E402
 from gui_util import shown_panels
 
 pytestmark = pytest.mark.gui
@@ -183,7 +183,7 @@ def test_b_scaled_to_a_sum_is_display_only_and_names_the_factor(qtbot, panels):
 
 
 def test_snapshot_draws_the_swipe_and_the_overlay_the_window_shows(qtbot, panels):
-    from app import compare_png, panel_png
+    from app.bundle import compare_png, panel_png
     a, b = images()
     panels.set_images(a, b)
     assert compare_png.capture(panels, []) is None            # difference mode: the diff panel PNG says it all

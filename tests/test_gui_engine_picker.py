@@ -13,13 +13,13 @@ pytestmark = pytest.mark.gui
 
 
 def settings_at(path):
-    from app.settings import AppSettings
+    from app.qt.settings import AppSettings
     return AppSettings(QtCore.QSettings(str(path), QtCore.QSettings.Format.IniFormat))
 
 
 def test_pickers_give_session_options_and_refuse_bad_spellings(qtbot, tmp_path):
-    from app.engine_picker import EnginesBox
-    from app.session import SessionOptions, SideOptions
+    from app.widgets.engine_picker import EnginesBox
+    from app.core.session import SessionOptions, SideOptions
     from simulator.config import ConfigError
     box = EnginesBox(settings_at(tmp_path / "s.ini"))
     qtbot.addWidget(box)
@@ -35,8 +35,8 @@ def test_pickers_give_session_options_and_refuse_bad_spellings(qtbot, tmp_path):
 
 
 def test_a_profile_is_kept_for_both_sides_and_the_next_start(qtbot, tmp_path):
-    from app.engine_picker import EnginesBox
-    from app.session import SideOptions
+    from app.widgets.engine_picker import EnginesBox
+    from app.core.session import SideOptions
     box = EnginesBox(settings_at(tmp_path / "s.ini"))
     qtbot.addWidget(box)
     box.pickers["b"].set_side_options(SideOptions("torch:float32", carryover=True))
@@ -53,7 +53,7 @@ def test_a_profile_is_kept_for_both_sides_and_the_next_start(qtbot, tmp_path):
 def test_another_engine_marks_the_shown_run_stale(qtbot, make_window, c_binary):
     """After a run, choosing another engine for a side leaves the old images beside a choice they do not
     belong to: the views say so, and choosing the run's engine again makes them current."""
-    from app.session import SideOptions
+    from app.core.session import SideOptions
     w = make_window(demo_with(detpixels=32))
     run_and_wait(qtbot, w)
     with qtbot.waitSignal(w.model.stale, timeout=5000, check_params_cb=lambda view, why: view == "images"):

@@ -26,7 +26,7 @@ N_TICKS = 10
 
 def run_and_trace_max(qtbot, w, a: str, b: str, a_carry=None, b_carry=None):
     """Choose the engines, run, trace the pixel of largest |A − B|; returns the inspection."""
-    from app.session import SideOptions
+    from app.core.session import SideOptions
     w.engines.pickers["a"].set_side_options(SideOptions(a, a_carry))
     w.engines.pickers["b"].set_side_options(SideOptions(b, b_carry))
     run_and_wait(qtbot, w)

@@ -26,7 +26,7 @@ def make_window(qtbot, tmp_path):
 
 def test_export_draws_on_a_worker_and_writes_a_readable_report(qtbot, make_window, c_binary, tmp_path,
                                                                monkeypatch):
-    from app import export as export_mod
+    from app.window import export as export_mod
     w = make_window(None, c_binary)
     w.auto_trace_view.action.setChecked(False)   # only the two pixels traced here (issue 21's own: its tests)
     run_and_wait(qtbot, w)
@@ -77,7 +77,7 @@ def test_export_draws_on_a_worker_and_writes_a_readable_report(qtbot, make_windo
 
 
 def test_panel_png_marks_pixels_and_states_the_clipping(qapp):
-    from app.panel_png import clip_note, panel_specs, render_panel
+    from app.bundle.panel_png import clip_note, panel_specs, render_panel
     c = np.zeros((40, 60), np.float32)
     c[10, 20] = 100.0
     py = c.copy()
@@ -94,7 +94,7 @@ def test_panel_png_marks_pixels_and_states_the_clipping(qapp):
         "colours clip at ±1 photons: 1 px (33.33%)")
     img = render_panel(specs["a"])
     # The mark: red pixels around pixel (10, 20) at the image's zoom (60 px wide image drawn 8x).
-    from app.panel_png import AXIS_LEFT, MARGIN
+    from app.bundle.panel_png import AXIS_LEFT, MARGIN
     zoom = 8
     x = MARGIN + AXIS_LEFT + (20 + 0.5) * zoom + zoom / 2 + 2
     y = 40 + (10 + 0.5) * zoom
@@ -103,13 +103,14 @@ def test_panel_png_marks_pixels_and_states_the_clipping(qapp):
 
 
 def test_headless_bundle_with_png_has_the_report(tmp_path, c_binary):
-    """`nbparity compare --png` (write_bundle png=True) writes report.html too, with its pictures embedded."""
-    from app.demo import demo_argv
-    from app.session import ComparisonSession
+    """`nbparity compare --png` (write_snapshot png=True) writes report.html too, with its pictures embedded."""
+    from app.bundle.snapshot import write_snapshot
+    from app.core.demo import demo_argv
+    from app.core.session import ComparisonSession
     session = ComparisonSession(demo_argv())
     a, b = session.run_side("a"), session.run_side("b")
     insp = session.inspect_pixel(0, 0)
-    folder = session.write_bundle(tmp_path, a=a, b=b, inspections=[insp], png=True)
+    folder = write_snapshot(session.record(a, b, inspections=[insp]), tmp_path, png=True)
     html = (folder / "report.html").read_text(encoding="utf-8")
     srcs = re.findall(r"src='([^']*)'", html)
     assert len(srcs) == 3 + 1 and all(u.startswith("data:image/png;base64,") for u in srcs)

@@ -20,8 +20,8 @@ RUN_TIMEOUT_MS = 900_000   # the C's full 6.2-megapixel render on a small shared
 
 
 def test_first_image_within_a_second_of_run(qtbot, make_window, cli_flags_003, c_binary):
-    from app.known_cases import cli_flags_003_args
-    from app.session import SideOptions
+    from app.core.known_cases import cli_flags_003_args
+    from app.core.session import SideOptions
 
     w = make_window(cli_flags_003_args(cli_flags_003))
     w.engines.pickers["a"].set_side_options(SideOptions("torch:float32"))

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def small_window(qtbot, tmp_path):
     """The real window (demo command line, not run) at 1366x768, showing a synthetic inspection."""
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
     qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
     w = MainWindow(None, None, settings=AppSettings(qs), install_hook=False)
     qtbot.addWidget(w)
@@ -34,7 +34,7 @@ def small_window(qtbot, tmp_path):
 
 
 def test_inspector_plots_keep_their_size_and_labels_never_overlap_at_1366x768(small_window):
-    from app.inspector import MIN_PLOT_HEIGHT
+    from app.widgets.inspector import MIN_PLOT_HEIGHT
     insp = small_window.inspector
     assert small_window.width() <= 1366 and small_window.height() <= 768
     plots = [insp.plots[f] for f in insp.plots_page.shown_fields] + [insp.delta_plot]
@@ -135,8 +135,8 @@ def window_rect(w, insp, p) -> QtCore.QRect:
 def test_every_plot_lies_in_the_visible_area_at_1366x768(qtbot, tmp_path, case):
     """Only the fields a side traces get a plot, and each lies inside the plots' visible area: none is pushed past
     the right edge (issue 16: golden C vs the port laid out nine plots, six empty, and clipped k and F_latt b)."""
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
     qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
     w = MainWindow(None, None, settings=AppSettings(qs), install_hook=False)
     qtbot.addWidget(w)

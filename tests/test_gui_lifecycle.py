@@ -9,7 +9,7 @@ settings in a throw-away XDG_CONFIG_HOME.
 
 The limit: the issue asks for 1 s. The time is taken from the moment the window is told to close (or the signal
 is sent) to the moment the process has exited; the shutdown itself waits at most 0.6 s for worker threads
-(app.run_model.SHUTDOWN_WAIT_S) and then leaves without them.
+(app.qt.run_model.SHUTDOWN_WAIT_S) and then leaves without them.
 """
 from __future__ import annotations
 

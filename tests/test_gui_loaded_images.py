@@ -24,8 +24,8 @@ def make_window(qtbot, tmp_path):
 @pytest.fixture(scope="module")
 def demo_photons():
     """The demo rendered by PyTorch with its default carry-over (off): float32 photons (slow, fast)."""
-    from app.demo import demo_argv
-    from app.session import ComparisonSession
+    from app.core.demo import demo_argv
+    from app.core.session import ComparisonSession
     return ComparisonSession(demo_argv()).run_side("b").result.image
 
 
@@ -72,7 +72,7 @@ def test_counts_get_offset_and_fitted_gain_and_traces_say_where_they_come_from(q
 def test_hdf5_nexus_stack_loads_its_first_frame_as_counts(tmp_path):
     import h5py
 
-    from app.image_loading import load_detector_image, prepare_side
+    from app.core.image_loading import load_detector_image, prepare_side
     frames = np.arange(3 * 20 * 30, dtype=np.uint32).reshape(3, 20, 30) % 500 + 40
     path = tmp_path / "scan.nxs"
     with h5py.File(path, "w") as f:
@@ -91,7 +91,7 @@ def test_hdf5_nexus_stack_loads_its_first_frame_as_counts(tmp_path):
 def test_nan_image_is_refused_with_its_count(tmp_path):
     import fabio.edfimage
 
-    from app.image_loading import ImageLoadError, load_detector_image
+    from app.core.image_loading import ImageLoadError, load_detector_image
     data = np.ones((10, 10), np.float32)
     data[2, 3] = np.nan
     path = tmp_path / "bad.edf"

@@ -9,7 +9,7 @@ from PySide6 import QtWidgets  # noqa: E402
 pytestmark = pytest.mark.gui
 
 # 1024 x 1024 pixels x 2x2 sub-pixels x 3000 phi ticks = 1.26e10 path evaluations: at the estimate's
-# simulator.budget.PATHS_PER_SECOND (6e6/s) about 35 min, far past app.window_io.LONG_RUN_S (120 s).
+# simulator.budget.PATHS_PER_SECOND (6e6/s) about 35 min, far past app.window.window_io.LONG_RUN_S (120 s).
 LONG = ("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 1024 "
         "-oversample 2 -phi 0 -osc 30 -phisteps 3000").split()
 SHORT = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 16".split()

@@ -1,5 +1,5 @@
-"""Rings and predicted reflections over the panels (app.marks_view): keys G and P, the d-spacings box, the
-readout's nearest reflection; the positions are app.predict's (tested against the engine in test_predict.py)."""
+"""Rings and predicted reflections over the panels (app.widgets.marks_view): keys G and P, the d-spacings box, the
+readout's nearest reflection; the positions are app.core.predict's (tested against the engine in test_predict.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from PySide6 import QtCore  # noqa: E402
 
 import pyqtgraph as pg  # noqa: E402
 
-from app import predict  # noqa: E402
+from app.core import predict  # noqa: E402
 from simulator.argv import parse_argv  # noqa: E402
 from simulator.setup import build_setup  # noqa: E402
 from gui_util import shown_panels
@@ -53,7 +53,7 @@ def test_p_shows_the_predicted_spots_in_every_panel_and_the_readout_names_the_ne
         np.testing.assert_allclose(x, [s.x for s in expected])
         np.testing.assert_allclose(y, [s.y for s in expected])
     # Labels: h k l beside each spot in view once at most MARKS' MAX_LABELS are in view (none in the whole view).
-    from app.marks_view import MAX_LABELS
+    from app.widgets.marks_view import MAX_LABELS
     assert len(expected) > MAX_LABELS and not any(m.labels)
     s0 = expected[0]
     panels.center_on(*s0.pixel, half_width=3)

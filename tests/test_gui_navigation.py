@@ -14,7 +14,7 @@ S_N, F_N = 200, 300   # slow, fast: a wide image, so the fit is tight on the fas
 
 @pytest.fixture
 def panels(qtbot):
-    from app.image_panels import ImagePanels
+    from app.widgets.image_panels import ImagePanels
     p = ImagePanels()
     qtbot.addWidget(p)
     p.resize(1200, 500)
@@ -45,7 +45,7 @@ def view_rect(panel) -> tuple[float, float, float, float]:
 
 
 def test_zoom_out_is_limited_and_fit_restores_the_image_bounds(qtbot, panels):
-    from app.panel_zoom import MIN_VIEW_PX, VIEW_MARGIN
+    from app.widgets.panel_zoom import MIN_VIEW_PX, VIEW_MARGIN
     c = panels.panel_a
     x0, x1, _, _ = view_rect(c)
     with qtbot.waitSignal(c.vb.sigRangeChanged, timeout=10_000):

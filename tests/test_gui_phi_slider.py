@@ -30,11 +30,11 @@ def by_hand(argv: list[str], phi: str, osc: str) -> list[str]:
 
 def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot, make_window, c_binary,
                                                                           monkeypatch):
-    import app.phi_slider
-    from app.session import ComparisonSession
+    import app.widgets.phi_slider
+    from app.core.session import ComparisonSession
     from test_gui_window import click_pixel
     # Plan the 256x256 tick images off the GUI thread, as multi-megapixel ones are.
-    monkeypatch.setattr(app.phi_slider, "PLAN_ON_THREAD_PIXELS", 1)
+    monkeypatch.setattr(app.widgets.phi_slider, "PLAN_ON_THREAD_PIXELS", 1)
     w = make_window(None, c_binary)
     run_and_wait(qtbot, w)
     view = w.phi_view
@@ -72,9 +72,9 @@ def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot
 def test_tick_images_add_up_to_the_full_image(c_binary):
     """Σ_i tick_i / N is the N-tick image of an engine without carried state (spec §15; each tick run divides by
     steps = 1): the PyTorch side of the demo (carry-over off) within float32 rounding."""
-    from app.demo import demo_argv
-    from app.phi_ticks import TickCache
-    from app.session import ComparisonSession
+    from app.core.demo import demo_argv
+    from app.core.phi_ticks import TickCache
+    from app.core.session import ComparisonSession
     session = ComparisonSession(demo_argv())
     full = session.run_side("b").result.image.astype(np.float64)
     cache = TickCache(session)

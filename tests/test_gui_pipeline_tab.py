@@ -9,7 +9,7 @@ when an inspection completes (the diff is made on the trace's worker and arrives
 - The real clients (golden C vs the port, ../shared/clients) on a small case of our own: the port's trace prints k
   at 1e-10 of the Miller index (a unit problem of *its* trace, named in the tab), and after conversion its k agrees
   with the C's at ticks 1..9; the first divergence is at tick 0 (the golden C's carry-over). The plots show the
-  port's k converted (app.inspection_pipeline), not flat at 1e-12.
+  port's k converted (app.core.inspection_pipeline), not flat at 1e-12.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _row(stage, name, tick, a, b, status, rel=None, a_raw=None, b_raw=None, note
 
 
 def test_pipeline_page_shows_rows_status_colours_raw_values_and_the_first_divergence(qtbot):
-    from app.inspector_pipeline import COLUMNS, STATUS_COLOURS, PipelinePage
+    from app.widgets.inspector_pipeline import COLUMNS, STATUS_COLOURS, PipelinePage
     from tracing.pipeline import PipelineDiff
     rows = (
         _row("lattice", "rot_a", None, (20.8, 0.0, 0.0), (20.8, 0.0, 0.0), "unit B", 0.0, b_raw=(2.08e-9, 0.0, 0.0),
@@ -74,7 +74,7 @@ def test_pipeline_page_shows_rows_status_colours_raw_values_and_the_first_diverg
 
 def trace_max_with_pipeline(qtbot, w, a: str, b: str, a_carry=None, b_carry=None):
     """Choose the engines, run, trace the pixel of largest |A − B| and wait until its pipeline is on show."""
-    from app.session import SideOptions
+    from app.core.session import SideOptions
     w.engines.pickers["a"].set_side_options(SideOptions(a, a_carry))
     w.engines.pickers["b"].set_side_options(SideOptions(b, b_carry))
     run_and_wait(qtbot, w)
@@ -86,7 +86,7 @@ def trace_max_with_pipeline(qtbot, w, a: str, b: str, a_carry=None, b_carry=None
 
 @pytest.mark.parametrize("carry", [True, False], ids=["carry-over on", "carry-over off"])
 def test_pipeline_tab_for_our_engines(qtbot, make_window, c_binary, carry):
-    from app.inspector_pipeline import COLUMNS
+    from app.widgets.inspector_pipeline import COLUMNS
     w = make_window(demo_with(detpixels=64))
     insp, pipe = trace_max_with_pipeline(qtbot, w, "cref", "torch", b_carry=carry)
     page = w.inspector.pipeline
@@ -120,8 +120,8 @@ def test_pipeline_tab_for_our_engines(qtbot, make_window, c_binary, carry):
 @pytest.mark.slow
 def test_pipeline_tab_golden_c_against_the_port(qtbot, make_window, golden_c, port_client):
     """Trace only (no images): pixel (16, 16) of the demo cell on a 32 x 32 detector, golden C vs the real port."""
-    from app.inspector_pipeline import COLUMNS
-    from app.session import SideOptions
+    from app.widgets.inspector_pipeline import COLUMNS
+    from app.core.session import SideOptions
     w = make_window(demo_with(detpixels=32))
     w.engines.pickers["a"].set_side_options(SideOptions(f"bin:{golden_c}"))
     w.engines.pickers["b"].set_side_options(SideOptions(f"bin:{port_client.command}"))

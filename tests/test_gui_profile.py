@@ -1,5 +1,5 @@
-"""Line profiles (app.line_profile, app.profile_view): the values along a line, a row or a column are the images'
-own pixels, and the plot shows exactly those."""
+"""Line profiles (app.core.line_profile, app.widgets.profile_view): the values along a line, a row or a column are
+the images' own pixels, and the plot shows exactly those."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore  # noqa: E402
 
-from app import line_profile as lp  # noqa: E402
+from app.core import line_profile as lp  # noqa: E402
 from gui_util import shown_panels
 
 pytestmark = pytest.mark.gui

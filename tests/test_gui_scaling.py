@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from app import difference as diffmod
-from app.image_loading import ImageLoadError, load_image
-from app.scaling import (Levels, colorize, downsample_factor, downsample_max, inverse_value, log_floor,
-                         percentile_levels, symmetric_levels, transform, transform_value)
+from app.core import difference as diffmod
+from app.core.image_loading import ImageLoadError, load_image
+from app.core.scaling import (Levels, colorize, downsample_factor, downsample_max, inverse_value, log_floor,
+                              percentile_levels, symmetric_levels, transform, transform_value)
 
 
 def test_log_scale_survives_zero_and_negative_pixels():
@@ -124,7 +124,7 @@ def test_load_raw_and_fabio_images(tmp_path):
 def test_panel_pngs_without_window(tmp_path, qapp):
     from PySide6 import QtGui
 
-    from app.panel_png import write_panel_pngs
+    from app.bundle.panel_png import write_panel_pngs
     c = np.zeros((40, 60), np.float32)
     c[10, 20] = 100.0
     py = c.copy()

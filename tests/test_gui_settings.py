@@ -16,8 +16,8 @@ pytestmark = pytest.mark.gui
 def open_window(qtbot, tmp_path):
     """Factory: a MainWindow on the settings file tmp_path/s.ini (a new QSettings object each time, as a new
     start of the program would read it)."""
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
     made = []
 
     def make(argv=None):
@@ -47,7 +47,7 @@ def choose(w, *, sizes=(300, 500)):
 
 
 def test_every_view_choice_command_line_and_splitter_round_trip(qtbot, open_window):
-    from app.demo import demo_argv
+    from app.core.demo import demo_argv
     argv = demo_argv()
     argv[argv.index("-lambda") + 1] = "1.1"  # not the demo: the restored line must be this one
     w = open_window(argv)
@@ -81,7 +81,7 @@ def test_scale_survives_a_start_that_restores_the_colour_map_first(qtbot, open_w
 
 def test_broken_binary_is_reported_once_and_forgotten(qtbot, open_window, tmp_path):
     qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    from app.settings import SCHEMA_VERSION
+    from app.qt.settings import SCHEMA_VERSION
     qs.setValue("schema_version", SCHEMA_VERSION)
     qs.setValue("engines/c_binary", str(tmp_path / "gone" / "nanoBragg"))
     qs.sync()
@@ -110,7 +110,7 @@ def test_reset_resets_now(qtbot, open_window, tmp_path):
 
 
 def test_asking_for_an_export_folder_creates_none(qtbot, monkeypatch, tmp_path):
-    from app.window_io import choose_export_folder
+    from app.window.window_io import choose_export_folder
     monkeypatch.setenv("HOME", str(tmp_path))
     seen = []
     monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",

@@ -19,8 +19,8 @@ def _qs(path):
 
 @pytest.fixture
 def open_window(qtbot, tmp_path):
-    from app.main_window import MainWindow
-    from app.settings import AppSettings
+    from app.window.main_window import MainWindow
+    from app.qt.settings import AppSettings
     made = []
 
     def make(b=None):
@@ -36,7 +36,7 @@ def open_window(qtbot, tmp_path):
 def test_cmd_side_then_b_torch_opens_torch_and_saves_torch(qtbot, open_window, tmp_path):
     """Root cause: set_side_options matched entries by the exact spelling, so `torch` (no entry's data: the
     entry is torch:float64) left side B on "external command" and took "torch"[4:] == "h" as its command."""
-    from app.session import SideOptions
+    from app.core.session import SideOptions
     w = open_window()
     w.engines.pickers["b"].set_side_options(SideOptions("cmd:/opt/port/run-nanobragg --fast"))
     assert w.engines.pickers["b"].spec() == "cmd:/opt/port/run-nanobragg --fast"
@@ -54,9 +54,9 @@ def test_cmd_side_then_b_torch_opens_torch_and_saves_torch(qtbot, open_window, t
 @pytest.mark.parametrize("spelling, data", [("torch", "torch:float64"), ("torch:f32", "torch:float32"),
                                             ("torch:float64:cuda:1", "torch:float64:cuda:1"), ("cref", "cref")])
 def test_every_spelling_selects_its_own_entry_after_a_cmd_side(qtbot, tmp_path, spelling, data):
-    from app.engine_picker import EnginesBox
-    from app.session import SideOptions
-    from app.settings import AppSettings
+    from app.widgets.engine_picker import EnginesBox
+    from app.core.session import SideOptions
+    from app.qt.settings import AppSettings
     box = EnginesBox(AppSettings(_qs(tmp_path / "s.ini")))
     qtbot.addWidget(box)
     p = box.pickers["b"]
@@ -66,9 +66,9 @@ def test_every_spelling_selects_its_own_entry_after_a_cmd_side(qtbot, tmp_path, 
 
 
 def test_a_bad_spelling_is_refused_and_changes_nothing(qtbot, tmp_path):
-    from app.engine_picker import EnginesBox
-    from app.session import SideOptions
-    from app.settings import AppSettings
+    from app.widgets.engine_picker import EnginesBox
+    from app.core.session import SideOptions
+    from app.qt.settings import AppSettings
     from simulator.config import ConfigError
     box = EnginesBox(AppSettings(_qs(tmp_path / "s.ini")))
     qtbot.addWidget(box)
@@ -78,7 +78,7 @@ def test_a_bad_spelling_is_refused_and_changes_nothing(qtbot, tmp_path):
 
 
 def test_hand_edited_values_fall_back_with_one_log_line_each(qtbot, open_window, tmp_path, caplog):
-    from app.settings import SCHEMA_VERSION
+    from app.qt.settings import SCHEMA_VERSION
     qs = _qs(tmp_path / "s.ini")
     qs.setValue("schema_version", SCHEMA_VERSION)
     qs.setValue("engines/side_b", json.dumps({"engine": "torch:float32", "carryover": [1], "threads": "many"}))
@@ -88,7 +88,7 @@ def test_hand_edited_values_fall_back_with_one_log_line_each(qtbot, open_window,
                                                 "junk": [1, 2]}))
     qs.setValue("view/percentile", "lots")
     qs.sync()
-    with caplog.at_level(logging.WARNING, logger="app.settings"):
+    with caplog.at_level(logging.WARNING, logger="app.qt.settings"):
         w = open_window()
     b = w.engines.session_options().b
     assert (b.engine, b.carryover, b.threads) == ("torch:float32", None, None)   # the engine kept, values defaulted
@@ -105,7 +105,7 @@ def test_hand_edited_values_fall_back_with_one_log_line_each(qtbot, open_window,
 
 
 def test_a_newer_schema_is_kept_and_said_once(qtbot, open_window, tmp_path):
-    from app.settings import SCHEMA_VERSION
+    from app.qt.settings import SCHEMA_VERSION
     qs = _qs(tmp_path / "s.ini")
     qs.setValue("schema_version", SCHEMA_VERSION + 1)
     profiles = json.dumps({"port f32": {"engine": "torch:float32", "carryover": True, "threads": None}})

@@ -50,7 +50,7 @@ def _delete(widget: QtWidgets.QWidget) -> None:
 
 def test_image_panels_own_their_profile_plot(qtbot):
     """The line-profile plot (a GraphicsLayoutWidget) was a parentless widget until a window docked it."""
-    from app.image_panels import ImagePanels
+    from app.widgets.image_panels import ImagePanels
     before = _views()
     panels = ImagePanels()   # not given to qtbot: the test deletes it itself
     panels.show()
@@ -70,7 +70,7 @@ def test_window_docks_the_profile_plot_visible(qtbot, make_window, c_binary):
 
 def test_inspector_owns_its_own_window(qtbot):
     """The inspector's own top-level window (with its plots' scene) was parentless too."""
-    from app.inspector import PhiInspector
+    from app.widgets.inspector import PhiInspector
     before = _views()
     insp = PhiInspector()
     insp.show()

@@ -43,7 +43,7 @@ class FakeInspection:
 
 # ---- image panels --------------------------------------------------------------------------------------------------
 def test_panels_show_arrays_link_views_and_readouts(qtbot):
-    from app.image_panels import ImagePanels
+    from app.widgets.image_panels import ImagePanels
     panels = ImagePanels()
     qtbot.addWidget(panels)
     panels.resize(1200, 500)
@@ -77,7 +77,7 @@ def test_panels_show_arrays_link_views_and_readouts(qtbot):
 
 
 def test_zoomed_out_panel_uses_max_aggregation(qtbot):
-    from app.image_panel import ImagePanel
+    from app.widgets.image_panel import ImagePanel
     p = ImagePanel("C reference")
     qtbot.addWidget(p)
     p.resize(300, 300)
@@ -92,7 +92,7 @@ def test_zoomed_out_panel_uses_max_aggregation(qtbot):
 
 
 def test_panel_click_and_crosshair(qtbot):
-    from app.image_panels import ImagePanels
+    from app.widgets.image_panels import ImagePanels
     panels = ImagePanels()
     qtbot.addWidget(panels)
     panels.resize(1200, 500)
@@ -114,7 +114,7 @@ def test_panel_click_and_crosshair(qtbot):
 
 
 def test_panel_error_page(qtbot):
-    from app.image_panels import ImagePanels
+    from app.widgets.image_panels import ImagePanels
     panels = ImagePanels()
     qtbot.addWidget(panels)
     panels.panel_a.show_error("C reference failed: boom", "line 1\nline 2")
@@ -125,7 +125,7 @@ def test_panel_error_page(qtbot):
 
 # ---- inspector -----------------------------------------------------------------------------------------------------
 def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
-    from app.inspector import PhiInspector
+    from app.widgets.inspector import PhiInspector
     insp_w = PhiInspector()
     qtbot.addWidget(insp_w)
     c = make_trace("c", dk0=0.018, mos=2)
@@ -154,7 +154,7 @@ def test_inspector_plots_every_tick_and_marks_divergence(qtbot):
 
 
 def test_inspector_golden_and_curve_only(qtbot):
-    from app.inspector import PhiInspector
+    from app.widgets.inspector import PhiInspector
     w = PhiInspector()
     qtbot.addWidget(w)
     golden = make_trace("c", dialect="golden")
@@ -171,7 +171,7 @@ def test_inspector_golden_and_curve_only(qtbot):
 
 # ---- command-line editor -------------------------------------------------------------------------------------------
 def test_editor_underlines_bad_flag_and_syncs_form(qtbot, tmp_path):
-    from app.params_editor import ParamsEditor, replace_flags
+    from app.widgets.params_editor import ParamsEditor, replace_flags
     hkl = tmp_path / "x.hkl"
     hkl.write_text("1 2 3 10\n")
     ed = ParamsEditor()
@@ -252,7 +252,7 @@ def _kind(kind):
 def test_worker_signals_arrive_on_gui_thread_and_cancel(qtbot):
     """JobRunner: progress and result reach a GUI-thread slot; cancel reaches the callable; a failure becomes a
     readable message with its traceback; the threads end by themselves (joined without the event loop)."""
-    from app.workers import JobRunner
+    from app.qt.workers import JobRunner
     runner = JobRunner("test")
     rec = Receiver()
     runner.result.connect(rec.on_job_result)
@@ -286,7 +286,7 @@ def test_worker_signals_arrive_on_gui_thread_and_cancel(qtbot):
 
 # ---- settings and errors -------------------------------------------------------------------------------------------
 def test_settings_versioned_and_reset(tmp_path):
-    from app.settings import SCHEMA_VERSION, AppSettings
+    from app.qt.settings import SCHEMA_VERSION, AppSettings
     qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
     qs.setValue("schema_version", SCHEMA_VERSION - 1)
     qs.setValue("view/colormap", "magma")
@@ -300,7 +300,7 @@ def test_settings_versioned_and_reset(tmp_path):
 
 
 def test_exception_hook_shows_readable_dialog_and_logs(qtbot, tmp_path, monkeypatch):
-    from app import errors
+    from app.qt import errors
     monkeypatch.setattr(errors, "log_dir", lambda: tmp_path)
     parent = QtWidgets.QWidget()
     qtbot.addWidget(parent)

@@ -64,7 +64,7 @@ def test_demo_run_inspect_and_export(qtbot, make_window, c_binary, tmp_path):
     # export: a new timestamped folder with pictures and data
     with qtbot.waitSignal(w.model.exported, timeout=RUN_TIMEOUT_MS):
         assert w.export_snapshot(tmp_path / "snaps")
-    from app.snapshot import side_tag
+    from app.bundle.snapshot import side_tag
     names = {p.name for p in w.last_bundle.iterdir()}
     ta, tb = side_tag("a", w.names[0]), side_tag("b", w.names[1])  # files are named after the engines
     assert ta.startswith("A-nbparity-C-reference") and tb == "B-nbparity-PyTorch-f64"
@@ -245,8 +245,8 @@ def test_run_gui_opens_the_demo_and_runs_it(qtbot, c_binary, monkeypatch, tmp_pa
     """run_gui (what `nbparity gui` calls): window titled nbparity, demo loaded and run automatically."""
     from PySide6 import QtWidgets
 
-    from app import lifecycle, main_window
-    from app.settings import AppSettings
+    from app.window import lifecycle, main_window
+    from app.qt.settings import AppSettings
     qs = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
     monkeypatch.setattr(main_window, "AppSettings", lambda: AppSettings(qs))
     seen = {}
@@ -326,8 +326,8 @@ def test_carryover_off_makes_the_engines_identical(qtbot, make_window, c_binary,
 def test_large_images_are_replanned_on_a_worker(qtbot, make_window, c_binary):
     """Scale and difference-mode changes of multi-megapixel images go to a worker (async_threshold); the
     result equals the synchronous one, and a mode change keeps manual image levels."""
-    from app import difference as diffmod
-    from app.scaling import transform
+    from app.core import difference as diffmod
+    from app.core.scaling import transform
     w = make_window(None, c_binary)
     run_and_wait(qtbot, w)
     w.panels.async_threshold = 1  # treat the demo's 256 x 256 images as large

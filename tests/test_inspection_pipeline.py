@@ -1,4 +1,4 @@
-"""app.inspection_pipeline (Qt-free): an inspected pixel's pipeline diff, the per-φ fields a side prints in another
+"""app.core.inspection_pipeline (Qt-free): an inspected pixel's pipeline diff, the per-φ fields a side prints in another
 unit converted for the plots by the power of ten the diff found, and why there is no diff."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.inspection_pipeline import convert_trace, pipeline_for, unit_factors
+from app.core.inspection_pipeline import convert_trace, pipeline_for, unit_factors
 from tracing.records import PathKey, PhiSample, PixelTrace
 
 N = 4
@@ -58,6 +58,6 @@ def test_no_diff_without_both_traces_and_a_failing_diff_is_a_reason(monkeypatch)
 
     def boom(*_a, **_k):
         raise ValueError("bad row")
-    monkeypatch.setattr("app.inspection_pipeline.diff_pipeline", boom)   # a fault, not a stand-in engine
+    monkeypatch.setattr("app.core.inspection_pipeline.diff_pipeline", boom)   # a fault, not a stand-in engine
     pipe = pipeline_for(inspection(trace("c", 1.0, "golden"), trace("port", 1.0, "port")))
     assert pipe.diff is None and pipe.reason == "the pipeline diff failed: ValueError: bad row"

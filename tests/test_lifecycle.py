@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from app.session import ComparisonSession, SessionOptions, SideOptions
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
 from c_reference.driver import SCRATCH_PREFIX, remove_stale_scratch
 from proc_util import gone as proc_gone
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.known_cases import CLI_FLAGS_003_PIXEL, argv, cli_flags_003_args, roi_around
+from app.core.known_cases import CLI_FLAGS_003_PIXEL, argv, cli_flags_003_args, roi_around
 from parity_util import both, parity
 
 CUBIC = argv("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 6.2 -distance 100 -pixel 0.1")

@@ -1,4 +1,4 @@
-"""Predicted reflections and resolution rings (app.predict), against d = λ / (2 sin θ) and against our engine's
+"""Predicted reflections and resolution rings (app.core.predict), against d = λ / (2 sin θ) and against our engine's
 brightest pixels on CLI-FLAGS-003 (data from ../shared; ROIs keep the renders around a second each)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from app import predict
-from app.known_cases import cli_flags_003_args
+from app.core import predict
+from app.core.known_cases import cli_flags_003_args
 from simulator.argv import parse_argv
 from simulator.config import NanoBraggConfig
 from simulator.setup import build_setup

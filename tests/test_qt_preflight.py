@@ -1,7 +1,7 @@
 """`make demo`'s pre-check: the missing Qt system packages and the one apt-get line, found from the loader cache."""
 from __future__ import annotations
 
-from app.qt_preflight import PACKAGES, check, install_line, missing_packages, needs_xcb
+from app.cli.qt_preflight import PACKAGES, check, install_line, missing_packages, needs_xcb
 
 
 def listing(without: tuple[str, ...] = ()) -> str:

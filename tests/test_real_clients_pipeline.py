@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.known_cases import cli_flags_003_args
-from app.session import ComparisonSession, PixelInspection, SessionOptions, SideOptions
-from app.snapshot import explained_verdict, pixel_pipeline
+from app.core.known_cases import cli_flags_003_args
+from app.core.session import ComparisonSession, PixelInspection, SessionOptions, SideOptions
+from app.bundle.snapshot import explained_verdict, pixel_pipeline
 from tracing.ledger import load_ledger, match_ledger
 from tracing.metrics import ParityThresholds
 

@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.demo import DemoMissing, demo_argv
-from app.session import (
-    ComparisonSession,
-    EngineOptions,
-    EngineOutcome,
-    ParityThresholds,
-    SessionOptions,
-    SideOptions,
-    parity_verdict,
-)
-from app.snapshot import side_tag
+from app.core.demo import DemoMissing, demo_argv
+from app.core.session import (
+                              ComparisonSession,
+                              EngineOptions,
+                              EngineOutcome,
+                              ParityThresholds,
+                              SessionOptions,
+                              SideOptions,
+                              parity_verdict,
+                              )
+from app.bundle.snapshot import side_tag, write_snapshot
 from c_reference.driver import run_c
 from simulator.config import ConfigError
 from tracing.metrics import compare_images
@@ -166,8 +166,8 @@ def test_bundle_holds_every_file_and_a_second_one_does_not_overwrite_the_first(t
     img = np.arange(32 * 32, dtype=np.float32).reshape(32, 32)
     c, py = _outcome("c", img), _outcome("torch", img * (1 + 1e-7))
     out = tmp_path / "out"
-    first = s.write_bundle(out, a=c, b=py, extra_files={"window.png": b"\x89PNG fake"})
-    second = s.write_bundle(out, a=c, b=py)  # same second: gets a "-2" name
+    first = write_snapshot(s.record(c, py), out, extra_files={"window.png": b"\x89PNG fake"})
+    second = write_snapshot(s.record(c, py), out)  # same second: gets a "-2" name
     assert first != second and first.parent == second.parent == out
     names = {p.name for p in first.iterdir()}
     # Files are named after the engines: side letter + label ("fake_nanobragg <sha8>", "nbparity PyTorch f64").
@@ -206,7 +206,7 @@ def test_bundle_holds_every_file_and_a_second_one_does_not_overwrite_the_first(t
 def test_bundle_with_a_failed_engine_keeps_the_other_image_and_the_error(tmp_path):
     s = ComparisonSession(TINY, EngineOptions(c_binary=str(_fake_binary(tmp_path))))
     failed = EngineOutcome("c", error="C binary exited with code 3", log_tail="fake nanoBragg: giving up")
-    folder = s.write_bundle(tmp_path / "out", a=failed, b=_outcome("torch", np.ones((32, 32))))
+    folder = write_snapshot(s.record(failed, _outcome("torch", np.ones((32, 32)))), tmp_path / "out")
     names = {p.name for p in folder.iterdir()}
     ta, tb = side_tag("a", s.label("a")), side_tag("b", s.label("b"))
     assert f"{tb}_float.bin" in names and f"{ta}_float.bin" not in names and "diff_A_minus_B.bin" not in names
@@ -218,7 +218,7 @@ def test_bundle_with_a_failed_engine_keeps_the_other_image_and_the_error(tmp_pat
 def test_bundle_rejects_extra_files_that_would_replace_bundle_files(tmp_path):
     s = ComparisonSession(TINY)
     with pytest.raises(ConfigError, match="metrics.json"):
-        s.write_bundle(tmp_path, extra_files={"metrics.json": b"{}"})
+        write_snapshot(s.record(), tmp_path, extra_files={"metrics.json": b"{}"})
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
@@ -315,7 +315,7 @@ def test_binary_without_trace_lines_gets_a_per_tick_curve_from_single_tick_runs(
     assert curve.image_value is not None and curve.image_value != pytest.approx(curve.sum_value, rel=1e-5)
     assert curve.explanation.startswith("the image holds ") and "the φ=0 carry-over" in curve.explanation
     assert "no per-phi trace" in insp.describe()
-    folder = s.write_bundle(tmp_path / "out", inspections=[insp], prefix="trace")
+    folder = write_snapshot(s.record(inspections=[insp]), tmp_path / "out", prefix="trace")
     text = (folder / f"{insp.stem}_{side_tag('a', s.label('a'))}_curve.csv").read_text()
     header = text.splitlines()[2]
     assert header == "phi_tic,phi_deg,I_tick"  # one phi_deg column, no duplicate
@@ -380,7 +380,7 @@ def test_the_table_of_a_side_without_per_phi_samples_has_one_phi_deg_column_per_
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     s = ComparisonSession(TINY, SessionOptions(SideOptions(f"bin:{wrapper}"), SideOptions("torch")))
     insp = s.inspect_pixel(16, 16)
-    folder = s.write_bundle(tmp_path / "out", inspections=[insp], prefix="trace")
+    folder = write_snapshot(s.record(inspections=[insp]), tmp_path / "out", prefix="trace")
     header = (folder / f"{insp.stem}.csv").read_text().splitlines()[0].split(",")
     assert header.count("b_phi_deg") == 1 and header.count("a_phi_deg") == 1
     assert len(header) == len(set(header))

@@ -22,7 +22,7 @@ from parity_util import c_image
 from test_sim_compiled import exact_cases, write_hkl
 
 REPO = Path(__file__).resolve().parents[1]
-# Case (a) of app/bench.py on a 128^2 detector (the same set-up and imports, a test-sized render).
+# Case (a) of app/cli/bench.py on a 128^2 detector (the same set-up and imports, a test-sized render).
 CASE_A = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 128"
 
 

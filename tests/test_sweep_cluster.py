@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from app.session import ComparisonSession, SessionOptions, SideOptions
+from app.core.session import ComparisonSession, SessionOptions, SideOptions
 from app.sweep.matrix import parse_matrix
 from app.sweep.runner import SweepOptions, run_sweep
 from tracing.metrics import ParityThresholds

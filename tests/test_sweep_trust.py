@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.sweep.matrix import load_matrix, parse_matrix, slugify
 from simulator.config import ConfigError
 

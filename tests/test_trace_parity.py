@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
+from app.core.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
 from c_reference.driver import trace_c
 from simulator.argv import parse_argv
 from simulator.engine import trace_pixel

@@ -99,7 +99,7 @@ def test_own_lines_are_marked(both_logs):
 def test_reciprocal_cell_angles_match_on_the_parity_case(c_binary, cli_flags_003: Path, tmp_path):
     """CLI-FLAGS-003 (a -mat crystal whose angles drift): both engines print the same Unit Cell and Recp Cell lines
     (the issue saw the PyTorch Recp Cell angles differ in the 4th digit); a 2x2 ROI keeps the run short."""
-    from app.known_cases import cli_flags_003_args
+    from app.core.known_cases import cli_flags_003_args
 
     args = cli_flags_003_args(cli_flags_003) + ["-roi", "0", "1", "0", "1", "-nonoise", "-nopgm"]
     logs = {}

@@ -131,7 +131,7 @@ def test_appending_flags_keeps_the_meaning(c_binary, tmp_path):
 
 def test_editor_shows_upstream_warnings_without_blocking_run(qtbot):
     """The parameter editor marks the quirks as warnings (orange, hover text) and the command stays runnable."""
-    from app.params_editor import ParamsEditor
+    from app.widgets.params_editor import ParamsEditor
 
     ed = ParamsEditor()
     qtbot.addWidget(ed)

@@ -73,8 +73,8 @@ def test_a_max_relative_error_of_zero_names_no_pixel():
 def test_pixel_labels_are_readable_on_the_brightest_colour(qapp):
     """On a yellow (viridis' top) field, the mark's red label text has no yellow pixel within 2 px: it sits on
     its own white box."""
-    from app.panel_png import PanelSpec, lut, render_panel
-    from app.scaling import Levels
+    from app.bundle.panel_png import PanelSpec, lut, render_panel
+    from app.core.scaling import Levels
     raw = np.full((64, 64), 100.0, np.float32)
     spec = PanelSpec("bright", raw, "linear", Levels(0.0, 50.0), "viridis", "photons", marks=[(30, 20)])
     img = render_panel(spec).convertToFormat(QtGui.QImage.Format.Format_RGB888)
@@ -86,7 +86,7 @@ def test_pixel_labels_are_readable_on_the_brightest_colour(qapp):
     assert yellow.sum() > 1000                                       # the field is there
     # The label sits right of the mark's square (centre cx, half-size 6 px at this 8x zoom); its glyphs are the
     # reddish pixels there (the old label: red fill with a thin white halo; the new: dark red on a white box).
-    from app.panel_png import AXIS_LEFT, MARGIN
+    from app.bundle.panel_png import AXIS_LEFT, MARGIN
     cx = MARGIN + AXIS_LEFT + (20 + 0.5) * 8
     reddish = (arr[..., 0] > 120) & (arr[..., 1] < 80) & (arr[..., 2] < 80)
     reddish[:, : int(cx + 6 + 2)] = False
@@ -131,7 +131,7 @@ class X11LineEdit(QtWidgets.QLineEdit):
 
 
 def test_window_shortcuts_work_while_a_text_field_has_the_focus(qtbot):
-    from app import shortcut_guard
+    from app.window import shortcut_guard
     win = QtWidgets.QMainWindow()
     qtbot.addWidget(win)
     edit = X11LineEdit("some text")

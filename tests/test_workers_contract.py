@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore  # noqa: E402
 
-from app.workers import JobRunner  # noqa: E402
+from app.qt.workers import JobRunner  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -331,7 +331,7 @@ class Verdict:
     or the relative error without a scale difference). why: sentences that explain it (the scale decomposed into
     scaling factors, what could not be traced; tracing.why). known: the known-divergence ledger's reading
     ("explained: C φ=0 carry-over (known)", "unexplained: …"), "" when it was not consulted. cause: what the
-    auto-trace of the worst pixels found (app/auto_trace.py: "first divergent quantity: k at φ tick 0 at (s, f)
+    auto-trace of the worst pixels found (app/core/auto_trace.py: "first divergent quantity: k at φ tick 0 at (s, f)
     (Δk 8.0e-3)"), "" when none ran.
     """
 

@@ -5,7 +5,7 @@ then the fields only one side has (a_f or b_f), then status ("OK", "DIVERGE", or
 first ("<<" on the first diverging tick). Missing values are empty (CSV, markdown) or null (JSON). The JSON's
 summary keys each side's facts by "a" and "b" (engines, dialects, notes, path_a/path_b, missing_in_a/_b,
 ticks_only_a/_b); the engine names say which program ran on each side. Bundles written before this used c_/py_
-(and "c"/"py") for A/B: app.bundle_reader reads both (LEGACY_PREFIXES).
+(and "c"/"py") for A/B: app.bundle.bundle_reader reads both (LEGACY_PREFIXES).
 """
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def explain_verdict(verdict: Verdict, metrics: ImageMetrics, *, names: tuple[str
     for name in untraced:
         why.append(f"{name} prints no trace: its per-pixel quantities could not be compared (only images and "
                    "per-φ intensity curves)")
-    known = verdict.known   # what an earlier reading said (app/auto_trace.py), unless a ledger is tested here
+    known = verdict.known   # what an earlier reading said (app/core/auto_trace.py), unless a ledger is tested here
     if ledger is not None:
         tol = verdict.thresholds.pipeline_rel_tol
         known = match_ledger(ledger, [without_scale(d, exp, tol) for d in diffs], verdict.thresholds).text()

@@ -1,7 +1,7 @@
 """The engine interface: what every engine (in-process or external) answers, and the records it answers with.
 
-Qt-free and torch-free (importing this module loads neither). The session (app/session.py) and the run model
-(app/run_model.py) code against `Engine` only; adding an engine kind never changes them.
+Qt-free and torch-free (importing this module loads neither). The session (app/core/session.py) and the run model
+(app/qt/run_model.py) code against `Engine` only; adding an engine kind never changes them.
 
 An engine answers two questions about one nanoBragg command line, always given as a `Job`:
 

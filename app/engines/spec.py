@@ -74,3 +74,11 @@ def parse_engine_spec(text: str) -> EngineSpec:
             raise ConfigError(f"engine {raw!r}: cmd needs a command, e.g. cmd:python -m nanobrag_torch")
         return EngineSpec("cmd", t, command=argv)
     raise ConfigError(f"engine {raw!r}: unknown kind {head!r}, expected {SPELLINGS}")
+
+
+def check_engine(text: str, where: str) -> None:
+    """Raise ConfigError naming `where` when `text` is not an ENGINE spelling."""
+    try:
+        parse_engine_spec(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.auto_trace import AutoTraceOptions, add_cli_options, auto_trace, choose_pixels, options_from_args
+from app.core.auto_trace import AutoTraceOptions, add_cli_options, auto_trace, choose_pixels, options_from_args
+from app.core.records import EngineOutcome
 from app.nb_compare import locate
 from app.nb_compare.metrics import Roi, image_metrics, resample_nearest, square_shape
 from app.nb_compare.previews import preview_files
@@ -76,7 +77,7 @@ class SideRun:
     """One runner's outcome: the image as read (None when it failed), the raw float file's values, its logs."""
 
     key: str
-    outcome: object                       # app.session.EngineOutcome
+    outcome: object                       # app.core.records.EngineOutcome
     image: np.ndarray | None = None       # float32 (slow, fast)
     raw: bytes = b""                      # the float file as written by the runner
     stdout: str = ""
@@ -175,7 +176,6 @@ def write_file(folder: Path, name: str, data: bytes) -> Path:
 def run_side(session, key: str, cancel: threading.Event) -> SideRun:
     """Render one side through the process driver (stdout and stderr kept apart, as the artefacts need them)."""
     from app.engines.process_engine import engine_command
-    from app.session import EngineOutcome
     from c_reference import driver
     from tracing.records import Cancelled, EngineError
 
@@ -233,12 +233,12 @@ class Comparison:
         reported and does not change the exit code: the port team's artefacts are complete without it."""
         if self.pending is None:
             return None
+        from app.bundle.snapshot import write_snapshot  # lazy: only when a bundle is written
         session, runs, inspections = self.pending
         self.pending = None
         try:
-            self.bundle = session.write_bundle(self.outdir / BUNDLE_SUBDIR, a=runs["a"].outcome,
-                                               b=runs["b"].outcome, inspections=inspections, png=True,
-                                               prefix="nb-compare")
+            record = session.record(runs["a"].outcome, runs["b"].outcome, inspections=inspections)
+            self.bundle = write_snapshot(record, self.outdir / BUNDLE_SUBDIR, png=True, prefix="nb-compare")
         except Exception as exc:  # noqa: BLE001 - reported, see docstring
             print(f"note: nbparity bundle not written: {exc}", file=sys.stderr)
             return None
@@ -248,7 +248,7 @@ class Comparison:
 
 def compare(opts: Options, cancel: threading.Event, cwd: Path, env: dict) -> Comparison:
     """Run both sides, write the artefacts and nbparity's bundle; raises Usage / ArtefactError."""
-    from app.session import ComparisonSession, SessionOptions, SideOptions
+    from app.core.session import ComparisonSession, SessionOptions, SideOptions
     from simulator.config import ConfigError
 
     try:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.cli_args import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, UsageError, _Parser, _positive_int
+from app.core.cli_args import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, UsageError, _Parser, _positive_int
 from app.sweep.matrix import CaseSpec, Matrix, slugify
 from app.sweep.record import CaseRecord
 from app.sweep.trust import SweepSetupError, check_engines, check_out_folder, check_scheduler
@@ -41,7 +41,7 @@ def builtin_names() -> list[str]:
 
 
 def cmd_sweep(args: list[str]) -> int:
-    """Entry point of `nbparity sweep` (app.cli dispatches here); returns the exit code."""
+    """Entry point of `nbparity sweep` (app.cli.main dispatches here); returns the exit code."""
     from simulator.config import ConfigError
 
     p = _Parser(prog="nbparity sweep", description=__doc__.split("\n\n")[0],
@@ -57,7 +57,7 @@ def cmd_sweep(args: list[str]) -> int:
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="engine threads per case (default: the cores shared among the local workers)")
     p.add_argument("--only", nargs="+", default=[], metavar="TEXT", help="run only cases whose name contains TEXT")
-    from app.auto_trace import add_cli_options
+    from app.core.auto_trace import add_cli_options
     add_cli_options(p)   # issue 21
     p.add_argument("--rerun", action="store_true", help="run finished cases again instead of resuming")
     p.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a case that raises (default 2)")
@@ -109,7 +109,7 @@ def cmd_sweep(args: list[str]) -> int:
 
 
 def _run(matrix: Matrix, out: Path, opts: argparse.Namespace, cluster=None) -> int:
-    from app.auto_trace import options_from_args
+    from app.core.auto_trace import options_from_args
     from app.sweep.runner import SweepOptions, run_sweep
 
     options = SweepOptions(out=out, workers=opts.workers, scheduler=opts.scheduler, threads=opts.threads,

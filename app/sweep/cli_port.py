@@ -47,7 +47,7 @@ def engines(opts: argparse.Namespace, env: Mapping[str, str], yaml_matrix: bool)
 
 def load(path: Path, opts: argparse.Namespace, env: Mapping[str, str] | None = None) -> Matrix:
     """The matrix at `path` (by its suffix), with --a/--b (and for YAML the env defaults) applied; ConfigError."""
-    from app.sweep.engines import check_engine
+    from app.engines.spec import check_engine
     env = os.environ if env is None else env
     yaml_matrix = is_yaml(path)
     a, b = engines(opts, env, yaml_matrix)

@@ -7,7 +7,7 @@ File layout (every key but the case/grid `name` and `args` is optional)::
     engines = ["cref", "torch"]          # sides A and B: engine-registry spellings
     probes = [[32, 32]]                  # pixels (slow, fast) traced per phi tick in every case
     timeout_s = 600                      # per engine run, seconds
-    [sweep.thresholds]                   # parity thresholds (app.session.ParityThresholds)
+    [sweep.thresholds]                   # parity thresholds (app.core.session.ParityThresholds)
     min_correlation = 0.999999
     max_rel_error = 1e-5
     rel_floor = 1e-3
@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.engines.spec import check_engine
 from app.sweep.trust import MAX_CASES, case_output_problem, check_expansion, grid_size
 from simulator.argv import flag_nargs, format_value, parse_argv, split_command, with_flag
 from simulator.config import ConfigError
@@ -295,7 +296,6 @@ def _engines(v: Any, where: str) -> tuple[str, str]:
     if not (isinstance(v, list) and len(v) == 2 and all(isinstance(e, str) and e.strip() for e in v)):
         raise ConfigError(f"{where} engines: expected two engine spellings [A, B] such as [\"cref\", \"torch\"], "
                           f"got {v!r}")
-    from app.sweep.engines import check_engine
     a, b = (e.strip() for e in v)
     for e in (a, b):
         check_engine(e, f"{where} engines")

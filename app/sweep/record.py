@@ -67,7 +67,7 @@ class CaseRecord:
     labels: list[str] = field(default_factory=list)   # the engines' display names, sides A and B
     resumed: bool = False          # taken from a finished bundle of an earlier run, not run now
     thresholds: dict = field(default_factory=dict)
-    # issue 21: what the auto-trace of a failing case found (app/auto_trace.py); "" when none ran
+    # issue 21: what the auto-trace of a failing case found (app/core/auto_trace.py); "" when none ran
     first_quantity: str = ""       # "k", "" (nothing diverged), "not traced"
     first_where: str = ""          # "φ tick 0 at (30, 33)"
     explained_by: str = ""         # "C φ=0 carry-over (known)", "unexplained", ...

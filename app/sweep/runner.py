@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.auto_trace import AutoTraceOptions
+from app.core.auto_trace import AutoTraceOptions
 from app.sweep.matrix import CaseSpec, Matrix
 from app.sweep.record import CaseRecord
 from app.sweep.trust import SweepSetupError, verified_record

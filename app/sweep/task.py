@@ -17,8 +17,8 @@ from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from app.auto_trace import AutoTraceOptions, run_on_fail, with_cause
-from app.snapshot import explained_verdict, write_snapshot
+from app.core.auto_trace import AutoTraceOptions, run_on_fail, with_cause
+from app.bundle.snapshot import explained_verdict, write_snapshot
 from app.sweep.engines import case_session
 from app.sweep.matrix import CaseSpec
 from app.sweep.record import CaseRecord, ProbeRecord, write_record

@@ -3,7 +3,7 @@ verified bundle, `--out` must be a sweep's folder (or new, or empty), every case
 a matrix's expansion is counted before it is made, and the scheduler and engines are checked before any case runs.
 
 - `verified_record`: a record.json of an earlier run is a claim. The case's bundle is read back with every file's
-  size and sha256 checked against its manifest (app.bundle_reader), its images must be finite and of the record's
+  size and sha256 checked against its manifest (app.bundle.bundle_reader), its images must be finite and of the record's
   shape, and the metrics and verdict are recomputed from those images with the case's thresholds. A record whose
   status or figures disagree with its bundle is not believed: the case reports what its bundle says, with a note.
 - `check_out_folder`: refuse an existing folder that holds anything but a sweep's files.
@@ -180,7 +180,7 @@ def verified_record(sweep_dir: Path, case) -> Checked | None:
 
 
 def _recheck(bundle: Path, case, rec) -> Checked | None:
-    from app.bundle_reader import read_bundle
+    from app.bundle.bundle_reader import read_bundle
     from tracing.metrics import compare_images, parity_verdict
 
     try:

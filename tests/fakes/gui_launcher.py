@@ -1,4 +1,4 @@
-"""Open the real window as `nbparity gui` does (app.lifecycle.run_gui) and close it at a chosen moment.
+"""Open the real window as `nbparity gui` does (app.window.lifecycle.run_gui) and close it at a chosen moment.
 
     python gui_launcher.py MODE ENGINE_A ENGINE_B -- <nanoBragg args>
 
@@ -17,7 +17,7 @@ import time
 
 from PySide6 import QtCore
 
-from app import lifecycle, main_window
+from app.window import lifecycle, main_window
 
 CLOSE_AFTER_MS = 300
 

@@ -1,0 +1,1 @@
+"""Entry points: the nbparity command and its subcommands, the benchmarks, the Qt pre-check."""

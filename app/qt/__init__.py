@@ -1,0 +1,1 @@
+"""Qt plumbing without widgets: the run model, background workers, settings, the exception hook."""
