@@ -17,7 +17,7 @@ import pytest
 
 from app.cli import EXIT_ENGINE, EXIT_OK, EXIT_PARITY, EXIT_USAGE, display_problem, main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100 "
         "-phi 0 -osc 1 -phisteps 3").split()
 

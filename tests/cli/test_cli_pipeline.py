@@ -13,7 +13,7 @@ from tracing.ledger import SHIPPED_LEDGER
 def test_compare_with_a_pixel_explains_the_carryover(c_binary, tmp_path, capsys):
     # Our C reference carries tick 2's lattice into tick 0 (its default), torch does not: a per-pixel FAIL that the
     # shipped ledger explains; the traced pixel's whole calculation is written as markdown and JSON.
-    # --no-auto-trace: the explanation comes from the --pixel alone (issue 21's auto-trace is tests/test_auto_trace.py)
+    # --no-auto-trace: the explanation comes from the --pixel alone (issue 21's auto-trace is test_auto_trace.py)
     code = main(["compare", "--out", str(tmp_path), "--c-bin", str(c_binary), "--no-auto-trace", "--pixel", "16",
                  "20", "--", *TINY])
     out = capsys.readouterr().out

@@ -23,7 +23,7 @@ from simulator.preflight import check, derived_lines, resolve_inputs
 
 GiB = 1 << 30
 LIMIT = 8 * GiB
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, NBPARITY_MEMORY_LIMIT=str(LIMIT), OMP_NUM_THREADS="1")
 OURS = re.compile(r"^nbref: ((?:estimate|derived): .*)$", re.M)
 BOUND_S = 60        # a hang guard only: every answer here takes milliseconds (measured in the report)

@@ -2,7 +2,7 @@
 torch float32 vs float64 — each through `nbparity compare` and `nbparity trace` — plus the ENGINE spellings and the
 port dialect read through a real process.
 
-The fake port (tests/fakes/fake_port.py) renders with our torch engine and a fresh rotation at every tick (spec
+The fake port (tests/support/fakes/fake_port.py) renders with our torch engine and a fresh rotation at every tick (spec
 §14.1), so against our C with the carry-over off the images agree exactly, and with the C's default carry-over on
 the per-φ traces first diverge at tick 0, the tick at exactly 0° (spec §8.3).
 """
@@ -20,8 +20,8 @@ from app.engines.spec import parse_engine_spec
 from app.session import ComparisonSession, SessionOptions, SideOptions
 from simulator.config import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
-FAKE_PORT = REPO / "tests" / "fakes" / "fake_port.py"
+REPO = Path(__file__).resolve().parents[2]
+FAKE_PORT = REPO / "tests" / "support" / "fakes" / "fake_port.py"
 PORT = f"cmd:{sys.executable} {FAKE_PORT}"
 # 32x32 cubic crystal with a misset, 3 φ ticks from 0° over 1°: the tick-0 lattice matters.
 ROT = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100 "

@@ -19,7 +19,7 @@ from simulator.config import ConfigError
 from simulator.engine import render
 from simulator.setup import build_setup
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BASE = ["-cell", "100", "100", "100", "90", "90", "90", "-N", "3", "-default_F", "100", "-lambda", "1",
         "-distance", "100", "-pixel", "0.1", "-oversample", "1", "-nonoise", "-nopgm"]
 

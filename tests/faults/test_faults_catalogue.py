@@ -30,7 +30,7 @@ from simulator.setup import build_setup
 from tracing import bundle as bundle_mod
 from tracing.bundle import BundleError, BundleWriter, remove_stale_partials
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 C_TIMEOUT_S = 60  # generous for a loaded CI machine: every rejection takes milliseconds
 # Cases the C may run where the PyTorch side refuses: none since issue 22 (both read simulator/budget.def, so
 # -phisteps 1e9 is refused by nbref too, with the same figure).

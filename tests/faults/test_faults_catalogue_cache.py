@@ -1,4 +1,4 @@
-"""The compiled kernel cache and build fault catalogue (tests/fault_cases_cache.py): every row ends in its class.
+"""The compiled kernel cache and build fault catalogue (fault_cases_cache.py): every row ends in its class.
 
 Each case runs child processes (a torch import each: seconds), so the whole catalogue takes about a minute.
 """
@@ -14,7 +14,7 @@ from simulator import compiled
 from fault_cache_harness import classify, run_case
 from fault_cases_cache import CACHE_CASE_IDS, CACHE_CASES, CacheCase
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HANDLED = {"compiled", "eager", "stopped"}
 
 

@@ -2,7 +2,7 @@
 time limits and cancel bound both sides (torch included); output flags resolve against the user's folder and
 nothing is written elsewhere. One case per test.
 
-The engines are tests/fakes/fake_nb.py modes run through the one process driver (c_reference/driver.py).
+The engines are tests/support/fakes/fake_nb.py modes run through the one process driver (c_reference/driver.py).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from simulator.config import ConfigError
 from tracing.records import Cancelled, EngineError
 from proc_util import gone as proc_gone
 
-REPO = Path(__file__).resolve().parents[1]
-FAKE_NB = REPO / "tests" / "fakes" / "fake_nb.py"
+REPO = Path(__file__).resolve().parents[2]
+FAKE_NB = REPO / "tests" / "support" / "fakes" / "fake_nb.py"
 ARGS = ["-detpixels", "8", "-default_F", "1", "-cell", "10", "10", "10", "90", "90", "90"]
 TINY = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100").split()
 

@@ -214,8 +214,8 @@ def test_trace_parser_only_trace_parse_error(text: str) -> None:
         pass
 
 
-# ---- issue 22: every reader on both sides, each input bounded in time (tests/fuzz_inputs.py) ----------------------
-# The long run by hand is tests/fuzz_long.py (10,000 inputs per reader and side); the suite runs a few seeds each.
+# ---- issue 22: every reader on both sides, each input bounded in time (fuzz_inputs.py) ----------------------
+# The long run by hand is fuzz_long.py (10,000 inputs per reader and side); the suite runs a few seeds each.
 from fuzz_inputs import READERS, c_verdict, is_finding, python_verdict  # noqa: E402
 
 INPUT_LIMIT_S = 10.0   # a hang fails the example instead of stalling the suite; each input takes milliseconds
@@ -239,7 +239,7 @@ def test_c_readers_exit_0_or_9_no_hang_no_flood(reader: str, seed: int, c_binary
     assert not is_finding(verdict), (reader, seed, verdict)
 
 
-# Seeds of tests/fuzz_long.py that found something before the fixes (short SMV files whose HEADER_BYTES exceeds
+# Seeds of tests/support/fuzz_long.py that found something before the fixes (short SMV files whose HEADER_BYTES exceeds
 # their size: a negative read length in the driver's smv_size).
 @pytest.mark.parametrize("reader,seed", [("smv", 47), ("smv", 149), ("smv", 372)])
 def test_fuzz_findings_stay_fixed(reader: str, seed: int) -> None:
@@ -301,7 +301,7 @@ def test_smv_size_reads_no_more_than_the_file(header_bytes: bytes, tmp_path: Pat
 
 @pytest.mark.parametrize("flag", ["-mask", "-img"])
 def test_smv_header_ends_at_a_nul_byte_on_both_sides(flag: str, tmp_path: Path, c_binary: Path) -> None:
-    """Fuzz seeds 6231 and 7490 (tests/fuzz_long.py, smv): a NUL byte before SIZE1/SIZE2 hides them from the C,
+    """Fuzz seeds 6231 and 7490 (tests/support/fuzz_long.py, smv): a NUL byte before SIZE1/SIZE2 hides them from the C,
     which reads the header as a C string; the PyTorch side read past it and accepted a mask the C refused."""
     from c_reference.driver import smv_size
     header = MASK_OK.replace("BYTE_ORDER=little_endian", "BYTE_ORDER=lit\0le_endian")

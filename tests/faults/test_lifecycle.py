@@ -20,8 +20,8 @@ from app.session import ComparisonSession, SessionOptions, SideOptions
 from c_reference.driver import SCRATCH_PREFIX, remove_stale_scratch
 from proc_util import gone as proc_gone
 
-REPO = Path(__file__).resolve().parents[1]
-FAKE_NB = REPO / "tests" / "fakes" / "fake_nb.py"
+REPO = Path(__file__).resolve().parents[2]
+FAKE_NB = REPO / "tests" / "support" / "fakes" / "fake_nb.py"
 TINY = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100 "
         "-phi 0 -osc 1 -phisteps 3").split()
 WAIT_S = 20.0

@@ -20,7 +20,7 @@ from gui_util import demo_with, inspect_and_wait, run_and_wait  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
-PORT = f"cmd:{sys.executable} {Path(__file__).resolve().parent / 'fakes' / 'fake_port.py'}"
+PORT = f"cmd:{sys.executable} {Path(__file__).resolve().parents[1] / 'support' / 'fakes' / 'fake_port.py'}"
 N_TICKS = 10
 
 

@@ -2,7 +2,7 @@
 
 Closing the window 0.3 s into a run, or 0.3 s into a pixel trace, and SIGINT / SIGTERM / SIGHUP to `nbparity gui`
 0.3 s into a run, each end the process with exit status 0, with every engine process gone (the seconds it took are
-printed, not asserted: issue 18). Side A is a fake engine that sleeps 60 s (tests/fakes/fake_nb.py), so only
+printed, not asserted: issue 18). Side A is a fake engine that sleeps 60 s (tests/support/fakes/fake_nb.py), so only
 cancellation can end it before that; it
 writes its pid to $FAKE_PIDS when it starts. Each program runs as its own process under offscreen Qt, with its
 settings in a throw-away XDG_CONFIG_HOME.
@@ -24,8 +24,8 @@ import pytest
 
 pytestmark = pytest.mark.gui
 
-REPO = Path(__file__).resolve().parents[1]
-FAKES = REPO / "tests" / "fakes"
+REPO = Path(__file__).resolve().parents[2]
+FAKES = REPO / "tests" / "support" / "fakes"
 SLEEPY = f"cmd:{sys.executable} {FAKES / 'fake_nb.py'} sleep"
 TINY = ("-cell 100 100 100 90 90 90 -default_F 100 -N 3 -lambda 6.2 -detpixels 32 -distance 100 "
         "-phi 0 -osc 1 -phisteps 3").split()

@@ -110,7 +110,7 @@ def test_window_stays_responsive_during_a_run(qtbot, make_window, c_binary, monk
     engine's render pauses at its first progress report until a GUI-thread timer has beaten; a GUI thread that the
     run blocked could never beat, the render would wait out its 120 s guard and the order below would differ.
     The render itself runs on a worker thread, never on the GUI thread. (The heartbeat gaps of a real run are
-    measured, not asserted, by tests/test_gui_cli_flags_003.py's printout.)"""
+    measured, not asserted, by tests/gui/test_gui_cli_flags_003.py's printout.)"""
     import threading
 
     from simulator import engine

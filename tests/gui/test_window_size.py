@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MAIN_WINDOW = Path(__file__).resolve().parents[1] / "app" / "main_window.py"
+MAIN_WINDOW = Path(__file__).resolve().parents[2] / "app" / "main_window.py"
 LIMIT = 400
 
 

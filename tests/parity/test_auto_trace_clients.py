@@ -1,4 +1,4 @@
-"""Issue 21 on the users' real engines (../shared/clients via tests/clients.py; skipped with a reason where it is
+"""Issue 21 on the users' real engines (../shared/clients via clients.py; skipped with a reason where it is
 absent): a FAIL's worst pixels traced automatically, and the verdict naming the quantity, the φ tick, the pixel and
 whether the known-divergence ledger explains it.
 

@@ -1,4 +1,4 @@
-"""The real clients build and run: each prints what the clients' README says it prints (tests/clients.py)."""
+"""The real clients build and run: each prints what the clients' README says it prints (tests/support/clients.py)."""
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,4 @@
-"""Issue 16 on the users' real engines (../shared/clients, built by tests/clients.py): the golden C, upstream
+"""Issue 16 on the users' real engines (../shared/clients, built by tests/support/clients.py): the golden C, upstream
 nanoBragg and the port `nanobrag_torch` against each other and against our PyTorch engine, through the session the
 window and the headless commands share. Skipped with a reason where ../shared is absent.
 

@@ -157,7 +157,7 @@ def test_printout_of_a_whole_large_detector_is_refused_before_work(tmp_path):
     import subprocess
     import sys
 
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     args = [("128" if a == "64" else a) for a in BASE[:-2]]   # 128 x 128 = 16384 pixels, 64 x 64 would be too
     p = subprocess.run([sys.executable, "-m", "simulator", *args, "-printout", "-nonoise"], cwd=tmp_path,
                        env=env, capture_output=True, text=True, timeout=300)

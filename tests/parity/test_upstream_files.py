@@ -1,6 +1,6 @@
 """Output files byte for byte with upstream nanoBragg (issue 10, decisions D8): the int image's float32 rounding
 (spec 9.3, corrected), the single-precision noise stream (spec 9.4, corrected), and int / PGM / SMV files of the two
-engines byte-identical on the same command line. The expected figures come from tests/c_float_models.py, which
+engines byte-identical on the same command line. The expected figures come from tests/support/c_float_models.py, which
 models the spec's formulas with numpy.float32, not from either engine's code.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from c_float_models import int_image_double_model, int_image_model, noise_image_model
 from simulator import io_files
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HEADER = 512
 
 # A smooth water background of ~9.6e10 photons/pixel: the auto int scale 55000/max puts every pixel in

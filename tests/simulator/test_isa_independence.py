@@ -20,7 +20,7 @@ from pathlib import Path
 
 from narrow_isa import narrowed_env
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARGS = ("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.4 -detpixels 128 "
         "-misset random -misset_seed 12345 -floatfile out.bin").split()
 PROBE = ("import json, sys\n"

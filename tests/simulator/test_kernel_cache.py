@@ -1,5 +1,5 @@
 """Unit tests of the compiled kernel's cache and build guards (issue 18): simulator.kernel_cache and the process-
-group runner of simulator.compiled. The end-to-end cases are in tests/fault_cases_cache.py."""
+group runner of simulator.compiled. The end-to-end cases are in tests/support/fault_cases_cache.py."""
 from __future__ import annotations
 
 import os

@@ -11,7 +11,7 @@ import numpy as np
 from simulator import io_files
 from simulator.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_header() -> io_files.SMVHeader:

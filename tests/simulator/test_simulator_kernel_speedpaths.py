@@ -1,5 +1,5 @@
 """The torch path's speed paths (simulator/kernel.py; renders here pass compiled=False, the compiled kernel has
-tests/test_sim_compiled.py): the float32 reference split of the Miller indices, the polynomial sincg, the reused chunk
+test_simulator_compiled.py): the float32 reference split of the Miller indices, the polynomial sincg, the reused chunk
 buffers, the opt-in torch.compile'd float32 kernel, and the GIL-free grid and image statistics. Each is checked
 against the plain float64 computation."""
 from __future__ import annotations

@@ -19,9 +19,9 @@ from simulator.render_compiled import render_fast
 from simulator.setup import build_setup
 
 from parity_util import c_image
-from test_sim_compiled import exact_cases, write_hkl
+from test_simulator_compiled import exact_cases, write_hkl
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Case (a) of app/bench.py on a 128^2 detector (the same set-up and imports, a test-sized render).
 CASE_A = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1 -distance 100 -pixel 0.1 -detpixels 128"
 

@@ -1,6 +1,6 @@
 """Replay the fault catalogue against a checkout and count what goes wrong, per category (issue 8's closing note).
 
-    .venv/bin/python tests/fault_baseline.py /tmp/base      # a checkout with its C reference built
+    .venv/bin/python tests/support/fault_baseline.py /tmp/base      # a checkout with its C reference built
 
 Runs every case of `fault_cases.CASES` through that checkout's `python -m simulator` entry (`simulator.cli.main`,
 in one worker process so that torch loads once) and its `nbref` (a subprocess per case), each under a time limit

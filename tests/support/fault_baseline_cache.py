@@ -1,8 +1,8 @@
 """Counts per outcome class of the cache/build fault catalogue for a checkout, and before -> after.
 
-    .venv/bin/python tests/fault_baseline_cache.py [--before OLD_CHECKOUT] [--limit S] [--only ID ...]
+    .venv/bin/python tests/support/fault_baseline_cache.py [--before OLD_CHECKOUT] [--limit S] [--only ID ...]
 
-Runs every row of tests/fault_cases_cache.py against this checkout (after) and, with --before, against an older
+Runs every row of tests/support/fault_cases_cache.py against this checkout (after) and, with --before, against an older
 checkout (e.g. `git worktree add /tmp/base 0f89551`), printing one line per case and the counts per class. The
 correct library the copying fake compiler uses is this checkout's compiled kernel (the ABI did not change).
 """
@@ -17,7 +17,7 @@ from simulator import compiled
 from fault_cache_harness import classify, run_case
 from fault_cases_cache import CACHE_CASES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def outcomes(checkout: Path, good_so: Path, limit_s: float, only: list[str]) -> dict[str, tuple[str, str]]:

@@ -1,6 +1,6 @@
 """Replay the file fault catalogue (`fault_cases_files.CASES`) against checkouts and count the outcome classes.
 
-    .venv/bin/python tests/fault_baseline_files.py /tmp/base [/work/wt-iss18b]   # before [-> after]
+    .venv/bin/python tests/support/fault_baseline_files.py /tmp/base [/work/wt-iss18b]   # before [-> after]
 
 Each row runs in its own Python process with the checkout first on sys.path (its `app`, `simulator`, `tracing`;
 the probes are this folder's), in a fresh scratch folder, under a time limit (HANG_S; the whole process group is

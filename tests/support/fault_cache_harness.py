@@ -1,4 +1,4 @@
-"""Plants the faults of `tests/fault_cases_cache.py` and classifies what an entry point of a checkout did.
+"""Plants the faults of `tests/support/fault_cases_cache.py` and classifies what an entry point of a checkout did.
 
 Every case runs in its own folder: a private cache ($NBPARITY_CACHE_DIR), fake compilers (shell scripts) and the
 files they write. `GOOD_SO` is a correct kernel library: the fake "compiler" that copies it builds in

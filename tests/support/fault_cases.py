@@ -3,7 +3,7 @@
 Each `Case` is a command line plus the input files it needs, and what every entry point must do with it: `reject`
 (exit 9 from nbref / `python -m simulator`, ConfigError from the Qt-free API, exit 3 from `nbparity compare`) with a
 message containing every one of `words` (the flag, the file, the line), or accept it and render a finite image.
-`tests/test_fault_catalogue.py` runs them; `tests/fault_baseline.py` replays them against an older checkout to count
+`test_faults_catalogue.py` runs them; `fault_baseline.py` replays them against an older checkout to count
 what went wrong there. File contents are bytes; `{d}` in an argument is replaced by the case's folder.
 """
 from __future__ import annotations

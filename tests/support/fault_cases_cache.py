@@ -1,8 +1,8 @@
 """The fault catalogue of the compiled kernel's cache and build (issue 18, part A), as data.
 
 Each row says what is done to the cache or the compiler before an entry point runs, and the outcome class it must
-end in. `tests/fault_cache_harness.py` does the planting and classifies what happened; the test
-(`tests/test_fault_catalogue_cache.py`) holds every row to its class, and `tests/fault_baseline_cache.py`
+end in. `tests/support/fault_cache_harness.py` does the planting and classifies what happened; the test
+(`test_faults_catalogue_cache.py`) holds every row to its class, and `fault_baseline_cache.py`
 prints the counts per class for this checkout and, given an older one, before -> after.
 
 Outcome classes. Handled: `compiled` (the render used the compiled kernel: a refused file was rebuilt),

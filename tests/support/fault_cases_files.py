@@ -13,7 +13,7 @@ input accepted without a word), data loss (the user's files or settings overwrit
 process or folder left behind), misleading (refused or reported with the wrong words: another file, another
 fault), outside (a file read or written outside the folder it belongs to).
 
-    .venv/bin/python tests/fault_baseline_files.py /tmp/base   # before (a checkout of 0f89551) -> after
+    .venv/bin/python tests/support/fault_baseline_files.py /tmp/base   # before (a checkout of 0f89551) -> after
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Fuzzed inputs for every reader of user input, and one verdict per input (issue 22).
 
-Shared by the in-suite fuzz run (`tests/test_fuzz.py`, a few dozen seeds per reader) and the long run by hand
-(`tests/fuzz_long.py`, 10,000 inputs per reader). An input is made from a seed (random.Random), so a finding is
+Shared by the in-suite fuzz run (`tests/faults/test_fuzz.py`, a few dozen seeds per reader) and the long run by hand
+(`tests/support/fuzz_long.py`, 10,000 inputs per reader). An input is made from a seed (random.Random), so a finding is
 replayed from its seed alone. Readers: the command line (`argv`), the SMV header (`smv`, through -img and -mask) and
 the HKL file (`hkl`), each through the PyTorch side (in this process) and through `nbref` (a process).
 

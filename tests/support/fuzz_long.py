@@ -1,12 +1,12 @@
 """The long fuzz run, by hand (issue 22): N inputs per reader through the PyTorch side and through nbref.
 
-    .venv/bin/python tests/fuzz_long.py [--n 10000] [--readers argv,smv,hkl] [--sides python,c] [--jobs 2]
+    .venv/bin/python tests/support/fuzz_long.py [--n 10000] [--readers argv,smv,hkl] [--sides python,c] [--jobs 2]
                                         [--limit 5] [--c-binary c_reference/build/nbref]
 
 Prints, per reader and side: inputs, accepted, documented errors (ConfigError / exit 9), estimated long runs (nbref
 announced its estimate and was still working at the bound), undocumented exceptions, hangs and floods, with the
-seeds of the first findings (replay one with tests/fuzz_inputs.py: materialise(reader, seed, folder)). Exit status
-1 when anything was found. The in-suite run (tests/test_fuzz.py) uses the same inputs, fewer of them.
+seeds of the first findings (replay one with fuzz_inputs.py: materialise(reader, seed, folder)). Exit status
+1 when anything was found. The in-suite run (tests/faults/test_fuzz.py) uses the same inputs, fewer of them.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 from fuzz_inputs import READERS, c_verdict, is_finding, python_verdict  # noqa: E402
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sides", default="python,c")
     ap.add_argument("--jobs", type=int, default=2, help="nbref processes at once")
     ap.add_argument("--limit", type=float, default=5.0, help="seconds per input before it counts as a hang")
-    ap.add_argument("--c-binary", type=Path, default=HERE.parent / "c_reference" / "build" / "nbref")
+    ap.add_argument("--c-binary", type=Path, default=HERE.parents[1] / "c_reference" / "build" / "nbref")
     ap.add_argument("--first-seed", type=int, default=0)
     a = ap.parse_args(argv)
     import os

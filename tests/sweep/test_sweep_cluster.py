@@ -51,7 +51,7 @@ FIGURES = ("correlation", "max_rel_err", "sum_ratio", "max_abs_diff")
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """One LocalCluster of 2 worker processes for the module (the sweeps reach it by its address, as
-    `--scheduler`; the runner's own LocalCluster is what tests/test_sweep_interrupt.py runs)."""
+    `--scheduler`; the runner's own LocalCluster is what tests/sweep/test_sweep_interrupt.py runs)."""
     from distributed import Client, LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       local_directory=str(tmp_path_factory.mktemp("dask"))) as c, Client(c) as client:

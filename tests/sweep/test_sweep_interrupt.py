@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 BASE = "-cell 100 100 100 90 90 90 -default_F 100 -distance 100 -pixel 0.1 -lambda 6.2 -phi0_carryover on"
 MATRIX = f"""

@@ -1,4 +1,4 @@
-"""A sweep through dask-jobqueue's SLURMCluster on a real single-node SLURM (tests/slurm_local.py: munge, slurmctld
+"""A sweep through dask-jobqueue's SLURMCluster on a real single-node SLURM (slurm_local.py: munge, slurmctld
 and slurmd started as root on localhost, everything in a scratch folder, every daemon stopped afterwards) gives the
 same report.csv as the same sweep on a LocalCluster, case for case. Skipped, with the reason, where SLURM cannot
 start (not root, slurm-wlm/munge not installed, the node does not come up)."""

@@ -18,7 +18,7 @@ from app.sweep.yaml_matrix import parse_yaml_matrix
 from simulator.config import ConfigError
 from tracing.metrics import ParityThresholds, compare_images, parity_verdict
 
-THEIR_MATRIX = Path(__file__).resolve().parents[2] / "shared" / "clients" / "parity_cases.yaml"
+THEIR_MATRIX = Path(__file__).resolve().parents[3] / "shared" / "clients" / "parity_cases.yaml"
 ONE = """\
 cases:
   - id: C1

@@ -1,4 +1,4 @@
-"""A fake external PyTorch port: `python tests/fakes/fake_port.py <nanoBragg flags>`.
+"""A fake external PyTorch port: `python tests/support/fakes/fake_port.py <nanoBragg flags>`.
 
 It renders with our PyTorch engine (a fresh rotation at every tick, as the port does, spec §14.1) and, like the
 port, writes `-floatfile` and answers `-trace_pixel S F` with the §11.3 dialect and its quirks:
@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for simulator and tracing
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, for simulator and tracing
 
 import numpy as np  # noqa: E402
 
