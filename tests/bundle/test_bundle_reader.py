@@ -85,42 +85,37 @@ def test_a_damaged_or_foreign_folder_is_refused_with_the_file_named(written, tmp
 
 
 @pytest.mark.gui
-def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, tmp_path):
+def test_gui_bundle_shows_the_written_images_metrics_and_traces(qtbot, written, make_window):
     pytest.importorskip("pytestqt")
-    from gui_util import make_window_factory, wait_idle
+    from gui_util import wait_idle
 
     from app.bundle_view import show_bundle
     rec, folder = written
-    make, made = make_window_factory(qtbot, tmp_path)
-    try:
-        w = make(["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "1", "-detpixels", "16"])
-        # The record is shown as a run is (run_finished), and the panels' display plan is made on a worker.
-        with qtbot.waitSignals([w.model.run_finished, w.display.applied], timeout=30_000):
-            show_bundle(w, folder)
-        wait_idle(qtbot, w)
-        assert w.model.session is None and not w.model.busy  # nothing ran
-        assert np.array_equal(w.panels.c_image(), rec.outcome("a").result.image)
-        assert np.array_equal(w.panels.py_image(), rec.outcome("b").result.image)
-        assert w.model.metrics.to_dict() == rec.metrics.to_dict()
-        assert w.metrics_panel.values["correlation"].text() == f"{rec.metrics.correlation:.9f}"
-        assert w.editor.argv() == list(ARGV)
-        assert "not re-run" in w.windowTitle() and str(folder) in w.statusBar().currentMessage()
-        shown = w.inspector.inspection
-        assert shown is not None and (shown.slow, shown.fast) == PIXELS[-1]
-        first = rec.inspections[-1].comparison.first_divergence  # the inspector shows the last pixel read
-        assert w.inspector.divergence_tick() == (first.phi_tic if first else None)
-        ticks, _ = w.inspector.curve_data("k_frac", "c")
-        assert ticks.tolist() == [0, 1]
-        assert all(not reason for reason in w.model.staleness.values())  # not marked as another command line
-        # The pipeline tab of a loaded record: diffs made on a worker after the inspections (wait_idle waited for
-        # it), with the per-φ rows of both ticks the bundle's tables hold.
-        pipe = w.inspector.pipeline_of(*PIXELS[-1])
-        assert pipe is not None and pipe.diff is not None, pipe
-        assert {r.tick for r in pipe.diff.rows if r.tick is not None} == {0, 1}
-        assert w.inspector.pipeline.diff is pipe.diff and w.inspector.pipeline.table.rowCount() == len(pipe.diff.rows)
-    finally:
-        for win in made:
-            win.shutdown()
+    w = make_window(["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "1", "-detpixels", "16"])
+    # The record is shown as a run is (run_finished), and the panels' display plan is made on a worker.
+    with qtbot.waitSignals([w.model.run_finished, w.display.applied], timeout=30_000):
+        show_bundle(w, folder)
+    wait_idle(qtbot, w)
+    assert w.model.session is None and not w.model.busy  # nothing ran
+    assert np.array_equal(w.panels.c_image(), rec.outcome("a").result.image)
+    assert np.array_equal(w.panels.py_image(), rec.outcome("b").result.image)
+    assert w.model.metrics.to_dict() == rec.metrics.to_dict()
+    assert w.metrics_panel.values["correlation"].text() == f"{rec.metrics.correlation:.9f}"
+    assert w.editor.argv() == list(ARGV)
+    assert "not re-run" in w.windowTitle() and str(folder) in w.statusBar().currentMessage()
+    shown = w.inspector.inspection
+    assert shown is not None and (shown.slow, shown.fast) == PIXELS[-1]
+    first = rec.inspections[-1].comparison.first_divergence  # the inspector shows the last pixel read
+    assert w.inspector.divergence_tick() == (first.phi_tic if first else None)
+    ticks, _ = w.inspector.curve_data("k_frac", "c")
+    assert ticks.tolist() == [0, 1]
+    assert all(not reason for reason in w.model.staleness.values())  # not marked as another command line
+    # The pipeline tab of a loaded record: diffs made on a worker after the inspections (wait_idle waited for
+    # it), with the per-φ rows of both ticks the bundle's tables hold.
+    pipe = w.inspector.pipeline_of(*PIXELS[-1])
+    assert pipe is not None and pipe.diff is not None, pipe
+    assert {r.tick for r in pipe.diff.rows if r.tick is not None} == {0, 1}
+    assert w.inspector.pipeline.diff is pipe.diff and w.inspector.pipeline.table.rowCount() == len(pipe.diff.rows)
 
 
 @pytest.mark.gui

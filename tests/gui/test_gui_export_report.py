@@ -11,17 +11,9 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtGui  # noqa: E402
 
-from gui_util import RUN_TIMEOUT_MS, inspect_and_wait, make_window_factory, run_and_wait  # noqa: E402
+from gui_util import RUN_TIMEOUT_MS, inspect_and_wait, run_and_wait  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    make, made = make_window_factory(qtbot, tmp_path)
-    yield make
-    for w in made:
-        w.shutdown()
 
 
 def test_export_draws_on_a_worker_and_writes_a_readable_report(qtbot, make_window, c_binary, tmp_path,

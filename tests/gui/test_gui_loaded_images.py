@@ -7,18 +7,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from gui_util import RUN_TIMEOUT_MS, inspect_and_wait, make_window_factory, wait_idle  # noqa: E402
+from gui_util import RUN_TIMEOUT_MS, inspect_and_wait, wait_idle  # noqa: E402
 
 pytestmark = pytest.mark.gui
 GAIN, OFFSET = 37.5, 40.0   # counts = photons·GAIN + OFFSET, rounded (nanoBragg's int image with -scale 37.5)
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    make, made = make_window_factory(qtbot, tmp_path)
-    yield make
-    for w in made:
-        w.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -120,27 +120,22 @@ def test_context_menu_offers_inspect_and_navigation(qtbot, panels):
     assert not any(t.startswith("Inspect") for t in outside) and "Fit view" in outside
 
 
-def test_enter_in_the_pixel_box_inspects_and_centres(qtbot, tmp_path, c_binary):
+def test_enter_in_the_pixel_box_inspects_and_centres(qtbot, make_window, c_binary):
     """In the real window: type slow and fast, press Enter → that pixel is traced and the view is centred on it."""
-    from gui_util import RUN_TIMEOUT_MS, make_window_factory, run_and_wait
-    make, made = make_window_factory(qtbot, tmp_path)
-    try:
-        w = make(None, c_binary)
-        run_and_wait(qtbot, w)
-        w.panels.fit_view()
-        insp = w.inspector
-        insp.slow_spin.setValue(40)
-        insp.fast_spin.lineEdit().setText("200")
-        insp.fast_spin.setFocus()
-        with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS) as blocker:
-            qtbot.keyClick(insp.fast_spin, QtCore.Qt.Key.Key_Return)
-        got = blocker.args[0]
-        assert (got.slow, got.fast) == (40, 200)
-        # Centred: the view's middle is the pixel's centre (40.5, 200.5), zoomed in from the whole image.
-        x0, x1, y0, y1 = view_rect(w.panels.c_panel)
-        assert (x0 + x1) / 2 == pytest.approx(200.5, abs=1.0) and (y0 + y1) / 2 == pytest.approx(40.5, abs=1.0)
-        assert x1 - x0 < 200
-        assert w.panels.c_panel.marker.data.size == 1
-    finally:
-        for w in made:
-            w.shutdown()
+    from gui_util import RUN_TIMEOUT_MS, run_and_wait
+    w = make_window(None, c_binary)
+    run_and_wait(qtbot, w)
+    w.panels.fit_view()
+    insp = w.inspector
+    insp.slow_spin.setValue(40)
+    insp.fast_spin.lineEdit().setText("200")
+    insp.fast_spin.setFocus()
+    with qtbot.waitSignal(w.model.inspection_ready, timeout=RUN_TIMEOUT_MS) as blocker:
+        qtbot.keyClick(insp.fast_spin, QtCore.Qt.Key.Key_Return)
+    got = blocker.args[0]
+    assert (got.slow, got.fast) == (40, 200)
+    # Centred: the view's middle is the pixel's centre (40.5, 200.5), zoomed in from the whole image.
+    x0, x1, y0, y1 = view_rect(w.panels.c_panel)
+    assert (x0 + x1) / 2 == pytest.approx(200.5, abs=1.0) and (y0 + y1) / 2 == pytest.approx(40.5, abs=1.0)
+    assert x1 - x0 < 200
+    assert w.panels.c_panel.marker.data.size == 1

@@ -6,17 +6,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from gui_util import RUN_TIMEOUT_MS, make_window_factory, run_and_wait  # noqa: E402
+from gui_util import RUN_TIMEOUT_MS, run_and_wait  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    make, made = make_window_factory(qtbot, tmp_path)
-    yield make
-    for w in made:
-        w.shutdown()
 
 
 def by_hand(argv: list[str], phi: str, osc: str) -> list[str]:
