@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_util import wait_laid_out  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -28,7 +29,7 @@ def test_bar_ticks_have_no_si_multiplier_and_the_handles_are_explained(qtbot):
     qtbot.waitExposed(p)
     for bar in (p.image_bar, p.diff_bar):
         bar.set_levels(Levels(0.0, 0.003))    # pyqtgraph would label such an axis "(x0.001)"
-        qtbot.wait(10)
+        wait_laid_out(qtbot, p)   # the axis laid out for the new levels (no signal for a layout pass)
         assert bar.bar.axis.autoSIPrefixScale == 1.0
         assert "x0.001" not in bar.bar.axis.labelString() and "x1e" not in bar.bar.axis.labelString()
         tip = bar.toolTip()

@@ -8,6 +8,8 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore  # noqa: E402
 
+from gui_util import wait_laid_out  # noqa: E402
+
 from test_gui_widgets import FakeInspection, make_trace  # noqa: E402
 
 from tracing.records import PLOT_FIELDS  # noqa: E402
@@ -28,7 +30,7 @@ def small_window(qtbot, tmp_path):
     qtbot.waitExposed(w)
     with qtbot.waitSignal(w.inspector.inspectionShown):
         w.inspector.show_inspection(FakeInspection(make_trace("c", dk0=0.018), make_trace("torch")))
-    qtbot.wait(50)  # one layout pass of the plots
+    wait_laid_out(qtbot, w)  # one layout pass of the plots (no signal for it: its state is waited on)
     yield w
     w.shutdown()
 
@@ -103,11 +105,11 @@ def test_maximise_gives_the_inspector_the_room_and_restores_the_layout(qtbot, sm
     insp = small_window.inspector
     before_h, before_sizes = insp.height(), small_window.splitter.sizes()
     insp.maximise_button.click()
-    qtbot.wait(20)
+    wait_laid_out(qtbot, small_window)
     assert insp.height() > 1.4 * before_h, (before_h, insp.height())
     assert not small_window.panels.isVisible()
     insp.maximise_button.click()
-    qtbot.wait(20)
+    wait_laid_out(qtbot, small_window)
     assert small_window.panels.isVisible() and small_window.splitter.sizes() == before_sizes
 
 
@@ -151,7 +153,7 @@ def test_every_plot_lies_in_the_visible_area_at_1366x768(qtbot, tmp_path, case):
                 "k only vs k only": (k_only_trace("c"), k_only_trace("py"))}[case]
         with qtbot.waitSignal(insp.inspectionShown):
             insp.show_inspection(FakeInspection(a, b))
-        qtbot.wait(50)  # one layout pass of the plots
+        wait_laid_out(qtbot, w)  # one layout pass of the plots (no signal for it: its state is waited on)
         expected = {"golden vs port": ("k_frac", "F_latt_b", "F_latt"), "k only vs k only": ("k_frac",),
                     "k only vs rich": PLOT_FIELDS}[case]
         assert insp.plots_page.shown_fields == expected
@@ -184,7 +186,7 @@ def test_every_plot_lies_in_the_visible_area_at_1366x768(qtbot, tmp_path, case):
             bar = insp.plots_page.plots_scroll.verticalScrollBar()
             assert bar.maximum() > 0
             bar.setValue(bar.maximum())
-            qtbot.wait(20)
+            wait_laid_out(qtbot, w)
             r = window_rect(w, insp, insp.delta_plot)
             assert r.bottom() <= visible.bottom() + 1 and r.top() >= visible.top(), (r, visible)
         # A pan or zoom of one plot's φ range moves the other shown plots with it.

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from gui_util import RUN_TIMEOUT_MS, run_and_wait  # noqa: E402
+from gui_util import RUN_TIMEOUT_MS, run_and_wait, wait_laid_out  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -48,7 +48,7 @@ def test_slider_shows_single_tick_renders_of_both_sides_and_clicks_inspect(qtbot
     with qtbot.waitSignal(view.tickShown, timeout=1000, check_params_cb=lambda t: t == 0):
         view.slider.setValue(0)
     # A click on a tick image inspects that pixel in the main inspector.
-    qtbot.wait(50)
+    wait_laid_out(qtbot, view)   # the dock's panels at their laid-out size, so a click maps to its pixel
     # Zoomed in, so one image pixel spans several screen pixels (zoomed out, a click's integer screen position
     # can round into the neighbouring image pixel, depending on the panel's exact size).
     view.panels.center_on(100, 120, half_width=20)

@@ -9,6 +9,8 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
+from gui_util import wait_laid_out  # noqa: E402
+
 pytestmark = pytest.mark.gui
 
 
@@ -52,7 +54,7 @@ def test_every_view_choice_command_line_and_splitter_round_trip(qtbot, open_wind
     argv[argv.index("-lambda") + 1] = "1.1"  # not the demo: the restored line must be this one
     w = open_window(argv)
     choose(w)
-    qtbot.wait(10)
+    wait_laid_out(qtbot, w)   # the splitter's sizes as laid out (no signal for a layout pass)
     sizes = w.splitter.sizes()
     w.close()
     w2 = open_window(None)   # no command line given: the last one is restored (not the demo)

@@ -10,6 +10,8 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
+from gui_util import wait_laid_out  # noqa: E402
+
 from tracing.records import PathKey, PhiSample, PixelTrace  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -100,7 +102,7 @@ def test_panel_click_and_crosshair(qtbot):
     qtbot.waitExposed(panels)
     panels.set_images(np.ones((20, 30), np.float32), np.ones((20, 30), np.float32))
     panels.c_panel.vb.setRange(xRange=(0, 30), yRange=(0, 20), padding=0)
-    qtbot.wait(50)   # the fit view already has this range: no signal to wait for, only a layout pass
+    wait_laid_out(qtbot, panels)   # the fit view already has this range: no signal, only a layout pass
     view = panels.c_panel.graphics
     scene_pt = panels.c_panel.vb.mapViewToScene(QtCore.QPointF(12.5, 7.5))
     widget_pt = view.mapFromScene(scene_pt)

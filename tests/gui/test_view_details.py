@@ -12,6 +12,8 @@ pytest.importorskip("pytestqt")
 from PySide6 import QtGui, QtWidgets  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
+from gui_util import wait_laid_out  # noqa: E402
+
 pytestmark = pytest.mark.gui
 
 
@@ -23,7 +25,7 @@ def label_fits(label: QtWidgets.QLabel) -> bool:
 def test_panel_subtitles_fit_at_1366x768_in_every_compare_mode(qtbot, make_window):
     w = make_window()
     w.resize(1366, 768)
-    qtbot.wait(50)  # the resize's layout pass (no signal to wait on; nothing here depends on timing)
+    wait_laid_out(qtbot, w)  # the resize's layout pass (Qt gives no signal for it: its state is waited on)
     panels = w.panels
     panels.set_images(np.ones((50, 60), np.float32), 1e-6 * np.ones((50, 60), np.float32))  # per-side notes
     panels.c_panel.set_note("24.44 s")

@@ -109,3 +109,32 @@ def shown_panels(qtbot, width: int = 1300, height: int = 500):
     p.show()
     qtbot.waitExposed(p)
     return p
+
+
+def laid_out(widget) -> bool:
+    """True when Qt has no layout work left for `widget`: no visible child with its resize still pending
+    (WA_PendingResizeEvent) and every pyqtgraph layout in the scenes it shows activated (QGraphicsLayout.isActivated
+    is False from an invalidation until its posted LayoutRequest has been handled)."""
+    from PySide6 import QtCore, QtWidgets
+    for child in [widget, *widget.findChildren(QtWidgets.QWidget)]:
+        if child.isVisible() and child.testAttribute(QtCore.Qt.WidgetAttribute.WA_PendingResizeEvent):
+            return False
+        if isinstance(child, QtWidgets.QGraphicsView) and child.isVisible() and child.scene() is not None:
+            for item in child.scene().items():
+                # QGraphicsWidget.layout unbound: pyqtgraph's GraphicsLayout hides the method behind an attribute
+                lay = QtWidgets.QGraphicsWidget.layout(item) if isinstance(item, QtWidgets.QGraphicsWidget) else None
+                if lay is not None and not lay.isActivated():
+                    return False
+    return True
+
+
+def wait_laid_out(qtbot, widget, timeout: int = 5000) -> None:
+    """Until the layout pass that a resize, show, hide or new content asked for is done (`laid_out`). Qt announces a
+    layout pass with no signal, so this waits on its state (qtbot.waitUntil), never for a fixed time: the posted
+    LayoutRequests are delivered first, then the state is checked, the event loop running in between."""
+    from PySide6 import QtCore, QtWidgets
+
+    def done() -> bool:
+        QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest.value)
+        return laid_out(widget)
+    qtbot.waitUntil(done, timeout=timeout)
