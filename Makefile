@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv c-ref demo demo-headless test test-fast test-narrow-isa bench bench-verdict bench-autotrace clean
+.PHONY: all venv c-ref demo demo-headless typecheck test test-fast test-narrow-isa bench bench-verdict bench-autotrace clean
 
 all: venv c-ref
 
@@ -28,7 +28,11 @@ demo: venv c-ref
 demo-headless: venv c-ref
 	$(VENV)/bin/nbparity compare --demo --png; rc=$$?; [ $$rc -le 1 ]
 
-test: venv c-ref
+# mypy on the files named in pyproject.toml's [tool.mypy] (the one place the file set is kept); cache in .mypy_cache.
+typecheck: venv
+	$(VPY) -m mypy
+
+test: venv c-ref typecheck
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
 
 test-fast: venv c-ref

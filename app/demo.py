@@ -6,10 +6,9 @@ in it are relative to resources/demo/.
 """
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
-from simulator.argv import strip_program
+from simulator.argv import split_command, strip_program
 from simulator.config import ConfigError
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
@@ -29,9 +28,8 @@ def demo_argv(demo_dir: Path = DEMO_DIR) -> list[str]:
         raise DemoMissing(f"demo command {path}: cannot read it ({exc.strerror or exc}); the demo needs the "
                           "resources/ folder of a source checkout") from None
     try:
-        # Join backslash continuations first: shlex would glue the newline onto the next token.
-        tokens = shlex.split(text.replace("\\\n", " "), comments=True)
-    except ValueError as exc:  # unbalanced quotes
+        tokens = split_command(text, comments=True)   # the one tokenizer: continuations, quotes, comments
+    except ValueError as exc:  # an unclosed quote (ConfigError names the character)
         raise DemoMissing(f"demo command {path}: {exc}") from None
     tokens = strip_program(tokens)
     if not tokens:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 OWN_WINDOW_SIZE = (1200, 800)   # px
 
@@ -16,8 +16,10 @@ OWN_WINDOW_SIZE = (1200, 800)   # px
 class InspectorWindow(QtWidgets.QMainWindow):
     """The inspector's own window; closing it calls `on_close` (which brings the content back)."""
 
-    def __init__(self, on_close: Callable[[InspectorWindow], None]):
-        super().__init__(None)
+    def __init__(self, on_close: Callable[[InspectorWindow], None], owner: QtWidgets.QWidget):
+        # Owned by the host (still a top-level window): a parentless window would outlive the inspector and be torn
+        # down by a garbage collection at a random moment, its pyqtgraph scene half cleared (a crash).
+        super().__init__(owner, QtCore.Qt.WindowType.Window)
         self._on_close = on_close
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt name)
@@ -46,7 +48,7 @@ class InspectorPlacement:
             self.own_button.setChecked(on)  # the button's toggled signal re-enters with it in step
             return
         if on and self.own_window is None:
-            win = InspectorWindow(self._closed)
+            win = InspectorWindow(self._closed, self.host)
             win.setWindowTitle("nbparity — φ inspector")
             self.host_layout.removeWidget(self.content)
             win.setCentralWidget(self.content)

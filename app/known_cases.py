@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from simulator.argv import split_command
+
 # The "CLI-FLAGS-003" supervisor command, 2463 x 2527 pixels; {A} and {hkl} are the A.mat and scaled.hkl paths.
 CLI_FLAGS_003 = (
     "-mat {A} -hkl {hkl} -nonoise -nointerpolate -oversample 1 -exposure 1 -flux 1e18 -beamsize 1.0 "
@@ -17,14 +19,15 @@ CLI_FLAGS_003_PIXEL = (685, 1039)
 
 
 def argv(text: str) -> list[str]:
-    """A command line written as one string, split on whitespace (no quoting needed for these cases)."""
-    return text.split()
+    """A command line written as one string, split by the one tokenizer (simulator.argv.split_command)."""
+    return split_command(text)
 
 
 def cli_flags_003_args(data_dir: Path, roi: tuple[int, int, int, int] | None = None) -> list[str]:
     """The CLI-FLAGS-003 argv with absolute input paths from `data_dir`; roi = (xmin, xmax, ymin, ymax) inclusive."""
     d = Path(data_dir).resolve()
-    args = CLI_FLAGS_003.format(A=d / "A.mat", hkl=d / "scaled.hkl").split()
+    # split first, then fill in the paths: a folder name with blanks or quotes stays one token
+    args = [t.format(A=d / "A.mat", hkl=d / "scaled.hkl") for t in argv(CLI_FLAGS_003)]
     if roi is not None:
         args += ["-roi", *(str(v) for v in roi)]
     return args

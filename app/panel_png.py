@@ -31,11 +31,16 @@ AXIS_BOTTOM = 36         # room for the fast-axis tick labels and title
 INK = "#111111"          # text and axes: dark, for print and projectors
 
 
+# The offscreen application made by _ensure_gui_app: Qt allows one per process, and it must outlive the images
+# drawn with it, so the reference is kept for the process' life.
+_GUI_APP: list[object] = []
+
+
 def _ensure_gui_app():
     from PySide6 import QtGui, QtWidgets
     if QtWidgets.QApplication.instance() is None and QtGui.QGuiApplication.instance() is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _ensure_gui_app.app = QtGui.QGuiApplication([])  # keep a reference for the process' life
+        _GUI_APP.append(QtGui.QGuiApplication([]))
     return QtGui
 
 
@@ -215,7 +220,7 @@ def image_png_bytes(img) -> bytes:
     buf = QtCore.QBuffer()
     buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
     img.save(buf, "PNG")
-    return bytes(buf.data())
+    return bytes(buf.data().data())
 
 
 def panel_specs(c_img: np.ndarray | None, py_img: np.ndarray | None, *, scale: str = "log",

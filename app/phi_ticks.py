@@ -20,43 +20,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.argv import parse_argv, with_flag, without_flag
-from simulator.config import resolve_phi
+from simulator.argv import single_tick_argv
+from simulator.config import NanoBraggConfig, PhiTicks, phi_ticks
 
 log = logging.getLogger(__name__)
 DEFAULT_CACHE_BYTES = 1 << 30   # 1 GiB of tick images (CLI-FLAGS-003: 25 MB per image, 2 per tick)
 
 
-@dataclass(frozen=True)
-class PhiGrid:
-    """The φ ticks of a command line: φ_i = phi0 + i·step (degrees), i = 0..n−1."""
-
-    phi0: float
-    step: float
-    n: int
-
-    def angle(self, tick: int) -> float:
-        return self.phi0 + tick * self.step
+PhiGrid = PhiTicks  # the φ ticks of a command line: simulator.config.phi_ticks, the one derivation
 
 
-def phi_grid(argv: list[str]) -> PhiGrid:
-    """The resolved φ grid (spec 8.2); raises ConfigError for a command line that does not parse."""
-    cfg = parse_argv(list(argv), check_files=False, require_inputs=False).config
-    _osc, step, n = resolve_phi(cfg.sampling)
-    return PhiGrid(float(cfg.sampling.phi_deg), float(step), int(n))
+def phi_grid(config: NanoBraggConfig) -> PhiTicks:
+    """The resolved φ grid (spec 8.2) of a parsed command line's configuration."""
+    return phi_ticks(config.sampling)
 
 
-def tick_argv(argv: list[str], tick: int, output_flags: tuple[str, ...] = ()) -> list[str]:
-    """The single-tick command line of φ tick `tick` (see the module docstring)."""
-    grid = phi_grid(argv)
+def tick_argv(argv: list[str], grid: PhiTicks, tick: int, output_flags: tuple[str, ...] = ()) -> list[str]:
+    """The single-tick command line of φ tick `tick` of `grid` (see the module docstring;
+    simulator.argv.single_tick_argv builds it, as it does for the C driver's φ curves)."""
     if not 0 <= tick < grid.n:
         raise ValueError(f"φ tick {tick} is outside 0..{grid.n - 1}")
-    out = without_flag(list(argv), "-phistep")
-    for flag in output_flags:
-        out = without_flag(out, flag)
-    out = with_flag(out, "-phi", repr(grid.angle(tick)))
-    out = with_flag(out, "-osc", repr(grid.step))
-    return with_flag(out, "-phisteps", "1")
+    return single_tick_argv(list(argv), grid.angle(tick), grid.step, drop=output_flags)
 
 
 @dataclass
@@ -80,7 +64,7 @@ class TickCache:
     def __init__(self, session, max_bytes: int = DEFAULT_CACHE_BYTES):
         from app.session import OUTPUT_FLAGS
         self.session = session
-        self.grid = phi_grid(session.argv)
+        self.grid = phi_grid(session.config)
         self.max_bytes = int(max_bytes)
         self._outputs = OUTPUT_FLAGS
         self._images: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
@@ -101,7 +85,7 @@ class TickCache:
                 f"1/{self.grid.n} run; {total / 2**20:.0f} MiB for all images (at most {keep / 2**20:.0f} MiB kept)")
 
     def argv_for(self, tick: int) -> list[str]:
-        return tick_argv(self.session.argv, tick, self._outputs)
+        return tick_argv(self.session.argv, self.grid, tick, self._outputs)
 
     def session_for(self, tick: int):
         """The ComparisonSession of tick `tick`'s command line, same options as the full run."""

@@ -73,7 +73,10 @@ class ProfileController(QtCore.QObject):
     def __init__(self, panels, parent: QtCore.QObject | None = None):
         super().__init__(parent or panels)
         self.panels = panels
-        self.plot = ProfilePlot()
+        # A child of the panels, hidden until a window docks it (install): a parentless plot would outlive the panels
+        # and be destroyed by a garbage collection at a random moment, its pyqtgraph items half torn down (a crash).
+        self.plot = ProfilePlot(panels)
+        self.plot.hide()
         self.profile: lp.Profile | None = None
         self.roi: pg.LineSegmentROI | None = None
         self._roi_panel = None
@@ -216,6 +219,7 @@ def install(window) -> QtWidgets.QDockWidget:
     dock = QtWidgets.QDockWidget("Line profile", window)
     dock.setObjectName("profile_dock")
     dock.setWidget(ctl.plot)
+    ctl.plot.show()   # hidden while it was only the panels' child; the dock now decides
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.hide()
     ctl.changed.connect(lambda _p: dock.show())

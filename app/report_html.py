@@ -148,9 +148,9 @@ def build_report(inp: ReportInput) -> str:
         sentence = cmp_.describe() if cmp_ is not None else insp.describe()
         cls = "fail" if cmp_ is not None and cmp_.first_divergence is not None else "pass"
         out.append(f"<p class='{cls}'>{_e(sentence)}</p>")
-        png = inp.figures.get((insp.slow, insp.fast))
-        if png is not None:
-            out.append(f"<figure><img alt='per-φ figure of pixel ({insp.slow}, {insp.fast})' src='{data_uri(png)}'>"
+        fig_png = inp.figures.get((insp.slow, insp.fast))
+        if fig_png is not None:
+            out.append(f"<figure><img alt='per-φ figure of pixel ({insp.slow}, {insp.fast})' src='{data_uri(fig_png)}'>"
                        f"<figcaption>h, k, l and F_latt per φ tick; A = {_e(a)}, B = {_e(b)}; red line: first "
                        "divergence.</figcaption></figure>")
         if cmp_ is not None:

@@ -14,6 +14,7 @@ peak one pixel wide is still visible when many image pixels share one screen pix
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,7 +91,7 @@ def inverse_value(display: float, scale: str) -> float:
     raise ValueError(f"unknown scale {scale!r}")
 
 
-def percentile_levels(arrays: list[np.ndarray | None], percentile: float = DEFAULT_PERCENTILE,
+def percentile_levels(arrays: Sequence[np.ndarray | None], percentile: float = DEFAULT_PERCENTILE,
                       scale: str = "linear", floor: float | None = None) -> Levels:
     """Auto-contrast levels in display units, shared by all `arrays`.
 

@@ -333,7 +333,7 @@ class ComparisonSession:
             self.sides[k] = Side(s.key, s.engine, s.label + tags[k], s.job, s.notes)
 
     def _note_outputs(self, writer: str | None) -> None:
-        given = [f"{f} {last_values(self.argv, f)[0]}" for f in OUTPUT_FLAGS if last_values(self.argv, f)]
+        given = [f"{f} {v[0]}" for f in OUTPUT_FLAGS if (v := last_values(self.argv, f))]
         if not given:
             return
         if writer is None:
@@ -389,11 +389,11 @@ class ComparisonSession:
         try:
             self.preflight()
         except ConfigError as exc:
-            refused = tuple(EngineOutcome(self.label(k), error=str(exc), side=k) for k in SIDES)
-            for o in refused:
+            ref_a, ref_b = (EngineOutcome(self.label(k), error=str(exc), side=k) for k in SIDES)
+            for o in (ref_a, ref_b):
                 if on_finished is not None:
                     on_finished(o)
-            return refused
+            return ref_a, ref_b
         def one(side: str, progress: Progress | None) -> EngineOutcome:
             if cancel is not None and cancel.is_set():
                 o = EngineOutcome(self.label(side), error="cancelled", cancelled=True, side=side)
@@ -492,9 +492,12 @@ class ComparisonSession:
                metrics: ImageMetrics | None = None, inspections: Iterable[PixelInspection] = ()) -> ComparisonRecord:
         """The immutable record of a finished comparison. Metrics (and the verdict) are computed here when both
         images exist with one shape and `metrics` is None."""
-        both = a is not None and a.ok and b is not None and b.ok and a.result.shape == b.result.shape
-        if metrics is None and both:
-            metrics = self.compare(a.result, b.result)
+        ra = a.result if a is not None and a.ok else None
+        rb = b.result if b is not None and b.ok else None
+        pair = (ra, rb) if ra is not None and rb is not None and ra.shape == rb.shape else None
+        both = pair is not None
+        if metrics is None and pair is not None:
+            metrics = self.compare(*pair)
         verdict = self.verdict(metrics) if both and metrics is not None else None
         outcomes = {"a": a, "b": b}
         return ComparisonRecord(argv=tuple(self.argv), config=self.config, labels=tuple(self.labels().items()),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,7 +81,9 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
         _check_extra_name(name, reserved)
     outs = {k: record.outcome(k) for k in SIDES}
     imgs = {k: _image(outs[k]) for k in SIDES}
-    both = imgs["a"] is not None and imgs["b"] is not None and imgs["a"].shape == imgs["b"].shape
+    img_a, img_b = imgs["a"], imgs["b"]
+    pair = (img_a, img_b) if img_a is not None and img_b is not None and img_a.shape == img_b.shape else None
+    both = pair is not None
     metrics, verdict = record.metrics, record.verdict
 
     header, why = smv_header(record) if any(v is not None for v in imgs.values()) else (None, None)
@@ -88,6 +91,7 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
         notes.append(why)
     files_by_side: dict[str, dict[str, str]] = {k: {} for k in SIDES}
     with BundleWriter(Path(parent), prefix) as bundle:
+        assert bundle.tmp is not None  # the temporary folder, from __enter__ on
         for k in SIDES:
             img = imgs[k]
             if img is None:
@@ -100,19 +104,20 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
             elif header is not None:
                 notes.append(f"{tags[k]}.img not written: image {img.shape} differs from the geometry "
                              f"({header.spixels}, {header.fpixels})")
-        if both:
-            bundle.write_array_f32(DIFF_NAME, imgs["a"].astype(np.float32) - imgs["b"].astype(np.float32))
+        if pair is not None:
+            bundle.write_array_f32(DIFF_NAME, pair[0].astype(np.float32) - pair[1].astype(np.float32))
         for k in SIDES:
-            if outs[k] is not None:
-                bundle.write_text(f"{tags[k]}_log.txt", _log_text(outs[k]))
+            o = outs[k]
+            if o is not None:
+                bundle.write_text(f"{tags[k]}_log.txt", _log_text(o))
                 files_by_side[k]["log"] = f"{tags[k]}_log.txt"
         if any(o is not None for o in outs.values()):
             bundle.write_json("metrics.json", {
                 "sides": {k: record.label(k) for k in SIDES},
                 "metrics": metrics.to_dict() if metrics is not None else None,
                 "parity": verdict.to_dict() if verdict else None,
-                "shape_mismatch": None if both or imgs["a"] is None or imgs["b"] is None
-                else {"a": list(imgs["a"].shape), "b": list(imgs["b"].shape)},
+                "shape_mismatch": None if both or img_a is None or img_b is None
+                else {"a": list(img_a.shape), "b": list(img_b.shape)},
             })
         for insp in record.inspections:
             _write_inspection(bundle, insp, tags, record.thresholds)
@@ -134,6 +139,7 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
         bundle.write_text("summary.md", summary_markdown(record, manifest, notes))
         # Last, so that its file list (name, size, sha256) covers everything above.
         bundle.write_manifest("manifest.json", extra=manifest)
+    assert bundle.path is not None  # set by a clean __exit__
     return Path(bundle.path)
 
 
@@ -155,11 +161,12 @@ def explained_verdict(record: ComparisonRecord, ledger: Ledger | None) -> Verdic
     if record.verdict is None or record.metrics is None:
         return record.verdict
     outs = [record.outcome(k) for k in SIDES]
-    logs = tuple(factors_from_log(o.result.log) if o is not None and o.ok else ScaleFactors() for o in outs)
+    log_a, log_b = (factors_from_log(o.result.log) if o is not None and o.ok and o.result is not None
+                    else ScaleFactors() for o in outs)
     traces = [(i.traces.get("a"), i.traces.get("b")) for i in record.inspections]
     diffs = [d for d in (pixel_pipeline(record, i) for i in record.inspections) if d is not None]
     return explain_verdict(record.verdict, record.metrics, names=names_of(record), traces=traces, diffs=diffs,
-                           logs=logs, ledger=ledger)  # type: ignore[arg-type]
+                           logs=(log_a, log_b), ledger=ledger)
 
 
 # ---- pieces -------------------------------------------------------------------------------------------------------
@@ -185,7 +192,7 @@ def smv_bytes(img: np.ndarray, cfg: NanoBraggConfig, header: SMVHeader) -> bytes
     return smv_header_text(header) + np.ascontiguousarray(data, dtype=np.uint16).tobytes()
 
 
-def summary_markdown(record: ComparisonRecord, manifest: dict, notes: list[str] = ()) -> str:
+def summary_markdown(record: ComparisonRecord, manifest: dict, notes: Sequence[str] = ()) -> str:
     """The human-readable page of a bundle."""
     outs = {k: record.outcome(k) for k in SIDES}
     ran = any(o is not None for o in outs.values())
@@ -223,7 +230,7 @@ def _engine_section(record: ComparisonRecord, outs: dict[str, EngineOutcome | No
         o, name = outs[k], _cell(record.label(k))
         if o is None:
             lines.append(f"| {k.upper()} | {name} | not run | | |")
-        elif o.ok:
+        elif o.ok and o.result is not None:
             r = o.result
             lines.append(f"| {k.upper()} | {name} | ok | {r.wall_s:.3f} | {r.shape[0]} × {r.shape[1]} |")
         else:
@@ -239,7 +246,7 @@ def _engine_section(record: ComparisonRecord, outs: dict[str, EngineOutcome | No
     a, b = outs["a"], outs["b"]
     if record.verdict is not None:
         lines.append(record.verdict.sentence())
-    elif a is not None and a.ok and b is not None and b.ok:
+    elif a is not None and a.ok and a.result is not None and b is not None and b.ok and b.result is not None:
         lines.append(f"No verdict: the images differ in shape ({record.label('a')} {a.result.shape}, "
                      f"{record.label('b')} {b.result.shape}).")
     else:
@@ -253,6 +260,7 @@ def _write_inspection(bundle: BundleWriter, insp: PixelInspection, tags: dict[st
     side's single-tick curve when there is one, and the errors."""
     ta, tb = insp.traces.get("a"), insp.traces.get("b")
     if ta is not None or tb is not None:
+        assert bundle.tmp is not None  # the temporary folder, from __enter__ on
         a_tr = ta or PixelTrace(engine=insp.labels.get("a", "A"), slow=insp.slow, fast=insp.fast)
         b_tr = tb or PixelTrace(engine=insp.labels.get("b", "B"), slow=insp.slow, fast=insp.fast)
         cmp = insp.comparison if insp.comparison is not None else compare_traces(a_tr, b_tr)

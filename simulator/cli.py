@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             print(ln)   # upstream prints these two during the render
     if printout:
         print("\n".join(printout))
-    if trace_text:
+    if trace_text and out.trace_pixel is not None:
         print(f"TRACE_CONFIG: tracing pixel (spixel={out.trace_pixel[0]}, fpixel={out.trace_pixel[1]})")
         print(trace_text, end="")
     print()   # upstream ends its progress meter with a blank line

@@ -114,7 +114,7 @@ class FastKernel:
     """The loaded library and where it came from."""
 
     lib: ctypes.CDLL
-    path: Path
+    path: Path | None    # None: a library checked before it is cached (simulator.kernel_check)
     built: bool          # compiled by this process (False: loaded from the cache)
 
     def render(self, params: NBParams, pixels: tuple[np.ndarray, np.ndarray] | tuple[int, int, int, int, int],
@@ -125,10 +125,12 @@ class FastKernel:
         if len(pixels) == 2:
             s = np.ascontiguousarray(pixels[0], dtype=np.int32)
             f = np.ascontiguousarray(pixels[1], dtype=np.int32)
+            sp: int | None
+            fp: int | None
             n, sp, fp, start, w, x0, y0 = int(s.shape[0]), s.ctypes.data, f.ctypes.data, 0, 1, 0, 0
         else:
             start, n, w, x0, y0 = (int(v) for v in pixels)
-            sp = fp = None
+            sp = fp = None   # NULL: the kernel walks the ROI
         if out is None:
             out = np.empty(n, dtype=np.float32)
         assert out.dtype == np.float32 and out.shape == (n,) and out.flags.c_contiguous
@@ -356,14 +358,17 @@ def _find_or_build(cancel=None) -> tuple[FastKernel | None, str]:
         err = _build(cxx, flags, path, deadline, cancel)
         if err is None:
             lib = _load(path) if kernel_cache.verify(path) is None else None
-            try:
-                err = "the built library does not load" if lib is None else _check(lib)
-            except _CheckError:
-                kernel_cache.discard(path)
-                raise
-            if err is None:
-                log.info("built the compiled kernel %s", path)
-                return FastKernel(lib, path, built=True), ""
+            if lib is None:
+                err = "the built library does not load"
+            else:
+                try:
+                    err = _check(lib)
+                except _CheckError:
+                    kernel_cache.discard(path)
+                    raise
+                if err is None:
+                    log.info("built the compiled kernel %s", path)
+                    return FastKernel(lib, path, built=True), ""
             kernel_cache.discard(path)
         errors.append(err)
         if "build budget" in err:

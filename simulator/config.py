@@ -177,25 +177,54 @@ def resolve_phi(cfg: SamplingConfig) -> tuple[float, float, int]:
         raise ConfigError(f"-phisteps: expected a non-negative count, got {n}", flag="-phisteps")
     if n is not None and n > INT_MAX:
         raise ConfigError(f"-phisteps: expected at most {INT_MAX} phi steps, got {n}", flag="-phisteps")
-    osc_set = osc is not None and osc >= 0
-    step_pos = step is not None and step > 0
+    # None where unset or unset the C's way (negative -osc, -phistep <= 0): values, not flags, so they narrow.
+    osc_set = osc if osc is not None and osc >= 0 else None
+    step_pos = step if step is not None and step > 0 else None
     if n is None:
-        if not osc_set:
-            return (step, step, 2) if step_pos else (0.0, 0.0, 1)
-        if not step_pos:
-            return osc, osc / 2.0, 2
-        ratio = osc / step
+        if osc_set is None:
+            return (step_pos, step_pos, 2) if step_pos is not None else (0.0, 0.0, 1)
+        if step_pos is None:
+            return osc_set, osc_set / 2.0, 2
+        ratio = osc_set / step_pos
         steps = math.ceil(ratio) if math.isfinite(ratio) else math.inf
         if not 0 < steps <= INT_MAX:
-            raise ConfigError(f"-phistep: -osc {osc:g} / -phistep {step:g} gives {steps:g} phi steps; expected "
-                              f"1 to {INT_MAX}", flag="-phistep", expected=f"1 to {INT_MAX} phi steps")
-        return osc, step, int(steps)
+            raise ConfigError(f"-phistep: -osc {osc_set:g} / -phistep {step_pos:g} gives {steps:g} phi steps; "
+                              f"expected 1 to {INT_MAX}", flag="-phistep", expected=f"1 to {INT_MAX} phi steps")
+        return osc_set, step_pos, int(steps)
     n = max(n, 1)
-    if not osc_set:
-        return (step, step, 2) if step_pos else (1.0, 1.0 / n, n)
+    if osc_set is None:
+        return (step_pos, step_pos, 2) if step_pos is not None else (1.0, 1.0 / n, n)
     if step is None or step < 0:
-        return osc, osc / n, n
-    return osc, step, n
+        return osc_set, osc_set / n, n
+    return osc_set, step, n
+
+
+@dataclass(frozen=True)
+class PhiTicks:
+    """The φ ticks of a configuration (spec 8.2): φ_i = phi0 + i·step degrees, i = 0..n−1; osc the resolved
+    oscillation (degrees). The one derivation of the grid: engines, driver, slider and curves all use it."""
+
+    phi0: float
+    osc: float
+    step: float
+    n: int
+
+    def angle(self, tick: int) -> float:
+        """φ of tick `tick` in degrees, with the C's two roundings (phi0 + tick*step)."""
+        return self.phi0 + tick * self.step
+
+    def angles(self) -> list[float]:
+        return [self.angle(i) for i in range(self.n)]
+
+    def has_zero_tick(self) -> bool:
+        """Whether some tick is exactly 0.0°, where the C's φ=0 carry-over acts (spec 8.3)."""
+        return any(self.angle(i) == 0.0 for i in range(self.n))
+
+
+def phi_ticks(cfg: SamplingConfig) -> PhiTicks:
+    """The resolved φ grid of `cfg` (resolve_phi's table; raises ConfigError as it does)."""
+    osc, step, n = resolve_phi(cfg)
+    return PhiTicks(float(cfg.phi_deg or 0.0), float(osc), float(step), int(n))
 
 
 def config_to_dict(cfg: NanoBraggConfig) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 
 from simulator.beam import SOURCE_SEPARATORS, _mr, _resolve_div
 from simulator.budget import CONSOLE_LIST_MAX, WORDS
-from simulator.textfile import content_lines, decimal, read_input_text
+from simulator.textfile import content_lines, read_input_text
 from simulator.setup import Setup
 
 BANNER = "nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17"
@@ -164,17 +164,17 @@ def _dispersion(setup: Setup) -> tuple[int, float, float]:
     return _resolve_div(b.dispsteps, disp if disp != 0 else None, None, 1.0)
 
 
-def _file_sources(setup: Setup) -> list[tuple[float, float, float, float]]:
+def _file_sources(setup: Setup, path: str) -> list[tuple[float, float, float, float]]:
     """(X, Y, Z, weight) of each -sourcefile row as the C lists them: the file's numbers, missing ones defaulted
     (position -10 m * beam, weight 1), with the file reading rules of simulator.beam.read_sourcefile."""
     default = [-10.0 * float(x) for x in setup.geometry.beam]
     rows = []
-    path = setup.config.beam.sourcefile
     for _lineno, line in content_lines(read_input_text("-sourcefile", path)):
         toks = [t for t in SOURCE_SEPARATORS.split(line) if t]
         if not toks:
             continue
-        vals = [decimal(t) for t in toks[:5]] + [math.nan] * 5   # numbers were checked by read_sourcefile
+        # read_sourcefile checked each is a decimal token, whose value is float()'s (textfile.decimal)
+        vals = [float(t) for t in toks[:5]] + [math.nan] * 5
         pos = [default[i] if math.isnan(vals[i]) else vals[i] for i in range(3)]
         rows.append((pos[0], pos[1], pos[2], 1.0 if math.isnan(vals[3]) else vals[3]))
     return rows
@@ -215,7 +215,7 @@ def _source_lines(setup: Setup) -> tuple[list[str], int]:
     if b.sourcefile is None:
         rows = [(x, y, z, 1.0 / n) for x, y, z in positions]
     else:
-        rows = _file_sources(setup)
+        rows = _file_sources(setup, b.sourcefile)
     for (x, y, z, w), lam in zip(rows[:CONSOLE_LIST_MAX], beam.lambdas[:CONSOLE_LIST_MAX], strict=True):
         out.append(f"{x:g} {y:g} {z:g}   {w:g} {float(lam):g}")
     out += list_cut(n, "source")

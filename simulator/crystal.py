@@ -160,26 +160,26 @@ def build_crystal(cfg: CrystalConfig, lambda_A: float, beamsize_m: float) -> Cry
     warnings: list[str] = []
     if cfg.mat_file is None and (cfg.cell is None or cfg.cell[0] <= 0):
         raise ConfigError("no unit cell: give -cell a b c alpha beta gamma or -mat FILE")
-    user_cell = cfg.cell is not None and cfg.cell[0] > 0
-    V_cell = None
-    lens = None
-    if user_cell:
+    # With -cell: the axis lengths (A) and the cell volume (A^3) that rescale the real vectors below.
+    user_cell: tuple[tuple[float, float, float], float] | None = None
+    if cfg.cell is not None and cfg.cell[0] > 0:
         cell = tuple(cfg.cell) + (0.0,) * (6 - len(cfg.cell))
         a_s, b_s, c_s, V_cell = reciprocal_from_cell(cell, warnings)
-        lens = (cell[0], cell[1] if cell[1] > 0 else cell[0], cell[2] if cell[2] > 0 else cell[0])
+        user_cell = (cell[0], cell[1] if cell[1] > 0 else cell[0], cell[2] if cell[2] > 0 else cell[0]), V_cell
     if cfg.mat_file is not None:
         a_s, b_s, c_s = read_mat(cfg.mat_file, lambda_A)
 
-    misset = None
+    misset: tuple[float, float, float] | None = None
+    misset_rad = (0.0, 0.0, 0.0)
     if cfg.misset_random:
         seed = -abs(cfg.misset_seed) if cfg.misset_seed is not None else -int(time.time())
         U = mosaic_rotation_umat(90.0, Ran1(seed))  # 90 "radians", as the C (C-IMPL-BUG-002)
         misset_rad = umat_to_misset_rad(U)  # kept in radians, as the C: no degree round trip
-        misset = tuple(x * _RTD for x in misset_rad)
+        misset = (misset_rad[0] * _RTD, misset_rad[1] * _RTD, misset_rad[2] * _RTD)
         log.append("random orientation misset angles: {:f} {:f} {:f} deg".format(*misset))
     elif cfg.misset_deg is not None:
-        misset = tuple(cfg.misset_deg)
-        misset_rad = tuple(m / _RTD for m in misset)   # the C's NUM / RTD
+        misset = cfg.misset_deg
+        misset_rad = (misset[0] / _RTD, misset[1] / _RTD, misset[2] / _RTD)   # the C's NUM / RTD
     if misset is not None and any(m != 0.0 for m in misset):
         rx, ry, rz = misset_rad
         a_s, b_s, c_s = (rotate_xyz(v, rx, ry, rz) for v in (a_s, b_s, c_s))
@@ -188,7 +188,8 @@ def build_crystal(cfg: CrystalConfig, lambda_A: float, beamsize_m: float) -> Cry
     # Scalar math in the C's order (simulator.vec): the same bits on every instruction set (issue 18).
     bxc, cxa, axb = cross(b_s, c_s), cross(c_s, a_s), cross(a_s, b_s)
     V_star = dot(a_s, bxc)
-    if user_cell:
+    if user_cell is not None:
+        lens, V_cell = user_cell
         bxc = (bxc / mag(bxc)) * (lens[0] / V_cell)
         cxa = (cxa / mag(cxa)) * (lens[1] / V_cell)
         axb = (axb / mag(axb)) * (lens[2] / V_cell)

@@ -19,7 +19,6 @@ lose to per-operation overhead, larger ones to cache misses; a GPU would prefer 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 
@@ -35,7 +34,7 @@ from simulator.render_compiled import (  # noqa: F401 - re-exported: the engine'
     finish, render_setup, stats_from_moments,
 )
 from simulator.setup import Setup, build_setup
-from tracing.records import Cancelled, ImageResult, PixelTrace
+from tracing.records import CancelFlag, Cancelled, ImageResult, PixelTrace
 
 # The trace's scans use smaller chunks (equally fast per element, see above) so a cancel is seen sooner.
 SCAN_BUDGET = ELEMENT_BUDGET // 4
@@ -62,7 +61,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def find_first_path(setup: Setup, k: KernelConsts, chunk: int, order: PixelOrder,
-                    cancel: threading.Event | None = None) -> tuple[int, int, int] | None:
+                    cancel: CancelFlag | None = None) -> tuple[int, int, int] | None:
     """(ROI-flat pixel, sub-path j, source) of the run's first path that reaches the phi loop (raster order,
     then layer/sub-pixel/source order), or None when no path survives the dmin cut. Only needed for the carry-over.
     `cancel` is checked between chunks (raises Cancelled)."""
@@ -99,7 +98,7 @@ def _interp_warning(k: KernelConsts, s_idx, f_idx, fp, flat: int) -> list[str]:
 
 
 def interp_on_at(setup: Setup, k: KernelConsts, roi_index: int, order: PixelOrder,
-                 cancel: threading.Event | None = None) -> bool:
+                 cancel: CancelFlag | None = None) -> bool:
     """Whether tricubic interpolation is still on when pixel `roi_index` (ROI-flat) starts: False once an earlier
     pixel had an out-of-range evaluation. Scans the earlier pixels (about the cost of rendering them); `cancel` is
     checked between chunks."""
@@ -139,6 +138,7 @@ def image_stats(image: np.ndarray, setup: Setup) -> dict:
     roi = torch.from_numpy(image[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w])
     if order.s_abs is None:
         return stats_from_moments(moments_torch(roi.reshape(-1)), setup, order)
+    assert setup.mask is not None  # PixelOrder lists pixels (s_abs) only under a mask
     keep = torch.from_numpy(setup.mask[order.ymin:order.ymin + order.h, order.xmin:order.xmin + order.w] != 0)
     m = moments_torch(roi[keep])
     masked = float((roi[~keep].to(torch.float64) - m.mean).square_().sum())
@@ -168,7 +168,7 @@ def _compiled_kernel(setup: Setup, dev: torch.device, compiled: bool | None,
 
 
 def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cpu",
-           progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
+           progress: Callable[[float], None] | None = None, cancel: CancelFlag | None = None,
            budget: int = ELEMENT_BUDGET, fused: bool | None = None, compiled: bool | None = None) -> ImageResult:
     """Render the float image of `config`: ImageResult with image float32 (slow, fast) photons/pixel.
 
@@ -209,7 +209,7 @@ def render(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cp
 
 
 def _render_torch(setup: Setup, k: KernelConsts, order: PixelOrder, chunk: int,
-                  progress: Callable[[float], None] | None, cancel: threading.Event | None
+                  progress: Callable[[float], None] | None, cancel: CancelFlag | None
                   ) -> tuple[torch.Tensor, float, int, list[str]]:
     """The torch kernel over the rendered pixels, on k.device: (values (n,) float32 on the device, omega sum (sr),
     chunks, interpolation warning lines). The loop keeps every tensor on the device; the only host reads are the
@@ -263,13 +263,13 @@ def warm_up(dtype: str = "float64", device: str = "cpu") -> dict:
     return {"kernel": res.meta["kernel"], "seconds": time.perf_counter() - t0, "reason": why}
 
 
-def _check_cancel(cancel: threading.Event | None, message: str) -> None:
+def _check_cancel(cancel: CancelFlag | None, message: str) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled(message)
 
 
 def trace_pixel(config: NanoBraggConfig, slow: int, fast: int, *, dtype: str = "float64",
-                device: str = "cpu", cancel: threading.Event | None = None) -> PixelTrace:
+                device: str = "cpu", cancel: CancelFlag | None = None) -> PixelTrace:
     """Trace of pixel (slow, fast): what render() computes for it with the same config (decisions D4).
 
     `cancel` is checked between the chunks of the scans that find the carry-over state and the interpolation

@@ -49,8 +49,8 @@ def lattice_table(setup: Setup, angles: np.ndarray) -> np.ndarray:
     base = (cr.a0, cr.b0, cr.c0)
     rows = []
     for ang in angles:
-        rot = base if ang == 0.0 else tuple(_rotate_axis(v, u, float(ang)) for v in base)
-        rot = np.stack(rot)                                                  # (3 axes, 3)
+        vecs = base if ang == 0.0 else tuple(_rotate_axis(v, u, float(ang)) for v in base)
+        rot = np.stack(vecs)                                                 # (3 axes, 3)
         if cr.mosaic_spread > 0:
             U = cr.umats                                                     # (M, 3, 3)
             # out[m, axis, r] = (U[m,r,0]·v0 + U[m,r,1]·v1) + U[m,r,2]·v2, v = rot[axis]

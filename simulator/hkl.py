@@ -33,7 +33,8 @@ class HKLGrid:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.grid.shape)  # type: ignore[return-value]
+        n_h, n_k, n_l = self.grid.shape
+        return n_h, n_k, n_l
 
     def lookup(self, h0: int, k0: int, l0: int) -> float:
         """Nearest-neighbour F for integer indices (default_F outside the grid)."""
@@ -117,7 +118,8 @@ def grid_extent(path: str, hkl: np.ndarray) -> tuple[np.ndarray, np.ndarray, tup
         raise ConfigError(f"-hkl: {path}: no reflections found; expected at least one h k l F line", flag="-hkl",
                           file=path, expected="at least one h k l F line")
     lo, hi = hkl.min(axis=0), hkl.max(axis=0)
-    return lo, hi, tuple(int(x) for x in hi - lo + 1)  # type: ignore[return-value]
+    n = hi - lo + 1
+    return lo, hi, (int(n[0]), int(n[1]), int(n[2]))
 
 
 def grid_bytes(shape: tuple[int, ...]) -> int:

@@ -155,6 +155,7 @@ def write_pgm(path: str | os.PathLike, image: np.ndarray, roi: tuple[int, int, i
 def header_from_setup(setup) -> SMVHeader:
     """SMVHeader from a resolved simulator.setup.Setup (post-geometry values, spec 3.9)."""
     g = setup.geometry
+    o = g.dials_origin_mm
     mm = 1000.0
     return SMVHeader(
         fpixels=g.fpixels, spixels=g.spixels, pixel_mm=g.px * mm, distance_mm=g.distance * mm,
@@ -162,7 +163,7 @@ def header_from_setup(setup) -> SMVHeader:
         adxv_center_x_mm=g.Fbeam * mm, adxv_center_y_mm=(g.detsize_s - g.Sbeam) * mm,
         mosflm_center_x_mm=(g.Sbeam - 0.5 * g.px) * mm, mosflm_center_y_mm=(g.Fbeam - 0.5 * g.px) * mm,
         denzo_x_beam_mm=g.Sbeam * mm, denzo_y_beam_mm=g.Fbeam * mm,
-        dials_origin_mm=tuple(float(x) for x in g.dials_origin_mm), xds_orgx=g.orgx, xds_orgy=g.orgy,
+        dials_origin_mm=(float(o[0]), float(o[1]), float(o[2])), xds_orgx=g.orgx, xds_orgy=g.orgy,
         close_distance_mm=g.close_distance * mm, phi_deg=math.degrees(setup.phi.phi0),
         osc_deg=math.degrees(setup.phi.osc), twotheta_deg=math.degrees(g.twotheta),
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -335,6 +336,7 @@ def f_cell_sq(k: KernelConsts, h0: torch.Tensor) -> torch.Tensor | float:
     if k.F2 is None:
         return k.default_F2
     if k.padded:
+        assert k.stride_off is not None and k.strides_col is not None  # `build` sets them with the padded grid
         h = h0.reshape(-1, 3)
         idx = torch.addmm(k.stride_off, h if h.dtype == torch.float64 else h.to(torch.float64),
                           k.strides_col).to(torch.int64)
@@ -410,6 +412,7 @@ def miller_reduced(k: KernelConsts, q: torch.Tensor, first_col: int | None = Non
             frac = _buf(ws, "F", (3, TM, n), k.dtype, dev).copy_(frac)
         return frac, (h0 if need_h0 else None), disp
     dt = k.dtype
+    assert k.ref_rows is not None and k.drows_rest is not None  # `build` sets them whenever k.split
     href = torch.mm(k.ref_rows, qT, out=_buf(ws, "href", (3, n), f64, dev))        # (3, n) float64
     nref = torch.round(href, out=_buf(ws, "nref", (3, n), f64, dev))
     # [q; fr] (6, n) against [a_i - a_ref | one-hot axis] (3*T*M, 6): f = Δh + fr in one product.
@@ -499,7 +502,9 @@ def f_cell_sq_axis_major(k: KernelConsts, h0: torch.Tensor | None, ws: Workspace
     """F_cell^2 (T*M, n) for h0 (3, T*M, n) (nearest neighbour, spec 5.3); the scalar default_F^2 without HKLs."""
     if k.F2 is None:
         return k.default_F2
+    assert h0 is not None, "F_cell^2 from an HKL grid needs h0"
     if k.padded:
+        assert k.stride_off is not None and k.strides_col is not None  # `build` sets them with the padded grid
         TM, n = h0.shape[1:]
         dev, f64 = h0.device, torch.float64
         h = h0.reshape(3, -1)
@@ -526,6 +531,7 @@ def _fused_split_sums(q: torch.Tensor, ref_rows: torch.Tensor, drows: torch.Tens
     n = q.shape[0]
     f = (drows[:, :, None] * aug[None, :, :]).sum(1).view(3, -1, n)        # (3, T*M, n) f = fr + Δh
     if F2 is not None:
+        assert strides is not None, "the padded F^2 grid comes with its strides"
         shift = torch.ceil(f - 0.5)
         f = f - shift
         h0 = shift.to(torch.float64) + nref[:, None, :]
@@ -577,11 +583,12 @@ def path_sums_square(k: KernelConsts, q: torch.Tensor, first_col: int | None, ws
 def _path_sums_fused(k: KernelConsts, q: torch.Tensor, first_col: int | None) -> torch.Tensor:
     """path_sums_square through the compiled `_fused_split_sums`; the carry-over's first path (one column) is
     redone eagerly with its own lattice."""
-    hkl = k.F2 is not None
-    out = _fused_fn()(q, k.ref_rows, k.drows_rest, k.nvec, k.strides_col if hkl else None,
-                      float(k.stride_off) if hkl else 0.0, k.F2 if hkl else None)
-    if not hkl:
-        out = out * k.default_F2
+    if k.F2 is not None:
+        # with HKLs `build` allows the fused path only over the padded grid, which comes with its strides
+        assert k.strides_col is not None and k.stride_off is not None
+        out = _fused_fn()(q, k.ref_rows, k.drows_rest, k.nvec, k.strides_col, float(k.stride_off), k.F2)
+    else:
+        out = _fused_fn()(q, k.ref_rows, k.drows_rest, k.nvec, None, 0.0, None) * k.default_F2
     if first_col is not None and k.drows_first is not None:
         plain = dataclasses.replace(k, fused=False)
         out[first_col] = path_sums_square(plain, q[first_col:first_col + 1], 0)[0]
@@ -605,6 +612,7 @@ def _polint(xa: list[torch.Tensor], ya: list[torch.Tensor], x: torch.Tensor) -> 
         den = (xa[i] - xa[others[0]]) * (xa[i] - xa[others[1]]) * (xa[i] - xa[others[2]])
         term = num / den
         out = term if out is None else out + term
+    assert out is not None  # four terms were added
     return out
 
 
@@ -621,6 +629,7 @@ def interp_F(k: KernelConsts, hkl: torch.Tensor) -> torch.Tensor:
         ax_nodes = [base[:, ax] + (i - 1) for i in range(4)]
         nodes.append(ax_nodes)
         idx.append([(n - lo[ax]).clamp(0, shape[ax] - 1).to(torch.int64) for n in ax_nodes])
+    assert k.Fgrid is not None, "interpolation needs the F grid (KernelConsts.interp)"
     flat = k.Fgrid.reshape(-1)
     kr, lr = shape[1], shape[2]
     h, kk, ll = hkl[:, 0], hkl[:, 1], hkl[:, 2]
@@ -637,7 +646,7 @@ def interp_F(k: KernelConsts, hkl: torch.Tensor) -> torch.Tensor:
 def evaluate(k: KernelConsts, s_idx: torch.Tensor, f_idx: torch.Tensor,
              first: tuple[int, int, int] | None = None, detail: bool = False,
              interp_on: bool = False, interp_stop: int | None = None, ws: Workspace | None = None
-             ) -> dict[str, torch.Tensor]:
+             ) -> dict[str, Any]:
     """Evaluate pixels (s_idx[p], f_idx[p]) (P,) int64 tensors on k.device.
 
     first: (p, j, src) of the run's first path when it lies in this chunk and the carry-over changes its lattice.
@@ -646,7 +655,8 @@ def evaluate(k: KernelConsts, s_idx: torch.Tensor, f_idx: torch.Tensor,
     for good); None = find it here. The result's "interp_fail" is the flat index of this chunk's first
     out-of-range evaluation (or -1) when interpolation was on.
     Returns dict with "S" (P,) final intensity (photons), "I" (P,) sum before scaling, "omega", "polar", "cap",
-    "omega_sum_w" (P,) (sum of omega over sub-paths); with detail=True also the per-path tensors used by the trace.
+    "omega_sum_w" (P,) (sum of omega over sub-paths), "interp_fail" (int); with detail=True also the per-path
+    tensors used by the trace.
     """
     dt = k.dtype
     gdt = torch.float64
@@ -705,12 +715,14 @@ def _paths_general(k, qf, first_col, keep, keep_f, omega_all, cap_all, d, P, J, 
     q = qf
     running = k.over_thick or k.over_polar or k.over_omega
     frac_t, h0_t, hkl_t = miller_reduced(k, qf, first_col, need_h0=True, want_hkl=detail or interp_on)
+    assert h0_t is not None  # need_h0=True
     # (3, T*M, P*J*S) axis-major -> (P, J, S, T, M, 3) views for the per-path code below.
     frac = frac_t.permute(2, 1, 0).reshape(P, J, S, T, M, 3)
     h0 = h0_t.permute(2, 1, 0).reshape(P, J, S, T, M, 3)
     hkl_detail = hkl_t.permute(2, 1, 0).reshape(P, J, S, T, M, 3) if hkl_t is not None else None
     use_interp = None
     if interp_on:
+        assert hkl_detail is not None  # want_hkl=True
         inr = interp_in_range(k, hkl_detail)                       # (P, J, S, T, M)
         Fi = torch.zeros(inr.shape, dtype=torch.float64, device=q.device)
         if bool(inr.any()):
@@ -762,10 +774,9 @@ def _paths_general(k, qf, first_col, keep, keep_f, omega_all, cap_all, d, P, J, 
         excl = torch.cat([suffix[:, 1:], torch.ones((P, 1), dtype=gdt, device=q.device)], 1)
         I = k.I_bg * suffix[:, 0] + (A.reshape(P, J * S) * excl).sum(1)
         I_path = A
-    extra = dict(hkl=hkl_detail, h0=h0, F_latt=F_latt, fa=fa,
-                 F2=F2 if isinstance(F2, torch.Tensor) else torch.full_like(F_latt, F2), term=term,
-                 polar_all=polar_all,
-                 F_cell_signed=torch.where(use_interp, Fi.to(dt), torch.sqrt(F2)) if use_interp is not None
+    F2_t = F2 if isinstance(F2, torch.Tensor) else torch.full_like(F_latt, F2)
+    extra = dict(hkl=hkl_detail, h0=h0, F_latt=F_latt, fa=fa, F2=F2_t, term=term, polar_all=polar_all,
+                 F_cell_signed=torch.where(use_interp, Fi.to(dt), torch.sqrt(F2_t)) if use_interp is not None
                  else None)
     return I_path, I, extra, interp_fail
 

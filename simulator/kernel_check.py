@@ -28,7 +28,7 @@ def known_answer(lib) -> str | None:
     cfg = parse_argv(list(KNOWN_ANSWER_ARGV)).config
     setup = build_setup(cfg, carryover_default=CARRYOVER_DEFAULT)
     want = np.asarray(render(cfg, dtype="float64", compiled=False).image, dtype=np.float64)
-    kern = FastKernel(lib, path=None, built=True)  # type: ignore[arg-type]
+    kern = FastKernel(lib, path=None, built=True)
     inputs = kernel_inputs(setup, None)
     h, w = want.shape
     got, _ = kern.render(inputs.params, (0, h * w, w, 0, 0), True, 1)

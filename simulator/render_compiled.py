@@ -11,7 +11,6 @@ import importlib.metadata
 import math
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from simulator.config import ConfigError, NanoBraggConfig
 from simulator.fastpath import covers, kernel_inputs
 from simulator.io_files import header_from_setup
 from simulator.setup import Setup, build_setup
-from tracing.records import Cancelled, ImageResult
+from tracing.records import CancelFlag, Cancelled, ImageResult
 
 # The PyTorch engine's default for the phi=0 carry-over (decisions D3): off.
 CARRYOVER_DEFAULT = False
@@ -76,6 +75,7 @@ class PixelOrder:
         import torch   # only the torch path asks for tensors
 
         if self.s_abs is not None:
+            assert self.f_abs is not None  # set together with s_abs
             return (torch.as_tensor(self.s_abs[start:stop], device=device),
                     torch.as_tensor(self.f_abs[start:stop], device=device))
         r = torch.arange(start, stop, device=device, dtype=torch.int64)
@@ -84,6 +84,7 @@ class PixelOrder:
     def indices_np(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """(slow, fast) int32 arrays of render indices start..stop-1 (the compiled kernel's input)."""
         if self.s_abs is not None:
+            assert self.f_abs is not None  # set together with s_abs
             return self.s_abs[start:stop].astype(np.int32), self.f_abs[start:stop].astype(np.int32)
         r = np.arange(start, stop, dtype=np.int64)
         return (self.ymin + r // self.w).astype(np.int32), (self.xmin + r % self.w).astype(np.int32)
@@ -94,6 +95,7 @@ class PixelOrder:
             return None
         if self.s_abs is None:
             return (slow - self.ymin) * self.w + (fast - self.xmin)
+        assert self.f_abs is not None  # set together with s_abs
         key = slow * (1 << 32) + fast
         keys = self.s_abs.astype(np.int64) * (1 << 32) + self.f_abs
         i = int(np.searchsorted(keys, key))
@@ -166,7 +168,7 @@ def first_path(setup: Setup, order: PixelOrder, chunk: int, double: bool, find=N
 
 
 def render_values(setup: Setup, kern: FastKernel, double: bool, order: PixelOrder, chunk: int, threads: int,
-                  progress: Callable[[float], None] | None, cancel: threading.Event | None,
+                  progress: Callable[[float], None] | None, cancel: CancelFlag | None,
                   find=None, out: np.ndarray | None = None) -> tuple[np.ndarray, float, int]:
     """The compiled CPU kernel over the rendered pixels, `chunk` pixels per call (progress and cancel between
     calls): (values (n,) float32 (`out` when given: a contiguous (n,) float32 view), omega sum (sr), chunks)."""
@@ -227,7 +229,7 @@ def finish(setup: Setup, image: np.ndarray, order: PixelOrder, mom: Moments, ome
 
 def render_setup(setup: Setup, kern: FastKernel, t0: float, *, dtype: str, device: str, threads: int,
                  budget: int = ELEMENT_BUDGET, progress: Callable[[float], None] | None = None,
-                 cancel: threading.Event | None = None, find=None) -> ImageResult:
+                 cancel: CancelFlag | None = None, find=None) -> ImageResult:
     """render() of `setup` through the compiled kernel; dtype 'float32' | 'float64'."""
     g = setup.geometry
     image = np.zeros((g.spixels, g.fpixels), dtype=np.float32)
@@ -253,7 +255,7 @@ def render_setup(setup: Setup, kern: FastKernel, t0: float, *, dtype: str, devic
 
 
 def render_fast(config: NanoBraggConfig, *, dtype: str = "float64", device: str = "cpu",
-                progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None
+                progress: Callable[[float], None] | None = None, cancel: CancelFlag | None = None
                 ) -> ImageResult | None:
     """engine.render(config, dtype=..., device=...) without torch where the compiled kernel renders it (the same
     image, statistics and meta); None where it does not (the caller then runs engine.render)."""

@@ -125,4 +125,5 @@ def umat_to_misset_rad(umat: np.ndarray) -> tuple[float, float, float]:
 def umat_to_misset_deg(umat: np.ndarray) -> tuple[float, float, float]:
     """`umat_to_misset_rad` in degrees (rad * 180/pi, the C's printout)."""
     rtd = 180.0 / math.pi
-    return tuple(x * rtd for x in umat_to_misset_rad(umat))  # type: ignore[return-value]
+    rx, ry, rz = umat_to_misset_rad(umat)
+    return rx * rtd, ry * rtd, rz * rtd

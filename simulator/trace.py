@@ -45,7 +45,6 @@ def build_trace(setup: Setup, k: KernelConsts, res: dict, slow: int, fast: int) 
     cap_all, polar_all = np_["cap_all"], np_.get("polar_all")
     sc = setup.config.sampling
     lambdas, incident = setup.beam.lambdas, setup.beam.incident
-    mats = {}  # effective lattice per (is_first) for rot_* lines
     rtd = 180.0 / math.pi
     for j in range(L * N * N):
         omega_shown = omega_all[j] if setup.config.sampling.oversample_omega else omega_all[0]
@@ -80,7 +79,6 @@ def build_trace(setup: Setup, k: KernelConsts, res: dict, slow: int, fast: int) 
             _add(tr, "F_latt_c", fa[j, 0, 0, 0, 2])
         _add(tr, "F_latt", F_latt[j, 0, 0, 0])
         _add(tr, "F_cell", Fc[j, 0, 0, 0])
-    del mats
     scal = res
     _add(tr, "I_before_scaling", float(scal["I"][0]))
     _add(tr, "r_e_meters", R_E)

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-Vec = Sequence[float]
+# numpy arrays are not `Sequence`s to the type checker, yet most callers pass the (3,) arrays these helpers return.
+Vec = Sequence[float] | np.ndarray
 
 
 def _xyz(v: Vec) -> tuple[float, float, float]:

@@ -215,16 +215,15 @@ class BundleWriter:
                                              dir=self.parent))
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
-            return False
+            return
         try:
             self.path = self._commit()
         except BaseException:
             self.abort()
             raise
-        return False
 
     def abort(self) -> None:
         """Remove the temporary folder (nothing is left behind)."""
@@ -277,7 +276,7 @@ class BundleWriter:
     def write_array_f32(self, name: str, arr: np.ndarray) -> Path:
         """Raw little-endian float32, row-major, no header (the C's -floatfile layout, spec §10.2)."""
         # Through a Python file, not ndarray.tofile: a full disk then says ENOSPC, not "N requested and M written".
-        return self.write_bytes(name, memoryview(np.ascontiguousarray(arr, dtype="<f4")).cast("B"))
+        return self.write_bytes(name, np.ascontiguousarray(arr, dtype="<f4").data.cast("B"))
 
     def files(self) -> list[str]:
         """Relative names written so far, in order."""
@@ -288,7 +287,8 @@ class BundleWriter:
         assert self.tmp is not None
         entries = [{"name": f, "bytes": (self.tmp / f).stat().st_size, "sha256": sha256_file(self.tmp / f)}
                    for f in self._files if f != name]
-        body = {"created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "files": entries}
+        body: dict[str, Any] = {"created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                                "files": entries}
         body.update(extra or {})
         body["bundle_format"] = BUNDLE_FORMAT
         return self.write_json(name, body)

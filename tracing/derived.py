@@ -106,14 +106,16 @@ def _expected(name: str, hkl: list[float | None], ns: list[int | None]) -> tuple
         i = _AXES.index(name[-1])
         x, n = hkl[i], ns[i]
         return None if x is None or n is None else (_f_axis(x, n),)
+    xs = [v for v in hkl if v is not None]
     if name == "F_latt":
-        if any(v is None for v in hkl) or any(n is None for n in ns):
+        n_set = [n for n in ns if n is not None]
+        if len(xs) != len(hkl) or len(n_set) != len(ns):
             return None
-        return (math.prod(_f_axis(x, n) for x, n in zip(hkl, ns, strict=True)),)   # type: ignore[arg-type]
+        return (math.prod([_f_axis(x, n) for x, n in zip(xs, n_set, strict=True)]),)
     if name == "hkl_rounded":
-        if any(v is None for v in hkl):
+        if len(xs) != len(hkl):
             return None
-        return tuple(float(math.ceil(v - 0.5)) for v in hkl)   # type: ignore[operator]
+        return tuple(float(math.ceil(v - 0.5)) for v in xs)
     return None
 
 
@@ -161,7 +163,7 @@ def mark_derived(rows: Sequence[PipelineRow], a: PixelTrace, b: PixelTrace, find
                                              note="; ".join(x for x in (r.note, note) if x))
             if (side, name) not in found:
                 found.append((side, name))
-            ticks = sorted({out[i].tick for i in idx if out[i].tick is not None})
+            ticks = sorted({t for i in idx if (t := out[i].tick) is not None})
             marked.append(f"{name} (per φ, ticks {ticks[0]}–{ticks[-1]})" if ticks and len(ticks) > 1 else
                           f"{name} (per φ, tick {ticks[0]})" if ticks else name)
         if marked:

@@ -205,7 +205,8 @@ def carryover_signature(diff: PipelineDiff, tol: float | None = None) -> bool:
         return False
     if not any(r.diverged and (r.tick == 0 or r.stage == "lattice") for r in diff.rows):
         return False
-    last = max(r.tick for r in phi)
+    ticks = [r.tick for r in phi if r.tick is not None]   # per-φ rows carry their tick
+    last = max(ticks) if ticks else 0
     if last == 0:
         return False
     first = {r.name: r for r in phi if r.tick == 0}

@@ -214,7 +214,7 @@ def compare_images(a: np.ndarray, b: np.ndarray, *, tol_rel: float = 1e-5, floor
     pb = [(s + oy, f + ox) for s, f in local_maxima(Bp, peak_percentile, top_n)]
 
     return ImageMetrics(
-        shape=(int(a.shape[0]), int(a.shape[1])), roi=tuple(roi) if roi is not None else None,
+        shape=(int(a.shape[0]), int(a.shape[1])), roi=(roi[0], roi[1], roi[2], roi[3]) if roi is not None else None,
         n_pixels=int(A.size), n_nonfinite=n_nonfinite,
         correlation=corr, rms_diff=rms, max_abs_diff=max_abs, max_abs_diff_pixel=max_abs_px,
         sum_a=sum_a, sum_b=sum_b, sum_ratio=sum_ratio, max_a=max_a, max_b=max_b,

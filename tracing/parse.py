@@ -100,8 +100,8 @@ def _store_scalar(trace: PixelTrace, key: str, values: list[str], keep_repeat=No
         return
     trace.text.setdefault(key, " ".join(values))
     # "rotx:0.1 roty:0 ..." style: keep each named number as key.name.
-    subs = [_SUBVALUE.match(v) for v in values]
-    if values and all(subs):
+    subs = [m for v in values if (m := _SUBVALUE.match(v))]
+    if values and len(subs) == len(values):
         for m in subs:
             v = _to_float(m.group(2).strip(_STRIP))
             if v is not None:

@@ -127,6 +127,8 @@ def compare_traces(c: PixelTrace, py: PixelTrace, *, tol: float = 5e-4,
     path: None = each trace's first path; a PathKey = that path in both; a pair = (C path, PyTorch path).
     At the first diverging tick the field reported is the one with the largest |Δ| among h, k, l.
     """
+    path_c: PathKey | None
+    path_py: PathKey | None
     if isinstance(path, tuple):
         path_c, path_py = path
     else:
@@ -147,8 +149,8 @@ def compare_traces(c: PixelTrace, py: PixelTrace, *, tol: float = 5e-4,
     max_abs: dict[str, float] = {}
     for tic in sorted(set(bc) | set(bp)):
         a, b = bc.get(tic), bp.get(tic)
-        vc = {f: a.get(f) * factors[0].get(f, 1.0) for f in fc if a.get(f) is not None} if a else {}
-        vp = {f: b.get(f) * factors[1].get(f, 1.0) for f in fp if b.get(f) is not None} if b else {}
+        vc = {f: xc * factors[0].get(f, 1.0) for f in fc if (xc := a.get(f)) is not None} if a else {}
+        vp = {f: xp * factors[1].get(f, 1.0) for f in fp if (xp := b.get(f)) is not None} if b else {}
         delta = {f: vp[f] - vc[f] for f in common if f in vc and f in vp}
         for f, d in delta.items():
             if math.isfinite(d):
@@ -178,8 +180,7 @@ def _unit_factors(bc: dict[int, PhiSample], bp: dict[int, PhiSample],
     notes: list[str] = []
     common = [t for t in sorted(bc) if t in bp]
     for f in hkl:
-        pairs = [(bc[t].get(f), bp[t].get(f)) for t in common]
-        pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+        pairs = [(x, y) for t in common if (x := bc[t].get(f)) is not None and (y := bp[t].get(f)) is not None]
         found = paired_finding(_QUANT[f], [(x,) for x, _ in pairs], [(y,) for _, y in pairs], ("A", "B"))
         if found is not None:
             factors[found.side][f] = found.factor

@@ -136,9 +136,9 @@ def _phi_rows(a: PixelTrace, b: PixelTrace, t: ParityThresholds, names: tuple[st
         vb = {k: _phi_value(sb.get(k), q) for k in ticks}
         if all(v is None for v in va.values()) and all(v is None for v in vb.values()):
             continue
-        common = [k for k in ticks if va[k] is not None and vb[k] is not None]
-        if common:
-            finding = paired_finding(q, [va[k] for k in common], [vb[k] for k in common], names, " (per φ)")
+        pairs = [(x, y) for k in ticks if (x := va[k]) is not None and (y := vb[k]) is not None]
+        if pairs:
+            finding = paired_finding(q, [x for x, _ in pairs], [y for _, y in pairs], names, " (per φ)")
         else:
             finding = _unit_check(q, [v for v in va.values() if v], [v for v in vb.values() if v], names,
                                   " (per φ)")

@@ -6,6 +6,7 @@ row-major; trace scalars use the units of the C's trace lines (metres, m^-1); pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -124,7 +125,8 @@ class ImageResult:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.image.shape)  # type: ignore[return-value]
+        n_slow, n_fast = self.image.shape
+        return n_slow, n_fast
 
 
 class EngineError(RuntimeError):
@@ -138,3 +140,10 @@ class EngineError(RuntimeError):
 
 class Cancelled(RuntimeError):
     """Raised by an engine that stopped because its cancel flag was set."""
+
+
+class CancelFlag(Protocol):
+    """What an engine polls to stop early: a threading.Event, or an object that also says yes when a time limit
+    has passed (app.engines.torch_engine.Deadline)."""
+
+    def is_set(self) -> bool: ...

@@ -70,6 +70,11 @@ def unit_headline(diffs: Sequence[PipelineDiff], names: tuple[str, str]) -> list
     return out
 
 
+def _prints_nothing(trace: PixelTrace | None) -> bool:
+    """No trace, or one without a single traced quantity."""
+    return trace is None or not (trace.scalars or trace.samples)
+
+
 def explain_verdict(verdict: Verdict, metrics: ImageMetrics, *, names: tuple[str, str] = ("A", "B"),
                     traces: Sequence[tuple[PixelTrace | None, PixelTrace | None]] = (),
                     diffs: Sequence[PipelineDiff] = (), logs: tuple[ScaleFactors, ScaleFactors] | None = None,
@@ -91,8 +96,7 @@ def explain_verdict(verdict: Verdict, metrics: ImageMetrics, *, names: tuple[str
         why.append("scale: " + exp.sentence)
         if exp.causes:   # with no factor to name, the scale is what the per-pixel reading explains (or not)
             head.append(scale_headline(exp, names))
-    untraced = [names[i] for i in (0, 1)
-                if traces and all((t[i] is None or not (t[i].scalars or t[i].samples)) for t in traces)]
+    untraced = [names[i] for i in (0, 1) if traces and all(_prints_nothing(t[i]) for t in traces)]
     for name in untraced:
         why.append(f"{name} prints no trace: its per-pixel quantities could not be compared (only images and "
                    "per-φ intensity curves)")

@@ -1,7 +1,7 @@
 """Per-φ curves from single-tick renders (spec §15) and the sentence that explains a mismatch with the image."""
 from __future__ import annotations
 
-from simulator.config import NanoBraggConfig, resolve_phi
+from simulator.config import NanoBraggConfig, phi_ticks
 
 from .base import PhiCurve
 
@@ -11,9 +11,7 @@ REL_AGREE = 1e-5
 
 def has_zero_tick(config: NanoBraggConfig) -> bool:
     """Whether some φ tick φ0 + i·Δ (spec §8.2) is exactly 0.0°, where the C's carry-over acts (§8.3)."""
-    _osc, step, n = resolve_phi(config.sampling)
-    phi0 = config.sampling.phi_deg or 0.0
-    return any(phi0 + i * step == 0.0 for i in range(n))
+    return phi_ticks(config.sampling).has_zero_tick()
 
 
 def explain(image_value: float | None, sum_value: float, *, carryover: bool | None, zero_tick: bool,

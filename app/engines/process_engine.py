@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from c_reference import driver
-from simulator.argv import with_flag
+from dataclasses import replace
+
+from simulator.argv import ParsedCommand, with_flag
 from tracing.records import ImageResult, PixelTrace
 
 from .base import EngineIdentity, Job, PhiCurve, ProgressFn
@@ -23,6 +26,15 @@ def engine_args(job: Job) -> list[str]:
     return with_flag(argv, CARRYOVER_FLAG, "on" if job.carryover else "off")
 
 
+def engine_command(job: Job) -> ParsedCommand:
+    """engine_args(job) with the job's parse (the session's one parse), the carry-over switch applied to its
+    sampling section: the driver gets the parsed form and parses nothing."""
+    cmd = ParsedCommand(tuple(job.argv), job.config)
+    if job.carryover is None:
+        return cmd
+    return cmd.derived(engine_args(job), sampling=replace(job.config.sampling, phi0_carryover=job.carryover))
+
+
 class ProcessEngine:
     """Engine protocol (app.engines.base) for a process: `identity.command` is the binary, or the split command
     (its argv[0] resolved on PATH). Traces use the driver's -trace_pixel run; the one parser reads whichever dialect
@@ -33,8 +45,9 @@ class ProcessEngine:
         self.binary = binary
         self.command = command
 
-    def _kw(self, job: Job, cancel: threading.Event | None) -> dict:
-        kw = dict(threads=job.threads, timeout_s=job.timeout_s, cancel=cancel, env=dict(job.env), cwd=job.cwd)
+    def _kw(self, job: Job, cancel: threading.Event | None) -> dict[str, Any]:
+        kw: dict[str, Any] = dict(threads=job.threads, timeout_s=job.timeout_s, cancel=cancel, env=dict(job.env),
+                                  cwd=job.cwd)
         if self.command:
             kw["command"] = list(self.command)
         else:
@@ -43,14 +56,14 @@ class ProcessEngine:
 
     def render(self, job: Job, progress: ProgressFn | None = None,
                cancel: threading.Event | None = None) -> ImageResult:
-        res = driver.run_c(engine_args(job), progress=progress, outputs=job.write_outputs, **self._kw(job, cancel))
+        res = driver.run_c(engine_command(job), progress=progress, outputs=job.write_outputs, **self._kw(job, cancel))
         return res.to_image_result(engine=self.identity.display_name)
 
     def _trace_run(self, job: Job, slow: int, fast: int, cancel: threading.Event | None) -> driver.CRunResult:
-        cfg = job.config
-        return driver.trace_c_run(engine_args(job), slow, fast, **self._kw(job, cancel),
-                                  trace_options=dict(interpolate=driver.may_interpolate(job.argv),
-                                                     lattice_shape=cfg.crystal.shape.lower()))
+        cmd = engine_command(job)
+        return driver.trace_c_run(cmd, slow, fast, **self._kw(job, cancel),
+                                  trace_options=dict(interpolate=driver.may_interpolate(cmd),
+                                                     lattice_shape=cmd.config.crystal.shape.lower()))
 
     def trace(self, job: Job, slow: int, fast: int, progress: ProgressFn | None = None,
               cancel: threading.Event | None = None) -> PixelTrace:
@@ -65,7 +78,7 @@ class ProcessEngine:
                   cancel: threading.Event | None = None) -> PhiCurve:
         """Single-tick runs of the pixel (driver.phi_intensity_curve) and the pixel's N-tick value from a run that
         renders it as the full image does (the trace run's -roi, so the carry-over state is the full run's)."""
-        values = driver.phi_intensity_curve(engine_args(job), slow, fast, progress=progress,
+        values = driver.phi_intensity_curve(engine_command(job), slow, fast, progress=progress,
                                             **self._kw(job, cancel))
         image_value = float(self._trace_run(job, slow, fast, cancel).image[slow, fast])
         carry = job.carryover if job.carryover is not None else self.identity.capabilities.carryover_default

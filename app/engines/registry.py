@@ -28,7 +28,11 @@ from .process_engine import ProcessEngine
 from .spec import EngineSpec, parse_engine_spec
 from .torch_engine import TorchEngine
 
-PROCESS_CAPS = dict(dtype=None, device=None, threads="omp", in_process=False)
+
+def _process_caps(trace: str, carryover_switch: bool, carryover_default: bool | None) -> Capabilities:
+    """Capabilities of an engine run as a child process: float32 files (no torch dtype or device), OMP threads."""
+    return Capabilities(trace=trace, carryover_switch=carryover_switch, carryover_default=carryover_default,
+                        dtype=None, device=None, threads="omp", in_process=False)
 
 
 def make_engine(spec: EngineSpec | str) -> Engine:
@@ -43,6 +47,7 @@ def make_engine(spec: EngineSpec | str) -> Engine:
         if spec.kind == "cref":
             return _binary_engine(spec, REFERENCE_BINARY)
         if spec.kind == "bin":
+            assert spec.path is not None  # parse_engine_spec sets it for "bin"
             return _binary_engine(spec, Path(spec.path).expanduser())
         return _command_engine(spec)
     except EngineError as exc:
@@ -58,12 +63,12 @@ def _binary_engine(spec: EngineSpec, path: Path) -> ProcessEngine:
     sha = binary_sha256(binary)
     if spec.kind == "cref" or _is_reference(sha):
         name = f"nbparity C reference {sha[:8]}"
-        caps = Capabilities(trace="full", carryover_switch=True, carryover_default=True, **PROCESS_CAPS)
+        caps = _process_caps(trace="full", carryover_switch=True, carryover_default=True)
     else:
         label = "upstream nanoBragg" if binary.name.lower().startswith("nanobragg") else binary.name
         name = f"{label} {sha[:8]}"
         # An unknown build: whether it traces, and whether it honours -phi0_carryover, is seen when it runs.
-        caps = Capabilities(trace="detect", carryover_switch=False, carryover_default=True, **PROCESS_CAPS)
+        caps = _process_caps(trace="detect", carryover_switch=False, carryover_default=True)
     return ProcessEngine(EngineIdentity(kind=spec.kind, spec=spec.text, display_name=name,
                                         fingerprint=f"sha256:{sha}", capabilities=caps, command=(str(binary),)),
                          binary=binary)
@@ -108,7 +113,7 @@ def _command_engine(spec: EngineSpec) -> ProcessEngine:
         parts.append(f"{module} {version or 'version unknown'}")
     label = module or (script.name if script is not None else exe.name)
     short = version or digest.hexdigest()[:8]
-    caps = Capabilities(trace="detect", carryover_switch=False, carryover_default=None, **PROCESS_CAPS)
+    caps = _process_caps(trace="detect", carryover_switch=False, carryover_default=None)
     identity = EngineIdentity(kind="cmd", spec=spec.text, display_name=f"{label} {short}",
                               fingerprint="; ".join(parts), capabilities=caps, command=(str(exe), *spec.command[1:]))
     return ProcessEngine(identity, binary=None, command=identity.command)

@@ -11,9 +11,9 @@ expected; nothing is looked up or run here (app.engines.registry does that).
 """
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
+from simulator.argv import split_command
 from simulator.config import ConfigError
 
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -67,7 +67,7 @@ def parse_engine_spec(text: str) -> EngineSpec:
         return EngineSpec("bin", t, path=rest.strip())
     if head == "cmd":
         try:
-            argv = tuple(shlex.split(rest))
+            argv = tuple(split_command(rest))
         except ValueError as exc:
             raise ConfigError(f"engine {raw!r}: the command cannot be split ({exc})") from None
         if not argv:

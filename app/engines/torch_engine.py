@@ -101,22 +101,22 @@ class TorchEngine:
                   cancel: threading.Event | None = None) -> PhiCurve:
         """Single-tick renders of the one pixel (its configuration copied with one tick each), and the pixel's
         N-tick value from a trace (which knows the carry-over state of the full run, decisions D4)."""
-        from simulator.config import resolve_phi
+        from simulator.config import phi_ticks
         from simulator.engine import render
         cfg = self._config(job)
-        _osc, step, n = resolve_phi(cfg.sampling)
-        phi0 = cfg.sampling.phi_deg or 0.0
+        grid = phi_ticks(cfg.sampling)
+        step, n = grid.step, grid.n
         values: list[tuple[float, float]] = []
         limit = Deadline(cancel, job.timeout_s)
         for i in range(n):
             one = copy.deepcopy(cfg)
-            one.sampling = replace(one.sampling, phi_deg=phi0 + i * step, osc_deg=step, phistep_deg=None,
+            one.sampling = replace(one.sampling, phi_deg=grid.angle(i), osc_deg=step, phistep_deg=None,
                                    phisteps=1)
             one.output = replace(one.output, roi=(fast, fast, slow, slow))
             with _Threads(job.threads):
                 img = limit.run(self.identity.display_name, lambda one=one: render(
                     one, dtype=self.spec.dtype, device=self.spec.device, cancel=limit)).image
-            values.append((phi0 + i * step, float(img[slow, fast])))
+            values.append((grid.angle(i), float(img[slow, fast])))
             if progress is not None:
                 progress((i + 1) / (n + 1))
         tr = self.trace(job, slow, fast, cancel=cancel)
@@ -143,5 +143,6 @@ class _Threads:
         if self.n is None:
             return
         import torch
+        assert self.old is not None  # set by __enter__
         torch.set_num_threads(self.old)
         _THREADS_LOCK.release()

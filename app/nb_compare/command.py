@@ -174,7 +174,7 @@ def write_file(folder: Path, name: str, data: bytes) -> Path:
 # ---- running ------------------------------------------------------------------------------------------------------
 def run_side(session, key: str, cancel: threading.Event) -> SideRun:
     """Render one side through the process driver (stdout and stderr kept apart, as the artefacts need them)."""
-    from app.engines.process_engine import engine_args
+    from app.engines.process_engine import engine_command
     from app.session import EngineOutcome
     from c_reference import driver
     from tracing.records import Cancelled, EngineError
@@ -184,7 +184,7 @@ def run_side(session, key: str, cancel: threading.Event) -> SideRun:
     target = {"command": list(eng.command)} if eng.command else {"binary": eng.binary}
     run = SideRun(key, EngineOutcome(side.label, side=key))
     try:
-        res = driver.run_c(engine_args(job), threads=job.threads, timeout_s=job.timeout_s, cancel=cancel,
+        res = driver.run_c(engine_command(job), threads=job.threads, timeout_s=job.timeout_s, cancel=cancel,
                            env={**dict(job.env), **RUNNER_ENV}, cwd=job.cwd, outputs=job.write_outputs, **target)
     except driver.ImageSizeError as exc:
         shape = square_shape(exc.data.size)

@@ -186,13 +186,13 @@ def estimate(case: CaseSpec) -> tuple[int, int]:
     """(pixel-paths, bytes of the images one case holds: A and B float32, their difference, SMV copies,
     and torch's float64 working image) of one case; a lower bound where nanoBragg chooses counts itself."""
     from simulator.argv import parse_argv
-    from simulator.config import resolve_phi
+    from simulator.config import phi_ticks
 
     cfg = parse_argv(list(case.argv), check_files=False).config
     s_n, f_n = cfg.pixel_counts()
     pixels = s_n * f_n
     try:
-        ticks = max(1, resolve_phi(cfg.sampling)[2])
+        ticks = max(1, phi_ticks(cfg.sampling).n)
     except Exception:  # noqa: BLE001 - already validated at load; an estimate is best effort
         ticks = 1
     domains = max(1, cfg.crystal.mosaic_domains or 1)

@@ -36,14 +36,13 @@ import hashlib
 import itertools
 import json
 import re
-import shlex
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from app.sweep.trust import MAX_CASES, case_output_problem, check_expansion, grid_size
-from simulator.argv import flag_nargs, format_value, parse_argv, with_flag
+from simulator.argv import flag_nargs, format_value, parse_argv, split_command, with_flag
 from simulator.config import ConfigError
 from tracing.metrics import ParityThresholds
 
@@ -256,8 +255,13 @@ def _value_tokens(v: Any, where: str) -> tuple[str, ...]:
         raise ConfigError(f"{where}: {v!r} is not a flag value (expected a number or a string)")
     if isinstance(v, (int, float)):
         return (format_value(v),)
-    if isinstance(v, str) and v.split():
-        return tuple(v.split())
+    if isinstance(v, str):
+        try:
+            words = split_command(v)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if words:
+            return tuple(words)
     raise ConfigError(f"{where}: {v!r} is not a flag value (expected a number or a non-empty string)")
 
 
@@ -267,7 +271,7 @@ def _args(raw: dict, ctx: _Ctx, where: str) -> list[str]:
     args = raw["args"]
     if isinstance(args, str):
         try:
-            tokens = shlex.split(args)
+            tokens = split_command(args)
         except ValueError as exc:
             raise ConfigError(f"{where} args: {exc}") from None
     elif isinstance(args, list) and all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args):

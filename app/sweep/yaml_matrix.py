@@ -20,12 +20,11 @@ as their harness judges (the relative-error rule of nbparity's own matrices is o
 from __future__ import annotations
 
 import math
-import shlex
 from pathlib import Path
 from typing import Any
 
 from app.sweep.matrix import DEFAULT_ENGINES, CaseSpec, Matrix, check_unique, read_matrix_text, slugify
-from simulator.argv import parse_argv
+from simulator.argv import parse_argv, split_command
 from simulator.config import ConfigError
 from tracing.metrics import ParityThresholds
 
@@ -116,7 +115,7 @@ def _tokens(v: Any, where: str, *, required: bool) -> list[str]:
     if not isinstance(v, str):
         raise ConfigError(f"{where}: expected a string of nanoBragg flags, got {type(v).__name__}")
     try:
-        tokens = shlex.split(v)
+        tokens = split_command(v)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if required and not tokens:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -13,9 +14,10 @@ import pytest
 
 from c_reference import driver
 from c_reference.driver import (
-    phi_intensity_curve, prepare_args, resolve_phi_grid, run_c, trace_c, trace_c_run, trace_roi,
+    phi_intensity_curve, prepare_args, run_c, trace_c, trace_c_run, trace_roi,
 )
 from c_reference.locate import REFERENCE_BINARY, default_binary
+from simulator.config import SamplingConfig, phi_ticks
 from tracing.records import Cancelled, EngineError
 from proc_util import gone as proc_gone
 
@@ -287,9 +289,11 @@ def test_trace_roi_outside_detector():
     (10, 0.1, None, (0.1, 0.01, 10)),      # phistep = osc/N
     (0, 0.1, None, (0.1, 0.1, 1)),         # phisteps 0 counts as 1
 ])
-def test_resolve_phi_grid(phisteps, osc, phistep, expected):
-    _, o, st, n = resolve_phi_grid(0.0, osc, phistep, phisteps)
-    assert (o, n) == pytest.approx(expected[0::2]) and st == pytest.approx(expected[1])
+def test_phi_ticks_resolve_the_grid_by_the_spec_table(phisteps, osc, phistep, expected):
+    # simulator.config.phi_ticks: the one φ-grid derivation the driver, engines and slider share (spec 8.2 table).
+    g = phi_ticks(SamplingConfig(phi_deg=0.0, osc_deg=osc, phistep_deg=phistep, phisteps=phisteps))
+    assert (g.osc, g.n) == pytest.approx(expected[0::2]) and g.step == pytest.approx(expected[1])
+    assert g.angles() == [0.0 + i * g.step for i in range(g.n)]
 
 
 def test_phi_intensity_curve(tmp_path, flog):
@@ -387,3 +391,94 @@ def test_real_cli_flags_003_phi_curve_is_spec_value(real_c, cli_flags_003):
     # Spec §8.3 quotes 805473.79 / 943654.81 = 0.8536 (the PyTorch port then, whose k also differed by 2.8e-5 at
     # every tick): the same -14.6% effect to within 0.3%.
     assert ratio == pytest.approx(805473.79 / 943654.81, rel=3e-3)
+
+
+# -- one parse per run or trace (issue 15) ------------------------------------------------------------------------
+
+COUNTED = ["-cell", "10", "10", "10", "90", "90", "90", "-default_F", "1", "-detpixels", "8", "-osc", "0.1",
+           "-phisteps", "3"]
+
+
+@pytest.fixture
+def parses(monkeypatch) -> list[list[str]]:
+    """Every parse of a command line anywhere (parse_argv, lenient_command, diagnose_argv all go through
+    simulator.argv.parse._parse_tokens): the token lists, in order."""
+    import simulator.argv.parse as grammar
+    seen: list[list[str]] = []
+    real = grammar._parse_tokens
+
+    def counted(tokens, check_files):
+        seen.append(list(tokens))
+        return real(tokens, check_files)
+
+    monkeypatch.setattr(grammar, "_parse_tokens", counted)
+    return seen
+
+
+def test_a_c_side_trace_and_curve_parse_nothing_after_the_session(tmp_path, flog, parses):
+    # Before issue 15 one C-side trace parsed the line 4 times (may_interpolate twice, image_shape twice); the
+    # session's parse now travels as a value (Job -> ParsedCommand -> driver), so the count stays at the 1 parse.
+    from app.session import ComparisonSession, SessionOptions, SideOptions
+    b = fake(tmp_path, TRACER)
+    s = ComparisonSession(COUNTED, SessionOptions(SideOptions(f"bin:{b}"), SideOptions(f"bin:{b}", carryover=False)))
+    assert len(parses) == 1
+    for key in ("a", "b"):
+        side = s.sides[key]
+        tr = side.engine.trace(side.job, 3, 5)
+        assert tr.scalar("floatimage_accumulated") == 3005.0
+        curve = side.engine.phi_curve(side.job, 3, 5)
+        assert len(curve.ticks) == 3                      # -osc 0.1 -phisteps 3: three single-tick runs
+    assert len(parses) == 1
+    # The carry-over switch reached side B's runs as a flag, and its config without a parse.
+    switched = [r["argv"] for r in log_entries(flog) if "-phi0_carryover" in r["argv"]]
+    assert len(switched) == 5                             # side B: its trace, 3 tick runs, the curve's trace run
+    assert all(a[a.index("-phi0_carryover") + 1] == "off" for a in switched)
+
+
+def test_plain_tokens_are_parsed_once_per_driver_call(tmp_path, flog, parses):
+    b = fake(tmp_path, TRACER)
+    trace_c(COUNTED, 3, 5, binary=b)
+    assert len(parses) == 1                               # trace_command -> run_c: the same ParsedCommand
+    phi_intensity_curve(COUNTED, 3, 5, binary=b)
+    assert len(parses) == 2                               # three tick runs, one parse
+
+
+def test_lenient_parse_keeps_the_shape_of_a_line_our_grammar_refuses(tmp_path):
+    # A binary decides for itself what it accepts: a value our grammar refuses leaves that flag out (named in
+    # errors), the rest still gives the image shape (the driver's second grammar, _scan_shape, is gone).
+    from simulator.argv import lenient_command
+    cmd = lenient_command(["-detpixels", "6", "-Na", "x", "-pixel", "0.1"])
+    assert cmd.shape == (6, 6) and cmd.errors and "-Na" in cmd.errors[0]
+    res = run_c(["-detpixels", "6", "-Na", "x"], binary=fake(tmp_path, "write_image()\n"))
+    assert res.image.shape == (6, 6)
+
+
+def test_float_image_shape_comes_from_the_flag_table_aliases_included(tmp_path):
+    # -detpixels_x / -detpixels_y are the table's aliases of -detpixels_f / -detpixels_s: 4 fast x 3 slow.
+    b = fake(tmp_path, "N = 0\nimport struct\nopen(FLOAT, 'wb').write(struct.pack('<12f', *range(12)))\n")
+    res = run_c(["-detpixels_x", "4", "-detpixels_y", "3"], binary=b)
+    assert res.image.shape == (3, 4) and res.image[2, 3] == 11.0
+
+
+# -- a pixel trace reads one pixel's rows, and writes no int image (issue 19) --------------------------------------
+
+def test_region_reads_only_its_rows_and_sends_the_int_image_to_devnull(tmp_path, flog):
+    # The fake fills s*1000+f and a NaN at (0, 0), outside the region: a trace of (3, 5) reads row 3 only, so the
+    # NaN is not seen (it is not the traced pixel's business) and every other row reads as 0.
+    b = fake(tmp_path, "import math\nwrite_image(lambda s, f: math.nan if (s, f) == (0, 0) else s * 1000 + f)\n")
+    res = trace_c_run(["-detpixels", "8"], 3, 5, binary=b)
+    assert res.image.shape == (8, 8) and res.image[3, 5] == 3005.0 and res.image[3, 4] == 3004.0
+    assert not res.image[:3].any() and not res.image[4:].any()
+    argv = log_entries(flog)[-1]["argv"]
+    assert argv[argv.index("-intfile") + 1] == os.devnull
+    with pytest.raises(EngineError, match="1 NaN or infinite pixel"):
+        trace_c_run(["-detpixels", "8"], 0, 1, binary=b)   # the region (0, 0)-(0, 1) holds the NaN
+    with pytest.raises(EngineError, match="1 NaN or infinite pixel"):
+        run_c(["-detpixels", "8"], binary=b)                # a full run still checks every pixel
+
+
+def test_a_command_engine_gets_no_devnull_int_file(tmp_path, flog):
+    # An external command may write files its own way (the port writes none unless asked): nothing is added.
+    b = fake(tmp_path, TRACER)
+    trace_c_run(["-detpixels", "8"], 3, 5, command=[str(b)])
+    assert "-intfile" not in log_entries(flog)[-1]["argv"]

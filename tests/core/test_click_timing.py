@@ -15,7 +15,7 @@ import pytest
 
 from app.known_cases import CLI_FLAGS_003_PIXEL, cli_flags_003_args
 from app.session import ComparisonSession, SessionOptions, SideOptions
-from c_reference import driver
+from c_reference import trace as c_trace
 
 pytestmark = pytest.mark.slow
 N_TICKS = 10
@@ -49,13 +49,13 @@ def test_click_our_two_engines(cli_flags_003, c_binary):
 
 def test_click_golden_c_against_torch(cli_flags_003, golden_c, monkeypatch):
     seen: list[list[str]] = []
-    real = driver.run_c
+    real = c_trace.run_c
 
     def watched(args, *a, **k):
-        seen.append(list(args))
+        seen.append(list(args.tokens))
         return real(args, *a, **k)
 
-    monkeypatch.setattr(driver, "run_c", watched)
+    monkeypatch.setattr(c_trace, "run_c", watched)   # the trace runs call run_c from c_reference.trace
     s = ComparisonSession(cli_flags_003_args(cli_flags_003),
                           SessionOptions(SideOptions(f"bin:{golden_c}"), SideOptions("torch:float32")))
     _clicks(s, f"golden C + torch float32 (load {_load()})")
