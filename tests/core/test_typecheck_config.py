@@ -11,7 +11,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # One error of each kind the settings must report, each on its own line; `import fabio` must pass (an untyped
 # third-party library listed in the overrides).

@@ -21,7 +21,7 @@ from simulator.argv import (
 )
 from simulator.config import ConfigError, phi_ticks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100"]
 
 # Every public name of simulator/argv.py before the split (its __all__, plus the names other modules and tests
