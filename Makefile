@@ -38,19 +38,20 @@ test: venv c-ref typecheck
 test-fast: venv c-ref
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -m "not slow"
 
-# The parity tests again with the CPU features narrowed (issue 18; tests/narrow_isa.py sets numpy's dispatch,
+# The parity tests again with the CPU features narrowed (issue 18; tests/support/narrow_isa.py sets numpy's dispatch,
 # torch's ATen capability, OpenBLAS's core and the compiled kernel's -march), the kernel in a scratch cache, so a
 # parity result that depends on the instruction set fails on whatever machine runs this (about 4 min on 2 cores).
-NARROW_TESTS ?= tests/test_parity_matrix.py tests/test_sim_compiled.py tests/test_upstream_console.py
+NARROW_TESTS ?= tests/parity/test_parity_matrix.py tests/simulator/test_simulator_compiled.py \
+	tests/parity/test_upstream_console.py
 test-narrow-isa: venv c-ref
 	@cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && \
-	$(VPY) tests/narrow_isa.py > "$$cache/env" && set -a && . "$$cache/env" && set +a && \
+	$(VPY) tests/support/narrow_isa.py > "$$cache/env" && set -a && . "$$cache/env" && set +a && \
 	echo "narrowed ISA: $$(tr '\n' ' ' < "$$cache/env")" && \
 	NBPARITY_CACHE_DIR="$$cache" QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -p no:cacheprovider $(NARROW_TESTS)
 
 # Peers from ../shared/clients where present: upstream nanoBragg (NB_C_BIN) and the port (--port); BENCH_ARGS=--quick
 # for cases (a) and (f) only.
-PEERS := cd tests && ../$(VPY) -c 'import clients as c; print(c.c_program("upstream")); print(c.port().python); \
+PEERS := cd tests/support && ../../$(VPY) -c 'import clients as c; print(c.c_program("upstream")); print(c.port().python); \
 	print(c.c_program("golden"))'
 bench: venv c-ref
 	@peers=$$($(PEERS) 2>/dev/null); up=$$(echo "$$peers" | sed -n 1p); port=$$(echo "$$peers" | sed -n 2p); \

@@ -1,7 +1,7 @@
 """nbparity's program, in layers: each folder below imports only the folders before it in `LAYERS` (and itself).
 
 engines (the engine interface) < core (Qt-free session, records, maths) < bundle (snapshot files) < nb_compare
-< sweep < qt (run model, workers, settings) < widgets < window < cli (entry points). tests/test_import_graph.py
+< sweep < qt (run model, workers, settings) < widgets < window < cli (entry points). tests/core/test_import_graph.py
 holds the code to this, type-only imports included.
 """
 

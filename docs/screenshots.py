@@ -7,11 +7,11 @@
 
 `demo` runs the built-in demo, traces the pixel of largest |A − B| (whole detector in view) and writes
 docs/screenshot.png; `engines` does the same with side A = our C reference and side B = an external PyTorch port
-started as a command (`cmd:python tests/fakes/fake_port.py`, the test suite's stand-in for a user's port, which
+started as a command (`cmd:python tests/support/fakes/fake_port.py`, the test suite's stand-in for a user's port, which
 prints the §11.3 trace dialect) and writes docs/screenshot-engines.png; `cli-flags-003` runs the CLI-FLAGS-003
 command (../shared/data/cli-flags-003), traces pixel (685, 1039) zoomed in, and writes
 docs/screenshot-cli-flags-003.png; `golden-vs-port` runs the users' real engines (../shared/clients, built by
-tests/clients.py: the golden C build as side A, the port as side B) on CLI-FLAGS-003 in a 64 x 64 ROI around pixel
+clients.py: the golden C build as side A, the port as side B) on CLI-FLAGS-003 in a 64 x 64 ROI around pixel
 (685, 1039), traces that pixel, and writes docs/screenshot-golden-vs-port.png (the Plots tab) and
 docs/screenshot-golden-vs-port-pipeline.png (the Pipeline tab) at the screen's 1366 x 768. The window fills the
 screen; `import -window root` (ImageMagick) takes the picture (Qt's screen grab where ImageMagick is missing).
@@ -104,7 +104,7 @@ def main(which: str) -> int:
         pixel, shots = None, [(REPO / "docs" / "screenshot.png", "")]
     elif which == "engines":
         from app.core.demo import demo_argv
-        port = f"cmd:{sys.executable} {REPO / 'tests' / 'fakes' / 'fake_port.py'}"
+        port = f"cmd:{sys.executable} {REPO / 'tests' / 'support' / 'fakes' / 'fake_port.py'}"
         win = MainWindow(demo_argv(), settings=settings, autorun=True, a="cref", b=port)
         pixel, shots = None, [(REPO / "docs" / "screenshot-engines.png", "")]
     elif which == "cli-flags-003":
@@ -112,7 +112,7 @@ def main(which: str) -> int:
         win = MainWindow(cli_flags_003_args(data), settings=settings, autorun=True)
         pixel, shots = CLI_FLAGS_003_PIXEL, [(REPO / "docs" / "screenshot-cli-flags-003.png", "")]
     elif which == "golden-vs-port":
-        sys.path.insert(0, str(REPO / "tests"))
+        sys.path.insert(0, str(REPO / "tests" / "support"))
         import clients  # the test suite's builder of the real clients (cached)
         data = REPO.parent / "shared" / "data" / "cli-flags-003"
         golden, port = clients.c_program("golden"), clients.port()

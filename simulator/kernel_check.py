@@ -4,7 +4,7 @@ roundings) is refused before the library enters the cache.
 
 The configuration is a 12 x 12 triclinic, misset, 2-step phi, two mosaic domains render (~1 ms compiled, ~50 ms
 torch): every part of the float64 path (lattice sines, polarisation, omega, the F grid) contributes. The budget is
-the one `tests/test_sim_compiled.py` holds the two CPU paths to: every pixel finite, and each pixel brighter than
+the one `test_simulator_compiled.py` holds the two CPU paths to: every pixel finite, and each pixel brighter than
 1e-3 of the maximum within 1e-6 relative (float32 rounding of a float64 sum).
 """
 from __future__ import annotations

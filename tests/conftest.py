@@ -34,7 +34,7 @@ def cli_flags_003() -> Path:
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
-    """Factory of real MainWindows with throw-away settings (tests/gui_util.py); shut down after the test."""
+    """Factory of real MainWindows with throw-away settings (tests/support/gui_util.py); shut down after the test."""
     from gui_util import make_window_factory
     make, made = make_window_factory(qtbot, tmp_path)
     yield make
@@ -43,7 +43,7 @@ def make_window(qtbot, tmp_path):
 
 
 def _client(build):
-    """Run a tests/clients.py builder, skipping the test with its reason where the client cannot be had here."""
+    """Run a tests/support/clients.py builder, skipping the test with its reason where the client cannot be had here."""
     import clients
     try:
         return build(clients)

@@ -10,7 +10,7 @@ Per case, each measurement in its own child process (so that peak RSS belongs to
   thread pool: what a new window's first render costs), then K more renders; the median of those K is the warm
   time (how the app uses the engine: it stays alive).
 Ratios are C time / torch in-process warm time (the issue's speed-up). Peak RSS comes from wait4() of each child
-(ru_maxrss). `--port PYTHON` (the port team's venv interpreter; `make bench` finds it through tests/clients.py)
+(ru_maxrss). `--port PYTHON` (the port team's venv interpreter; `make bench` finds it through tests/support/clients.py)
 adds the port `nanobrag_torch` as a peer: its whole process per case in float32 and float64, torch.compile off
 (NANOBRAGG_DISABLE_COMPILE=1) and on, each run bounded by --port-timeout; `--quick` runs cases (a) and (f) only
 with one warm render. Before the table one line gives the compiled kernel's build time into an empty cache (a first
