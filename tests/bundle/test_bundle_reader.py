@@ -180,7 +180,7 @@ def test_run_gui_with_a_bundle_opens_it_and_the_cli_refuses_a_broken_one(qtbot, 
     pytest.importorskip("pytestqt")
     from PySide6 import QtCore, QtWidgets
 
-    from app.cli.main import main as cli
+    from app.cli import main as cli
     from app.window import lifecycle, main_window
     from app.qt.settings import AppSettings
     rec, folder = written

@@ -109,7 +109,7 @@ def test_trace_port_vs_our_c_reads_the_port_dialect_and_finds_the_carryover_tick
     # Our C carries tick 2's lattice of the previous pixel into tick 0 (at exactly 0°); the port does not.
     assert "first divergence at φ tick 0" in out
     summary = _trace_json(_bundle(tmp_path / "out"))["summary"]
-    assert summary["dialects"] == {"c": "rich", "py": "port"}
+    assert summary["dialects"] == {"a": "rich", "b": "port"}
     assert summary["first_divergence"]["phi_tic"] == 0
 
 

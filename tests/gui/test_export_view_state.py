@@ -26,8 +26,8 @@ def _state(**over) -> export.ViewState:
 def test_prepare_draws_what_the_view_state_says():
     insp = PixelInspection(slow=1, fast=2)
     plan = export.prepare(_state(inspections=(insp,), tol=1e-3, trace_notes=("B traced by its engine",)))
-    assert set(plan.specs) == {"c", "py"}                    # no difference shown, none drawn
-    a_spec, b_spec = plan.specs["c"], plan.specs["py"]
+    assert set(plan.specs) == {"a", "b"}                    # no difference shown, none drawn
+    a_spec, b_spec = plan.specs["a"], plan.specs["b"]
     assert (a_spec.title, b_spec.title) == ("engine A", "engine B")
     assert a_spec.levels == b_spec.levels == Levels(0.0, 12.0)   # the shared levels, as given
     assert a_spec.cmap == "grey" and a_spec.marks == [(1, 2)] and b_spec.marks == [(1, 2)]
@@ -40,8 +40,8 @@ def test_own_side_levels_and_the_shown_difference_reach_the_plan():
     d = np.full((3, 4), -1.0, dtype=np.float32)
     plan = export.prepare(_state(side_levels=(Levels(0.0, 12.0), Levels(0.0, 240.0)), diff_raw=d,
                                  diff_levels=Levels(-2.0, 2.0)))
-    assert plan.specs["py"].levels == Levels(0.0, 240.0)     # B's own colour scale, as the window shows it
-    assert "own colour scale" in plan.specs["py"].note
+    assert plan.specs["b"].levels == Levels(0.0, 240.0)     # B's own colour scale, as the window shows it
+    assert "own colour scale" in plan.specs["b"].note
     diff = plan.specs["diff"]
     assert diff.signed and diff.levels == Levels(-2.0, 2.0) and diff.raw is d   # the array by reference
     assert "engine A" in diff.title and "engine B" in diff.title
