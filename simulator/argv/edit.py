@@ -8,26 +8,11 @@ from collections.abc import Callable, Iterable
 from .quirks import _upstream_hits
 from .table import _BY_NAME, flag_aliases
 
-def with_flag(argv: list[str], flag: str, *values: str) -> list[str]:
-    """argv with every occurrence of `flag` (and its values) removed and `flag values` appended."""
+def _drop(argv: list[str], flag: str, default_nargs: int) -> list[str]:
+    """argv with every occurrence of `flag` (any alias) and its values removed; an unknown flag takes
+    `default_nargs` values."""
     spec = _BY_NAME.get(flag)
-    n = spec.nargs if spec else len(values)
-    names = set(spec.names) if spec else {flag}
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        if argv[i] in names:
-            i += 1 + n
-            continue
-        out.append(argv[i])
-        i += 1
-    return append_flags(out, [flag, *values])  # appending must not change what the other flags mean
-
-
-def without_flag(argv: list[str], flag: str) -> list[str]:
-    """argv with every occurrence of `flag` (any alias) and its values removed."""
-    spec = _BY_NAME.get(flag)
-    n = spec.nargs if spec else 0
+    n = spec.nargs if spec else default_nargs
     names = set(spec.names) if spec else {flag}
     out: list[str] = []
     i = 0
@@ -38,6 +23,17 @@ def without_flag(argv: list[str], flag: str) -> list[str]:
         out.append(argv[i])
         i += 1
     return out
+
+
+def with_flag(argv: list[str], flag: str, *values: str) -> list[str]:
+    """argv with every occurrence of `flag` (and its values) removed and `flag values` appended."""
+    # appending must not change what the other flags mean
+    return append_flags(_drop(argv, flag, len(values)), [flag, *values])
+
+
+def without_flag(argv: list[str], flag: str) -> list[str]:
+    """argv with every occurrence of `flag` (any alias) and its values removed."""
+    return _drop(argv, flag, 0)
 
 
 def drop_ignored_trailing(argv: list[str]) -> list[str]:
