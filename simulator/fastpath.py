@@ -12,6 +12,7 @@ import numpy as np
 from simulator.beam import R_E_SQR
 from simulator.compiled import NBParams
 from simulator.setup import Setup
+from simulator.vec import rodrigues
 
 # fastkernel.cpp's REDUCE_MAX: its vectorised sine is used while every |N·pi·h| stays below this.
 SIN_REDUCE_MAX = 1.0e5
@@ -33,15 +34,6 @@ def covers(setup: Setup) -> str | None:
     return None
 
 
-def _rotate_axis(v: np.ndarray, u: np.ndarray, phi: float) -> np.ndarray:
-    """The C's nb_rotate_axis term for term (v (3,), unit axis u (3,), phi rad), so the roundings are the C's."""
-    c, s = math.cos(phi), math.sin(phi)
-    d = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]) * (1.0 - c)
-    return np.array([v[0] * c + (u[1] * v[2] - u[2] * v[1]) * s + u[0] * d,
-                     v[1] * c + (u[2] * v[0] - u[0] * v[2]) * s + u[1] * d,
-                     v[2] * c + (u[0] * v[1] - u[1] * v[0]) * s + u[2] * d])
-
-
 def lattice_table(setup: Setup, angles: np.ndarray) -> np.ndarray:
     """(T*M, 9) float64: row t*M + m = U_m·R(angle_t)·a0, then b0, c0 (m), as the C's tables (a tick at angle 0
     uses the unrotated vectors; U only with a mosaic spread). Built elementwise in float64 with the C's sums."""
@@ -50,7 +42,7 @@ def lattice_table(setup: Setup, angles: np.ndarray) -> np.ndarray:
     base = (cr.a0, cr.b0, cr.c0)
     rows = []
     for ang in angles:
-        vecs = base if ang == 0.0 else tuple(_rotate_axis(v, u, float(ang)) for v in base)
+        vecs = base if ang == 0.0 else tuple(rodrigues(v, u, float(ang)) for v in base)
         rot = np.stack(vecs)                                                 # (3 axes, 3)
         if cr.mosaic_spread > 0:
             U = cr.umats                                                     # (M, 3, 3)

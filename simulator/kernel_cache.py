@@ -10,12 +10,13 @@ deleting that file (or a new compiler, source or CPU: a new key) allows a new tr
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 import tempfile
 from pathlib import Path
+
+from tracing.bundle import sha256_file as bundle_sha256
 
 PRIVATE_MODE = 0o700
 
@@ -68,13 +69,7 @@ def failure_marker(cache: Path, key: str) -> Path:
 
 def sha256_file(path: Path) -> tuple[int, str]:
     """(size in bytes, sha256 hex) of a regular file, read (never mapped)."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return size, h.hexdigest()
+    return os.stat(path).st_size, bundle_sha256(path)
 
 
 def _write_atomic(path: Path, text: str) -> None:
