@@ -290,7 +290,7 @@ def cmd_compare(args: list[str]) -> int:
                         help="also trace this pixel (slow fast) on both sides: its whole calculation is diffed, "
                              "its scaling factors explain a scale difference, the ledger is tested (repeatable)")
     _ledger_option(parser)
-    from app.core.auto_trace import add_cli_options
+    from app.core.auto_trace import add_cli_options, record_with_cause
     add_cli_options(parser)   # issue 21: trace the worst pixels on FAIL
     opts, nb_args = _parse(parser, args)
     from app.bundle.snapshot import explained_verdict, metric_rows, write_snapshot
@@ -324,11 +324,11 @@ def cmd_compare(args: list[str]) -> int:
         if stopped:
             return _stopped(stopped)
         inspections += list(auto.inspections) if auto is not None else []
-        verdict = explained_verdict(_with_cause(session.record(a, b, metrics, inspections), auto), ledger)
+        verdict = explained_verdict(record_with_cause(session.record(a, b, metrics, inspections), auto), ledger)
         for key, text in metric_rows(metrics):
             print(f"  {key:>24}: {text}")
         print(verdict.sentence())
-    record = _with_cause(session.record(a, b, metrics, inspections), auto)
+    record = record_with_cause(session.record(a, b, metrics, inspections), auto)
     folder = _write(lambda: write_snapshot(record, Path(opts.out), extra_files={}, png=opts.png, prefix="compare",
                                            ledger=ledger), opts.out)
     print(f"bundle: {folder}")
@@ -353,16 +353,6 @@ def _auto_trace(session, a, b, metrics, ledger, opts):
         print(f"auto-trace, {t.pixel.reason}: {insp.describe()}")
         _print_pipeline(session, insp, ledger)
     return auto, stopped
-
-
-def _with_cause(record, auto):
-    """The record with its verdict carrying the auto-trace's cause (app.core.auto_trace.with_cause)."""
-    import dataclasses
-
-    from app.core.auto_trace import with_cause
-    if auto is None or record.verdict is None:
-        return record
-    return dataclasses.replace(record, verdict=with_cause(record.verdict, auto))
 
 
 def cmd_trace(args: list[str]) -> int:

@@ -317,6 +317,13 @@ def with_cause(verdict: Verdict, result: AutoTrace | None) -> Verdict:
                                why=list(verdict.why) + [n for n in result.notes() if n not in verdict.why])
 
 
+def record_with_cause(record, result: AutoTrace | None):
+    """A ComparisonRecord whose verdict carries the auto-trace's cause (`with_cause`); unchanged without one."""
+    if result is None or record.verdict is None:
+        return record
+    return dataclasses.replace(record, verdict=with_cause(record.verdict, result))
+
+
 def run_on_fail(session, a, b, metrics: ImageMetrics, verdict: Verdict, *, ledger: Ledger | None,
                 options: AutoTraceOptions, cancel: threading.Event | None = None) -> AutoTrace | None:
     """The one call compare, the sweep task and the window make: None unless `verdict` failed and auto-trace is

@@ -27,7 +27,6 @@ with every core, unless a side computes on a GPU; the first image is shown as so
 """
 from __future__ import annotations
 
-import dataclasses
 import threading
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from PySide6 import QtCore
 from PySide6.QtCore import Signal, Slot
 
 from app.bundle.snapshot import explained_verdict, write_snapshot
-from app.core.auto_trace import AutoTraceOptions, run_on_fail, with_cause
+from app.core.auto_trace import AutoTraceOptions, record_with_cause, run_on_fail
 from app.core.inspection_pipeline import pipeline_for
 from app.core.records import EngineOutcome
 from app.qt.workers import Job, JobRunner
@@ -308,8 +307,10 @@ class RunModel(QtCore.QObject):
             if auto is None:
                 return None
             # The same reading as `nbparity compare`: the cause, then scale / per-pixel / unit problems (tracing.why)
-            rec = session.record(a, b, metrics, list(auto.inspections))
-            return auto, explained_verdict(dataclasses.replace(rec, verdict=with_cause(rec.verdict, auto)), ledger)
+            rec = record_with_cause(session.record(a, b, metrics, list(auto.inspections)), auto)
+            # The traced pixels' pipeline diffs too, off the GUI thread, as for a pixel the user traces.
+            pipelines = [pipeline_for(i, session.thresholds) for i in auto.inspections]
+            return auto, explained_verdict(rec, ledger), pipelines
         self._auto_job = self.runner.start("auto-trace", work, cancel)
         self._jobs[self._auto_job.id] = ("auto-trace", self.run_id, None)
         self.auto_trace_started.emit(float(opts.budget_s))
@@ -336,9 +337,8 @@ class RunModel(QtCore.QObject):
             # A callable draws the pictures and report here, on the worker (app.window.export.render), not the GUI
             # thread.
             extra = extra_files(session, c, py, metrics) if callable(extra_files) else extra_files
-            rec = session.record(c, py, metrics, inspections)
-            if auto is not None and rec.verdict is not None:   # issue 21: the bundle's verdict names the cause too
-                rec = dataclasses.replace(rec, verdict=with_cause(rec.verdict, auto))
+            # issue 21: the bundle's verdict names the cause too
+            rec = record_with_cause(session.record(c, py, metrics, inspections), auto)
             return write_snapshot(rec, Path(parent), extra_files=extra or {}, png=False, prefix="compare")
         job = self.runner.start("export", work)
         self._jobs[job.id] = ("export", self.run_id, None)
@@ -366,7 +366,9 @@ class RunModel(QtCore.QObject):
             self._auto_job = None
             if run != self.run_id or value is None:
                 return
-            self.auto_trace, self.verdict = value
+            self.auto_trace, self.verdict, pipelines = value
+            for pipeline in pipelines:   # before the inspections reach the inspector, as for a traced pixel
+                self.pipeline_ready.emit(pipeline)
             done = {(i.slow, i.fast) for i in self.auto_trace.inspections}
             self.inspections = [i for i in self.inspections if (i.slow, i.fast) not in done] + \
                 list(self.auto_trace.inspections)

@@ -47,6 +47,14 @@ def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, 
     shown = w.inspector.inspection
     assert (shown.slow, shown.fast) == (pixel.slow, pixel.fast)   # the worst pixel, shown without a click
     assert {(i.slow, i.fast) for i in w.model.inspections} == {(t.pixel.slow, t.pixel.fast) for t in auto.traced}
+    # Each traced pixel's Pipeline tab has its diff (it stayed on "computing the pipeline diff…" before), the same
+    # first divergent quantity the verdict names for the worst one.
+    for t in auto.traced:
+        pipe = w.inspector.pipeline_of(t.pixel.slow, t.pixel.fast)
+        assert pipe is not None and pipe.diff is not None, (t.pixel, pipe)
+    worst = w.inspector.pipeline_of(pixel.slow, pixel.fast).diff
+    assert worst.first_divergent is not None and worst.first_divergent.name == row.name
+    assert w.inspector.pipeline.diff is worst
     # traces that come in after the user traced a pixel of their own list themselves, and leave that one shown
     from gui_util import inspect_and_wait
     mine = next((s, f) for s in range(32) for f in range(32) if (s, f) not in
