@@ -215,7 +215,7 @@ def png_bytes(spec: PanelSpec) -> bytes:
 
 
 def image_png_bytes(img) -> bytes:
-    """A QImage as PNG bytes."""
+    """A QImage (or a QPixmap, e.g. a widget's grab) as PNG bytes."""
     _ensure_gui_app()
     from PySide6 import QtCore
     buf = QtCore.QBuffer()

@@ -12,6 +12,7 @@ from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from app.widgets.inspector_table import CopyableTable
+from app.widgets.metrics_panel import esc
 from tracing.pipeline import PipelineDiff, PipelineRow
 
 COLUMNS = ("stage", "quantity", "φ tick", "unit", "A", "B", "rel Δ", "status", "note")
@@ -28,9 +29,6 @@ def fmt_values(values: tuple[float, ...] | None) -> str:
         return ""
     return ", ".join(f"{v:.7g}" for v in values)
 
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class PipelinePage(QtWidgets.QWidget):
@@ -77,7 +75,7 @@ class PipelinePage(QtWidgets.QWidget):
         self.table.setColumnCount(len(COLUMNS))
         self.table.setHorizontalHeaderLabels(self._headers())
         self.table.setRowCount(0)
-        self.sentence.setText(_esc(message or self.HINT))
+        self.sentence.setText(esc(message or self.HINT))
         self.sentence.setStyleSheet("")
         self.units.setVisible(False)
 
@@ -89,7 +87,7 @@ class PipelinePage(QtWidgets.QWidget):
         """Fill the page from a PipelineDiff."""
         self.diff = diff
         colour = "#d62728" if diff.first_divergent is not None else "#2ca02c"
-        self.sentence.setText(f"<span style='color:{colour}'><b>{_esc(diff.sentence)}</b></span>")
+        self.sentence.setText(f"<span style='color:{colour}'><b>{esc(diff.sentence)}</b></span>")
         self.units.setText(self.units_line(diff))
         # The full sentences (which engine, factor, plausible range) on hover: the table keeps the room.
         self.units.setToolTip("\n\n".join(diff.unit_problems))
@@ -115,7 +113,7 @@ class PipelinePage(QtWidgets.QWidget):
         for row in diff.rows:
             if row.status in names and row.name not in names[row.status]:
                 names[row.status].append(row.name)
-        lines = [f"{_esc(side)}'s trace prints {', '.join(_esc(n) for n in found)} in another unit"
+        lines = [f"{esc(side)}'s trace prints {', '.join(esc(n) for n in found)} in another unit"
                  for side, found in ((self.side_names[0], names["unit A"]), (self.side_names[1], names["unit B"]))
                  if found]
         if not lines:   # sentences the rows do not carry (a quantity only one side traces)

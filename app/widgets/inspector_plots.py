@@ -19,6 +19,7 @@ import pyqtgraph as pg
 from tracing.metrics import ParityThresholds
 from tracing.phi_compare import PhiComparison
 from tracing.records import PLOT_FIELDS, PathKey, PixelTrace
+from app.widgets.metrics_panel import esc
 
 FIELD_TITLES: dict[str, str] = {
     "h_frac": "h (fractional)", "k_frac": "k (fractional)", "l_frac": "l (fractional)",
@@ -75,9 +76,6 @@ def plot_title(field: str, missing_a: bool, missing_b: bool) -> str:
     only = "B" if missing_a and not missing_b else "A" if missing_b and not missing_a else None
     return SMALL_TITLES[field] + (f" <span style='color:#888'>(only in {only})</span>" if only else "")
 
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class PlotsScroll(QtWidgets.QScrollArea):
@@ -282,8 +280,8 @@ class PhiPlots(QtWidgets.QWidget):
         self.side_names = (a, b)
         for (_field, eng), curve in self.curves.items():
             curve.opts["name"] = a if eng == "a" else b
-        self.legend.setText(f"<span style='color:#1f77b4'>A ● {_esc(a)}</span> &nbsp; "
-                            f"<span style='color:#ff7f0e'>B ▽ {_esc(b)}</span> &nbsp; "
+        self.legend.setText(f"<span style='color:#1f77b4'>A ● {esc(a)}</span> &nbsp; "
+                            f"<span style='color:#ff7f0e'>B ▽ {esc(b)}</span> &nbsp; "
                             "<span style='color:#d62728'>│ first divergence</span> &nbsp; ")
         self.delta_caption.setText("Difference plot: B − A of")   # the legend above pairs letters and names
 

@@ -6,11 +6,8 @@ from app.widgets.inspector_plots import SMALL_TITLES
 from tracing.phi_compare import PhiComparison
 from tracing.records import PLOT_FIELDS
 from app.core.sides import SIDES
+from app.widgets.metrics_panel import esc
 
-
-def esc(text: str) -> str:
-    """Text made safe for a rich-text label."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def trace_source_notes(sources: dict[str, tuple[str, str | None]]) -> list[str]:

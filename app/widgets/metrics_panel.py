@@ -4,14 +4,16 @@ The max |Δ| pixel is a button that asks for a jump there (and a trace of it).
 """
 from __future__ import annotations
 
+import html
+
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Slot
 from tracing.metrics import ParityThresholds
 
 
 def esc(text: str) -> str:
-    """Text made safe for a rich-text label."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text made safe for a rich-text label (every widget's one escape)."""
+    return html.escape(text, quote=False)
 
 
 class MetricsPanel(QtWidgets.QGroupBox):

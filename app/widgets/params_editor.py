@@ -27,6 +27,7 @@ from simulator.argv import (
     tokenize,
 )
 from simulator.config import ConfigError, NanoBraggConfig
+from app.widgets.metrics_panel import esc
 
 DEBOUNCE_MS = 300
 CONVENTION_FLAGS: dict[str, str] = {"MOSFLM": "-mosflm", "XDS": "-xds", "DIALS": "-dials", "ADXV": "-adxv",
@@ -376,7 +377,7 @@ class ParamsEditor(QtWidgets.QWidget):
                 self.config = parse_argv(self.argv(), check_files=False, require_inputs=False).config
             except ConfigError as exc:
                 valid = False
-                self.message.setText(f"<span style='color:#b00020'>error: {_esc(str(exc))}</span>")
+                self.message.setText(f"<span style='color:#b00020'>error: {esc(str(exc))}</span>")
         else:
             # Fill the form from what can be read, so the form follows partial edits too.
             try:
@@ -415,7 +416,7 @@ class ParamsEditor(QtWidgets.QWidget):
         lines = []
         for d in diags[:6]:
             color = "#b00020" if d.severity == "error" else "#a86400"
-            lines.append(f"<span style='color:{color}'>{d.severity}: {_esc(d.message)}</span>")
+            lines.append(f"<span style='color:{color}'>{d.severity}: {esc(d.message)}</span>")
         if len(diags) > 6:
             lines.append(f"… and {len(diags) - 6} more")
         self.message.setText("<br>".join(lines))
@@ -561,7 +562,4 @@ def with_suggestions(diags: list[Diagnostic], text: str) -> list[Diagnostic]:
         out.append(d)
     return out
 
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 
 import pyqtgraph as pg
 
+from app.bundle.panel_png import image_png_bytes
 from app.core import line_profile as lp
 
 COLOURS = {"a": (31, 95, 191), "b": (214, 98, 0), "diff": (60, 60, 60)}
@@ -207,10 +208,8 @@ class ProfileController(QtCore.QObject):
         """profile.csv and profile.png while a profile is drawn (GUI thread: the PNG grabs the plot)."""
         if self.profile is None:
             return {}
-        buf = QtCore.QBuffer()
-        buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-        self.plot.grab().save(buf, "PNG")
-        return {"profile.csv": self.profile.csv(self.names()).encode("utf-8"), "profile.png": bytes(buf.data())}
+        return {"profile.csv": self.profile.csv(self.names()).encode("utf-8"),
+                "profile.png": image_png_bytes(self.plot.grab())}
 
 
 def install(window) -> QtWidgets.QDockWidget:

@@ -33,11 +33,7 @@ from tracing.metrics import ParityThresholds
 
 def widget_png(widget: QtWidgets.QWidget) -> bytes:
     """A PNG of the widget as it is drawn now (GUI thread)."""
-    pix = widget.grab()
-    buf = QtCore.QBuffer()
-    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    pix.save(buf, "PNG")
-    return bytes(buf.data())
+    return panel_png.image_png_bytes(widget.grab())
 
 
 @dataclass
