@@ -1,6 +1,8 @@
 """The swipe or overlay the window shows, as a snapshot picture (panel_compare.png): the inputs are captured on
-the GUI thread (arrays by reference, levels, split line, blend), the picture is drawn on the export worker from the
-sides' max-aggregated display images, like the window's (app.core.compare_modes)."""
+the GUI thread (app.widgets.compare_view.CompareView.capture: arrays by reference, levels, split line, blend), the
+picture is drawn on the export worker from the sides' max-aggregated display images, like the window's
+(app.core.compare_modes).
+"""
 from __future__ import annotations
 
 import math
@@ -29,20 +31,6 @@ class CompareInput:
     blend: float
     names: tuple[str, str]
     marks: list[tuple[int, int]] = field(default_factory=list)
-
-
-def capture(panels, marks: list[tuple[int, int]]) -> CompareInput | None:
-    """The compare panel's state (GUI thread, no per-pixel work); None outside swipe and overlay."""
-    mode = panels.compare_mode()
-    if mode not in ("swipe_v", "swipe_h", "overlay"):
-        return None
-    a, b = panels.panel_a.display_at(1), panels.panel_b.display_at(1)
-    if a is None or b is None or a.shape != b.shape:
-        return None
-    la, lb = panels.side_levels()
-    split = panels.compare.split["v" if mode == "swipe_v" else "h"]
-    return CompareInput(mode, a, b, la, lb, panels.colormap(), panels.scale, split, panels.compare.blend(),
-                        (panels.panel_a.title, panels.panel_b.title), list(marks))
 
 
 def picture(ci: CompareInput) -> tuple[np.ndarray, int]:

@@ -212,7 +212,7 @@ def summary_markdown(record: ComparisonRecord, manifest: dict, notes: Sequence[s
             diff = pixel_pipeline(record, insp)
             if diff is not None:
                 lines.append(f"- pixel (slow={insp.slow}, fast={insp.fast}), whole calculation: {diff.sentence} "
-                             f"(`pipeline_s{insp.slow}_f{insp.fast}.md`)")
+                             f"(`{insp.pipeline_stem}.md`)")
                 lines += [f"  - unit problem: {u}" for u in diff.unit_problems]
         lines.append("")
     if notes:
@@ -267,7 +267,7 @@ def _write_inspection(bundle: BundleWriter, insp: PixelInspection, tags: dict[st
         names = (insp.labels.get("a", "A"), insp.labels.get("b", "B"))
         diff = diff_pipeline(ta, tb, thresholds, names=names)
         title = f"Whole calculation of pixel (slow {insp.slow}, fast {insp.fast})"
-        stem = f"pipeline_s{insp.slow}_f{insp.fast}"   # not pixel_s*: tools glob pixel_s*_f*.json for tables
+        stem = insp.pipeline_stem
         bundle.write_text(f"{stem}.md", pipeline_markdown(diff, names, title))
         bundle.write_json(f"{stem}.json", pipeline_json(diff, names))
     for k, curve in insp.curves.items():

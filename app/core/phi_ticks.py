@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 DEFAULT_CACHE_BYTES = 1 << 30   # 1 GiB of tick images (CLI-FLAGS-003: 25 MB per image, 2 per tick)
 
 
-PhiGrid = PhiTicks  # the φ ticks of a command line: simulator.config.phi_ticks, the one derivation
-
 
 def phi_grid(config: NanoBraggConfig) -> PhiTicks:
     """The resolved φ grid (spec 8.2) of a parsed command line's configuration."""

@@ -53,6 +53,11 @@ class PixelInspection:
         """File-name stem of this pixel's tables in a bundle."""
         return f"pixel_s{self.slow}_f{self.fast}"
 
+    @property
+    def pipeline_stem(self) -> str:
+        """File-name stem of this pixel's pipeline diff (not pixel_s*: tools glob pixel_s*_f*.json for tables)."""
+        return f"pipeline_s{self.slow}_f{self.fast}"
+
     def describe(self) -> str:
         """One line for a console or a summary: the first divergence, or why there is no comparison."""
         head = f"pixel (slow={self.slow}, fast={self.fast})"

@@ -7,7 +7,3 @@ from __future__ import annotations
 
 SIDES: tuple[str, str] = ("a", "b")
 
-
-def side_letter(side: str) -> str:
-    """'A' or 'B' for side 'a' or 'b' (the letter shown in the window, file names and reports)."""
-    return side.upper()

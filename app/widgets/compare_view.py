@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 
 import pyqtgraph as pg
 
+from app.bundle.compare_png import CompareInput
 from app.core import compare_modes as cm
 
 _TITLES = {"diff": "Difference", "swipe_v": "Swipe: A | B", "swipe_h": "Swipe: A over B",
@@ -146,6 +147,20 @@ class CompareView(QtCore.QObject):
     # ---- drawing ---------------------------------------------------------------------------------------------------
     def blend(self) -> float:
         return self.blend_slider.value() / 100.0
+
+    def capture(self, marks: list[tuple[int, int]]) -> CompareInput | None:
+        """What the compare panel shows, for the snapshot's panel_compare.png (GUI thread, no per-pixel work);
+        None outside swipe and overlay."""
+        panels, mode = self.panels, self.mode()
+        if mode not in ("swipe_v", "swipe_h", "overlay"):
+            return None
+        a, b = panels.panel_a.display_at(1), panels.panel_b.display_at(1)
+        if a is None or b is None or a.shape != b.shape:
+            return None
+        la, lb = panels.side_levels()
+        split = self.split["v" if mode == "swipe_v" else "h"]
+        return CompareInput(mode, a, b, la, lb, panels.colormap(), panels.scale, split, self.blend(),
+                            (panels.panel_a.title, panels.panel_b.title), list(marks))
 
     def rgba(self) -> np.ndarray | None:
         """The picture the current swipe/overlay mode shows (uint8 RGBA at the current zoom factor), or None."""

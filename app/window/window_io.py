@@ -11,7 +11,6 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from app.bundle import compare_png
 from app.core.image_loading import FABIO_FILTER, ImageLoadError, load_detector_image, prepare_side
 from app.core.pixel_geometry import PixelGeometry
 from app.core.records import EngineOutcome
@@ -127,7 +126,7 @@ def view_state(win) -> export_mod.ViewState:
         inspections=tuple(insps), tol=inspector.tol,
         inspector_png=export_mod.widget_png(inspector.plots_widget()) if inspector.inspection is not None else None,
         trace_notes=tuple(inspector.trace_source_notes()), extra=panels.profile.export_files(),
-        compare=compare_png.capture(panels, marks))
+        compare=panels.compare.capture(marks))
 
 
 def choose_export_folder(parent: QtWidgets.QWidget, start: str) -> str:

@@ -186,10 +186,10 @@ def test_snapshot_draws_the_swipe_and_the_overlay_the_window_shows(qtbot, panels
     from app.bundle import compare_png, panel_png
     a, b = images()
     panels.set_images(a, b)
-    assert compare_png.capture(panels, []) is None            # difference mode: the diff panel PNG says it all
+    assert panels.compare.capture([]) is None            # difference mode: the diff panel PNG says it all
     panels.set_compare_mode("swipe_h")
     panels.compare.set_split(21.0)
-    ci = compare_png.capture(panels, [(20, 30)])
+    ci = panels.compare.capture([(20, 30)])
     rgba, factor = compare_png.picture(ci)
     la, lb = panels.side_levels()
     assert factor == 1 and np.array_equal(
@@ -198,7 +198,7 @@ def test_snapshot_draws_the_swipe_and_the_overlay_the_window_shows(qtbot, panels
     png = compare_png.render(ci)["panel_compare.png"]
     assert png[:4] == b"\x89PNG"
     panels.set_compare_mode("overlay")
-    ci = compare_png.capture(panels, [])
+    ci = panels.compare.capture([])
     assert ci.mode == "overlay" and np.array_equal(compare_png.picture(ci)[0],
                                                    cm.overlay_rgba(ci.a, ci.b, la, lb, 0.5))
 
