@@ -260,18 +260,24 @@ def diff_spec(d: np.ndarray, mode: str, levels: Levels, names: tuple[str, str], 
                      diffmod.UNITS[mode], signed=True, marks=list(marks))
 
 
-def write_panel_pngs(folder: str | Path, img_a: np.ndarray | None, img_b: np.ndarray | None, *,
-                     scale: str = "log", percentile: float = DEFAULT_PERCENTILE, cmap: str = "viridis",
-                     diff_mode: str = "diff", names: tuple[str, str] = ("C reference", "PyTorch")) -> list[Path]:
-    """Write panel_a.png, panel_b.png and panel_diff.png (those that exist) into `folder`; returns their paths."""
+def panel_pngs(img_a: np.ndarray | None, img_b: np.ndarray | None, *, scale: str = "log",
+               percentile: float = DEFAULT_PERCENTILE, cmap: str = "viridis", diff_mode: str = "diff",
+               names: tuple[str, str] = ("C reference", "PyTorch")) -> dict[str, bytes]:
+    """{"panel_a.png" | "panel_b.png" | "panel_diff.png": PNG bytes} for the panels that exist (any thread)."""
+    return {f"panel_{key}.png": png_bytes(spec)
+            for key, spec in panel_specs(img_a, img_b, scale=scale, percentile=percentile, cmap=cmap,
+                                         diff_mode=diff_mode, names=names).items()}
+
+
+def write_panel_pngs(folder: str | Path, img_a: np.ndarray | None, img_b: np.ndarray | None, **options) -> list[Path]:
+    """Write panel_pngs(...) into `folder`, each file whole or not at all; returns their paths."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for key, spec in panel_specs(img_a, img_b, scale=scale, percentile=percentile, cmap=cmap,
-                                 diff_mode=diff_mode, names=names).items():
-        path = out / f"panel_{key}.png"
+    for name, data in panel_pngs(img_a, img_b, **options).items():
+        path = out / name
         tmp = path.with_suffix(".png.tmp")
-        tmp.write_bytes(png_bytes(spec))
-        os.replace(tmp, path)  # whole file or none
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
         paths.append(path)
     return paths

@@ -119,12 +119,10 @@ def write_snapshot(record: ComparisonRecord, parent: Path, *, extra_files: dict[
         for insp in record.inspections:
             _write_inspection(bundle, insp, tags, record.thresholds)
         if png and any(v is not None for v in imgs.values()):
-            from app.bundle.panel_png import write_panel_pngs  # lazy: pulls in Qt / plotting
-            pictures = {}
-            for path in write_panel_pngs(bundle.tmp, imgs["a"], imgs["b"],
-                                         names=(record.label("a"), record.label("b"))):
-                bundle.path_for(Path(path).name)  # register it for the manifest's file list
-                pictures[Path(path).name] = Path(path).read_bytes()
+            from app.bundle.panel_png import panel_pngs  # lazy: pulls in Qt / plotting
+            pictures = panel_pngs(imgs["a"], imgs["b"], names=(record.label("a"), record.label("b")))
+            for name, data in pictures.items():
+                bundle.write_bytes(name, data)
             if "report.html" not in extra_files:  # the window brings its own (app.window.export.render)
                 from app.bundle.report_files import report_files
                 for name, data in report_files(record, pictures).items():
