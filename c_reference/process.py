@@ -20,6 +20,7 @@ from typing import BinaryIO
 from tracing.parse import TraceReader
 from tracing.records import EngineError, PixelTrace
 
+from .child_exit import ChildExit
 from .lifecycle import JOB_ENV, kill_orphans
 from .locate import binary_sha256, check_binary
 
@@ -27,7 +28,7 @@ LOG_TAIL_LINES = 40
 LOG_HEAD_BYTES = 64 * 1024
 LINE_MAX = 2000          # characters of one line kept in the tail (a line of garbage is cut here)
 TRACE_BYTES_MAX = 64 * 1024 * 1024
-POLL_S = 0.05
+POLL_S = 0.05            # cancel, time limit, log and progress cadence; the engine's end is seen at once (ChildExit)
 TERM_GRACE_S = 3.0       # the supervisor's clean-up is bounded by about 3 s (supervise.KILL_ROUNDS_S)
 SUPERVISOR = Path(__file__).resolve().parent / "supervise.py"
 
@@ -146,6 +147,7 @@ def _run_process(cmd: list[str], cwd: Path, env: dict, timeout_s: float, cancel:
     cancelled = timed_out = False
     reported = None
     deadline = t0 + timeout_s
+    exited = ChildExit(proc.pid, cancel)
     try:
         while proc.poll() is None:
             follow_out.poll()
@@ -159,12 +161,10 @@ def _run_process(cmd: list[str], cwd: Path, env: dict, timeout_s: float, cancel:
             if progress is not None and follow_out.latest is not None and follow_out.latest != reported:
                 reported = follow_out.latest
                 progress(reported)
-            if cancel is not None:
-                cancel.wait(POLL_S)
-            else:
-                time.sleep(POLL_S)
+            exited.wait(min(POLL_S, deadline - time.monotonic()))
         wall = time.monotonic() - t0
     finally:
+        exited.close()
         # Cancel, time-out or an exception here: the supervisor kills and reaps the engine and its descendants.
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

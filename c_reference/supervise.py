@@ -1,7 +1,9 @@
 """Supervisor of one external engine process (Linux): nothing the engine starts outlives it or nbparity.
 
 Run by c_reference.driver as `python -I -S supervise.py --parent PID --status FILE --scratch DIR -- CMD...`
-(standard library only, so it starts in milliseconds). It
+(standard library only, so it starts in milliseconds: every engine run and every click's trace run pays its start,
+so it imports only what the normal path needs; `shutil` is imported where the scratch folder is removed, and the
+signal functions come from `_signal`, the C module behind `signal`, without `enum`; issue 19). It
 
 - makes itself a child subreaper (PR_SET_CHILD_SUBREAPER), so descendants the engine orphans, `setsid` ones
   included, are reparented to it and can be found and reaped;
@@ -21,10 +23,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-import shutil
-import signal
 import sys
 import time
+
+try:  # `signal` is `_signal` (the same functions, int constants) plus enums: importing it costs ~6 ms of enum
+    import _signal as signal
+except ImportError:  # not CPython
+    import signal  # type: ignore[no-redef]
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -196,6 +201,8 @@ def main(argv: list[str]) -> int:
         status.close()
         died = outcome.startswith(f"stopped {int(PARENT_DIED)}")
         if scratch and (os.getppid() != parent or (died and _parent_gone(parent, PARENT_GONE_WAIT_S))):
+            import shutil  # only here: its imports (fnmatch, re, bz2, lzma) cost ~10 ms of every start
+
             shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
