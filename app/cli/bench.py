@@ -162,30 +162,63 @@ def _build_worker() -> int:
     return 0
 
 
+# Three distinct pixels near the spec's traced one (slow, fast): a click after Run never repeats a traced pixel.
+CLICK_PIXELS = (CLI_FLAGS_003_PIXEL, (CLI_FLAGS_003_PIXEL[0], CLI_FLAGS_003_PIXEL[1] + 2),
+                (CLI_FLAGS_003_PIXEL[0] + 1, CLI_FLAGS_003_PIXEL[1] - 3))
+
+
+def _click(session, slow: int, fast: int) -> float:
+    """One click as the window's trace worker computes it (app/qt/run_model.py `inspect`): both traces, the per-phi
+    comparison and the pipeline diff. Returns its wall time (s)."""
+    from app.core.inspection_pipeline import pipeline_for
+
+    t0 = time.perf_counter()
+    insp = session.inspect_pixel(slow, fast)
+    pipeline_for(insp, session.thresholds)
+    t = time.perf_counter() - t0
+    if insp.errors or insp.comparison is None:
+        raise RuntimeError(f"inspection of ({slow}, {fast}) failed: {insp.errors or 'no per-phi comparison'}")
+    return t
+
+
 def _click_worker(payload: str) -> int:
-    """Child process: a session on (f) with side A = payload["a"] (an ENGINE spelling) and B = torch float32; times
-    `inspect_pixel` (both traces and the per-phi comparison: what a click in the window computes) CLICKS times."""
+    """Child process: a session on (f) with side A = payload["a"] (an ENGINE spelling) and B = torch float32.
+
+    payload["run"] true: both sides rendered first as the window's Run does (`run_both`: preflight, then the engines
+    by `schedule()`; then the image metrics), then one click on each of CLICK_PIXELS (the window has paid imports
+    and the HKL parse by then). False: one click on CLI_FLAGS_003_PIXEL in this fresh process (the cold figure: a
+    click before any Run, paying imports and first calls)."""
     from app.core.session import ComparisonSession, SessionOptions, SideOptions
 
     spec = json.loads(payload)
     s = ComparisonSession(spec["args"], SessionOptions(SideOptions(spec["a"]), SideOptions("torch:float32")))
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        insp = s.inspect_pixel(*CLI_FLAGS_003_PIXEL)
-        times.append(time.perf_counter() - t0)
-        if insp.errors:
-            raise RuntimeError(f"inspection failed: {insp.errors}")
-    print("BENCH_WORKER " + json.dumps({"times": times}), flush=True)
+    if not spec["run"]:
+        print("BENCH_WORKER " + json.dumps({"cold_s": _click(s, *CLI_FLAGS_003_PIXEL)}), flush=True)
+        return 0
+    t0 = time.perf_counter()
+    a, b = s.run_both()
+    if not (a.ok and b.ok):
+        raise RuntimeError(f"the run failed: A {a.error}, B {b.error}")
+    s.compare(a.result, b.result)
+    run_s = time.perf_counter() - t0
+    times = [_click(s, *px) for px in CLICK_PIXELS]
+    print("BENCH_WORKER " + json.dumps({"run_s": run_s, "times": times}), flush=True)
     return 0
 
 
-def measure_click(args: list[str], side_a: str, threads: int) -> list[float]:
-    """Click → plots times (s) on case (f), first then warm, in a fresh process (see _click_worker)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        _, out = _run_child([sys.executable, "-m", "app.cli.bench", "--click-worker",
-                             json.dumps({"args": args, "a": side_a})], _torch_env(threads), tmp)
-    return _worker_result(out)["times"]
+def measure_click(args: list[str], side_a: str, threads: int) -> dict:
+    """Click → plots on case (f) with side A = side_a and B = torch float32, in fresh processes (see _click_worker):
+    {"first_after_run_s", "later_after_run_s" [2], "pixels" [(slow, fast)] in click order, "run_s" (the Run before
+    them: both renders and the metrics), "cold_s" (a click in a process that never ran)}."""
+    out = {}
+    for run in (True, False):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, text = _run_child([sys.executable, "-m", "app.cli.bench", "--click-worker",
+                                  json.dumps({"args": args, "a": side_a, "run": run})], _torch_env(threads), tmp)
+        out.update(_worker_result(text))
+    times = out.pop("times")
+    return {"first_after_run_s": times[0], "later_after_run_s": times[1:], "pixels": [list(p) for p in CLICK_PIXELS],
+            "run_s": out["run_s"], "cold_s": out["cold_s"]}
 
 
 def _worker(payload: str) -> int:
@@ -318,10 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     if "f" in cases:
         for label, side_a in [("cref", f"bin:{c_reference()}")] + ([("golden", f"bin:{ns.golden}")] if ns.golden
                                                                       else []):
-            clicks[label] = measure_click(cases["f"], side_a, ns.threads)
-            print(f"click -> plots (f) {CLI_FLAGS_003_PIXEL}, {label} C + torch float32: first "
-                  f"{1000 * clicks[label][0]:.0f} ms, then "
-                  + ", ".join(f"{1000 * t:.0f}" for t in clicks[label][1:]) + " ms", flush=True)
+            clicks[label] = c = measure_click(cases["f"], side_a, ns.threads)
+            print(f"click -> plots (f), {label} C + torch float32, pixels "
+                  + ", ".join(f"({s}, {f})" for s, f in c["pixels"])
+                  + f": first click after Run {1000 * c['first_after_run_s']:.0f} ms, then "
+                  + ", ".join(f"{1000 * t:.0f}" for t in c["later_after_run_s"])
+                  + f" ms (Run {c['run_s']:.1f} s); cold (no Run, fresh process) {1000 * c['cold_s']:.0f} ms",
+                  flush=True)
     with open("/proc/loadavg") as f:
         print("load average (1, 5, 15 min): " + " ".join(f.read().split()[:3]))
     print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces, "clicks": clicks}))
