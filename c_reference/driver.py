@@ -78,3 +78,4 @@ from .trace import (  # noqa: F401
     trace_of,
     trace_roi,
 )
+from .trace_value import TRACE_VALUE_KEY, TraceValueMissing, TraceValues, trace_value  # noqa: F401

@@ -18,8 +18,9 @@ from tracing.records import Cancelled, EngineError, ImageResult, PixelTrace
 
 from .lifecycle import SCRATCH_PREFIX
 from .locate import binary_sha256, check_binary
-from .outputs import Region, _absolute, auxiliary_args, prepare_args, read_float_image
+from .outputs import Region, _absolute, auxiliary_args, image_shape, prepare_args, read_float_image
 from .process import ProgressFn, _list_files, _run_process, command_sha256, describe_exit, read_trace_file
+from .trace_value import TRACE_VALUE_KEY, TraceValueMissing, trace_value
 
 # -- results ------------------------------------------------------------------------------------------------------
 
@@ -70,7 +71,8 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
           timeout_s: float = 600, cancel: threading.Event | None = None, progress: ProgressFn | None = None,
           workdir_parent: Path | str | None = None, command: Sequence[str] | None = None,
           outputs: bool = True, env: dict[str, str] | None = None, cwd: Path | str | None = None,
-          trace_options: dict | None = None, region: Region | None = None) -> CRunResult:
+          trace_options: dict | None = None, region: Region | None = None,
+          float_from_trace: bool = False) -> CRunResult:
     """Run the engine with nanoBragg arguments `args` and return its float image and logs.
 
     args: a ParsedCommand (its tokens are run; its config gives the image shape and the traced pixel: no parse
@@ -86,6 +88,10 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
     lattice_shape) for reading the port dialect. region: the only pixels the caller needs (a pixel trace, a
     single-tick run; -roi's order xmin xmax ymin ymax): only their rows are read back, the rest of `image` is 0, and
     with outputs=False a binary's int image (nanoBragg always writes one) goes to os.devnull, never to disk.
+    float_from_trace: a binary's trace run (outputs=False, a region, -trace_pixel) whose trace prints the pixel's
+    stored float value (c_reference.trace_value: only for a binary found to, by TraceValues): its float file goes to
+    os.devnull too, and `image` holds that one value at the traced pixel (0 elsewhere); TraceValueMissing (an
+    EngineError) when the trace printed none, EngineError when it is NaN or infinite.
     Raises EngineError (missing/non-executable engine, non-zero exit, crash, time-out, missing, wrong-size or
     non-finite float file; `log_tail` holds the last lines of output) or Cancelled.
     """
@@ -104,9 +110,14 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
     cwd = str(cwd) if cwd is not None else os.getcwd()
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=workdir_parent))
     user_float = parsed.config.output.floatfile if outputs else None
+    px = parsed.config.output.trace_pixel
+    if float_from_trace and (command or outputs or region is None or px is None):
+        raise ValueError("float_from_trace is for a binary's trace run: no command, outputs=False, a region and "
+                         "-trace_pixel")
     try:
         float_path = scratch / "float.bin"
-        run_args = prepare_args(user_args if outputs else auxiliary_args(user_args), float_path, cwd)
+        run_args = prepare_args(user_args if outputs else auxiliary_args(user_args),
+                                Path(os.devnull) if float_from_trace else float_path, cwd)
         if region is not None and not outputs and not command:
             # a nanoBragg binary always writes its int image (fopen "wb"); a command may write files its own way
             # (an atomic rename over /dev/null must never be risked), and the port writes none unless asked
@@ -123,18 +134,21 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
                               res.returncode)
         if res.returncode != 0:
             raise EngineError(describe_exit(name, res.returncode), res.log_tail, res.returncode)
-        image = read_float_image(float_path, parsed, scratch, cwd, res.log_tail, name, region)
+        image = None if float_from_trace else read_float_image(float_path, parsed, scratch, cwd, res.log_tail, name,
+                                                               region)
         if user_float:
             dest = Path(_absolute(cwd)("-floatfile", user_float))
             shutil.copyfile(float_path, dest)
         files = _list_files(scratch, {float_path})
-        px = parsed.config.output.trace_pixel
         trace = trace_error = None
         if px is not None:
             try:
                 trace = read_trace_file(res.stdout_path, "c", px[0], px[1], trace_options)
             except TraceParseError as exc:
                 trace_error = str(exc)
+        if image is None:
+            assert px is not None  # float_from_trace checked it above
+            image = _image_from_trace(trace, parsed, px, name, res.log_tail)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -145,3 +159,22 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
     result.trace, result.trace_error = trace, trace_error
     return result
 
+
+
+def _image_from_trace(trace: PixelTrace | None, parsed: ParsedCommand, px: tuple[int, int], name: str,
+                      log_tail: str) -> np.ndarray:
+    """The float32 (slow, fast) image of a float_from_trace run: 0 but the traced pixel's value from its trace."""
+    value = trace_value(trace)
+    if value is None:
+        raise TraceValueMissing(f"{name} printed no `TRACE_C: {TRACE_VALUE_KEY}` line for pixel (slow {px[0]}, "
+                                f"fast {px[1]}): the float file is needed", log_tail)
+    if not np.isfinite(value):
+        raise EngineError(f"the traced pixel (slow {px[0]}, fast {px[1]}) of {name} is {value} in its trace "
+                          f"({TRACE_VALUE_KEY}): a NaN or infinite pixel is not accepted", log_tail)
+    shape = image_shape(parsed)
+    if not (0 <= px[0] < shape[0] and 0 <= px[1] < shape[1]):   # an SMV header decides the size: read the file
+        raise TraceValueMissing(f"pixel (slow {px[0]}, fast {px[1]}) is outside the {shape[0]} x {shape[1]} image "
+                                f"the command line gives: the float file is needed", log_tail)
+    image = np.zeros(shape, dtype=np.float32)
+    image[px] = np.float32(value)
+    return image

@@ -10,9 +10,11 @@ from dataclasses import replace
 from simulator.argv import ParsedCommand, append_flags, as_command, single_tick_argv
 from tracing.records import EngineError, PixelTrace
 
+from .locate import binary_sha256, check_binary
 from .outputs import remove_flags
 from .process import LOG_TAIL_LINES, ProgressFn
 from .run import CRunResult, run_c
+from .trace_value import TraceValueMissing, TraceValues
 
 def trace_roi(slow: int, fast: int, shape: tuple[int, int],
               user_roi: tuple[int, int, int, int] | None = None, *,
@@ -74,17 +76,34 @@ def trace_command(args: ParsedCommand | Sequence[str], slow: int, fast: int) -> 
     return cmd.derived(a, output=out)
 
 
-def trace_c_run(args: ParsedCommand | Sequence[str], slow: int, fast: int, **kw) -> CRunResult:
+def trace_c_run(args: ParsedCommand | Sequence[str], slow: int, fast: int, *,
+                trace_values: TraceValues | None = None, **kw) -> CRunResult:
     """Run trace_command(args, slow, fast) with one thread and none of the user's outputs.
 
     When interpolation may be on, the -roi covers every row up to the traced one (trace_roi prefix=True), so the
     trace sees the run-wide interpolation switch-off of the full image (decisions D4). Keyword arguments as run_c
     (threads is forced to 1).
+
+    trace_values (issue 19): what is known of binaries whose trace prints the pixel's stored float value
+    (c_reference.trace_value). A binary trusted there runs with its float file sent to /dev/null and the pixel's
+    value taken from the trace (`image` holds only that pixel); any other binary writes its float file as usual,
+    and that run cross-checks the trace's value against the file (learnt for the binary's sha256). A trusted
+    binary whose trace then prints no value is run again with the float file and is no longer trusted.
     """
     kw["threads"] = 1
     kw["outputs"] = False
     cmd = trace_command(args, slow, fast)
-    return run_c(cmd, region=cmd.config.output.roi, **kw)
+    roi = cmd.config.output.roi
+    sha = None if trace_values is None or kw.get("command") else binary_sha256(check_binary(kw.get("binary")))
+    if sha is not None and trace_values is not None and trace_values.trusted(sha):
+        try:
+            return run_c(cmd, region=roi, float_from_trace=True, **kw)
+        except TraceValueMissing:
+            trace_values.distrust(sha)
+    res = run_c(cmd, region=roi, **kw)
+    if sha is not None and trace_values is not None and res.binary_sha256 == sha:
+        trace_values.learn(sha, res.trace, float(res.image[slow, fast]))
+    return res
 
 
 def trace_c(args: ParsedCommand | Sequence[str], slow: int, fast: int, **kw) -> PixelTrace:

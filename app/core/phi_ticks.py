@@ -91,7 +91,7 @@ class TickCache:
             s = self._sessions.get(tick)
         if s is None:
             s = ComparisonSession(self.argv_for(tick), self.session.options, self.session.thresholds,
-                                  cwd=self.session.cwd)
+                                  cwd=self.session.cwd, trace_values=self.session.trace_values)
             with self._lock:
                 self._sessions[tick] = s
         return s

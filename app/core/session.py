@@ -48,6 +48,7 @@ from app.engines.curve import has_zero_tick
 from app.engines.registry import make_engine
 from c_reference import driver
 from c_reference.locate import ENV_VAR
+from c_reference.trace_value import TraceValues
 from simulator.argv import last_values, parse_argv, with_flag
 from simulator.budget import Estimate
 from simulator.config import ConfigError, NanoBraggConfig, config_to_dict
@@ -59,7 +60,7 @@ from tracing.records import Cancelled, EngineError, ImageResult
 from app.core.sides import SIDES
 
 __all__ = ["ComparisonRecord", "ComparisonSession", "EngineOptions", "EngineOutcome", "ParityThresholds",
-           "PixelInspection", "SessionOptions", "Side", "SideOptions", "Verdict", "parity_verdict"]
+           "PixelInspection", "SessionOptions", "Side", "SideOptions", "TraceValues", "Verdict", "parity_verdict"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CARRYOVER_FLAG = "-phi0_carryover"
@@ -156,9 +157,12 @@ class ComparisonSession:
 
     def __init__(self, argv: list[str], options: SessionOptions | EngineOptions | None = None,
                  thresholds: ParityThresholds | None = None, *, c_binary: str | None = None,
-                 cwd: Path | None = None):
+                 cwd: Path | None = None, trace_values: TraceValues | None = None):
         """argv: nanoBragg arguments. c_binary: the --c-bin / NB_C_BIN shortcut, used for side A when A is the
-        default `cref` (None: $NB_C_BIN when set). cwd: the user's folder (output flags resolve there)."""
+        default `cref` (None: $NB_C_BIN when set). cwd: the user's folder (output flags resolve there).
+        trace_values: which binaries' traces give the pixel's float value, so that their trace runs write no float
+        file (driver.trace_c_run; issue 19): a window passes its own to every session it makes, so that what one
+        session's first trace learnt serves the next; None: this session's own."""
         if isinstance(options, EngineOptions):
             options.validate()
             options = options.to_session_options()
@@ -175,7 +179,9 @@ class ComparisonSession:
         shortcut = c_binary or os.environ.get(ENV_VAR, "").strip() or None
         if a_opts.engine == "cref" and shortcut:
             a_opts = SideOptions(f"bin:{shortcut}", a_opts.carryover, a_opts.threads)
-        engines = {"a": make_engine(a_opts.engine), "b": make_engine(self.options.b.engine)}
+        self.trace_values: TraceValues = trace_values if trace_values is not None else TraceValues()
+        engines = {"a": make_engine(a_opts.engine, self.trace_values),
+                   "b": make_engine(self.options.b.engine, self.trace_values)}
         side_opts = {"a": a_opts, "b": self.options.b}
         writer = next((k for k in SIDES if not engines[k].identity.capabilities.in_process), None)
         self.sides: dict[str, Side] = {}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from c_reference import driver
+from c_reference.trace_value import TraceValues
 from dataclasses import replace
 
 from simulator.argv import ParsedCommand, with_flag
@@ -40,10 +41,14 @@ class ProcessEngine:
     (its argv[0] resolved on PATH). Traces use the driver's -trace_pixel run; the one parser reads whichever dialect
     the engine prints (golden, our rich lines, or the port's §11.3 lines)."""
 
-    def __init__(self, identity: EngineIdentity, binary: Path | None, command: tuple[str, ...] = ()):
+    def __init__(self, identity: EngineIdentity, binary: Path | None, command: tuple[str, ...] = (),
+                 trace_values: TraceValues | None = None):
+        """trace_values: which binaries' traces give the pixel's float value (driver.trace_c_run), shared by
+        whoever passes one (a window keeps one across its sessions); None: this engine's own."""
         self.identity = identity
         self.binary = binary
         self.command = command
+        self.trace_values = trace_values if trace_values is not None else TraceValues()
 
     def _kw(self, job: Job, cancel: threading.Event | None) -> dict[str, Any]:
         kw: dict[str, Any] = dict(threads=job.threads, timeout_s=job.timeout_s, cancel=cancel, env=dict(job.env),
@@ -61,7 +66,7 @@ class ProcessEngine:
 
     def _trace_run(self, job: Job, slow: int, fast: int, cancel: threading.Event | None) -> driver.CRunResult:
         cmd = engine_command(job)
-        return driver.trace_c_run(cmd, slow, fast, **self._kw(job, cancel),
+        return driver.trace_c_run(cmd, slow, fast, **self._kw(job, cancel), trace_values=self.trace_values,
                                   trace_options=dict(interpolate=driver.may_interpolate(cmd),
                                                      lattice_shape=cmd.config.crystal.shape.lower()))
 

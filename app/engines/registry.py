@@ -20,6 +20,7 @@ from pathlib import Path
 
 from c_reference import driver
 from c_reference.locate import REFERENCE_BINARY, binary_sha256, check_binary
+from c_reference.trace_value import TraceValues
 from simulator.config import ConfigError
 from tracing.records import EngineError
 
@@ -35,9 +36,10 @@ def _process_caps(trace: str, carryover_switch: bool, carryover_default: bool | 
                         dtype=None, device=None, threads="omp", in_process=False)
 
 
-def make_engine(spec: EngineSpec | str) -> Engine:
+def make_engine(spec: EngineSpec | str, trace_values: TraceValues | None = None) -> Engine:
     """The engine of an ENGINE spelling. ConfigError for a bad spelling, a missing or non-executable binary,
-    or a command not found on PATH (the message names it and what was expected)."""
+    or a command not found on PATH (the message names it and what was expected). trace_values: shared with a
+    binary's engine (ProcessEngine), e.g. a window's across its sessions."""
     if isinstance(spec, str):
         spec = parse_engine_spec(spec)
     if spec.kind == "torch":
@@ -45,10 +47,10 @@ def make_engine(spec: EngineSpec | str) -> Engine:
     driver.prepare_lifecycle()  # subreaper + stale scratch removal, before any process runs
     try:
         if spec.kind == "cref":
-            return _binary_engine(spec, REFERENCE_BINARY)
+            return _binary_engine(spec, REFERENCE_BINARY, trace_values)
         if spec.kind == "bin":
             assert spec.path is not None  # parse_engine_spec sets it for "bin"
-            return _binary_engine(spec, Path(spec.path).expanduser())
+            return _binary_engine(spec, Path(spec.path).expanduser(), trace_values)
         return _command_engine(spec)
     except EngineError as exc:
         raise ConfigError(f"engine {spec.text!r}: {exc}") from None
@@ -58,7 +60,7 @@ def _is_reference(sha: str) -> bool:
     return REFERENCE_BINARY.is_file() and binary_sha256(REFERENCE_BINARY.resolve()) == sha
 
 
-def _binary_engine(spec: EngineSpec, path: Path) -> ProcessEngine:
+def _binary_engine(spec: EngineSpec, path: Path, trace_values: TraceValues | None = None) -> ProcessEngine:
     binary = check_binary(path)
     sha = binary_sha256(binary)
     if spec.kind == "cref" or _is_reference(sha):
@@ -71,7 +73,7 @@ def _binary_engine(spec: EngineSpec, path: Path) -> ProcessEngine:
         caps = _process_caps(trace="detect", carryover_switch=False, carryover_default=True)
     return ProcessEngine(EngineIdentity(kind=spec.kind, spec=spec.text, display_name=name,
                                         fingerprint=f"sha256:{sha}", capabilities=caps, command=(str(binary),)),
-                         binary=binary)
+                         binary=binary, trace_values=trace_values)
 
 
 def _module_of(argv: tuple[str, ...]) -> str | None:
