@@ -160,7 +160,6 @@ def run_c(args: ParsedCommand | Sequence[str], *, binary: Path | str | None = No
     return result
 
 
-
 def _image_from_trace(trace: PixelTrace | None, parsed: ParsedCommand, px: tuple[int, int], name: str,
                       log_tail: str) -> np.ndarray:
     """The float32 (slow, fast) image of a float_from_trace run: 0 but the traced pixel's value from its trace."""
