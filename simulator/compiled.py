@@ -62,6 +62,7 @@ def build_budget_s() -> float:
         log.debug("NBPARITY_BUILD_BUDGET_S=%r is not a positive number of seconds: using %g", raw, BUILD_BUDGET_S)
     return BUILD_BUDGET_S
 W = 8                 # lanes per block in fastkernel.cpp (checked through nb_abi)
+ABI_REVISION = 2      # what the calls mean (nb_abi): 2 = omega as one sum per block of W pixels
 
 _D = ctypes.c_double
 _I = ctypes.c_int64
@@ -119,9 +120,10 @@ class FastKernel:
 
     def render(self, params: NBParams, pixels: tuple[np.ndarray, np.ndarray] | tuple[int, int, int, int, int],
                double: bool, threads: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(image values (n,) float32 (into `out` when given), omega (n,) float64 sr) of `pixels`: (s_idx, f_idx)
-        (n,) int32 arrays, or (start, n, w, xmin, ymin): render indices start..start+n-1 of a w-wide ROI whose
-        corner is (xmin, ymin), in raster order."""
+        """(image values (n,) float32 (into `out` when given), omega (ceil(n / W),) float64: the solid angle (sr) of
+        each block of W pixels, added in order) of `pixels`: (s_idx, f_idx) (n,) int32 arrays, or (start, n, w,
+        xmin, ymin): render indices start..start+n-1 of a w-wide ROI whose corner is (xmin, ymin), in raster order.
+        Per-block sums: a per-pixel float64 array would be twice the image's memory traffic for one log line."""
         if len(pixels) == 2:
             s = np.ascontiguousarray(pixels[0], dtype=np.int32)
             f = np.ascontiguousarray(pixels[1], dtype=np.int32)
@@ -134,7 +136,7 @@ class FastKernel:
         if out is None:
             out = np.empty(n, dtype=np.float32)
         assert out.dtype == np.float32 and out.shape == (n,) and out.flags.c_contiguous
-        omega = np.empty(n, dtype=np.float64)
+        omega = np.empty(-(-n // W), dtype=np.float64)
         fn = self.lib.nb_render_f64 if double else self.lib.nb_render_f32
         fn(ctypes.byref(params), n, sp, fp, start, w, x0, y0, out.ctypes.data, omega.ctypes.data,
            max(1, int(threads)))
@@ -175,7 +177,7 @@ def _load(path: Path) -> ctypes.CDLL | None:
     except (OSError, AttributeError) as e:
         log.debug("cannot load %s: %s", path, e)
         return None
-    if lib.nb_abi() != ctypes.sizeof(NBParams) * 1000 + W:
+    if lib.nb_abi() != ctypes.sizeof(NBParams) * 1000 + ABI_REVISION * 100 + W:
         log.debug("%s: layout mismatch", path)
         return None
     return lib
