@@ -151,6 +151,17 @@ class FastKernel:
         self.lib.nb_moments(v.ctypes.data, v.shape[0], out.ctypes.data, max(1, int(threads)))
         return float(out[0]), float(out[1]), float(out[2]), int(out[3]), float(out[4]), float(out[5])
 
+    def lattice_f32(self, h: np.ndarray, n_cells: tuple[float, float, float], ceil_h0: bool
+                    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The float32 path's F_latt of index triples h (n, 3) float64 for N = n_cells, from the axis loop and from
+        the form the kernel uses, and whether that form is the packed one (for tests: they must agree bit for bit)."""
+        h = np.ascontiguousarray(h, dtype=np.float64).reshape(-1, 3)
+        loop = np.empty(h.shape[0], dtype=np.float32)
+        used = np.empty_like(loop)
+        packed = self.lib.nb_lattice_f32(h.ctypes.data, h.shape[0], *map(float, n_cells), int(ceil_h0),
+                                         loop.ctypes.data, used.ctypes.data)
+        return loop, used, bool(packed)
+
     def sin(self, x: np.ndarray) -> np.ndarray:
         """The float64 path's vectorised sine on x (n,) float64 (for tests)."""
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -165,6 +176,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = sig, _I
     lib.nb_sin_f64.argtypes, lib.nb_sin_f64.restype = [_P, _P, _I], None
+    lib.nb_lattice_f32.argtypes = [_P, _I, ctypes.c_double, ctypes.c_double, ctypes.c_double, _I, _P, _P]
+    lib.nb_lattice_f32.restype = _I
     lib.nb_moments.argtypes, lib.nb_moments.restype = [_P, _I, _P, ctypes.c_int], None
     lib.nb_abi.argtypes, lib.nb_abi.restype = [], _I
 

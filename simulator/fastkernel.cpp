@@ -328,12 +328,13 @@ template <> struct Lanes<float> { typedef vf type; typedef vi mask; };
 // Lattice factor F_latt of W paths from their fractional Miller indices h[3] (SQUARE shape), as
 // (F_a·F_b)·F_c; h0 = ceil(h - 1/2) (the C's rounding) is filled when the float path or the F_cell lookup needs it.
 template <class R>
-NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3], vd (&h0)[3], bool need_h0)
+NB_INLINE typename Lanes<R>::type lattice_v(const NBParams& p, const vd (&h)[3], vd (&h0)[3], bool need_h0,
+                                            bool packed = true)
 {
     typedef typename Lanes<R>::type vr;
 #if defined(__AVX512F__)
     if constexpr (sizeof(R) != sizeof(double))
-        if (HOIST && p.Na > 1 && p.Nb > 1) {   // h0 as the loop below forms it (HOIST: nearest unless needed)
+        if (packed && HOIST && p.Na > 1 && p.Nb > 1) {   // h0 as the loop below forms it (HOIST: nearest unless needed)
             for (int a = 0; a < 3; ++a) h0[a] = need_h0 ? ceil_v(h[a] - 0.5) : rint_v(h[a]);
             return lattice_ab_packed(p, h, h0);
         }
@@ -840,6 +841,31 @@ void nb_moments(const float* v, int64_t n, double* out, int nthreads)
     double c = 0.0;
     for (int64_t b = 0; b < nblk; ++b) c += bc[size_t(b)];
     out[0] = sum; out[1] = sq; out[2] = mx; out[3] = double(imax); out[4] = c; out[5] = mean;
+}
+
+// The float lattice factor of n index triples h (n, 3) with N = (Na, Nb, Nc), through the axis loop (loop[i]) and
+// through the form the kernel uses (used[i]: lattice_ab_packed where the target has AVX-512 and Na, Nb > 1, else
+// the loop again); need_h0 != 0 takes h0 = ceil(h - 1/2) as with an F table. For the tests: the two must agree
+// bit for bit. Returns 1 when the packed form was used.
+int64_t nb_lattice_f32(const double* h, int64_t n, double Na, double Nb, double Nc, int64_t need_h0, float* loop,
+                       float* used)
+{
+    NBParams p{};
+    p.Na = Na;
+    p.Nb = Nb;
+    p.Nc = Nc;
+    for (int64_t i0 = 0; i0 < n; i0 += W) {
+        vd v[3], h0[3];
+        for (int a = 0; a < 3; ++a)
+            for (int i = 0; i < W; ++i) v[a][i] = h[3 * (i0 + i < n ? i0 + i : n - 1) + a];
+        const vf x = lattice_v<float>(p, v, h0, need_h0 != 0, false);
+        const vf y = lattice_v<float>(p, v, h0, need_h0 != 0, true);
+        for (int i = 0; i < W && i0 + i < n; ++i) {
+            loop[i0 + i] = x[i];
+            used[i0 + i] = y[i];
+        }
+    }
+    return (HOIST && Na > 1 && Nb > 1) ? 1 : 0;
 }
 
 // sin_v on n values (for the tests: its agreement with libm's sin).
