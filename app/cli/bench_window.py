@@ -72,7 +72,8 @@ def measure(spec: dict, timeout_s: float = 900.0) -> dict:
             if not w.idle():
                 _wait(w.idle_reached, timeout_s, lambda *a: w.idle())
             outcomes = {k: w.model.outcome(k) for k in "ab"}
-            failed = {k: (o.error if o is not None else "no outcome") for k, o in outcomes.items() if o is None or not o.ok}
+            failed = {k: (o.error if o is not None else "no outcome") for k, o in outcomes.items()
+                      if o is None or not o.ok}
             if failed:
                 raise RuntimeError(f"engines failed: {failed}")
             clicks = []

@@ -295,8 +295,9 @@ class ComparisonSession:
                  cancel: threading.Event | None = None,
                  on_finished: Callable[[EngineOutcome], None] | None = None) -> tuple[EngineOutcome, EngineOutcome]:
         """Both renders, scheduled by `schedule()` (sequential: in `run_order()`); on_finished(outcome) is called as
-        soon as each side is done (on the thread that ran it). After a cancel, a side that has not started comes back cancelled at once. Bad input
-        found by `preflight()` comes back as both sides' error, before either engine starts."""
+        soon as each side is done (on the thread that ran it). After a cancel, a side that has not started comes
+        back cancelled at once. Bad input found by `preflight()` comes back as both sides' error, before either
+        engine starts."""
         try:
             self.preflight()
         except ConfigError as exc:
