@@ -102,8 +102,17 @@ def available_memory() -> int:
     return min(known) if known else 1 << 63
 
 
+# Amounts below this are not checked against the system's figures: the interpreter alone holds tens of MiB, so
+# they cannot be refused meaningfully, and each look at /proc and the cgroup files costs about 0.2 ms (a warm
+# 1-megapixel render made four such checks for a few kilobytes of sources, ticks and domains).
+SMALL_BYTES = 1 << 20
+
+
 def require_memory(nbytes: int, flag: str, what: str, available: int | None = None) -> None:
-    """ConfigError naming `flag` unless `nbytes` fit in the available memory; `what` says what would be built."""
+    """ConfigError naming `flag` unless `nbytes` fit in the available memory; `what` says what would be built.
+    Without `available`, amounts under SMALL_BYTES pass unchecked."""
+    if available is None and nbytes < SMALL_BYTES:
+        return
     avail = available_memory() if available is None else available
     if nbytes > avail:
         raise ConfigError(WORDS["REFUSE_ONE"] % (flag, what, format_bytes(nbytes), format_bytes(avail)), flag=flag,

@@ -62,6 +62,7 @@ def build_budget_s() -> float:
         log.debug("NBPARITY_BUILD_BUDGET_S=%r is not a positive number of seconds: using %g", raw, BUILD_BUDGET_S)
     return BUILD_BUDGET_S
 W = 8                 # lanes per block in fastkernel.cpp (checked through nb_abi)
+ABI_REVISION = 2      # what the calls mean (nb_abi): 2 = omega as one sum per block of W pixels
 
 _D = ctypes.c_double
 _I = ctypes.c_int64
@@ -119,9 +120,10 @@ class FastKernel:
 
     def render(self, params: NBParams, pixels: tuple[np.ndarray, np.ndarray] | tuple[int, int, int, int, int],
                double: bool, threads: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(image values (n,) float32 (into `out` when given), omega (n,) float64 sr) of `pixels`: (s_idx, f_idx)
-        (n,) int32 arrays, or (start, n, w, xmin, ymin): render indices start..start+n-1 of a w-wide ROI whose
-        corner is (xmin, ymin), in raster order."""
+        """(image values (n,) float32 (into `out` when given), omega (ceil(n / W),) float64: the solid angle (sr) of
+        each block of W pixels, added in order) of `pixels`: (s_idx, f_idx) (n,) int32 arrays, or (start, n, w,
+        xmin, ymin): render indices start..start+n-1 of a w-wide ROI whose corner is (xmin, ymin), in raster order.
+        Per-block sums: a per-pixel float64 array would be twice the image's memory traffic for one log line."""
         if len(pixels) == 2:
             s = np.ascontiguousarray(pixels[0], dtype=np.int32)
             f = np.ascontiguousarray(pixels[1], dtype=np.int32)
@@ -134,7 +136,7 @@ class FastKernel:
         if out is None:
             out = np.empty(n, dtype=np.float32)
         assert out.dtype == np.float32 and out.shape == (n,) and out.flags.c_contiguous
-        omega = np.empty(n, dtype=np.float64)
+        omega = np.empty(-(-n // W), dtype=np.float64)
         fn = self.lib.nb_render_f64 if double else self.lib.nb_render_f32
         fn(ctypes.byref(params), n, sp, fp, start, w, x0, y0, out.ctypes.data, omega.ctypes.data,
            max(1, int(threads)))
@@ -148,6 +150,17 @@ class FastKernel:
         out = np.zeros(6, dtype=np.float64)
         self.lib.nb_moments(v.ctypes.data, v.shape[0], out.ctypes.data, max(1, int(threads)))
         return float(out[0]), float(out[1]), float(out[2]), int(out[3]), float(out[4]), float(out[5])
+
+    def lattice_f32(self, h: np.ndarray, n_cells: tuple[float, float, float], ceil_h0: bool
+                    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The float32 path's F_latt of index triples h (n, 3) float64 for N = n_cells, from the axis loop and from
+        the form the kernel uses, and whether that form is the packed one (for tests: they must agree bit for bit)."""
+        h = np.ascontiguousarray(h, dtype=np.float64).reshape(-1, 3)
+        loop = np.empty(h.shape[0], dtype=np.float32)
+        used = np.empty_like(loop)
+        packed = self.lib.nb_lattice_f32(h.ctypes.data, h.shape[0], *map(float, n_cells), int(ceil_h0),
+                                         loop.ctypes.data, used.ctypes.data)
+        return loop, used, bool(packed)
 
     def sin(self, x: np.ndarray) -> np.ndarray:
         """The float64 path's vectorised sine on x (n,) float64 (for tests)."""
@@ -163,6 +176,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = sig, _I
     lib.nb_sin_f64.argtypes, lib.nb_sin_f64.restype = [_P, _P, _I], None
+    lib.nb_lattice_f32.argtypes = [_P, _I, ctypes.c_double, ctypes.c_double, ctypes.c_double, _I, _P, _P]
+    lib.nb_lattice_f32.restype = _I
     lib.nb_moments.argtypes, lib.nb_moments.restype = [_P, _I, _P, ctypes.c_int], None
     lib.nb_abi.argtypes, lib.nb_abi.restype = [], _I
 
@@ -175,7 +190,7 @@ def _load(path: Path) -> ctypes.CDLL | None:
     except (OSError, AttributeError) as e:
         log.debug("cannot load %s: %s", path, e)
         return None
-    if lib.nb_abi() != ctypes.sizeof(NBParams) * 1000 + W:
+    if lib.nb_abi() != ctypes.sizeof(NBParams) * 1000 + ABI_REVISION * 100 + W:
         log.debug("%s: layout mismatch", path)
         return None
     return lib

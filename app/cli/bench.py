@@ -221,6 +221,35 @@ def measure_click(args: list[str], side_a: str, threads: int) -> dict:
             "run_s": out["run_s"], "cold_s": out["cold_s"]}
 
 
+def measure_window(args: list[str], side_a: str, side_b: str, threads: int) -> dict:
+    """The real window's figures on case (f) (app/cli/bench_window.py, offscreen, its own process): Run → each
+    engine finished and each display plan applied (ms), then click → plots on three neighbouring pixels."""
+    slow, fast = CLI_FLAGS_003_PIXEL
+    spec = {"args": args, "a": side_a, "b": side_b, "pixels": [[slow, fast], [slow, fast + 1], [slow + 1, fast]]}
+    env = dict(_torch_env(threads), QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            _, out = _run_child([sys.executable, "-m", "app.cli.bench_window", json.dumps(spec)], env, tmp)
+        except RuntimeError as exc:
+            return {"error": str(exc).splitlines()[0]}
+    return _worker_result(out)
+
+
+def window_line(label: str, res: dict) -> str:
+    """One line of measure_window's figures."""
+    if "error" in res:
+        return f"window (f) {label}: not measured ({res['error']})"
+    ev = dict((name, ms) for name, ms in res["events"])
+    first = next(((n, ms) for n, ms in res["events"] if n.startswith("applied ")), ("", float("nan")))
+    both = [ms for n, ms in res["events"] if n == "applied ab"]
+    fin = {k: ev.get(f"{k} finished", float("nan")) for k in "ab"}
+    last = max(fin.values())
+    clicks = ", ".join(f"{c['plots_ms']:.0f}" for c in res["clicks"])
+    return (f"window (f) {label}: Run -> first image ({first[0].split()[-1].upper()}) {first[1]:.0f} ms "
+            f"(A finished {fin['a']:.0f}, B finished {fin['b']:.0f} ms); both shown {both[-1] - last:.0f} ms after "
+            f"the last engine; click -> plots {clicks} ms" if both else f"window (f) {label}: {res['events']}")
+
+
 def _worker(payload: str) -> int:
     """Child process: the first render (timed), then `repeat` timed renders; prints the times as JSON."""
     t_start = time.perf_counter()
@@ -358,9 +387,18 @@ def main(argv: list[str] | None = None) -> int:
                   + ", ".join(f"{1000 * t:.0f}" for t in c["later_after_run_s"])
                   + f" ms (Run {c['run_s']:.1f} s); cold (no Run, fresh process) {1000 * c['cold_s']:.0f} ms",
                   flush=True)
+    windows = {}
+    if "f" in cases:
+        pairs = [("torch float32 | cref C", "torch:float32", f"bin:{c_reference()}")]
+        if ns.golden:
+            pairs.append(("golden C | torch float32", f"bin:{ns.golden}", "torch:float32"))
+        for label, a, b in pairs:
+            windows[label] = measure_window(cases["f"], a, b, ns.threads)
+            print(window_line(label, windows[label]), flush=True)
     with open("/proc/loadavg") as f:
         print("load average (1, 5, 15 min): " + " ".join(f.read().split()[:3]))
-    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces, "clicks": clicks}))
+    print("BENCH_JSON " + json.dumps({"kernel_build": kb, "rows": rows, "trace_s": traces, "clicks": clicks,
+                                      "windows": windows}))
     return 0
 
 

@@ -135,8 +135,9 @@ class RunModel(QtCore.QObject):
         self._set_stale("inspector", "")
         self.started.emit(self.run_id)
         self.busy_changed.emit(True)
-        self._waiting = [] if self.parallel else ["b"]
-        for side in (SIDES if self.parallel else ("a",)):
+        order = session.run_order()   # sequential: the side expected to finish first starts first
+        self._waiting = [] if self.parallel else [order[1]]
+        for side in (SIDES if self.parallel else order[:1]):
             self._start_engine(side)
         return self.run_id
 

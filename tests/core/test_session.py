@@ -231,8 +231,9 @@ def test_run_both_gives_two_matching_images_when_carryover_agrees(c_binary):
     c, py = s.run_both(lambda f: seen["c"].append(f), lambda f: seen["torch"].append(f),
                        on_finished=lambda o: finished.append(o.side))
     assert c.ok and py.ok, (c.error, c.log_tail, py.error, py.log_tail)
-    # On a CPU-only machine the sides run one after the other (A first), each reported as soon as it is done.
-    assert s.schedule() == "sequential" and finished == ["a", "b"]
+    # On a CPU-only machine the sides run one after the other, each reported as soon as it is done; our in-process
+    # engine (side B here) first, so that a window shows an image at once (session.run_order, issue 19).
+    assert s.schedule() == "sequential" and s.run_order() == ("b", "a") and finished == ["b", "a"]
     assert c.result.shape == py.result.shape == (32, 32)
     assert c.result.image.max() > 0
     verdict = s.verdict(s.compare(c.result, py.result))
@@ -362,6 +363,19 @@ def test_no_zero_degree_tick_means_no_thread_rule(tmp_path, c_binary):
     shifted = TINY[:TINY.index("-phi")] + ["-phi", "0.5", "-osc", "1", "-phisteps", "3"]
     s = ComparisonSession(shifted, SessionOptions(SideOptions(f"bin:{nb}")))
     assert s.sides["a"].job.threads is None and s.sides["a"].notes == ()
+
+
+def test_sequential_order_puts_the_in_process_engine_first(c_binary):
+    """run_order: our in-process engine before a process engine on either side (its first image in the window within
+    a second, issue 19); two engines of one kind keep A then B."""
+    def order(a: str, b: str) -> tuple[str, str]:
+        return ComparisonSession(TINY, SessionOptions(SideOptions(a), SideOptions(b))).run_order()
+
+    c = f"bin:{c_binary}"
+    assert order(c, "torch:float32") == ("b", "a")
+    assert order("torch:float32", c) == ("a", "b")
+    assert order(c, c) == ("a", "b")
+    assert order("torch:float32", "torch:float64") == ("a", "b")
 
 
 def test_a_gpu_side_runs_beside_the_cpu_side_and_auto_is_sequential_otherwise():
