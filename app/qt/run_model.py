@@ -37,6 +37,7 @@ from app.bundle.snapshot import explained_verdict, write_snapshot
 from app.core.auto_trace import AutoTraceOptions, record_with_cause, run_on_fail
 from app.core.inspection_pipeline import pipeline_for
 from app.core.records import EngineOutcome
+from app.core.session import ComparisonSession, TraceValues
 from app.qt.workers import Job, JobRunner
 from simulator.config import ConfigError
 from app.core.sides import SIDES
@@ -85,6 +86,9 @@ class RunModel(QtCore.QObject):
         self.staleness: dict[str, str] = {"images": "", "inspector": ""}
         self._engine_jobs: dict[str, Job] = {}
         self._waiting: list[str] = []          # sides not started yet (sequential schedule)
+        # What the window's sessions learnt of binaries' traces, kept for the window's life: a binary trusted to print
+        # its pixel's float value in one Run's session stays trusted in the next (issue 19: no float file per click)
+        self.trace_values = TraceValues()
         self._run_cancel: threading.Event | None = None
         self._trace: Job | None = None
         self._jobs: dict[int, tuple] = {}       # job id -> (kind, run id, extra)
@@ -115,6 +119,10 @@ class RunModel(QtCore.QObject):
         return self.session.record(self.outcomes["a"], self.outcomes["b"], self.metrics, self.inspections)
 
     # ---- runs ----------------------------------------------------------------------------------------------------
+    def session_for(self, argv: list[str], options) -> ComparisonSession:
+        """A session on argv with options (app.core.session.SessionOptions) that shares this model's trace_values."""
+        return ComparisonSession(argv, options, trace_values=self.trace_values)
+
     def start_run(self, session) -> int:
         """Run both engines of `session` (app.core.session.ComparisonSession); returns the run id.
 

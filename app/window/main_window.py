@@ -27,7 +27,7 @@ from app.widgets.phi_slider import install as install_phi_view
 from app.core.pixel_geometry import PixelGeometry
 from app.qt.run_model import RunModel
 from app.core.sides import SIDES
-from app.core.session import ComparisonSession, SideOptions, TraceValues
+from app.core.session import SideOptions
 from app.qt.settings import AppSettings
 from app.widgets.run_views import RunViews
 from app.widgets.status_bar import EngineBar, readout_text, run_finished_text, run_started_text
@@ -62,7 +62,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._reinspect: tuple[int, int] | None = None  # the pixel to trace again when the new run is done
         self._run_note = ""                  # said once in the status bar when the next run starts
         self._closing = False
-        self._trace_values = TraceValues()   # what the window's sessions learnt of binaries' traces (issue 19)
 
         preload_engines()
         self.warm_up = warm_up_engines()  # issue 9: the first Run at warm speed
@@ -203,9 +202,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.editor.is_valid():
             errs = self.editor.errors()
             raise ConfigError(errs[0].message if errs else "the command line is not valid")
-        # One TraceValues for the window's life: a binary found to print its pixel's float value in one session's
-        # trace is trusted in the next Run's session too (issue 19: the first click after a Run writes no float file)
-        return ComparisonSession(self.editor.argv(), self.engines.session_options(), trace_values=self._trace_values)
+        return self.model.session_for(self.editor.argv(), self.engines.session_options())
 
     # ---- running ---------------------------------------------------------------------------------------------------
     @Slot()
