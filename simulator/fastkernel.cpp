@@ -122,15 +122,23 @@ NB_INLINE bool any_zero(vd x)
 }
 NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0, r); }
 
+#if defined(__AVX512F__)
+// x with the AVX-512 operation op applied to each of its 8-lane pieces.
+template <class Op> NB_INLINE vd on_zmm(vd x, Op op)
+{
+    __m512d h[W / 8];
+    std::memcpy(h, &x, sizeof h);
+    for (__m512d& v : h) v = op(v);
+    vd r;
+    std::memcpy(&r, h, sizeof r);
+    return r;
+}
+#endif
+
 NB_INLINE vd sqrt_v(vd x)
 {
 #if defined(__AVX512F__)
-    __m512d h[W / 8];
-    std::memcpy(h, &x, sizeof h);
-    for (int j = 0; j < W / 8; ++j) h[j] = _mm512_sqrt_pd(h[j]);
-    vd r;
-    std::memcpy(&r, &h, sizeof r);
-    return r;
+    return on_zmm(x, [](__m512d v) { return _mm512_sqrt_pd(v); });
 #elif defined(__AVX__)
     VD X{x}, R;
     for (int j = 0; j < W / 4; ++j) {
@@ -154,11 +162,7 @@ NB_INLINE vd sqrt_v(vd x)
 NB_INLINE vd rsqrt_v(vd x)
 {
 #if defined(__AVX512F__)
-    __m512d h[W / 8];
-    std::memcpy(h, &x, sizeof h);
-    for (int j = 0; j < W / 8; ++j) h[j] = _mm512_rsqrt14_pd(h[j]);
-    vd y;
-    std::memcpy(&y, &h, sizeof y);
+    vd y = on_zmm(x, [](__m512d v) { return _mm512_rsqrt14_pd(v); });
     const vd hx = 0.5 * x;
     y = y * (1.5 - hx * (y * y));
     y = y * (1.5 - hx * (y * y));
@@ -198,16 +202,7 @@ NB_INLINE vd fma_v(vd a, vd b, vd c)
 }
 NB_INLINE vf fma_v(vf a, vf b, vf c)
 {
-#if defined(__AVX512F__) && 0   // (no 16-float lane vectors: W = 8)
-    __m512 x[W / 16], y[W / 16], z[W / 16];
-    std::memcpy(x, &a, sizeof x);
-    std::memcpy(y, &b, sizeof y);
-    std::memcpy(z, &c, sizeof z);
-    for (int j = 0; j < W / 16; ++j) x[j] = _mm512_fmadd_ps(x[j], y[j], z[j]);
-    vf r;
-    std::memcpy(&r, x, sizeof r);
-    return r;
-#elif defined(__FMA__)
+#if defined(__FMA__)
     __m256 x[W / 8], y[W / 8], z[W / 8];
     std::memcpy(x, &a, sizeof x);
     std::memcpy(y, &b, sizeof y);
