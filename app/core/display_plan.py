@@ -12,7 +12,8 @@ import numpy as np
 
 from app.core import compare_modes
 from app.core import difference as diffmod
-from app.core.scaling import (Levels, downsample_factor, downsample_max, log_floor, percentile_levels, symmetric_levels,
+from app.core.pyramid import max_pyramid
+from app.core.scaling import (Levels, downsample_factor, log_floor, percentile_levels, symmetric_levels,
                          transform)
 
 # Above this many pixels, percentiles are estimated from a strided sample (keeps the GUI thread under ~20 ms).
@@ -97,13 +98,11 @@ def plan_display(a: np.ndarray | None, b: np.ndarray | None, *, scale: str, perc
             mask = diffmod.beyond_tolerance(a, b, tolerance)
             plan.n_beyond = int(mask.sum())
             plan.mask = mask.astype(np.float32)
-    for f in sorted(set(factors)):
-        if f <= 1:
-            continue
+    if any(f > 1 for f in factors):
         for key, arr, signed in (("a", disp_a, False), ("b", disp_b, False), ("diff", plan.diff, True),
                                  ("mask", plan.mask, False)):
             if arr is not None:
-                plan.pyramids.setdefault(key, {})[f] = downsample_max(arr, f, f, signed=signed)
+                plan.pyramids[key] = max_pyramid(arr, factors, signed=signed)
     return plan
 
 

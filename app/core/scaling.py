@@ -49,9 +49,10 @@ def log_floor(*arrays: np.ndarray | None) -> float:
     for a in arrays:
         if a is None or a.size == 0:
             continue
-        pos = a[np.isfinite(a) & (a > 0)]
-        if pos.size:
-            smallest = min(smallest, float(pos.min()))
+        # A masked minimum: no copy of the positive pixels (the same value as a[finite & (a > 0)].min()).
+        vals = a if a.dtype.kind == "f" else a.astype(np.float64)
+        low = float(np.min(vals, where=np.isfinite(vals) & (vals > 0), initial=np.inf))
+        smallest = min(smallest, low)
     return smallest / 2.0 if math.isfinite(smallest) else 1e-30
 
 
@@ -164,12 +165,12 @@ def downsample_max(a: np.ndarray, fs: int, ff: int, signed: bool = False) -> np.
     if not signed:
         return _block_max(src, ns, nf, fs, ff)
     hi = _block_max(src, ns, nf, fs, ff)
-    lo = -_block_max(-src, ns, nf, fs, ff)
+    lo = _block_max(src, ns, nf, fs, ff, op=np.fmin)   # == -max(-src), without a negated copy
     return np.where(np.abs(lo) > np.abs(hi), lo, hi).astype(np.float32)
 
 
-def _block_max(src: np.ndarray, ns: int, nf: int, fs: int, ff: int) -> np.ndarray:
-    """Block maxima; NaN counts as missing (fmax), blocks with nothing but NaN stay NaN.
+def _block_max(src: np.ndarray, ns: int, nf: int, fs: int, ff: int, op: np.ufunc = np.fmax) -> np.ndarray:
+    """Block maxima (op=np.fmin: minima); NaN counts as missing (fmax), blocks with nothing but NaN stay NaN.
 
     fmax over the ff strided column views, then over the fs strided row views: fs + ff whole-array operations
     and no padded copy (a large np.full holds the GIL, which would stall the GUI thread while this runs on a worker).
@@ -178,13 +179,22 @@ def _block_max(src: np.ndarray, ns: int, nf: int, fs: int, ff: int) -> np.ndarra
     for j in range(1, ff):
         view = src[:, j::ff]                         # the last block may be narrower: nf or nf - 1 columns
         n = view.shape[1]
-        np.fmax(cols[:, :n], view, out=cols[:, :n])
+        op(cols[:, :n], view, out=cols[:, :n])
     out = cols[0::fs].copy()                         # (ns, nf)
     for i in range(1, fs):
         view = cols[i::fs]
         n = view.shape[0]
-        np.fmax(out[:n], view, out=out[:n])
+        op(out[:n], view, out=out[:n])
     return out.astype(np.float32, copy=False)
+
+
+def downsample_min(a: np.ndarray, fs: int, ff: int) -> np.ndarray:
+    """Block minima of fs x ff pixels (the mirror of downsample_max: -downsample_max(-a) without negating a)."""
+    if fs <= 1 and ff <= 1:
+        return a
+    fs, ff = max(1, int(fs)), max(1, int(ff))
+    s, f = a.shape
+    return _block_max(np.asarray(a, dtype=np.float32), -(-s // fs), -(-f // ff), fs, ff, op=np.fmin)
 
 
 def to_uint8(display: np.ndarray, levels: Levels) -> np.ndarray:

@@ -28,6 +28,7 @@ with every core, unless a side computes on a GPU; the first image is shown as so
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore
@@ -91,6 +92,11 @@ class RunModel(QtCore.QObject):
         self.auto_trace_options = AutoTraceOptions()   # issue 21; the window sets it (settings, --no-auto-trace)
         self.auto_trace = None                  # app.core.auto_trace.AutoTrace of the current run
         self._auto_job: Job | None = None
+        # Set by the views (app.widgets.run_views): True while a new image's display is being computed. A run's
+        # metrics then wait for it (release_metrics), so the images are drawn first instead of sharing the two
+        # cores with the metrics (issue 19: B finished -> both drawn within 400 ms).
+        self.metrics_gate: Callable[[], bool] | None = None
+        self._metrics_pending = False
 
     # ---- state ---------------------------------------------------------------------------------------------------
     @property
@@ -102,8 +108,8 @@ class RunModel(QtCore.QObject):
         return self._trace is not None
 
     def idle(self) -> bool:
-        """No engine, metrics, trace or export job left."""
-        return not self.busy and not self._jobs
+        """No engine, metrics, trace or export job left (nor metrics waiting for the display)."""
+        return not self.busy and not self._jobs and not self._metrics_pending
 
     def outcome(self, side: str):
         return self.outcomes[side]
@@ -124,6 +130,7 @@ class RunModel(QtCore.QObject):
         self._drop_trace()
         self._drop_auto_trace()
         self.run_id += 1
+        self._metrics_pending = False
         self.session = session
         self.labels = session.labels()
         self.parallel = session.schedule() == "parallel"
@@ -205,6 +212,7 @@ class RunModel(QtCore.QObject):
             raise RuntimeError("a run is in progress: cancel it first")
         self._drop_trace()
         self.run_id += 1
+        self._metrics_pending = False
         self.session = None
         self.labels = dict(record.labels)
         self.parallel = False
@@ -423,7 +431,19 @@ class RunModel(QtCore.QObject):
             self._set_stale("images", STALE_INTERRUPTED)
         self.busy_changed.emit(False)
         self.run_finished.emit(self.run_id)
+        if self.metrics_gate is not None and self.metrics_gate():
+            self._metrics_pending = True      # release_metrics starts them once the images are drawn
+        else:
+            self.compute_metrics()
+
+    def release_metrics(self) -> bool:
+        """Start the run's metrics held back by `metrics_gate` (the owner calls this when the display is done);
+        True when they were waiting."""
+        if not self._metrics_pending:
+            return False
+        self._metrics_pending = False
         self.compute_metrics()
+        return True
 
     # ---- lifecycle -----------------------------------------------------------------------------------------------
     def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> bool:
@@ -434,5 +454,6 @@ class RunModel(QtCore.QObject):
         self._drop_trace()
         self._drop_auto_trace()
         self._waiting = []
+        self._metrics_pending = False
         self.runner.close()
         return self.runner.wait_all(wait_s)
