@@ -267,25 +267,42 @@ def beyond_tolerance_mask(a: np.ndarray, b: np.ndarray, tol_rel: float, floor_fr
     a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
     if a.ndim == 0:
         return beyond_tolerance_mask(a.reshape(1), b.reshape(1), tol_rel, floor_frac).reshape(())
+    # float32 images (the engines'): |a| is exact in float32, and the float64 difference of two finite ones cannot
+    # overflow, so "|a| and |a − b| finite" is "a and b finite" and the peak needs no float64 copy.
+    narrow = all(x.dtype.kind == "f" and x.dtype.itemsize <= 4 for x in (a, b))
 
-    def parts(sl):
-        a64 = np.asarray(a[sl], dtype=np.float64)
-        A = np.abs(a64)
-        with np.errstate(over="ignore"):   # an overflowing difference is not finite: never beyond
-            D = np.abs(a64 - np.asarray(b[sl], dtype=np.float64))
-        return A, D, np.isfinite(A) & np.isfinite(D)
+    def sides(sl):
+        """(|a|, |a − b|) of the rows `sl` in float64, computed in place (two block-sized arrays)."""
+        A = np.array(a[sl], dtype=np.float64)
+        D = np.array(b[sl], dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):   # an overflowing difference is not finite: never beyond
+            np.subtract(A, D, out=D)
+        np.abs(D, out=D)
+        return np.abs(A, out=A), D
+
+    def finite_of(sl, A, D):
+        return np.isfinite(a[sl]) & np.isfinite(b[sl]) if narrow else np.isfinite(A) & np.isfinite(D)
 
     blocks = row_blocks(a.shape)
     peak = 0.0   # |a| >= 0, so 0 is also the answer when no pixel is finite
     for sl in blocks:
-        A, _D, finite = parts(sl)
-        peak = max(peak, float(np.max(A, where=finite, initial=0.0)))
+        if narrow:
+            fin = np.isfinite(a[sl]) & np.isfinite(b[sl])
+            peak = max(peak, float(np.max(np.abs(a[sl]), where=fin, initial=0.0)))
+        else:
+            A, D = sides(sl)
+            peak = max(peak, float(np.max(A, where=finite_of(sl, A, D), initial=0.0)))
     out = np.empty(a.shape, dtype=bool)
+    bright_at = floor_frac * peak
     for sl in blocks:
-        A, D, finite = parts(sl)
-        bright = (A >= floor_frac * peak) & (A > 0)
+        A, D = sides(sl)
+        finite = finite_of(sl, A, D)
+        # tol_rel·|a| where bright, tol_rel·peak elsewhere (the same products as np.where(bright, tol_rel*A, ...))
+        thr = np.where((A >= bright_at) & (A > 0), A, peak)
+        np.multiply(thr, tol_rel, out=thr)
         with np.errstate(invalid="ignore"):
-            out[sl] = finite & (D > np.where(bright, tol_rel * A, tol_rel * peak))
+            np.greater(D, thr, out=finite, where=finite)
+        out[sl] = finite
     return out
 
 

@@ -35,5 +35,5 @@ def max_pyramid(image: np.ndarray, factors: Iterable[int], signed: bool = False)
         hi = downsample_max(hi_g, step, step)
         lo = downsample_min(lo_g, step, step) if lo_g is not None else None
         levels[f] = (hi, lo)
-        out[f] = hi if lo is None else np.where(np.abs(lo) > np.abs(hi), lo, hi).astype(np.float32)
+        out[f] = hi if lo is None else np.where(np.abs(lo) > np.abs(hi), lo, hi).astype(np.float32, copy=False)
     return out

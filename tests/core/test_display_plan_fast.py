@@ -15,7 +15,8 @@ import pytest
 from app.core import difference as diffmod
 from app.core.display_plan import plan_display
 from app.core.pyramid import max_pyramid
-from app.core.scaling import downsample_max, log_floor, transform
+from app.core.display_plan import level_sample
+from app.core.scaling import Levels, downsample_max, log_floor, transform
 from tracing.metrics import beyond_tolerance_mask, difference_map, row_blocks
 
 FACTORS = (2, 3, 4, 6, 8, 12, 16, 32, 64, 128)
@@ -51,6 +52,28 @@ def old_log_floor(*arrays):
         if pos.size:
             smallest = min(smallest, float(pos.min()))
     return smallest / 2.0 if math.isfinite(smallest) else 1e-30
+
+
+def old_percentile_levels(arrays, percentile, scale, floor):
+    """Auto-contrast levels as computed before issue 19 (one copy and one partition per call)."""
+    vals = np.concatenate([finite64(transform(a, scale, floor)) for a in arrays])
+    high = float(np.percentile(vals, percentile))
+    if scale == "log":
+        raw = np.concatenate([finite64(a) for a in arrays])
+        pos = raw[raw > 0]
+        low = math.log10(float(np.percentile(pos, 1.0))) if pos.size else float(vals.min())
+    else:
+        low = float(vals.min())
+        if 0.0 <= low < 0.01 * high:
+            low = 0.0
+    if not high > low:
+        high = float(vals.max())
+    return Levels(low, high)
+
+
+def finite64(x):
+    flat = np.asarray(x, dtype=np.float64).ravel()
+    return flat[np.isfinite(flat)]
 
 
 def awkward_image(shape=(517, 389), seed=3) -> np.ndarray:
@@ -155,3 +178,24 @@ def test_plan_of_a_real_image_equals_the_whole_array_computations(real_pair, sca
     assert np.array_equal(plan.mask, mask.astype(np.float32)) and plan.n_beyond == int(mask.sum())
     assert 0 < plan.n_beyond < a.size                            # the rule splits this image: a real check
     assert np.array_equal(plan.diff, old_difference(a, b, "diff", 1.0))
+
+
+@pytest.mark.parametrize("scale", ["linear", "log", "sqrt"])
+def test_levels_of_a_real_image_equal_the_old_percentiles(real_pair, scale):
+    """Shared levels (the percentile of both sides' samples together) and each side's own, exactly as before; B is
+    scaled x3 and a few pixels are NaN, so the sides' levels differ and the finite filter counts."""
+    a, b = real_pair
+    b = b * np.float32(3.0)
+    b[10:12, 20:30] = np.nan
+    opts = dict(percentile=99.5, mode="diff", tolerance=diffmod.Tolerance())
+    shared = plan_display(a, b, scale=scale, sharing="shared", **opts)
+    own = plan_display(a, b, scale=scale, sharing="per side", **opts)
+    fl = old_log_floor(a, b)
+    sa, sb = level_sample(a), level_sample(b)
+    la, lb = (old_percentile_levels([x], 99.5, scale, fl) for x in (sa, sb))
+    assert (own.levels, own.levels_b, own.shared) == (la, lb, False)
+    assert shared.levels == shared.levels_b == old_percentile_levels([sa, sb], 99.5, scale, fl)   # one joint percentile
+    alone = plan_display(a, None, scale=scale, **opts)                 # the first image, before B arrives
+    assert alone.levels == old_percentile_levels([sa], 99.5, scale, old_log_floor(a))
+    both = plan_display(a, b, scale=scale, sharing="auto", **opts)
+    assert la.high != lb.high and both.levels in (shared.levels, own.levels)
