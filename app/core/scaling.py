@@ -158,7 +158,7 @@ def symmetric_levels(values: np.ndarray | None, percentile: float = DEFAULT_PERC
     mag = np.abs(_finite(values))
     if mag.size == 0:
         return Levels(-1.0, 1.0)
-    m = float(np.percentile(mag, float(np.clip(percentile, 0.0, 100.0))))
+    m = float(np.percentile(mag, float(np.clip(percentile, 0.0, 100.0)), overwrite_input=True))   # mag is ours
     if not m > 0:
         m = float(mag.max())
     if not m > 0:

@@ -130,6 +130,21 @@ def test_difference_in_row_blocks_equals_the_whole_array_map(mode):
     assert np.array_equal(difference_map(a, b, mode, 1e-3), old_difference(a, b, mode, 1e-3), equal_nan=True)
 
 
+def test_float32_difference_is_bit_identical_to_the_float64_route():
+    """A − B of float32 images in one float32 subtraction: every bit as via float64 (double rounding 53 >= 2*24+2),
+    over random bit patterns: all exponents, subnormals, zeros of both signs, inf and NaN."""
+    rng = np.random.default_rng(11)
+    a, b = (rng.integers(0, 2**32, 1 << 20, dtype=np.uint64).astype(np.uint32).view(np.float32) for _ in range(2))
+    with np.errstate(invalid="ignore", over="ignore"):
+        b[:1000] = a[:1000] * np.float32(1.0000001)      # close pairs: the cancellation case
+        b[1000:2000] = -a[1000:2000]
+        new, old = difference_map(a, b, "diff", 1.0), old_difference(a, b, "diff", 1.0)
+    nan = np.isnan(old)
+    assert np.array_equal(np.isnan(new), nan)
+    assert np.array_equal(new[~nan].view(np.uint32), old[~nan].view(np.uint32))
+    assert np.count_nonzero(np.abs(old[~nan]) < np.finfo(np.float32).tiny) > 0     # subnormal results covered
+
+
 def test_log_floor_is_half_the_smallest_finite_positive_pixel():
     x = np.array([[np.inf, np.nan, -3.0], [0.0, 0.25, 7.0]], np.float32)
     assert log_floor(x) == old_log_floor(x) == 0.125
