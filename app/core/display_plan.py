@@ -6,7 +6,6 @@ Arrays are float32 (slow, fast); display units follow the scale (linear photons,
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,36 +75,30 @@ def plan_display(a: np.ndarray | None, b: np.ndarray | None, *, scale: str, perc
         # Every power of two up to the whole-detector factor: zooming in then needs no per-pixel work here.
         # (One more level than the estimate: padding and the aspect lock can tip the view over a power of two.)
         factors = tuple(factors) + tuple(1 << k for k in range(1, full.bit_length() + 1))
-    # Two images: the difference, its tolerance mask and their zoomed-out copies (about half the work) are
-    # computed on a second thread meanwhile (NumPy releases the GIL in its loops); it ends before this returns.
-    compare = a is not None and b is not None and a.shape == b.shape
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbparity-plan") as pool:
-        pending = (pool.submit(_comparison, a, b, mode, tolerance, percentile, factors)
-                   if a is not None and b is not None and compare else None)
-        floor = log_floor(*present)
-        disp_a = transform(a, scale, floor) if a is not None else None
-        disp_b = transform(shown_b, scale, floor) if shown_b is not None else None
-        # Each side's sample is scaled and filtered once, for the shared levels and for its own.
-        values = [level_values(level_sample(x), scale, floor) for x in present]
-        levels = levels_from(values, percentile, scale) if present else None
-        plan = DisplayPlan(a, b, scale, floor, disp_a, disp_b, levels, mode, b_factor=b_factor)
-        if a is not None and b is not None:
-            assert shown_b is not None  # b is not None
-            own = [levels_from([v], percentile, scale) for v in values]
-            scales = compare_modes.side_scales(own[0], own[1], scale, sharing)
-            plan.shared = scales.shared
-            plan.levels, plan.levels_b = (levels, levels) if scales.shared else (scales.a, scales.b)
-            if not compare:
-                plan.diff_error = (f"Cannot compare: the images differ in shape (slow, fast): A {a.shape}, "
-                                   f"B {b.shape}.")
-        else:
-            plan.levels_b = levels
-        for key, arr in (("a", disp_a), ("b", disp_b)):
-            if arr is not None and any(f > 1 for f in factors):
-                plan.pyramids[key] = max_pyramid(arr, factors)
-        if pending is not None:
-            plan.diff, plan.diff_levels, plan.mask, plan.n_beyond, pyramids = pending.result()
+    floor = log_floor(*present)
+    disp_a = transform(a, scale, floor) if a is not None else None
+    disp_b = transform(shown_b, scale, floor) if shown_b is not None else None
+    # Each side's sample is scaled and filtered once, for the shared levels and for its own.
+    values = [level_values(level_sample(x), scale, floor) for x in present]
+    levels = levels_from(values, percentile, scale) if present else None
+    plan = DisplayPlan(a, b, scale, floor, disp_a, disp_b, levels, mode, b_factor=b_factor)
+    if a is not None and b is not None:
+        own = [levels_from([v], percentile, scale) for v in values]
+        scales = compare_modes.side_scales(own[0], own[1], scale, sharing)
+        plan.shared = scales.shared
+        plan.levels, plan.levels_b = (levels, levels) if scales.shared else (scales.a, scales.b)
+        if a.shape == b.shape:
+            plan.diff, plan.diff_levels, plan.mask, plan.n_beyond, pyramids = _comparison(
+                a, b, mode, tolerance, percentile, factors)
             plan.pyramids.update(pyramids)
+        else:
+            plan.diff_error = (f"Cannot compare: the images differ in shape (slow, fast): A {a.shape}, "
+                               f"B {b.shape}.")
+    else:
+        plan.levels_b = levels
+    for key, arr in (("a", disp_a), ("b", disp_b)):
+        if arr is not None and any(f > 1 for f in factors):
+            plan.pyramids[key] = max_pyramid(arr, factors)
     return plan
 
 

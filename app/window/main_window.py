@@ -24,7 +24,6 @@ from app.widgets.auto_trace_view import AutoTraceView
 from app.widgets.metrics_panel import MetricsPanel, esc
 from app.widgets.params_editor import ParamsEditor
 from app.widgets.phi_slider import install as install_phi_view
-from app.core.hugepages import avoid_hugepage_stalls
 from app.core.pixel_geometry import PixelGeometry
 from app.qt.run_model import RunModel
 from app.core.sides import SIDES
@@ -64,7 +63,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._run_note = ""                  # said once in the status bar when the next run starts
         self._closing = False
 
-        avoid_hugepage_stalls()   # issue 19: big short-lived display arrays without compaction stalls
         preload_engines()
         self.warm_up = warm_up_engines()  # issue 9: the first Run at warm speed
         self.editor = ParamsEditor(last_dir_getter=lambda: self.settings.last_dir("files"),
