@@ -17,7 +17,7 @@ ENV = "NUMPY_MADVISE_HUGEPAGE"   # NumPy's own switch: a user who set it keeps t
 
 def avoid_hugepage_stalls() -> bool:
     """Turn NumPy's huge-page advice off for this process unless NUMPY_MADVISE_HUGEPAGE is set; True when
-    turned off here. It stays off for the process (app.widgets.display_planner calls this; calling again is harmless)."""
+    turned off here. It stays off for the process (app.widgets.display_planner calls this; again is harmless)."""
     if os.environ.get(ENV) is not None:
         return False
     import numpy._core.multiarray as multiarray   # where NumPy >= 2 keeps the switch (not in its type stubs)
