@@ -9,6 +9,7 @@ All three are signed and centred on zero, so the panel uses a diverging colour m
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +38,18 @@ class Tolerance:
 
 def default_floor(c: np.ndarray, py: np.ndarray) -> float:
     """Floor for relative and ratio modes: 1e-6 of the brightest pixel, so faint noise does not dominate."""
-    peak = max(float(np.nanmax(np.abs(c))) if c.size else 0.0, float(np.nanmax(np.abs(py))) if py.size else 0.0)
+    # max|x| = max(max x, −min x): the same peak without an |x| copy of each image.
+    peak = max(_abs_peak(c), _abs_peak(py))
     return peak * 1e-6 if peak > 0 else 1e-30
+
+
+def _abs_peak(x: np.ndarray) -> float:
+    """max|x| over non-NaN pixels (NaN when all are NaN, as np.nanmax(np.abs(x))); 0 for an empty image."""
+    if not x.size:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN: NaN, as before
+        return max(float(np.nanmax(x)), -float(np.nanmin(x)))
 
 
 def difference(c: np.ndarray, py: np.ndarray, mode: str, floor: float | None = None) -> np.ndarray:

@@ -12,8 +12,9 @@ import numpy as np
 
 from app.core import compare_modes
 from app.core import difference as diffmod
-from app.core.scaling import (Levels, downsample_factor, downsample_max, log_floor, percentile_levels, symmetric_levels,
-                         transform)
+from app.core.pyramid import max_pyramid
+from app.core.scaling import (Levels, downsample_factor, level_values, levels_from, log_floor,
+                              symmetric_levels, transform)
 
 # Above this many pixels, percentiles are estimated from a strided sample (keeps the GUI thread under ~20 ms).
 _PERCENTILE_SAMPLE = 1_000_000
@@ -77,34 +78,41 @@ def plan_display(a: np.ndarray | None, b: np.ndarray | None, *, scale: str, perc
     floor = log_floor(*present)
     disp_a = transform(a, scale, floor) if a is not None else None
     disp_b = transform(shown_b, scale, floor) if shown_b is not None else None
-    levels = percentile_levels([level_sample(x) for x in present], percentile, scale, floor) if present else None
+    # Each side's sample is scaled and filtered once, for the shared levels and for its own.
+    values = [level_values(level_sample(x), scale, floor) for x in present]
+    levels = levels_from(values, percentile, scale) if present else None
     plan = DisplayPlan(a, b, scale, floor, disp_a, disp_b, levels, mode, b_factor=b_factor)
     if a is not None and b is not None:
-        assert shown_b is not None  # b is not None
-        own = [percentile_levels([level_sample(x)], percentile, scale, floor) for x in (a, shown_b)]
+        own = [levels_from([v], percentile, scale) for v in values]
         scales = compare_modes.side_scales(own[0], own[1], scale, sharing)
         plan.shared = scales.shared
         plan.levels, plan.levels_b = (levels, levels) if scales.shared else (scales.a, scales.b)
-    else:
-        plan.levels_b = levels
-    if a is not None and b is not None:
-        if a.shape != b.shape:
+        if a.shape == b.shape:
+            plan.diff, plan.diff_levels, plan.mask, plan.n_beyond, pyramids = _comparison(
+                a, b, mode, tolerance, percentile, factors)
+            plan.pyramids.update(pyramids)
+        else:
             plan.diff_error = (f"Cannot compare: the images differ in shape (slow, fast): A {a.shape}, "
                                f"B {b.shape}.")
-        else:
-            plan.diff = diffmod.difference(a, b, mode)
-            plan.diff_levels = symmetric_levels(level_sample(plan.diff), percentile)
-            mask = diffmod.beyond_tolerance(a, b, tolerance)
-            plan.n_beyond = int(mask.sum())
-            plan.mask = mask.astype(np.float32)
-    for f in sorted(set(factors)):
-        if f <= 1:
-            continue
-        for key, arr, signed in (("a", disp_a, False), ("b", disp_b, False), ("diff", plan.diff, True),
-                                 ("mask", plan.mask, False)):
-            if arr is not None:
-                plan.pyramids.setdefault(key, {})[f] = downsample_max(arr, f, f, signed=signed)
+    else:
+        plan.levels_b = levels
+    for key, arr in (("a", disp_a), ("b", disp_b)):
+        if arr is not None and any(f > 1 for f in factors):
+            plan.pyramids[key] = max_pyramid(arr, factors)
     return plan
+
+
+def _comparison(a: np.ndarray, b: np.ndarray, mode: str, tolerance: diffmod.Tolerance, percentile: float,
+                factors: tuple[int, ...]):
+    """(difference, its symmetric levels, float32 tolerance mask, pixels beyond, {'diff'|'mask': pyramid})."""
+    diff = diffmod.difference(a, b, mode)
+    diff_levels = symmetric_levels(level_sample(diff), percentile)
+    beyond = diffmod.beyond_tolerance(a, b, tolerance)
+    mask = beyond.astype(np.float32)
+    pyramids = {}
+    if any(f > 1 for f in factors):
+        pyramids = {"diff": max_pyramid(diff, factors, signed=True), "mask": max_pyramid(mask, factors)}
+    return diff, diff_levels, mask, int(np.count_nonzero(beyond)), pyramids
 
 
 def identical_note(diff: np.ndarray | None) -> str:

@@ -35,8 +35,10 @@ class Levels:
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
-    flat = np.asarray(values, dtype=np.float64).ravel()
-    return flat[np.isfinite(flat)]
+    """The finite values as one float64 vector, in order (filtered before the float64 copy: one copy, not two)."""
+    flat = np.asarray(values).ravel()
+    fin = np.isfinite(flat)
+    return (flat if fin.all() else flat[fin]).astype(np.float64)
 
 
 def log_floor(*arrays: np.ndarray | None) -> float:
@@ -49,9 +51,11 @@ def log_floor(*arrays: np.ndarray | None) -> float:
     for a in arrays:
         if a is None or a.size == 0:
             continue
-        pos = a[np.isfinite(a) & (a > 0)]
-        if pos.size:
-            smallest = min(smallest, float(pos.min()))
+        # A masked minimum: no copy of the positive pixels. NaN is not > 0; +inf is, but it can only be the
+        # minimum when no finite pixel is positive, and then `low` is inf, as if none were: a[finite & (a > 0)].min().
+        vals = a if a.dtype.kind == "f" else a.astype(np.float64)
+        low = float(np.min(vals, where=vals > 0, initial=np.inf))
+        smallest = min(smallest, low)
     return smallest / 2.0 if math.isfinite(smallest) else 1e-30
 
 
@@ -104,15 +108,36 @@ def percentile_levels(arrays: Sequence[np.ndarray | None], percentile: float = D
     if not present:
         return Levels(0.0, 1.0)
     fl = floor if floor is not None else log_floor(*present)
-    vals = np.concatenate([_finite(transform(a, scale, fl)) for a in present])
+    return levels_from([level_values(a, scale, fl) for a in present], percentile, scale)
+
+
+@dataclass(frozen=True)
+class LevelValues:
+    """What percentile_levels needs of one image, computed once and shared by several levels (both sides' shared
+    levels and each side's own): its finite display values and, on the log scale, its finite positive raw values;
+    float64 vectors. Only their values count: levels_from may reorder them (in-place partitions)."""
+
+    display: np.ndarray
+    positive: np.ndarray | None = None
+
+
+def level_values(a: np.ndarray, scale: str, floor: float) -> LevelValues:
+    raw = _finite(a) if scale == "log" else None
+    return LevelValues(_finite(transform(a, scale, floor)), raw[raw > 0] if raw is not None else None)
+
+
+def levels_from(values: Sequence[LevelValues], percentile: float, scale: str) -> Levels:
+    """percentile_levels of the images whose LevelValues these are (the same figures)."""
+    if not values:
+        return Levels(0.0, 1.0)
+    vals = values[0].display if len(values) == 1 else np.concatenate([v.display for v in values])
     if vals.size == 0:
         return Levels(0.0, 1.0)
     p = float(np.clip(percentile, 0.0, 100.0))
-    high = float(np.percentile(vals, p))
+    high = float(np.percentile(vals, p, overwrite_input=True))   # a partition in place: no copy of the vector
     if scale == "log":
-        raw = np.concatenate([_finite(a) for a in present])
-        pos = raw[raw > 0]
-        low = math.log10(float(np.percentile(pos, 1.0))) if pos.size else float(vals.min())
+        pos = np.concatenate([v.positive for v in values if v.positive is not None])
+        low = math.log10(float(np.percentile(pos, 1.0, overwrite_input=True))) if pos.size else float(vals.min())
     else:
         low = float(vals.min())
         # A non-negative image starts at 0, not at its smallest pixel (a dim background pixel of 4e-14 photons
@@ -133,7 +158,7 @@ def symmetric_levels(values: np.ndarray | None, percentile: float = DEFAULT_PERC
     mag = np.abs(_finite(values))
     if mag.size == 0:
         return Levels(-1.0, 1.0)
-    m = float(np.percentile(mag, float(np.clip(percentile, 0.0, 100.0))))
+    m = float(np.percentile(mag, float(np.clip(percentile, 0.0, 100.0)), overwrite_input=True))   # mag is ours
     if not m > 0:
         m = float(mag.max())
     if not m > 0:
@@ -164,27 +189,51 @@ def downsample_max(a: np.ndarray, fs: int, ff: int, signed: bool = False) -> np.
     if not signed:
         return _block_max(src, ns, nf, fs, ff)
     hi = _block_max(src, ns, nf, fs, ff)
-    lo = -_block_max(-src, ns, nf, fs, ff)
+    lo = _block_max(src, ns, nf, fs, ff, op=np.fmin)   # == -max(-src), without a negated copy
     return np.where(np.abs(lo) > np.abs(hi), lo, hi).astype(np.float32)
 
 
-def _block_max(src: np.ndarray, ns: int, nf: int, fs: int, ff: int) -> np.ndarray:
-    """Block maxima; NaN counts as missing (fmax), blocks with nothing but NaN stay NaN.
+# Elements per row block of _block_max's first stage: the block's column maxima stay in a core's cache, and no
+# image-sized temporary is allocated (fresh pages cost more than the arithmetic here).
+_BLOCK_PX = 1 << 16
 
-    fmax over the ff strided column views, then over the fs strided row views: fs + ff whole-array operations
-    and no padded copy (a large np.full holds the GIL, which would stall the GUI thread while this runs on a worker).
-    """
-    cols = src[:, 0::ff].copy()                      # (S, nf): the first column of every block
+
+def _block_max(src: np.ndarray, ns: int, nf: int, fs: int, ff: int, op: np.ufunc = np.fmax) -> np.ndarray:
+    """Block maxima (op=np.fmin: minima); NaN counts as missing (fmax), blocks with nothing but NaN stay NaN.
+    Whole blocks of rows at a time (`_block_rows`), written into the (ns, nf) result."""
+    rows = max(1, _BLOCK_PX // max(1, src.shape[1]) // fs) * fs      # a multiple of fs: blocks never split
+    if rows >= src.shape[0]:
+        return _block_rows(src, fs, ff, op)
+    out = np.empty((ns, nf), dtype=np.float32)
+    for r in range(0, src.shape[0], rows):
+        part = _block_rows(src[r:r + rows], fs, ff, op)
+        out[r // fs:r // fs + part.shape[0]] = part
+    return out
+
+
+def _block_rows(src: np.ndarray, fs: int, ff: int, op: np.ufunc) -> np.ndarray:
+    """Block maxima of some rows: fmax over the ff strided column views, then over the fs strided row views (fs + ff
+    array operations and no padded copy: a large np.full holds the GIL, which would stall the GUI thread)."""
+    cols = src[:, 0::ff].copy()                      # (rows, nf): the first column of every block
     for j in range(1, ff):
         view = src[:, j::ff]                         # the last block may be narrower: nf or nf - 1 columns
         n = view.shape[1]
-        np.fmax(cols[:, :n], view, out=cols[:, :n])
-    out = cols[0::fs].copy()                         # (ns, nf)
+        op(cols[:, :n], view, out=cols[:, :n])
+    out = cols[0::fs].copy()                         # (ceil(rows/fs), nf)
     for i in range(1, fs):
         view = cols[i::fs]
         n = view.shape[0]
-        np.fmax(out[:n], view, out=out[:n])
+        op(out[:n], view, out=out[:n])
     return out.astype(np.float32, copy=False)
+
+
+def downsample_min(a: np.ndarray, fs: int, ff: int) -> np.ndarray:
+    """Block minima of fs x ff pixels (the mirror of downsample_max: -downsample_max(-a) without negating a)."""
+    if fs <= 1 and ff <= 1:
+        return a
+    fs, ff = max(1, int(fs)), max(1, int(ff))
+    s, f = a.shape
+    return _block_max(np.asarray(a, dtype=np.float32), -(-s // fs), -(-f // ff), fs, ff, op=np.fmin)
 
 
 def to_uint8(display: np.ndarray, levels: Levels) -> np.ndarray:

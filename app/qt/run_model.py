@@ -23,11 +23,13 @@ staleness of what the views show. Every change is announced by a signal (GUI thr
     auto_trace_ready(result, verdict) app.core.auto_trace.AutoTrace and the verdict that names the cause
 
 Scheduling is the session's (`ComparisonSession.schedule()`): one after the other (side A, then side B), each
-with every core, unless a side computes on a GPU; the first image is shown as soon as it is ready.
+with every core, unless a side computes on a GPU; the first image is shown as soon as it is ready. With views
+that set `display_busy`, the next side's engine and the metrics start once the image just shown is drawn.
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore
@@ -95,6 +97,12 @@ class RunModel(QtCore.QObject):
         self.auto_trace_options = AutoTraceOptions()   # issue 21; the window sets it (settings, --no-auto-trace)
         self.auto_trace = None                  # app.core.auto_trace.AutoTrace of the current run
         self._auto_job: Job | None = None
+        # Set by the views (app.widgets.run_views): True while a new image's display is being computed. The next
+        # side's engine and the run's metrics then wait for it (display_done), so an image is drawn first instead
+        # of sharing the two cores with them (issue 19: A finished -> drawn within 150 ms, B -> both in 400 ms).
+        self.display_busy: Callable[[], bool] | None = None
+        self._next_held = False                 # the next side waits for the display (it stays in _waiting)
+        self._metrics_pending = False           # the run's metrics wait for the display
 
     # ---- state ---------------------------------------------------------------------------------------------------
     @property
@@ -106,8 +114,8 @@ class RunModel(QtCore.QObject):
         return self._trace is not None
 
     def idle(self) -> bool:
-        """No engine, metrics, trace or export job left."""
-        return not self.busy and not self._jobs
+        """No engine, metrics, trace or export job left (nor metrics waiting for the display)."""
+        return not self.busy and not self._jobs and not self._metrics_pending
 
     def outcome(self, side: str):
         return self.outcomes[side]
@@ -132,6 +140,7 @@ class RunModel(QtCore.QObject):
         self._drop_trace()
         self._drop_auto_trace()
         self.run_id += 1
+        self._metrics_pending = self._next_held = False
         self.session = session
         self.labels = session.labels()
         self.parallel = session.schedule() == "parallel"
@@ -214,6 +223,7 @@ class RunModel(QtCore.QObject):
             raise RuntimeError("a run is in progress: cancel it first")
         self._drop_trace()
         self.run_id += 1
+        self._metrics_pending = self._next_held = False
         self.session = None
         self.labels = dict(record.labels)
         self.parallel = False
@@ -419,12 +429,10 @@ class RunModel(QtCore.QObject):
         self.outcomes[side] = outcome
         self.engine_finished.emit(side, outcome)
         if self._waiting:
-            nxt = self._waiting.pop(0)
-            if self._run_cancel is not None and self._run_cancel.is_set():
-                self._engine_done(nxt, EngineOutcome(self.labels[nxt], error="cancelled", cancelled=True, side=nxt,
-                                                     log_tail="cancelled before it started"))
+            if self._display_busy() and not (self._run_cancel is not None and self._run_cancel.is_set()):
+                self._next_held = True        # display_done starts it once the image just shown is drawn
                 return
-            self._start_engine(nxt)
+            self._start_next()
             return
         if self._engine_jobs:
             return
@@ -432,7 +440,33 @@ class RunModel(QtCore.QObject):
             self._set_stale("images", STALE_INTERRUPTED)
         self.busy_changed.emit(False)
         self.run_finished.emit(self.run_id)
-        self.compute_metrics()
+        if self._display_busy():
+            self._metrics_pending = True      # display_done starts them once the images are drawn
+        else:
+            self.compute_metrics()
+
+    def _display_busy(self) -> bool:
+        return self.display_busy is not None and self.display_busy()
+
+    def _start_next(self) -> None:
+        """Start the next waiting side (sequential schedule), or end it as cancelled when the run was."""
+        nxt = self._waiting.pop(0)
+        if self._run_cancel is not None and self._run_cancel.is_set():
+            self._engine_done(nxt, EngineOutcome(self.labels[nxt], error="cancelled", cancelled=True, side=nxt,
+                                                 log_tail="cancelled before it started"))
+            return
+        self._start_engine(nxt)
+
+    def display_done(self) -> None:
+        """The owner's display has drawn what it was given (display_busy is False): start what waited for it, the
+        next side's engine or the run's metrics."""
+        if self._next_held:
+            self._next_held = False
+            if self._waiting:
+                self._start_next()
+        if self._metrics_pending:
+            self._metrics_pending = False
+            self.compute_metrics()
 
     # ---- lifecycle -----------------------------------------------------------------------------------------------
     def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> bool:
@@ -443,5 +477,6 @@ class RunModel(QtCore.QObject):
         self._drop_trace()
         self._drop_auto_trace()
         self._waiting = []
+        self._metrics_pending = self._next_held = False
         self.runner.close()
         return self.runner.wait_all(wait_s)

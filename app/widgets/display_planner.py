@@ -7,6 +7,7 @@ from PySide6 import QtCore
 from PySide6.QtCore import Signal, Slot
 
 from app.core.display_plan import plan_display
+from app.core.hugepages import avoid_hugepage_stalls
 from app.widgets.image_panels import ImagePanels
 from app.qt.workers import JobRunner
 
@@ -22,6 +23,7 @@ class DisplayPlanner(QtCore.QObject):
 
     def __init__(self, panels: ImagePanels, parent: QtCore.QObject | None = None):
         super().__init__(parent)
+        avoid_hugepage_stalls()   # the plans' big short-lived arrays, without memory-compaction stalls (issue 19)
         self.panels = panels
         self.runner = JobRunner("nbparity-view")
         self.runner.result.connect(self._on_plan)

@@ -28,6 +28,10 @@ class RunViews(QtCore.QObject):
         self.names: tuple[str, str] = ("A", "B")
         self.image_panels = {"a": panels.panel_a, "b": panels.panel_b}
         self.display = DisplayPlanner(panels, self)
+        # The next side's engine and the run's metrics wait for the display plans (the images get the cores first,
+        # issue 19).
+        model.display_busy = self.display.busy
+        self.display.runner.finished.connect(self._on_display_done)
         self.banners = {"a": StaleBanner(panels.panel_a), "b": StaleBanner(panels.panel_b),
                         "diff": StaleBanner(panels.diff_panel), "metrics": StaleBanner(metrics_panel),
                         "inspector": StaleBanner(inspector)}
@@ -37,6 +41,11 @@ class RunViews(QtCore.QObject):
         model.metrics_ready.connect(self._on_metrics)
         model.stale.connect(self._on_stale)
         model.started.connect(self._name_after_run)
+
+    @Slot(int, str)
+    def _on_display_done(self, _job: int, _tag: str) -> None:
+        if not self.display.busy():
+            self.model.display_done()
 
     @Slot(int)
     def _name_after_run(self, _run_id: int) -> None:
