@@ -40,6 +40,7 @@ from app.core.auto_trace import AutoTraceOptions, record_with_cause, run_on_fail
 from app.core.inspection_pipeline import pipeline_for
 from app.core.records import EngineOutcome
 from app.core.session import ComparisonSession, TraceValues
+from app.qt import gui_gc
 from app.qt.workers import Job, JobRunner
 from simulator.config import ConfigError
 from app.core.sides import SIDES
@@ -72,6 +73,7 @@ class RunModel(QtCore.QObject):
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
+        gui_gc.install()   # the workers below allocate most: no garbage collection may start in them
         self.runner = JobRunner("nbparity-run")
         self.runner.progress.connect(self._on_progress)
         self.runner.result.connect(self._on_result)

@@ -78,3 +78,39 @@ def test_inspector_owns_its_own_window(qtbot):
     assert insp.own_window is not None and insp.own_window.isWindow()
     assert _orphans(insp, before) == []
     _delete(insp)
+
+
+def test_garbage_is_collected_in_the_gui_thread_only(qtbot, make_window):
+    """Issue 19 (threads of the run and display): once a window exists, automatic collection is off (a worker
+    allocating thousands of cycles collects nothing) and the GUI thread's timer collects them: its `collected`
+    signal reports at least the 5,000 cycles a worker thread made, and the collection ran in the GUI thread."""
+    import gc
+    import threading
+
+    from PySide6 import QtCore, QtWidgets
+
+    from app.qt import gui_gc
+
+    make_window()
+    collector = gui_gc.install()
+    assert collector is not None and collector is gui_gc.install()      # one per application
+    assert not gc.isenabled()
+    gc.collect()
+    seen_threads: list[bool] = []
+    collector.collected.connect(
+        lambda _n: seen_threads.append(QtCore.QThread.currentThread() is QtWidgets.QApplication.instance().thread()))
+
+    def make_cycles() -> None:
+        for _ in range(5_000):
+            a: list = []
+            a.append(a)
+
+    before = gc.get_count()[0]
+    worker = threading.Thread(target=make_cycles)
+    worker.start()
+    worker.join()
+    assert gc.get_count()[0] >= before + 5_000       # nothing collected them in the worker
+    with qtbot.waitSignal(collector.collected, timeout=10_000,
+                          check_params_cb=lambda n: n >= 5_000) as blocker:
+        pass
+    assert blocker.args[0] >= 5_000 and seen_threads and all(seen_threads)
