@@ -122,15 +122,28 @@ NB_INLINE bool any_zero(vd x)
 }
 NB_INLINE vd ceil_v(vd x) { const vd r = rint_v(x); return sel_lt(r, x, r + 1.0, r); }
 
-#if defined(__AVX512F__)
-// x with the AVX-512 operation op applied to each of its 8-lane pieces.
-template <class Op> NB_INLINE vd on_zmm(vd x, Op op)
+#if defined(__AVX__)
+// An intrinsic op applied to each P-sized piece of lane vectors (P: __m512d, __m256d, __m512, __m256): the
+// vectors are copied into pieces, op'd piece by piece and copied back (the compiler keeps them in registers).
+template <class P, class V, class Op> NB_INLINE V per_piece(Op op, V a)
 {
-    __m512d h[W / 8];
-    std::memcpy(h, &x, sizeof h);
-    for (__m512d& v : h) v = op(v);
-    vd r;
-    std::memcpy(&r, h, sizeof r);
+    P x[sizeof(V) / sizeof(P)];
+    std::memcpy(x, &a, sizeof x);
+    for (P& v : x) v = op(v);
+    V r;
+    std::memcpy(&r, x, sizeof r);
+    return r;
+}
+template <class P, class V, class Op> NB_INLINE V per_piece(Op op, V a, V b, V c)
+{
+    constexpr int n = sizeof(V) / sizeof(P);
+    P x[n], y[n], z[n];
+    std::memcpy(x, &a, sizeof x);
+    std::memcpy(y, &b, sizeof y);
+    std::memcpy(z, &c, sizeof z);
+    for (int j = 0; j < n; ++j) x[j] = op(x[j], y[j], z[j]);
+    V r;
+    std::memcpy(&r, x, sizeof r);
     return r;
 }
 #endif
@@ -138,16 +151,9 @@ template <class Op> NB_INLINE vd on_zmm(vd x, Op op)
 NB_INLINE vd sqrt_v(vd x)
 {
 #if defined(__AVX512F__)
-    return on_zmm(x, [](__m512d v) { return _mm512_sqrt_pd(v); });
+    return per_piece<__m512d>([](__m512d v) { return _mm512_sqrt_pd(v); }, x);
 #elif defined(__AVX__)
-    VD X{x}, R;
-    for (int j = 0; j < W / 4; ++j) {
-        __m256d h;
-        std::memcpy(&h, &X.h[j], sizeof h);
-        h = _mm256_sqrt_pd(h);
-        std::memcpy(&R.h[j], &h, sizeof h);
-    }
-    return R.v;
+    return per_piece<__m256d>([](__m256d v) { return _mm256_sqrt_pd(v); }, x);
 #else
     vd r;
     for (int i = 0; i < W; ++i) r[i] = std::sqrt(x[i]);
@@ -162,7 +168,7 @@ NB_INLINE vd sqrt_v(vd x)
 NB_INLINE vd rsqrt_v(vd x)
 {
 #if defined(__AVX512F__)
-    vd y = on_zmm(x, [](__m512d v) { return _mm512_rsqrt14_pd(v); });
+    vd y = per_piece<__m512d>([](__m512d v) { return _mm512_rsqrt14_pd(v); }, x);
     const vd hx = 0.5 * x;
     y = y * (1.5 - hx * (y * y));
     y = y * (1.5 - hx * (y * y));
@@ -177,25 +183,9 @@ NB_INLINE vd rsqrt_v(vd x)
 NB_INLINE vd fma_v(vd a, vd b, vd c)
 {
 #if defined(__AVX512F__)
-    __m512d x[W / 8], y[W / 8], z[W / 8];
-    std::memcpy(x, &a, sizeof x);
-    std::memcpy(y, &b, sizeof y);
-    std::memcpy(z, &c, sizeof z);
-    for (int j = 0; j < W / 8; ++j) x[j] = _mm512_fmadd_pd(x[j], y[j], z[j]);
-    vd r;
-    std::memcpy(&r, &x, sizeof r);
-    return r;
+    return per_piece<__m512d>([](__m512d x, __m512d y, __m512d z) { return _mm512_fmadd_pd(x, y, z); }, a, b, c);
 #elif defined(__FMA__)
-    VD A{a}, B{b}, C{c}, R;
-    for (int j = 0; j < W / 4; ++j) {
-        __m256d x, y, z;
-        std::memcpy(&x, &A.h[j], sizeof x);
-        std::memcpy(&y, &B.h[j], sizeof y);
-        std::memcpy(&z, &C.h[j], sizeof z);
-        x = _mm256_fmadd_pd(x, y, z);
-        std::memcpy(&R.h[j], &x, sizeof x);
-    }
-    return R.v;
+    return per_piece<__m256d>([](__m256d x, __m256d y, __m256d z) { return _mm256_fmadd_pd(x, y, z); }, a, b, c);
 #else
     return a * b + c;
 #endif
@@ -203,14 +193,7 @@ NB_INLINE vd fma_v(vd a, vd b, vd c)
 NB_INLINE vf fma_v(vf a, vf b, vf c)
 {
 #if defined(__FMA__)
-    __m256 x[W / 8], y[W / 8], z[W / 8];
-    std::memcpy(x, &a, sizeof x);
-    std::memcpy(y, &b, sizeof y);
-    std::memcpy(z, &c, sizeof z);
-    for (int j = 0; j < W / 8; ++j) x[j] = _mm256_fmadd_ps(x[j], y[j], z[j]);
-    vf r;
-    std::memcpy(&r, &x, sizeof r);
-    return r;
+    return per_piece<__m256>([](__m256 x, __m256 y, __m256 z) { return _mm256_fmadd_ps(x, y, z); }, a, b, c);
 #else
     return a * b + c;
 #endif
@@ -266,14 +249,7 @@ static_assert(W == 8, "vf2 is one __m512 of two 8-lane axes");
 
 NB_INLINE vf2 fma_v(vf2 a, vf2 b, vf2 c)
 {
-    __m512 x, y, z;
-    std::memcpy(&x, &a, sizeof x);
-    std::memcpy(&y, &b, sizeof y);
-    std::memcpy(&z, &c, sizeof z);
-    x = _mm512_fmadd_ps(x, y, z);
-    vf2 r;
-    std::memcpy(&r, &x, sizeof r);
-    return r;
+    return per_piece<__m512>([](__m512 x, __m512 y, __m512 z) { return _mm512_fmadd_ps(x, y, z); }, a, b, c);
 }
 NB_INLINE vf2 rint_v(vf2 x) { return (x + 0x1.8p23f) - 0x1.8p23f; }
 #endif
