@@ -54,6 +54,7 @@ class AutoTraceView(QtCore.QObject):
         self._apply()
         self.model.auto_trace_started.connect(self._on_started)
         self.model.auto_trace_ready.connect(self._on_ready)
+        self.model.started.connect(self._on_run_started)
 
     def _apply(self) -> None:
         opts = options_from_settings(self.win.settings)
@@ -68,6 +69,11 @@ class AutoTraceView(QtCore.QObject):
     def _on_started(self, budget_s: float) -> None:
         self.win.metrics_panel.set_auto_trace_note(f"tracing the worst pixels to name the cause (at most "
                                                    f"{budget_s:g} s)…")
+
+    @Slot(int)
+    def _on_run_started(self, _run_id: int) -> None:
+        # A new run drops the last run's auto-trace (RunModel.start_run): its "tracing…" line must go with it.
+        self.win.metrics_panel.set_auto_trace_note("")
 
     @Slot(object, object)
     def _on_ready(self, auto, verdict) -> None:

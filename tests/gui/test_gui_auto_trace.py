@@ -73,6 +73,22 @@ def test_a_fail_names_its_cause_and_lists_the_traced_pixels(qtbot, make_window, 
     assert (folder / f"pipeline_s{pixel.slow}_f{pixel.fast}.json").is_file()
 
 
+def test_a_new_run_clears_the_last_runs_tracing_note(qtbot, make_window, c_binary):
+    """The metrics panel's "tracing the worst pixels…" line belongs to the run whose FAIL started it: a new Run
+    (which drops that auto-trace) hides it; it was left on screen through the next run (seen under Xvfb)."""
+    w = make_window(CARRY)
+    _engines(w)
+    wait_idle(qtbot, w)
+    with qtbot.waitSignal(w.model.auto_trace_started, timeout=RUN_TIMEOUT_MS):
+        assert w.run()
+    note = w.metrics_panel._auto_note
+    assert note.isVisibleTo(w.metrics_panel) and "tracing the worst pixels" in note.text()
+    with qtbot.waitSignal(w.model.started, timeout=RUN_TIMEOUT_MS):
+        assert w.run()
+    assert not note.isVisibleTo(w.metrics_panel) and note.text() == ""
+    wait_idle(qtbot, w)
+
+
 def test_the_setting_turns_it_off(qtbot, make_window, c_binary):
     from app.widgets.auto_trace_view import SETTING_ENABLED
     w = make_window(CARRY)
