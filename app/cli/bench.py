@@ -284,6 +284,13 @@ def _worker(payload: str) -> int:
     return 0
 
 
+def _executable(path: str) -> str:
+    """argparse type: an existing executable file (a sentence, exit 2, instead of a failure minutes into the run)."""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise argparse.ArgumentTypeError(f"{path!r} is not an executable file")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m app.cli.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for both engines")
@@ -291,12 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--case", action="append", choices=[*CASES, "f"], help="cases to run (default: all)")
     ap.add_argument("--cli-flags-003", metavar="DIR", default=str(DEFAULT_SHARED),
                     help="folder with A.mat and scaled.hkl for case (f) (default: %(default)s)")
-    ap.add_argument("--port", metavar="PYTHON", help="the port team's venv python: adds nanobrag_torch's rows")
+    ap.add_argument("--port", metavar="PYTHON", type=_executable,
+                    help="the port team's venv python: adds nanobrag_torch's rows")
     ap.add_argument("--port-mode", action="append", choices=PORT_MODES,
                     help="port modes to run (default: all four)")
     ap.add_argument("--port-timeout", type=float, default=300.0, help="seconds per port run (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="cases (a) and (f) only, one warm render")
-    ap.add_argument("--golden", metavar="BINARY", help="the port team's golden C: a click line with it on side A")
+    ap.add_argument("--golden", metavar="BINARY", type=_executable,
+                    help="the port team's golden C: a click line with it on side A")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--click-worker", help=argparse.SUPPRESS)
     ap.add_argument("--build-worker", action="store_true", help=argparse.SUPPRESS)
@@ -380,7 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     if "f" in cases:
         for label, side_a in [("cref", f"bin:{c_reference()}")] + ([("golden", f"bin:{ns.golden}")] if ns.golden
                                                                       else []):
-            clicks[label] = c = measure_click(cases["f"], side_a, ns.threads)
+            try:
+                clicks[label] = c = measure_click(cases["f"], side_a, ns.threads)
+            except RuntimeError as exc:   # a click worker that failed: said, and the other figures still come
+                print(f"click -> plots (f), {label}: not measured ({str(exc).splitlines()[0]})", flush=True)
+                continue
             print(f"click -> plots (f), {label} C + torch float32, pixels "
                   + ", ".join(f"({s}, {f})" for s, f in c["pixels"])
                   + f": first click after Run {1000 * c['first_after_run_s']:.0f} ms, then "

@@ -67,7 +67,7 @@ def measure(spec: dict, timeout_s: float = 900.0) -> dict:
                 k for k, img in zip("ab", w.display.shown, strict=True) if img is not None)))
             t0[0] = time.perf_counter()
             if not w.run():
-                raise RuntimeError(f"Run refused: {w.last_error}")
+                raise RuntimeError(w.last_error or "Run refused")
             _wait(w.model.run_finished, timeout_s)
             if not w.idle():
                 _wait(w.idle_reached, timeout_s, lambda *a: w.idle())
@@ -80,7 +80,7 @@ def measure(spec: dict, timeout_s: float = 900.0) -> dict:
             for slow, fast in spec["pixels"]:
                 c0 = time.perf_counter()
                 if not w.inspect_pixel(slow, fast):
-                    raise RuntimeError(f"click refused: {w.last_error}")
+                    raise RuntimeError(w.last_error or "click refused")
                 (insp,) = _wait(w.model.inspection_ready, timeout_s)
                 t_insp = time.perf_counter() - c0
                 if not w.idle():
@@ -104,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["nbparity-bench"])
     try:
-        res = measure(json.loads(args[0]))
-    except (RuntimeError, TimeoutError) as exc:
+        spec = json.loads(args[0]) if args else None
+        if not isinstance(spec, dict) or not {"args", "a", "b", "pixels"} <= spec.keys():
+            raise ValueError("expected one JSON object with args, a, b and pixels")
+        res = measure(spec)
+    except (RuntimeError, TimeoutError, ValueError) as exc:
         print("BENCH_WORKER " + json.dumps({"error": str(exc)}), flush=True)
         return 2
     finally:
